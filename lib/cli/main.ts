@@ -1,0 +1,28 @@
+/**
+ * The `weir` command line. Parses nothing itself beyond the sub-command name;
+ * each command owns its flags.
+ */
+import type { CliContext, Command } from './command.ts';
+import { localCommand } from './local.ts';
+
+const commands: readonly Command[] = [localCommand];
+
+/** Runs `weir <args>` with the given context; resolves to the exit code. */
+export async function main(args: readonly string[], ctx: CliContext): Promise<number> {
+  const [name, ...rest] = args;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    ctx.stdout.write(
+      'Usage: weir <command> [options]\n\nCommands:\n' +
+        commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`).join('\n') +
+        '\n\nRun `weir <command> --help` for a command\'s options.\n',
+    );
+    return name === undefined ? 2 : 0;
+  }
+  const command = commands.find((c) => c.name === name);
+  if (!command) {
+    ctx.stderr.write(`weir: unknown command "${name}". Known: ${commands.map((c) => c.name).join(', ')}\n`);
+    return 2;
+  }
+  return command.run(rest, ctx);
+}
+
