@@ -29,4 +29,9 @@ export {
   type DeaggregatedRecord,
 } from './kpl.ts';
 export { readNdjson, NdjsonLineError, type NdjsonLine, type NdjsonOptions } from './ndjson.ts';
-export { createStreamAndWait, listShards, readWholeStream, type StoredRecord } from './stream-admin.ts';
+export {
+  createStreamAndWait,
+  listShards,
+  readWholeStream,
+  type StoredRecord,
+} from './stream-admin.ts';

@@ -191,7 +191,12 @@ export class KplAggregateBuilder {
   sizeWith(record: KplUserRecordInput): number {
     const data = toBytes(record.data);
     const outerKey = this.outerKey ?? record.partitionKey;
-    return KPL_OVERHEAD_BYTES + this.protobufBytes + this.addedBytes(record, data.length) + utf8.encode(outerKey).length;
+    return (
+      KPL_OVERHEAD_BYTES +
+      this.protobufBytes +
+      this.addedBytes(record, data.length) +
+      utf8.encode(outerKey).length
+    );
   }
 
   /** Current Kinesis record size (0 when empty). */
@@ -291,7 +296,15 @@ function lenField(payload: number): number {
 export function deaggregate<T extends KinesisRecordLike>(record: T): DeaggregatedRecord<T>[] {
   const { data, sequenceNumber } = record;
   if (!hasKplMagic(data)) {
-    return [{ ...record, data, partitionKey: record.partitionKey, subSequenceNumber: 0, aggregated: false }];
+    return [
+      {
+        ...record,
+        data,
+        partitionKey: record.partitionKey,
+        subSequenceNumber: 0,
+        aggregated: false,
+      },
+    ];
   }
   if (data.length < KPL_OVERHEAD_BYTES) {
     throw new KplDecodeError(
@@ -319,7 +332,13 @@ export function deaggregate<T extends KinesisRecordLike>(record: T): Deaggregate
     decoded = decodeAggregate(pb, KPL_MAGIC.length);
   } catch (err) {
     if (err instanceof ProtobufError) {
-      throw new KplDecodeError(KplDecodeReason.BAD_PROTOBUF, sequenceNumber, err.message, err.offset, { cause: err });
+      throw new KplDecodeError(
+        KplDecodeReason.BAD_PROTOBUF,
+        sequenceNumber,
+        err.message,
+        err.offset,
+        { cause: err },
+      );
     }
     if (err instanceof AggregateShapeError) {
       throw new KplDecodeError(err.reason, sequenceNumber, err.message, err.offset);
@@ -327,7 +346,11 @@ export function deaggregate<T extends KinesisRecordLike>(record: T): Deaggregate
     throw err;
   }
   if (decoded.records.length === 0) {
-    throw new KplDecodeError(KplDecodeReason.EMPTY, sequenceNumber, 'the aggregate holds no user records');
+    throw new KplDecodeError(
+      KplDecodeReason.EMPTY,
+      sequenceNumber,
+      'the aggregate holds no user records',
+    );
   }
   return decoded.records.map((r, i) => {
     const out = {
@@ -371,7 +394,8 @@ function decodeString(bytes: Uint8Array, what: string, offset: number): string {
 }
 
 function expectWireType(actual: number, expected: WireType, field: string, offset: number): void {
-  if (actual !== expected) throw new ProtobufError(`${field} has wire type ${actual}, expected ${expected}`, offset);
+  if (actual !== expected)
+    throw new ProtobufError(`${field} has wire type ${actual}, expected ${expected}`, offset);
 }
 
 function decodeAggregate(pb: Uint8Array, base: number): DecodedAggregate {
@@ -391,7 +415,9 @@ function decodeAggregate(pb: Uint8Array, base: number): DecodedAggregate {
       case 2: {
         expectWireType(t.wireType, WireType.LEN, 'explicit_hash_key_table', t.offset);
         const v = reader.lengthDelimited();
-        ehkTable.push(decodeString(v.bytes, `explicit_hash_key_table[${ehkTable.length}]`, v.offset));
+        ehkTable.push(
+          decodeString(v.bytes, `explicit_hash_key_table[${ehkTable.length}]`, v.offset),
+        );
         break;
       }
       case 3: {
@@ -444,11 +470,21 @@ function decodeRecord(
     const t = reader.tag();
     switch (t.field) {
       case 1:
-        expectWireType(t.wireType, WireType.VARINT, `records[${index}].partition_key_index`, t.offset);
+        expectWireType(
+          t.wireType,
+          WireType.VARINT,
+          `records[${index}].partition_key_index`,
+          t.offset,
+        );
         pk = reader.varint64();
         break;
       case 2:
-        expectWireType(t.wireType, WireType.VARINT, `records[${index}].explicit_hash_key_index`, t.offset);
+        expectWireType(
+          t.wireType,
+          WireType.VARINT,
+          `records[${index}].explicit_hash_key_index`,
+          t.offset,
+        );
         ehk = reader.varint64();
         break;
       case 3:
@@ -461,10 +497,18 @@ function decodeRecord(
     }
   }
   if (pk === undefined) {
-    throw new AggregateShapeError(KplDecodeReason.MISSING_FIELD, `records[${index}] has no partition_key_index`, base);
+    throw new AggregateShapeError(
+      KplDecodeReason.MISSING_FIELD,
+      `records[${index}] has no partition_key_index`,
+      base,
+    );
   }
   if (data === undefined) {
-    throw new AggregateShapeError(KplDecodeReason.MISSING_FIELD, `records[${index}] has no data`, base);
+    throw new AggregateShapeError(
+      KplDecodeReason.MISSING_FIELD,
+      `records[${index}] has no data`,
+      base,
+    );
   }
   // Copy: callers may keep user records after the Kinesis record is gone.
   return { pk, ehk, data: data.slice() };

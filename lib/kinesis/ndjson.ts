@@ -70,9 +70,9 @@ export async function* readNdjson(
     let text: string;
     try {
       // A fresh decode per line: a BOM is only honoured (and stripped) on line 1.
-      text = (lineNo === 1 ? decoder : new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })).decode(
-        bytes.subarray(0, end),
-      );
+      text = (
+        lineNo === 1 ? decoder : new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+      ).decode(bytes.subarray(0, end));
     } catch (cause) {
       return new NdjsonLineError(lineNo, 'is not valid UTF-8', { cause });
     }
@@ -81,7 +81,9 @@ export async function* readNdjson(
       return { value: JSON.parse(text) as unknown, line: lineNo, text };
     } catch (cause) {
       const reason = cause instanceof SyntaxError ? cause.message : String(cause);
-      return new NdjsonLineError(lineNo, `is not valid JSON (${reason}): ${preview(text)}`, { cause });
+      return new NdjsonLineError(lineNo, `is not valid JSON (${reason}): ${preview(text)}`, {
+        cause,
+      });
     }
   }
 

@@ -19,7 +19,11 @@
  * that is still failing after `maxAttempts` fails with {@link ProducerError}
  * listing every failed input index and its last error code.
  */
-import { PutRecordsCommand, type PutRecordsCommandOutput, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
+import {
+  PutRecordsCommand,
+  type PutRecordsCommandOutput,
+  type PutRecordsRequestEntry,
+} from '@aws-sdk/client-kinesis';
 import { ConfigError, RecordTooLargeError, WeirError } from '../errors.ts';
 import { position, type Position } from '../core/position.ts';
 import { KplAggregateBuilder } from './kpl.ts';
@@ -50,7 +54,10 @@ export interface ProducerRecord {
 
 /** What the producer needs of a KinesisClient; a hand-written fake fits too. */
 export interface KinesisPutRecordsClient {
-  send(command: PutRecordsCommand, options?: { abortSignal?: AbortSignal }): Promise<PutRecordsCommandOutput>;
+  send(
+    command: PutRecordsCommand,
+    options?: { abortSignal?: AbortSignal },
+  ): Promise<PutRecordsCommandOutput>;
 }
 
 /** Progress, reported after every PutRecords response. */
@@ -207,12 +214,24 @@ const TRANSIENT_ERROR_NAMES = new Set([
   'RequestTimeoutException',
   'TimeoutError',
 ]);
-const TRANSIENT_NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ECONNABORTED']);
+const TRANSIENT_NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EAI_AGAIN',
+  'ECONNABORTED',
+]);
 
 /** True for an error worth retrying the whole request for: throttling, 5xx, network. */
 export function isTransientRequestError(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;
-  const e = err as { name?: unknown; code?: unknown; $metadata?: { httpStatusCode?: number }; $retryable?: unknown };
+  const e = err as {
+    name?: unknown;
+    code?: unknown;
+    $metadata?: { httpStatusCode?: number };
+    $retryable?: unknown;
+  };
   if (typeof e.name === 'string' && TRANSIENT_ERROR_NAMES.has(e.name)) return true;
   if (typeof e.code === 'string' && TRANSIENT_NETWORK_CODES.has(e.code)) return true;
   const status = e.$metadata?.httpStatusCode;
@@ -248,9 +267,16 @@ function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-function intOption(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
+function intOption(
+  name: string,
+  value: number | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   const v = value ?? fallback;
-  if (!Number.isInteger(v) || v < min || v > max) throw new ConfigError(name, v, `must be an integer ${min}..${max}`);
+  if (!Number.isInteger(v) || v < min || v > max)
+    throw new ConfigError(name, v, `must be an integer ${min}..${max}`);
   return v;
 }
 
@@ -320,7 +346,8 @@ export async function putRecords(
     throw new ConfigError('total', options.total, 'must be a non-negative integer');
   }
   // With a low rate, smaller requests keep the flow smooth instead of one burst per N seconds.
-  if (rate !== undefined) maxRecordsPerRequest = Math.max(1, Math.min(maxRecordsPerRequest, Math.floor(rate)));
+  if (rate !== undefined)
+    maxRecordsPerRequest = Math.max(1, Math.min(maxRecordsPerRequest, Math.floor(rate)));
   const random = options.random ?? Math.random;
   const sleep = options.sleep ?? defaultSleep;
   const now = options.now ?? (() => performance.now());
@@ -365,13 +392,11 @@ export async function putRecords(
         out = await kinesis.send(
           new PutRecordsCommand({
             ...target,
-            Records: pending.map(
-              (e): PutRecordsRequestEntry => ({
-                Data: e.data,
-                PartitionKey: e.partitionKey,
-                ...(e.explicitHashKey !== undefined ? { ExplicitHashKey: e.explicitHashKey } : {}),
-              }),
-            ),
+            Records: pending.map((e): PutRecordsRequestEntry => ({
+              Data: e.data,
+              PartitionKey: e.partitionKey,
+              ...(e.explicitHashKey !== undefined ? { ExplicitHashKey: e.explicitHashKey } : {}),
+            })),
           }),
         );
       } catch (err) {
@@ -380,7 +405,8 @@ export async function putRecords(
         const transient = isTransientRequestError(err);
         if (!transient || attempt >= maxAttempts) {
           for (const e of pending) {
-            for (const index of e.indices) failed.push({ index, errorCode: name, errorMessage: message, attempts: attempt });
+            for (const index of e.indices)
+              failed.push({ index, errorCode: name, errorMessage: message, attempts: attempt });
           }
           failure ??= transient
             ? {
@@ -388,7 +414,11 @@ export async function putRecords(
                 message: `PutRecords still failing after ${attempt} attempts (${name}: ${message})`,
                 cause: err,
               }
-            : { reason: ProducerFailure.FATAL, message: `PutRecords failed: ${name}: ${message}`, cause: err };
+            : {
+                reason: ProducerFailure.FATAL,
+                message: `PutRecords failed: ${name}: ${message}`,
+                cause: err,
+              };
           return;
         }
         retriedRequests++;
@@ -403,7 +433,12 @@ export async function putRecords(
         };
         for (const e of pending) {
           for (const index of e.indices) {
-            failed.push({ index, errorCode: 'MalformedResponse', errorMessage: 'result count mismatch', attempts: attempt });
+            failed.push({
+              index,
+              errorCode: 'MalformedResponse',
+              errorMessage: 'result count mismatch',
+              attempts: attempt,
+            });
           }
         }
         return;
@@ -412,9 +447,16 @@ export async function putRecords(
       const codes: { code: string; message: string }[] = [];
       results.forEach((r, i) => {
         const e = pending[i] as Entry;
-        if (r.ErrorCode !== undefined || r.SequenceNumber === undefined || r.ShardId === undefined) {
+        if (
+          r.ErrorCode !== undefined ||
+          r.SequenceNumber === undefined ||
+          r.ShardId === undefined
+        ) {
           retry.push(e);
-          codes.push({ code: r.ErrorCode ?? 'MissingSequenceNumber', message: r.ErrorMessage ?? '' });
+          codes.push({
+            code: r.ErrorCode ?? 'MissingSequenceNumber',
+            message: r.ErrorMessage ?? '',
+          });
           return;
         }
         kinesisRecords++;
@@ -423,7 +465,11 @@ export async function putRecords(
         sent += e.indices.length;
         if (keepPositions) {
           e.indices.forEach((index, sub) => {
-            positions[index] = position(r.ShardId as string, r.SequenceNumber as string, e.aggregated ? sub : 0);
+            positions[index] = position(
+              r.ShardId as string,
+              r.SequenceNumber as string,
+              e.aggregated ? sub : 0,
+            );
           });
         }
       });
@@ -432,7 +478,8 @@ export async function putRecords(
       if (attempt >= maxAttempts) {
         retry.forEach((e, i) => {
           const c = codes[i] as { code: string; message: string };
-          for (const index of e.indices) failed.push({ index, errorCode: c.code, errorMessage: c.message, attempts: attempt });
+          for (const index of e.indices)
+            failed.push({ index, errorCode: c.code, errorMessage: c.message, attempts: attempt });
         });
         failure ??= {
           reason: ProducerFailure.EXHAUSTED,
@@ -453,7 +500,11 @@ export async function putRecords(
     while (inFlight.size >= concurrency) await Promise.race(inFlight);
     const p: Promise<void> = sendBatch(batch)
       .catch((err: unknown) => {
-        failure ??= { reason: ProducerFailure.FATAL, message: `producer bug: ${String(err)}`, cause: err };
+        failure ??= {
+          reason: ProducerFailure.FATAL,
+          message: `producer bug: ${String(err)}`,
+          cause: err,
+        };
       })
       .finally(() => inFlight.delete(p));
     inFlight.add(p);
@@ -509,56 +560,71 @@ export async function putRecords(
   };
 
   let rejected: Error | undefined;
+  let inputError: { error: unknown } | undefined;
   let index = 0;
   try {
-    for await (const record of records) {
-      if (failure !== undefined) break;
-      if (signal?.aborted) {
-        failure = { reason: ProducerFailure.ABORTED, message: 'aborted', cause: signal.reason };
-        break;
-      }
-      const i = index++;
-      const data = typeof record.data === 'string' ? encoder.encode(record.data) : record.data;
-      const problem = validateRecord(i, record, data.length, maxRecordBytes);
-      if (problem !== undefined) {
-        rejected = problem;
-        break;
-      }
-      const size = data.length + encoder.encode(record.partitionKey).length;
-      if (!aggregating) {
-        await pushEntry({
+    try {
+      for await (const record of records) {
+        if (failure !== undefined) break;
+        if (signal?.aborted) {
+          failure = { reason: ProducerFailure.ABORTED, message: 'aborted', cause: signal.reason };
+          break;
+        }
+        const i = index++;
+        const data = typeof record.data === 'string' ? encoder.encode(record.data) : record.data;
+        const problem = validateRecord(i, record, data.length, maxRecordBytes);
+        if (problem !== undefined) {
+          rejected = problem;
+          break;
+        }
+        const size = data.length + encoder.encode(record.partitionKey).length;
+        if (!aggregating) {
+          await pushEntry({
+            data,
+            partitionKey: record.partitionKey,
+            explicitHashKey: record.explicitHashKey,
+            size,
+            indices: [i],
+            aggregated: false,
+          });
+          continue;
+        }
+        const user = {
           data,
           partitionKey: record.partitionKey,
-          explicitHashKey: record.explicitHashKey,
-          size,
-          indices: [i],
-          aggregated: false,
-        });
-        continue;
+          ...(record.explicitHashKey !== undefined
+            ? { explicitHashKey: record.explicitHashKey }
+            : {}),
+        };
+        // An aggregate must fit one Kinesis record and one request.
+        const limit = Math.min(maxRecordBytes, maxRequestBytes);
+        if (builder.count > 0 && builder.sizeWith(user) > limit) await flushAggregate();
+        if (builder.sizeWith(user) > limit) {
+          // Too big even alone inside an aggregate, but valid as a plain record.
+          await pushEntry({
+            data,
+            partitionKey: record.partitionKey,
+            explicitHashKey: record.explicitHashKey,
+            size,
+            indices: [i],
+            aggregated: false,
+          });
+          continue;
+        }
+        builder.add(user);
+        builderIndices.push(i);
       }
-      const user = {
-        data,
-        partitionKey: record.partitionKey,
-        ...(record.explicitHashKey !== undefined ? { explicitHashKey: record.explicitHashKey } : {}),
-      };
-      // An aggregate must fit one Kinesis record and one request.
-      const limit = Math.min(maxRecordBytes, maxRequestBytes);
-      if (builder.count > 0 && builder.sizeWith(user) > limit) await flushAggregate();
-      if (builder.sizeWith(user) > limit) {
-        // Too big even alone inside an aggregate, but valid as a plain record.
-        await pushEntry({ data, partitionKey: record.partitionKey, explicitHashKey: record.explicitHashKey, size, indices: [i], aggregated: false });
-        continue;
-      }
-      builder.add(user);
-      builderIndices.push(i);
+    } catch (error) {
+      // The input failed (a bad NDJSON line, an unreadable file): like a bad
+      // record, everything read before it is still sent.
+      inputError = { error };
     }
     if (failure === undefined) {
       await flushAggregate();
       await flushBatch();
     }
   } finally {
-    // Whatever happened (bad record, failure, a throwing input iterator), let
-    // in-flight requests finish so the tallies are final.
+    // Whatever happened, let in-flight requests finish so the tallies are final.
     await drain();
   }
   if (failure !== undefined) {
@@ -576,6 +642,7 @@ export async function putRecords(
       failure.cause === undefined ? undefined : { cause: failure.cause },
     );
   }
+  if (inputError !== undefined) throw inputError.error;
   if (rejected !== undefined) throw rejected;
   return snapshot();
 }
@@ -598,17 +665,29 @@ function validateRecord(
 ): Error | undefined {
   const key = record.partitionKey;
   if (typeof key !== 'string' || key.length === 0) {
-    return new InvalidRecordError(index, 'partitionKey', 'must be 1..256 Unicode characters (given an empty key)');
+    return new InvalidRecordError(
+      index,
+      'partitionKey',
+      'must be 1..256 Unicode characters (given an empty key)',
+    );
   }
   // Kinesis counts Unicode characters (code points), not UTF-16 units.
   let chars = 0;
   for (const _ of key) chars++;
   if (chars > KINESIS_LIMITS.maxPartitionKeyLength) {
-    return new InvalidRecordError(index, 'partitionKey', `must be 1..256 Unicode characters (given ${chars})`);
+    return new InvalidRecordError(
+      index,
+      'partitionKey',
+      `must be 1..256 Unicode characters (given ${chars})`,
+    );
   }
   const ehk = record.explicitHashKey;
   if (ehk !== undefined && (!DECIMAL.test(ehk) || ehk.length > 39 || BigInt(ehk) > MAX_HASH_KEY)) {
-    return new InvalidRecordError(index, 'explicitHashKey', `must be a decimal 0..2^128-1 (given ${JSON.stringify(ehk)})`);
+    return new InvalidRecordError(
+      index,
+      'explicitHashKey',
+      `must be a decimal 0..2^128-1 (given ${JSON.stringify(ehk)})`,
+    );
   }
   const size = dataBytes + encoder.encode(key).length;
   if (size > maxRecordBytes) return new RecordTooLargeError(index, size, maxRecordBytes);

@@ -82,7 +82,8 @@ export class ProtobufReader {
   varintNumber(what: string): number {
     const start = this.offset;
     const v = this.varint64();
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ProtobufError(`${what} ${v} is too large`, start);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER))
+      throw new ProtobufError(`${what} ${v} is too large`, start);
     return Number(v);
   }
 
@@ -92,7 +93,8 @@ export class ProtobufReader {
     const key = this.varint64();
     const field = Number(key >> 3n);
     const wireType = Number(key & 7n);
-    if (field === 0 || key >> 3n > 0x1fffffffn) throw new ProtobufError(`invalid field number ${key >> 3n}`, offset);
+    if (field === 0 || key >> 3n > 0x1fffffffn)
+      throw new ProtobufError(`invalid field number ${key >> 3n}`, offset);
     return { field, wireType, offset };
   }
 
@@ -101,7 +103,10 @@ export class ProtobufReader {
     const start = this.offset;
     const len = this.varintNumber('length');
     if (len > this.end - this.pos) {
-      throw new ProtobufError(`length ${len} runs past the end of the message (${this.end - this.pos} bytes left)`, start);
+      throw new ProtobufError(
+        `length ${len} runs past the end of the message (${this.end - this.pos} bytes left)`,
+        start,
+      );
     }
     const offset = this.offset;
     const bytes = this.bytes.subarray(this.pos, this.pos + len);
@@ -131,7 +136,11 @@ export class ProtobufReader {
           if (this.done()) throw new ProtobufError(`unterminated group for field ${field}`, start);
           const t = this.tag();
           if (t.wireType === WireType.EGROUP) {
-            if (t.field !== field) throw new ProtobufError(`group end for field ${t.field} closes group ${field}`, t.offset);
+            if (t.field !== field)
+              throw new ProtobufError(
+                `group end for field ${t.field} closes group ${field}`,
+                t.offset,
+              );
             return;
           }
           this.skip(t.wireType, t.field, depth + 1);

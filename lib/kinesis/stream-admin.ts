@@ -40,7 +40,8 @@ export async function createStreamAndWait(
   for (;;) {
     const d = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: streamName }));
     if (d.StreamDescriptionSummary?.StreamStatus === 'ACTIVE') return;
-    if (Date.now() > deadline) throw new WeirError(`stream ${streamName} not ACTIVE after ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new WeirError(`stream ${streamName} not ACTIVE after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -51,7 +52,9 @@ export async function listShards(kinesis: KinesisClient, streamName: string): Pr
   let token: string | undefined;
   do {
     const out = await kinesis.send(
-      new ListShardsCommand(token === undefined ? { StreamName: streamName } : { NextToken: token }),
+      new ListShardsCommand(
+        token === undefined ? { StreamName: streamName } : { NextToken: token },
+      ),
     );
     shards.push(...(out.Shards ?? []));
     token = out.NextToken;
@@ -72,12 +75,19 @@ export async function readWholeStream(
   for (const shard of await listShards(kinesis, streamName)) {
     const shardId = shard.ShardId as string;
     const it = await kinesis.send(
-      new GetShardIteratorCommand({ StreamName: streamName, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }),
+      new GetShardIteratorCommand({
+        StreamName: streamName,
+        ShardId: shardId,
+        ShardIteratorType: 'TRIM_HORIZON',
+      }),
     );
     let iterator = it.ShardIterator;
     while (iterator !== undefined) {
       const page = await kinesis.send(
-        new GetRecordsCommand({ ShardIterator: iterator, ...(options.limit !== undefined ? { Limit: options.limit } : {}) }),
+        new GetRecordsCommand({
+          ShardIterator: iterator,
+          ...(options.limit !== undefined ? { Limit: options.limit } : {}),
+        }),
       );
       for (const r of page.Records ?? []) {
         out.push({
