@@ -1,0 +1,671 @@
+/**
+ * The local Kinesis event source mapping: polls every shard of a stream and
+ * invokes a handler with batches, reproducing Lambda's ESM (see
+ * docs/local-esm.md for the mapping to AWS's documented behaviour).
+ *
+ * One shard, in time (one batch in flight per shard; shards run in parallel):
+ *
+ *     gather ─► [age check] ─► invoke ─┬─ ok ───────────────► checkpoint after batch
+ *       ▲   (batchSize or window)      ├─ partial (lowest i) ► checkpoint before i, retry [i..] (counts)
+ *       │                              └─ error/crash/timeout
+ *       │                                   ├─ bisect & >1 record ─► [left][right] (free)
+ *       │                                   └─ retry (counts) ─► exhausted ─► on-failure, skip
+ *       └───────────────────────────────────────────────────────────────┘
+ *
+ * A child shard is not read until every parent listed by ListShards has
+ * been consumed to SHARD_END; it then starts at TRIM_HORIZON.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  DescribeStreamSummaryCommand,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  ListShardsCommand,
+  type KinesisClient,
+  type _Record as KinesisRecord,
+  type Shard,
+  type ShardIteratorType,
+} from '@aws-sdk/client-kinesis';
+import type { KinesisStreamEvent } from 'aws-lambda';
+import { ConfigError, WeirError } from '../../../errors.ts';
+import { resolveEsmSettings, type EventSourceMappingInput, type EventSourceMappingSettings } from '../../esm-settings.ts';
+import { judgeBatchResponse } from './batch-response.ts';
+import type { HandlerInvoker, InvokeOutcome } from './invoker.ts';
+import { buildKinesisEvent, type StreamRecordInput } from './kinesis-event.ts';
+import { FailureCondition, type KinesisFailureRecord, type OnFailureDestination } from './on-failure.ts';
+
+/** Time source; tests inject a fake one to age records. */
+export interface EsmClock {
+  /** Epoch milliseconds. */
+  now(): number;
+}
+
+/** The system clock. */
+export const systemClock: EsmClock = { now: () => Date.now() };
+
+/** Options of {@link LocalEventSourceMapping}. */
+export interface LocalEventSourceMappingOptions {
+  readonly kinesis: KinesisClient;
+  readonly streamName: string;
+  readonly invoker: HandlerInvoker;
+  /** The shared ESM description; validated with `resolveEsmSettings`. @default DEFAULT_ESM_SETTINGS */
+  readonly settings?: EventSourceMappingSettings | EventSourceMappingInput;
+  /** Where discarded batches are reported; without one they are only counted and dropped (as Lambda). */
+  readonly onFailure?: OnFailureDestination;
+  /** @default 'weir-local' */
+  readonly functionName?: string;
+  /** @default `arn:aws:lambda:<region>:<account>:function:<functionName>` */
+  readonly functionArn?: string;
+  /** @default `arn:aws:iam::<account>:role/weir-local-esm` */
+  readonly invokeIdentityArn?: string;
+  /** The mapping's UUID (used in S3 failure keys). @default a random UUID */
+  readonly uuid?: string;
+  /** The function's timeout, enforced by the invoker. @default 60000 */
+  readonly functionTimeoutMs?: number;
+  /** Wait before polling a shard again after it returned nothing (Lambda polls once per second). @default 1000 */
+  readonly pollIntervalMs?: number;
+  /** How often ListShards runs to find new (child) shards. @default 1000 */
+  readonly shardDiscoveryIntervalMs?: number;
+  /** Wait before retrying a failed batch. @default 100 */
+  readonly retryDelayMs?: number;
+  /**
+   * Renew an iterator older than this before using it (Kinesis expires them after 300 s).
+   * @default 240000
+   */
+  readonly iteratorMaxAgeMs?: number;
+  /** Time source for record age. @default systemClock */
+  readonly clock?: EsmClock;
+  /** Observability hook; also see {@link LocalEventSourceMapping.on}. */
+  readonly onEvent?: (event: EsmEvent) => void;
+}
+
+/** What the ESM reports while it works. */
+export type EsmEvent =
+  | { readonly type: 'shard-started'; readonly shardId: string; readonly iteratorType: string }
+  | { readonly type: 'shard-ended'; readonly shardId: string }
+  | {
+      readonly type: 'batch-start';
+      readonly shardId: string;
+      readonly requestId: string;
+      readonly size: number;
+      readonly firstSequenceNumber: string;
+      readonly lastSequenceNumber: string;
+      /** 0 for the first invocation of these exact records, then 1, 2, ... */
+      readonly retry: number;
+    }
+  | { readonly type: 'batch-end'; readonly shardId: string; readonly requestId: string; readonly size: number; readonly outcome: InvokeOutcome['kind']; readonly verdict: string }
+  | { readonly type: 'batch-error'; readonly shardId: string; readonly requestId: string; readonly size: number; readonly outcome: InvokeOutcome }
+  | { readonly type: 'bisect'; readonly shardId: string; readonly from: number; readonly left: number; readonly right: number }
+  | { readonly type: 'discarded'; readonly shardId: string; readonly condition: FailureCondition; readonly size: number; readonly record: KinesisFailureRecord }
+  | { readonly type: 'iterator-renewed'; readonly shardId: string; readonly reason: 'expired' | 'age' }
+  | { readonly type: 'poll-error'; readonly shardId: string; readonly error: unknown };
+
+/** Per-shard state, as {@link LocalEventSourceMapping.stats} reports it. */
+export interface ShardStats {
+  readonly shardId: string;
+  readonly parentShardIds: readonly string[];
+  readonly status: 'waiting-for-parents' | 'reading' | 'consumed';
+  /** Last sequence number checkpointed (every record up to it is done). */
+  readonly checkpoint: string | undefined;
+  readonly inFlight: boolean;
+  readonly caughtUp: boolean;
+}
+
+/** Counters of a {@link LocalEventSourceMapping}. */
+export interface EsmStats {
+  readonly invocations: number;
+  readonly recordsDelivered: number;
+  readonly retries: number;
+  readonly bisects: number;
+  readonly failuresSent: number;
+  readonly recordsDiscarded: number;
+  readonly shards: readonly ShardStats[];
+}
+
+interface ShardState {
+  readonly shardId: string;
+  readonly parents: readonly string[];
+  status: ShardStats['status'];
+  startType: ShardIteratorType;
+  startTimestamp?: Date;
+  iterator: string | undefined;
+  iteratorAt: number;
+  /** Last record fetched from Kinesis (where the iterator stands). */
+  lastFetched: string | undefined;
+  checkpoint: string | undefined;
+  endOfShard: boolean;
+  /** Start time (epoch ms) of the latest GetRecords that found the shard at its tip; undefined once records arrive. */
+  caughtUpSince: number | undefined;
+  inFlight: boolean;
+  loop: Promise<void> | undefined;
+}
+
+interface PendingBatch {
+  records: StreamRecordInput[];
+  retries: number;
+  invocations: number;
+  lastRequestId: string | undefined;
+  lastOutcome: InvokeOutcome | undefined;
+}
+
+/**
+ * Polls a Kinesis stream and invokes a handler like Lambda's event source mapping.
+ *
+ * @example
+ * const esm = new LocalEventSourceMapping({
+ *   kinesis: clients.kinesis,
+ *   streamName: 'clicks',
+ *   invoker: new ProcessHandlerInvoker({ handler: 'functions/click-counter/handler.ts#handler', env: aws.env() }),
+ *   settings: { batchSize: 500, maximumRetryAttempts: 2 },
+ *   onFailure: new S3OnFailureDestination({ client: clients.s3, bucket: 'esm-failures' }),
+ * });
+ * await esm.start();
+ * await esm.waitUntilIdle({ timeoutMs: 30_000 });
+ * await esm.stop();
+ */
+export class LocalEventSourceMapping {
+  readonly settings: EventSourceMappingSettings;
+  readonly uuid: string;
+  readonly #o: LocalEventSourceMappingOptions;
+  readonly #clock: EsmClock;
+  readonly #listeners = new Set<(e: EsmEvent) => void>();
+  readonly #shards = new Map<string, ShardState>();
+  readonly #abort = new AbortController();
+  #streamArn = '';
+  #region = 'us-east-1';
+  #account = '000000000000';
+  #started = false;
+  #stopped = false;
+  #discovery: Promise<void> | undefined;
+  #lastDiscoveryStart = 0;
+  #discoveryNow: (() => void) | undefined;
+  #counters = { invocations: 0, recordsDelivered: 0, retries: 0, bisects: 0, failuresSent: 0, recordsDiscarded: 0 };
+
+  constructor(options: LocalEventSourceMappingOptions) {
+    this.settings = resolveEsmSettings(options.settings);
+    this.#o = options;
+    this.#clock = options.clock ?? systemClock;
+    this.uuid = options.uuid ?? randomUUID();
+    if (options.onEvent) this.#listeners.add(options.onEvent);
+    for (const [field, value, min] of [
+      ['functionTimeoutMs', options.functionTimeoutMs, 1],
+      ['pollIntervalMs', options.pollIntervalMs, 1],
+      ['shardDiscoveryIntervalMs', options.shardDiscoveryIntervalMs, 1],
+      ['retryDelayMs', options.retryDelayMs, 0],
+      ['iteratorMaxAgeMs', options.iteratorMaxAgeMs, 0],
+    ] as const) {
+      if (value !== undefined && (!Number.isFinite(value) || value < min)) {
+        throw new ConfigError(field, value, `must be a number >= ${min}`);
+      }
+    }
+    if (!options.streamName) throw new ConfigError('streamName', options.streamName, 'must be a stream name');
+  }
+
+  /** The stream's ARN (known after {@link start}). */
+  get streamArn(): string {
+    return this.#streamArn;
+  }
+
+  /** The function ARN used in failure records and contexts. */
+  get functionArn(): string {
+    return this.#o.functionArn ?? `arn:aws:lambda:${this.#region}:${this.#account}:function:${this.#functionName}`;
+  }
+
+  get #functionName(): string {
+    return this.#o.functionName ?? 'weir-local';
+  }
+
+  /** Subscribes to events; returns the unsubscribe function. */
+  on(listener: (e: EsmEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Resolves the stream, lists its shards and starts polling them. */
+  async start(): Promise<void> {
+    if (this.#started) throw new WeirError('LocalEventSourceMapping already started');
+    this.#started = true;
+    const summary = await this.#o.kinesis.send(new DescribeStreamSummaryCommand({ StreamName: this.#o.streamName }));
+    this.#streamArn = summary.StreamDescriptionSummary?.StreamARN ?? '';
+    const arn = this.#streamArn.split(':');
+    this.#region = arn[3] || this.#region;
+    this.#account = arn[4] || this.#account;
+    await this.#discover(true);
+    this.#discovery = this.#discoveryLoop();
+  }
+
+  /** Stops polling; waits for in-flight batches to finish (their results still count). */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#abort.abort();
+    await this.#discovery;
+    const loops: Promise<void>[] = [];
+    for (const s of this.#shards.values()) if (s.loop) loops.push(s.loop);
+    await Promise.all(loops);
+  }
+
+  /**
+   * Resolves once the mapping is drained: every open shard has been read up to
+   * its tip, every closed shard consumed, no child waits and nothing is in flight,
+   * as seen by a shard listing made after this call.
+   */
+  async waitUntilIdle(options: { timeoutMs: number }): Promise<void> {
+    const since = Date.now();
+    const deadline = since + options.timeoutMs;
+    this.#discoveryNow?.();
+    while (!this.#isIdle(since)) {
+      if (this.#stopped) throw new WeirError('LocalEventSourceMapping stopped while waiting for idle');
+      if (Date.now() > deadline) {
+        throw new WeirError(`LocalEventSourceMapping not idle after ${options.timeoutMs} ms: ${JSON.stringify(this.stats().shards)}`);
+      }
+      await sleep(20);
+    }
+  }
+
+  stats(): EsmStats {
+    return {
+      ...this.#counters,
+      shards: [...this.#shards.values()].map((s) => ({
+        shardId: s.shardId,
+        parentShardIds: s.parents,
+        status: s.status,
+        checkpoint: s.checkpoint,
+        inFlight: s.inFlight,
+        caughtUp: s.caughtUpSince !== undefined,
+      })),
+    };
+  }
+
+  #isIdle(since: number): boolean {
+    if (this.#lastDiscoveryStart < since) return false;
+    for (const s of this.#shards.values()) {
+      if (s.status === 'consumed') continue;
+      if (s.status === 'waiting-for-parents') return false;
+      if (s.inFlight || s.endOfShard || s.caughtUpSince === undefined || s.caughtUpSince < since) return false;
+    }
+    return true;
+  }
+
+  #emit(e: EsmEvent): void {
+    for (const l of this.#listeners) {
+      try {
+        l(e);
+      } catch {
+        // An observer must not break the mapping.
+      }
+    }
+  }
+
+  async #discoveryLoop(): Promise<void> {
+    const interval = this.#o.shardDiscoveryIntervalMs ?? 1000;
+    while (!this.#stopped) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, interval);
+        this.#discoveryNow = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        this.#abort.signal.addEventListener('abort', () => {
+          clearTimeout(timer);
+          resolve();
+        }, { once: true });
+      });
+      if (this.#stopped) return;
+      try {
+        await this.#discover(false);
+      } catch (error) {
+        this.#emit({ type: 'poll-error', shardId: '*', error });
+      }
+    }
+  }
+
+  async #listShards(): Promise<Shard[]> {
+    const out: Shard[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.#o.kinesis.send(
+        token ? new ListShardsCommand({ NextToken: token }) : new ListShardsCommand({ StreamName: this.#o.streamName }),
+      );
+      out.push(...(page.Shards ?? []));
+      token = page.NextToken;
+    } while (token);
+    return out;
+  }
+
+  async #discover(initial: boolean): Promise<void> {
+    const started = Date.now();
+    const shards = await this.#listShards();
+    const listed = new Set(shards.map((s) => s.ShardId ?? ''));
+    for (const shard of shards) {
+      const id = shard.ShardId ?? '';
+      if (this.#shards.has(id)) continue;
+      // Parents no longer listed (trimmed) count as consumed.
+      const parents = [shard.ParentShardId, shard.AdjacentParentShardId].filter(
+        (p): p is string => p !== undefined && listed.has(p),
+      );
+      const s = initial ? this.#initialStart() : { startType: 'TRIM_HORIZON' as ShardIteratorType };
+      const state: ShardState = {
+        shardId: id,
+        parents,
+        status: 'waiting-for-parents',
+        startType: s.startType,
+        iterator: undefined,
+        iteratorAt: 0,
+        lastFetched: undefined,
+        checkpoint: undefined,
+        endOfShard: false,
+        caughtUpSince: undefined,
+        inFlight: false,
+        loop: undefined,
+      };
+      if (s.startTimestamp) state.startTimestamp = s.startTimestamp;
+      this.#shards.set(id, state);
+      // LATEST means "from now": pin the iterator while the mapping starts, not when parents end.
+      if (initial && state.startType === 'LATEST') await this.#acquireIterator(state);
+    }
+    this.#lastDiscoveryStart = started;
+    this.#startEligible();
+  }
+
+  #initialStart(): { startType: ShardIteratorType; startTimestamp?: Date } {
+    const p = this.settings.startingPosition;
+    if (p === 'AT_TIMESTAMP') {
+      return { startType: 'AT_TIMESTAMP', startTimestamp: new Date((this.settings.startingPositionTimestamp ?? 0) * 1000) };
+    }
+    return { startType: p };
+  }
+
+  #startEligible(): void {
+    if (this.#stopped) return;
+    for (const s of this.#shards.values()) {
+      if (s.status !== 'waiting-for-parents') continue;
+      const ready = s.parents.every((p) => this.#shards.get(p)?.status === 'consumed');
+      if (!ready) continue;
+      s.status = 'reading';
+      this.#emit({ type: 'shard-started', shardId: s.shardId, iteratorType: s.startType });
+      s.loop = this.#runShard(s).catch((error: unknown) => {
+        this.#emit({ type: 'poll-error', shardId: s.shardId, error });
+      });
+    }
+  }
+
+  async #acquireIterator(s: ShardState): Promise<void> {
+    const base = { StreamName: this.#o.streamName, ShardId: s.shardId };
+    const cmd = s.lastFetched
+      ? new GetShardIteratorCommand({ ...base, ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: s.lastFetched })
+      : s.startType === 'AT_TIMESTAMP'
+        ? new GetShardIteratorCommand({ ...base, ShardIteratorType: 'AT_TIMESTAMP', Timestamp: s.startTimestamp })
+        : new GetShardIteratorCommand({ ...base, ShardIteratorType: s.startType });
+    const out = await this.#o.kinesis.send(cmd);
+    s.iterator = out.ShardIterator;
+    s.iteratorAt = Date.now();
+    if (!s.iterator) s.endOfShard = true;
+  }
+
+  /** One GetRecords call; handles iterator age and expiry. */
+  async #fetch(s: ShardState, limit: number): Promise<KinesisRecord[]> {
+    const maxAge = this.#o.iteratorMaxAgeMs ?? 240_000;
+    if (s.iterator === undefined && !s.endOfShard) await this.#acquireIterator(s);
+    else if (s.iterator !== undefined && Date.now() - s.iteratorAt >= maxAge) {
+      await this.#acquireIterator(s);
+      this.#emit({ type: 'iterator-renewed', shardId: s.shardId, reason: 'age' });
+    }
+    if (s.endOfShard || s.iterator === undefined) return [];
+    let out;
+    const fetchStarted = Date.now();
+    try {
+      out = await this.#o.kinesis.send(new GetRecordsCommand({ ShardIterator: s.iterator, Limit: limit }));
+    } catch (err) {
+      if ((err as { name?: string }).name === 'ExpiredIteratorException') {
+        await this.#acquireIterator(s);
+        this.#emit({ type: 'iterator-renewed', shardId: s.shardId, reason: 'expired' });
+        return [];
+      }
+      throw err;
+    }
+    const records = out.Records ?? [];
+    s.iterator = out.NextShardIterator;
+    s.iteratorAt = Date.now();
+    const last = records.at(-1);
+    if (last?.SequenceNumber) s.lastFetched = last.SequenceNumber;
+    if (!out.NextShardIterator) s.endOfShard = true;
+    s.caughtUpSince = records.length === 0 && (out.MillisBehindLatest ?? 0) === 0 ? fetchStarted : undefined;
+    return records;
+  }
+
+  /** Gathers one batch: up to batchSize records, waiting up to the batching window. */
+  async #gather(s: ShardState): Promise<StreamRecordInput[]> {
+    const { batchSize, maximumBatchingWindowInSeconds: window } = this.settings;
+    const deadline = Date.now() + window * 1000;
+    const batch: StreamRecordInput[] = [];
+    const pollMs = this.#o.pollIntervalMs ?? 1000;
+    for (;;) {
+      const got = await this.#fetch(s, Math.min(10_000, batchSize - batch.length));
+      for (const r of got) batch.push(toInput(r));
+      if (batch.length >= batchSize || s.endOfShard || this.#stopped) return batch;
+      const left = deadline - Date.now();
+      if (left <= 0) return batch;
+      // The window is open and the shard has no more right now: wait for more.
+      if (got.length === 0) await sleep(Math.min(pollMs, left), this.#abort.signal);
+    }
+  }
+
+  async #runShard(s: ShardState): Promise<void> {
+    const pollMs = this.#o.pollIntervalMs ?? 1000;
+    while (!this.#stopped) {
+      let batch: StreamRecordInput[];
+      try {
+        batch = await this.#gather(s);
+      } catch (error) {
+        this.#emit({ type: 'poll-error', shardId: s.shardId, error });
+        await sleep(pollMs, this.#abort.signal);
+        continue;
+      }
+      if (batch.length > 0) {
+        s.caughtUpSince = undefined;
+        s.inFlight = true;
+        try {
+          await this.#process(s, batch);
+        } finally {
+          s.inFlight = false;
+        }
+        continue;
+      }
+      if (s.endOfShard) {
+        s.status = 'consumed';
+        this.#emit({ type: 'shard-ended', shardId: s.shardId });
+        // Children may now start; look for them right away.
+        this.#startEligible();
+        this.#discoveryNow?.();
+        return;
+      }
+      await sleep(pollMs, this.#abort.signal);
+    }
+  }
+
+  /** Runs one gathered batch to completion: success, partial checkpoints, bisects, retries, discards. */
+  async #process(s: ShardState, batch: StreamRecordInput[]): Promise<void> {
+    const { bisectBatchOnFunctionError: bisect, maximumRetryAttempts: maxRetries, maximumRecordAgeInSeconds: maxAge } = this.settings;
+    const retryDelay = this.#o.retryDelayMs ?? 100;
+    // Pending work, in shard order: bisect replaces the head by its two halves.
+    const queue: PendingBatch[] = [{ records: batch, retries: 0, invocations: 0, lastRequestId: undefined, lastOutcome: undefined }];
+    while (queue.length > 0) {
+      const item = queue[0] as PendingBatch;
+      if (this.#stopped) return; // not checkpointed: a restart would see these records again
+      if (maxAge !== -1) {
+        const now = this.#clock.now();
+        let expired = 0;
+        while (expired < item.records.length && now - (item.records[expired] as StreamRecordInput).ApproximateArrivalTimestamp.getTime() > maxAge * 1000) {
+          expired += 1;
+        }
+        if (expired > 0) {
+          await this.#discard(s, item, item.records.slice(0, expired), FailureCondition.RecordAgeExceeded);
+          item.records = item.records.slice(expired);
+          if (item.records.length === 0) {
+            queue.shift();
+            continue;
+          }
+        }
+      }
+      const requestId = randomUUID();
+      this.#emit({
+        type: 'batch-start',
+        shardId: s.shardId,
+        requestId,
+        size: item.records.length,
+        firstSequenceNumber: (item.records[0] as StreamRecordInput).SequenceNumber,
+        lastSequenceNumber: (item.records.at(-1) as StreamRecordInput).SequenceNumber,
+        retry: item.retries,
+      });
+      const event = this.#event(s, item.records);
+      this.#counters.invocations += 1;
+      this.#counters.recordsDelivered += item.records.length;
+      item.invocations += 1;
+      item.lastRequestId = requestId;
+      let outcome: InvokeOutcome;
+      try {
+        outcome = await this.#o.invoker.invoke(event, {
+          awsRequestId: requestId,
+          functionName: this.#functionName,
+          invokedFunctionArn: this.functionArn,
+          timeoutMs: this.#o.functionTimeoutMs ?? 60_000,
+        });
+      } catch (err) {
+        // The invoker itself failed (e.g. no worker could be created): Lambda retries such errors until expiry.
+        outcome = { kind: 'crash', exitCode: null, signal: String(err), durationMs: 0 };
+      }
+      item.lastOutcome = outcome;
+      if (outcome.kind === 'success') {
+        const verdict = this.settings.reportBatchItemFailures
+          ? judgeBatchResponse(outcome.value, item.records.map((r) => r.SequenceNumber))
+          : ({ kind: 'success' } as const);
+        const verdictText = verdict.kind;
+        if (verdict.kind === 'success') {
+          s.checkpoint = (item.records.at(-1) as StreamRecordInput).SequenceNumber;
+          queue.shift();
+          this.#emit({ type: 'batch-end', shardId: s.shardId, requestId, size: item.records.length, outcome: outcome.kind, verdict: verdictText });
+          continue;
+        }
+        if (verdict.kind === 'partial') {
+          this.#emit({ type: 'batch-end', shardId: s.shardId, requestId, size: item.records.length, outcome: outcome.kind, verdict: verdictText });
+          if (verdict.index > 0) s.checkpoint = (item.records[verdict.index - 1] as StreamRecordInput).SequenceNumber;
+          // Lambda retries only the remaining records, as a retry of the same batch.
+          item.records = item.records.slice(verdict.index);
+          item.retries += 1;
+          this.#counters.retries += 1;
+          if (maxRetries !== -1 && item.retries > maxRetries) {
+            item.retries -= 1;
+            this.#counters.retries -= 1;
+            await this.#discard(s, item, item.records, FailureCondition.RetryAttemptsExhausted);
+            queue.shift();
+          } else {
+            await sleep(retryDelay, this.#abort.signal);
+          }
+          continue;
+        }
+      }
+      this.#emit({ type: 'batch-error', shardId: s.shardId, requestId, size: item.records.length, outcome });
+      if (bisect && item.records.length > 1) {
+        // Splitting does not consume the retry quota (Lambda docs, "Error handling").
+        const mid = Math.ceil(item.records.length / 2);
+        const left: PendingBatch = { records: item.records.slice(0, mid), retries: item.retries, invocations: 0, lastRequestId: undefined, lastOutcome: undefined };
+        const right: PendingBatch = { records: item.records.slice(mid), retries: item.retries, invocations: 0, lastRequestId: undefined, lastOutcome: undefined };
+        queue.splice(0, 1, left, right);
+        this.#counters.bisects += 1;
+        this.#emit({ type: 'bisect', shardId: s.shardId, from: item.records.length, left: left.records.length, right: right.records.length });
+        continue;
+      }
+      if (maxRetries !== -1 && item.retries >= maxRetries) {
+        await this.#discard(s, item, item.records, FailureCondition.RetryAttemptsExhausted);
+        queue.shift();
+        continue;
+      }
+      item.retries += 1;
+      this.#counters.retries += 1;
+      await sleep(retryDelay, this.#abort.signal);
+    }
+  }
+
+  async #discard(s: ShardState, item: PendingBatch, records: StreamRecordInput[], condition: FailureCondition): Promise<void> {
+    const first = records[0] as StreamRecordInput;
+    const last = records.at(-1) as StreamRecordInput;
+    const outcome = item.lastOutcome;
+    const record: KinesisFailureRecord = {
+      requestContext: {
+        requestId: item.lastRequestId ?? randomUUID(),
+        functionArn: this.functionArn,
+        condition,
+        approximateInvokeCount: item.invocations,
+      },
+      ...(outcome
+        ? {
+            responseContext: {
+              statusCode: 200,
+              executedVersion: '$LATEST',
+              ...(outcome.kind === 'success' ? {} : { functionError: 'Unhandled' }),
+            },
+          }
+        : {}),
+      version: '1.0',
+      timestamp: new Date(this.#clock.now()).toISOString(),
+      KinesisBatchInfo: {
+        shardId: s.shardId,
+        startSequenceNumber: first.SequenceNumber,
+        endSequenceNumber: last.SequenceNumber,
+        approximateArrivalOfFirstRecord: first.ApproximateArrivalTimestamp.toISOString(),
+        approximateArrivalOfLastRecord: last.ApproximateArrivalTimestamp.toISOString(),
+        batchSize: records.length,
+        streamArn: this.#streamArn,
+      },
+    };
+    this.#counters.recordsDiscarded += records.length;
+    if (this.#o.onFailure) {
+      // Lambda keeps trying to deliver the failure record; so do we, until stopped.
+      for (let attempt = 0; ; attempt += 1) {
+        try {
+          await this.#o.onFailure.send({ esmUuid: this.uuid, shardId: s.shardId, record, event: this.#event(s, records) });
+          this.#counters.failuresSent += 1;
+          break;
+        } catch (error) {
+          this.#emit({ type: 'poll-error', shardId: s.shardId, error });
+          if (this.#stopped) throw error;
+          await sleep(Math.min(5_000, 100 * 2 ** attempt), this.#abort.signal);
+        }
+      }
+    }
+    s.checkpoint = last.SequenceNumber;
+    this.#emit({ type: 'discarded', shardId: s.shardId, condition, size: records.length, record });
+  }
+
+  #event(s: ShardState, records: readonly StreamRecordInput[]): KinesisStreamEvent {
+    return buildKinesisEvent(records, {
+      shardId: s.shardId,
+      streamArn: this.#streamArn,
+      awsRegion: this.#region,
+      invokeIdentityArn: this.#o.invokeIdentityArn ?? `arn:aws:iam::${this.#account}:role/weir-local-esm`,
+    });
+  }
+}
+
+function toInput(r: KinesisRecord): StreamRecordInput {
+  return {
+    SequenceNumber: r.SequenceNumber ?? '',
+    PartitionKey: r.PartitionKey ?? '',
+    Data: r.Data ?? new Uint8Array(),
+    ApproximateArrivalTimestamp: r.ApproximateArrivalTimestamp ?? new Date(0),
+  };
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted || ms <= 0) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
