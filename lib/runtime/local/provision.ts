@@ -473,10 +473,10 @@ class TemplateReader {
 
   private describeMapping(logicalId: string, props: Readonly<Record<string, unknown>>): LocalMapping | undefined {
     const sourceArn = this.resolveString(props['EventSourceArn'], `${logicalId}.EventSourceArn`);
-    const streamMatch = /^arn:aws[a-z-]*:kinesis:[^:]*:[^:]*:stream\/(.+)$/.exec(sourceArn);
-    if (streamMatch === null) return undefined; // not a Kinesis mapping (SQS, DynamoDB streams, ...)
-    const streamName = streamMatch[1]!;
-    const streamLogicalId = refTarget(props['EventSourceArn']);
+    const target = refTarget(props['EventSourceArn']);
+    const streamLogicalId = target !== undefined && this.template.Resources[target]?.Type === 'AWS::Kinesis::Stream' ? target : undefined;
+    const streamName = streamLogicalId !== undefined ? this.physical.get(streamLogicalId)!.ref : /:kinesis:[^:]*:[^:]*:stream\/([^/]+)$/.exec(sourceArn)?.[1];
+    if (streamName === undefined) return undefined; // not a Kinesis mapping (SQS, DynamoDB streams, ...)
 
     const functionLogicalId = refTarget(props['FunctionName']);
     const fn = functionLogicalId === undefined ? undefined : this.template.Resources[functionLogicalId];
@@ -509,7 +509,7 @@ class TemplateReader {
       handlerEntry: entry,
       handlerExport,
       operatorName: typeof operator === 'string' ? operator : undefined,
-      streamLogicalId: streamLogicalId !== undefined && this.physical.has(streamLogicalId) ? streamLogicalId : undefined,
+      streamLogicalId,
       streamName,
       streamArn: sourceArn,
       settings: this.parseSettings(logicalId, props),
