@@ -49,9 +49,21 @@ describe('KPL aggregate format: goldens', () => {
   });
 
   it('GIVEN the golden WHEN deaggregated THEN user records, keys and sub-sequence numbers come back', () => {
-    const out = deaggregate({ data: GOLDEN, partitionKey: 'a', sequenceNumber: SEQ, shardId: 'shardId-000000000001' });
+    const out = deaggregate({
+      data: GOLDEN,
+      partitionKey: 'a',
+      sequenceNumber: SEQ,
+      shardId: 'shardId-000000000001',
+    });
     expect(out).toHaveLength(2);
-    expect(out.map((r) => [Buffer.from(r.data).toString(), r.partitionKey, r.subSequenceNumber, r.aggregated])).toEqual([
+    expect(
+      out.map((r) => [
+        Buffer.from(r.data).toString(),
+        r.partitionKey,
+        r.subSequenceNumber,
+        r.aggregated,
+      ]),
+    ).toEqual([
       ['x', 'a', 0, true],
       ['yz', 'b', 1, true],
     ]);
@@ -63,7 +75,9 @@ describe('KPL aggregate format: goldens', () => {
 
   it('GIVEN an explicit hash key WHEN aggregated THEN it goes to the table and comes back', () => {
     const agg = aggregate([{ data: new Uint8Array(0), partitionKey: 'k', explicitHashKey: '123' }]);
-    expect(Buffer.from(agg.data).toString('hex')).toBe(Buffer.from(frame(GOLDEN_EHK_PB, GOLDEN_EHK_MD5)).toString('hex'));
+    expect(Buffer.from(agg.data).toString('hex')).toBe(
+      Buffer.from(frame(GOLDEN_EHK_PB, GOLDEN_EHK_MD5)).toString('hex'),
+    );
     expect(agg.explicitHashKey).toBe('123');
     const [r] = deaggregate({ data: agg.data, partitionKey: 'k', sequenceNumber: SEQ });
     expect(r?.explicitHashKey).toBe('123');
@@ -95,15 +109,21 @@ describe('KPL aggregate format: goldens', () => {
 
   it('accepts a 64-bit index varint and reports it out of range precisely', () => {
     const pb = '0A0161 1A0E 08FFFFFFFFFFFFFFFFFF01 1A0178'; // partition_key_index = 2^64 - 1
-    const err = catchKpl(() => deaggregate({ data: frame(pb), partitionKey: 'a', sequenceNumber: SEQ }));
+    const err = catchKpl(() =>
+      deaggregate({ data: frame(pb), partitionKey: 'a', sequenceNumber: SEQ }),
+    );
     expect(err.reason).toBe('index-out-of-range');
-    expect(err.message).toContain('partition_key_index 18446744073709551615 is outside the partition key table (1 entries)');
+    expect(err.message).toContain(
+      'partition_key_index 18446744073709551615 is outside the partition key table (1 entries)',
+    );
   });
 
   it('passes a record without the magic through as one plain user record', () => {
     const data = utf8('{"plain":true}');
     const out = deaggregate({ data, partitionKey: 'pk', sequenceNumber: SEQ });
-    expect(out).toEqual([{ data, partitionKey: 'pk', sequenceNumber: SEQ, subSequenceNumber: 0, aggregated: false }]);
+    expect(out).toEqual([
+      { data, partitionKey: 'pk', sequenceNumber: SEQ, subSequenceNumber: 0, aggregated: false },
+    ]);
   });
 });
 
@@ -119,7 +139,8 @@ function catchKpl(fn: () => unknown): KplDecodeError {
 }
 
 describe('KPL: broken aggregates are KplDecodeError with a precise reason', () => {
-  const decode = (data: Uint8Array): unknown => deaggregate({ data, partitionKey: 'a', sequenceNumber: SEQ });
+  const decode = (data: Uint8Array): unknown =>
+    deaggregate({ data, partitionKey: 'a', sequenceNumber: SEQ });
 
   it('magic only: truncated', () => {
     const err = catchKpl(() => decode(Uint8Array.from([...KPL_MAGIC, 1, 2, 3])));
@@ -156,7 +177,9 @@ describe('KPL: broken aggregates are KplDecodeError with a precise reason', () =
   it('explicit hash key index out of range', () => {
     const err = catchKpl(() => decode(frame('0A0161 1A07 0800 1000 1A0178')));
     expect(err.reason).toBe('index-out-of-range');
-    expect(err.message).toContain('explicit_hash_key_index 0 is outside the explicit hash key table (0 entries)');
+    expect(err.message).toContain(
+      'explicit_hash_key_index 0 is outside the explicit hash key table (0 entries)',
+    );
   });
 
   it('a partition key that is not UTF-8', () => {
@@ -169,11 +192,15 @@ describe('KPL: broken aggregates are KplDecodeError with a precise reason', () =
 
   it('an unterminated varint and an over-long varint', () => {
     expect(catchKpl(() => decode(frame('0A0161 1A02 08FF'))).message).toContain('truncated varint');
-    expect(catchKpl(() => decode(frame('48 FFFFFFFFFFFFFFFFFFFF01'))).message).toContain('varint longer than 10 bytes');
+    expect(catchKpl(() => decode(frame('48 FFFFFFFFFFFFFFFFFFFF01'))).message).toContain(
+      'varint longer than 10 bytes',
+    );
   });
 
   it('a mismatched group end', () => {
-    expect(catchKpl(() => decode(frame('63 0801 74'))).message).toContain('group end for field 14 closes group 12');
+    expect(catchKpl(() => decode(frame('63 0801 74'))).message).toContain(
+      'group end for field 14 closes group 12',
+    );
   });
 });
 
@@ -186,7 +213,10 @@ const userRecord: fc.Arbitrary<KplUserRecordInput> = fc.record(
   { requiredKeys: ['data', 'partitionKey'] },
 );
 
-function expectSame(out: ReturnType<typeof deaggregate>, input: readonly KplUserRecordInput[]): void {
+function expectSame(
+  out: ReturnType<typeof deaggregate>,
+  input: readonly KplUserRecordInput[],
+): void {
   expect(out).toHaveLength(input.length);
   out.forEach((r, i) => {
     const x = input[i] as KplUserRecordInput;
@@ -210,17 +240,32 @@ describe('KPL: properties', () => {
         }
         const agg = b.build();
         expect(agg.data.length + new TextEncoder().encode(agg.partitionKey).length).toBe(predicted);
-        expectSame(deaggregate({ data: agg.data, partitionKey: agg.partitionKey, sequenceNumber: SEQ }), records);
+        expectSame(
+          deaggregate({ data: agg.data, partitionKey: agg.partitionKey, sequenceNumber: SEQ }),
+          records,
+        );
       }),
       { numRuns: 300 },
     );
   });
 
   const mutation = fc.oneof(
-    fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
+    fc.record({
+      kind: fc.constant('flip' as const),
+      at: fc.nat(),
+      bit: fc.integer({ min: 0, max: 7 }),
+    }),
     fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
-    fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }),
-    fc.record({ kind: fc.constant('set' as const), at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }),
+    fc.record({
+      kind: fc.constant('insert' as const),
+      at: fc.nat(),
+      byte: fc.integer({ min: 0, max: 255 }),
+    }),
+    fc.record({
+      kind: fc.constant('set' as const),
+      at: fc.nat(),
+      byte: fc.integer({ min: 0, max: 255 }),
+    }),
   );
   type Mutation = typeof mutation extends fc.Arbitrary<infer M> ? M : never;
   function mutate(bytes: Uint8Array, ms: readonly Mutation[]): Uint8Array {
@@ -274,7 +319,11 @@ describe('KPL: properties', () => {
         (records, ms) => {
           const agg = aggregate(records);
           const pb = mutate(agg.data.subarray(4, agg.data.length - 16), ms);
-          const data = Uint8Array.from([...KPL_MAGIC, ...pb, ...createHash('md5').update(pb).digest()]);
+          const data = Uint8Array.from([
+            ...KPL_MAGIC,
+            ...pb,
+            ...createHash('md5').update(pb).digest(),
+          ]);
           try {
             const out = deaggregate({ data, partitionKey: agg.partitionKey, sequenceNumber: SEQ });
             // Valid protobuf after all: every record has data and an in-range key.
