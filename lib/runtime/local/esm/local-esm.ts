@@ -137,6 +137,8 @@ interface ShardState {
   /** Start time (epoch ms) of the latest GetRecords that found the shard at its tip; undefined once records arrive. */
   caughtUpSince: number | undefined;
   inFlight: boolean;
+  /** Records read but not yet handed to the function (an open batching window). */
+  gathered: number;
   loop: Promise<void> | undefined;
 }
 
@@ -282,7 +284,7 @@ export class LocalEventSourceMapping {
     for (const s of this.#shards.values()) {
       if (s.status === 'consumed') continue;
       if (s.status === 'waiting-for-parents') return false;
-      if (s.inFlight || s.endOfShard || s.caughtUpSince === undefined || s.caughtUpSince < since) return false;
+      if (s.inFlight || s.gathered > 0 || s.endOfShard || s.caughtUpSince === undefined || s.caughtUpSince < since) return false;
     }
     return true;
   }
@@ -357,6 +359,7 @@ export class LocalEventSourceMapping {
         endOfShard: false,
         caughtUpSince: undefined,
         inFlight: false,
+        gathered: 0,
         loop: undefined,
       };
       if (s.startTimestamp) state.startTimestamp = s.startTimestamp;
@@ -441,8 +444,17 @@ export class LocalEventSourceMapping {
     const batch: StreamRecordInput[] = [];
     const pollMs = this.#o.pollIntervalMs ?? 1000;
     for (;;) {
-      const got = await this.#fetch(s, Math.min(10_000, batchSize - batch.length));
+      let got: KinesisRecord[];
+      try {
+        got = await this.#fetch(s, Math.min(10_000, batchSize - batch.length));
+      } catch (error) {
+        // Records already read must not be lost with the failed call: deliver what we have.
+        if (batch.length === 0) throw error;
+        this.#emit({ type: 'poll-error', shardId: s.shardId, error });
+        return batch;
+      }
       for (const r of got) batch.push(toInput(r));
+      s.gathered = batch.length;
       if (batch.length >= batchSize || s.endOfShard || this.#stopped) return batch;
       const left = deadline - Date.now();
       if (left <= 0) return batch;
@@ -462,6 +474,7 @@ export class LocalEventSourceMapping {
         await sleep(pollMs, this.#abort.signal);
         continue;
       }
+      s.gathered = 0;
       if (batch.length > 0) {
         s.caughtUpSince = undefined;
         s.inFlight = true;
