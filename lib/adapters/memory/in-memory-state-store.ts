@@ -1,0 +1,260 @@
+/**
+ * In-memory {@link StateStore}: the reference adapter used by unit tests, the
+ * test harness and benchmarks. It enforces exactly the conditions a DynamoDB
+ * adapter enforces with condition expressions, and keeps the due and expiry
+ * indexes as min-heaps with lazy deletion (the analogue of sparse GSIs).
+ */
+import { WeirError } from '../../errors.ts';
+import type {
+  OperatorProgress,
+  ShardProgress,
+  StateStore,
+  WindowItem,
+  WindowRef,
+  WindowWrite,
+} from '../../ports/state-store.ts';
+
+interface HeapEntry {
+  readonly at: number;
+  readonly id: string;
+  readonly revision: number;
+}
+
+/** Binary min-heap on `at`. */
+class MinHeap {
+  private readonly a: HeapEntry[] = [];
+  get size(): number {
+    return this.a.length;
+  }
+  peek(): HeapEntry | undefined {
+    return this.a[0];
+  }
+  push(e: HeapEntry): void {
+    const a = this.a;
+    a.push(e);
+    let i = a.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      const pe = a[p] as HeapEntry;
+      if (pe.at <= e.at) break;
+      a[i] = pe;
+      i = p;
+    }
+    a[i] = e;
+  }
+  pop(): HeapEntry | undefined {
+    const a = this.a;
+    const top = a[0];
+    const last = a.pop();
+    if (top === undefined || last === undefined || a.length === 0) return top;
+    let i = 0;
+    const n = a.length;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      const c = r < n && (a[r] as HeapEntry).at < (a[l] as HeapEntry).at ? r : l;
+      const ce = a[c] as HeapEntry;
+      if (ce.at >= last.at) break;
+      a[i] = ce;
+      i = c;
+    }
+    a[i] = last;
+    return top;
+  }
+}
+
+interface OperatorState {
+  readonly items: Map<string, WindowItem>;
+  readonly byKey: Map<string, Set<string>>;
+  readonly due: MinHeap;
+  readonly expiry: MinHeap;
+  readonly progress: Map<string, ShardProgress>;
+  watermark: number | null;
+}
+
+/** Simulated crash of the store, for failure-injection tests. */
+export class InjectedCrashError extends WeirError {}
+
+function idOf(key: string, start: number, end: number): string {
+  return key + '\u0000' + start + '\u0000' + end;
+}
+
+/**
+ * The in-memory state store.
+ * @example
+ * const store = new InMemoryStateStore();
+ * const op = createWindowOperator(definition, { store, clock: new ManualClock() });
+ */
+export class InMemoryStateStore implements StateStore {
+  private readonly operators = new Map<string, OperatorState>();
+  private crashAfterGroups: number | undefined;
+  private crashOnProgress = false;
+  /** Number of `write` calls and groups applied, for tests and benchmarks. */
+  readonly stats = { writeCalls: 0, groupsApplied: 0, conflicts: 0 };
+
+  private op(operator: string): OperatorState {
+    let s = this.operators.get(operator);
+    if (s === undefined) {
+      s = { items: new Map(), byKey: new Map(), due: new MinHeap(), expiry: new MinHeap(), progress: new Map(), watermark: null };
+      this.operators.set(operator, s);
+    }
+    return s;
+  }
+
+  /** The next `write` call applies `groups` groups, then throws {@link InjectedCrashError}. */
+  crashDuringNextWrite(groups: number): void {
+    this.crashAfterGroups = groups;
+  }
+
+  /** The next `writeShardProgress` throws {@link InjectedCrashError} without writing. */
+  crashOnNextProgressWrite(): void {
+    this.crashOnProgress = true;
+  }
+
+  readProgress(operator: string): Promise<OperatorProgress> {
+    const s = this.op(operator);
+    return Promise.resolve({ watermark: s.watermark, shards: [...s.progress.values()] });
+  }
+
+  writeShardProgress(operator: string, progress: ShardProgress): Promise<boolean> {
+    if (this.crashOnProgress) {
+      this.crashOnProgress = false;
+      return Promise.reject(new InjectedCrashError('injected crash before the progress write'));
+    }
+    const s = this.op(operator);
+    const old = s.progress.get(progress.shardId);
+    if (old !== undefined) {
+      if (old.committed !== null && (progress.committed === null || progress.committed < old.committed)) return Promise.resolve(false);
+      if (old.watermark !== null && (progress.watermark === null || progress.watermark < old.watermark)) return Promise.resolve(false);
+    }
+    s.progress.set(progress.shardId, { ...progress });
+    return Promise.resolve(true);
+  }
+
+  advanceWatermark(operator: string, watermark: number): Promise<number> {
+    const s = this.op(operator);
+    if (s.watermark === null || watermark > s.watermark) s.watermark = watermark;
+    return Promise.resolve(s.watermark);
+  }
+
+  getWindows(operator: string, refs: readonly WindowRef[]): Promise<readonly (WindowItem | undefined)[]> {
+    const items = this.op(operator).items;
+    return Promise.resolve(refs.map((r) => items.get(idOf(r.key, r.start, r.end))));
+  }
+
+  listKeyWindows(operator: string, keys: readonly string[]): Promise<ReadonlyMap<string, readonly WindowItem[]>> {
+    const s = this.op(operator);
+    const out = new Map<string, WindowItem[]>();
+    for (const key of keys) {
+      const ids = s.byKey.get(key);
+      const list: WindowItem[] = [];
+      if (ids !== undefined) for (const id of ids) list.push(s.items.get(id) as WindowItem);
+      out.set(key, list);
+    }
+    return Promise.resolve(out);
+  }
+
+  write(operator: string, groups: readonly (readonly WindowWrite[])[]): Promise<readonly boolean[]> {
+    const s = this.op(operator);
+    this.stats.writeCalls++;
+    const out: boolean[] = [];
+    let crashAfter = this.crashAfterGroups;
+    this.crashAfterGroups = undefined;
+    for (const group of groups) {
+      if (crashAfter !== undefined && crashAfter-- <= 0) {
+        return Promise.reject(new InjectedCrashError('injected crash in the middle of a state write'));
+      }
+      if (!this.conditionsHold(s, group)) {
+        this.stats.conflicts++;
+        out.push(false);
+        continue;
+      }
+      for (const w of group) this.applyWrite(s, w);
+      this.stats.groupsApplied++;
+      out.push(true);
+    }
+    return Promise.resolve(out);
+  }
+
+  private conditionsHold(s: OperatorState, group: readonly WindowWrite[]): boolean {
+    for (const w of group) {
+      const ref = w.kind === 'put' ? w.item : w.ref;
+      const cur = s.items.get(idOf(ref.key, ref.start, ref.end));
+      if (w.expectedRevision === null ? cur !== undefined : cur?.revision !== w.expectedRevision) return false;
+    }
+    return true;
+  }
+
+  private applyWrite(s: OperatorState, w: WindowWrite): void {
+    if (w.kind === 'delete') {
+      const id = idOf(w.ref.key, w.ref.start, w.ref.end);
+      s.items.delete(id);
+      const ids = s.byKey.get(w.ref.key);
+      if (ids !== undefined) {
+        ids.delete(id);
+        if (ids.size === 0) s.byKey.delete(w.ref.key);
+      }
+      return;
+    }
+    const item = w.item;
+    const id = idOf(item.key, item.start, item.end);
+    if (w.expectedRevision === null) {
+      let ids = s.byKey.get(item.key);
+      if (ids === undefined) s.byKey.set(item.key, (ids = new Set()));
+      ids.add(id);
+    }
+    const prev = s.items.get(id);
+    s.items.set(id, item);
+    if (!item.purged) {
+      if (item.pending) s.due.push({ at: item.end - 1, id, revision: item.revision });
+      // cleanupAt is fixed by the bounds, which are the identity: one expiry entry per open item.
+      if (prev === undefined || prev.purged) s.expiry.push({ at: item.cleanupAt, id, revision: item.revision });
+    }
+  }
+
+  private drain(
+    s: OperatorState,
+    heap: MinHeap,
+    bound: (at: number) => boolean,
+    valid: (item: WindowItem, e: HeapEntry) => boolean,
+    limit: number,
+  ): WindowItem[] {
+    const found: HeapEntry[] = [];
+    const out: WindowItem[] = [];
+    for (let top = heap.peek(); top !== undefined && bound(top.at) && out.length < limit; top = heap.peek()) {
+      heap.pop();
+      const item = s.items.get(top.id);
+      if (item === undefined || !valid(item, top)) continue;
+      found.push(top);
+      out.push(item);
+    }
+    // A query must not consume the index: the caller may crash before acting.
+    for (const e of found) heap.push(e);
+    return out;
+  }
+
+  listDue(operator: string, watermark: number, limit: number): Promise<readonly WindowItem[]> {
+    const s = this.op(operator);
+    return Promise.resolve(
+      this.drain(s, s.due, (at) => at <= watermark, (item, e) => item.revision === e.revision && item.pending && !item.purged, limit),
+    );
+  }
+
+  listExpired(operator: string, watermark: number, limit: number): Promise<readonly WindowItem[]> {
+    const s = this.op(operator);
+    return Promise.resolve(this.drain(s, s.expiry, (at) => at < watermark, (item) => !item.purged, limit));
+  }
+
+  /** Number of open (not purged) window items of an operator. */
+  openWindowCount(operator: string): number {
+    let n = 0;
+    for (const item of this.op(operator).items.values()) if (!item.purged) n++;
+    return n;
+  }
+
+  /** Every item of an operator (tests and checkpoints). */
+  allItems(operator: string): WindowItem[] {
+    return [...this.op(operator).items.values()];
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * The weir engine core: pipeline API, windows, time, aggregation and the
+ * batch algorithm. Pure TypeScript: no AWS SDK, no Node built-ins, no clock.
+ */
+export { count, sum, min, max, avg, distinctApprox } from './aggregate.ts';
+export type { AggregateFunction, AvgAccumulator, DistinctApproxOptions } from './aggregate.ts';
+export { json, utf8, bytes } from './decode.ts';
+export type { Decoder } from './decode.ts';
+export { ms, seconds, minutes, hours } from './duration.ts';
+export type { Millis } from './duration.ts';
+export { AggregateResultError, BatchOrderError, StateContentionError } from './errors.ts';
+export { hllCreate, hllAdd, hllMerge, hllEstimate, hllToJson, hllFromJson, HLL_MIN_PRECISION, HLL_MAX_PRECISION } from './hll.ts';
+export type { HllRegisters } from './hll.ts';
+export type { JsonValue } from './json.ts';
+export { createWindowOperator, WindowOperator, MIN_EVENT_TIME, MAX_EVENT_TIME } from './operator.ts';
+export type { BatchOptions, WindowOperatorDeps } from './operator.ts';
+export { pipeline, MAX_TIME_SETTING, MAX_KEY_BYTES_LIMIT } from './pipeline.ts';
+export type {
+  EventTimeOptions,
+  EventTimeSettings,
+  KeyByOptions,
+  KeyedStream,
+  PipelineSource,
+  Step,
+  Stream,
+  TimedKeyedStream,
+  TimedStream,
+  WindowedOperatorDefinition,
+  WindowedStream,
+} from './pipeline.ts';
+export {
+  comparePositions,
+  compareSequenceNumbers,
+  decodeOffset,
+  encodeOffset,
+  position,
+  sequenceNumber,
+  shardId,
+  SEQUENCE_NUMBER_WIDTH,
+  SUB_SEQUENCE_WIDTH,
+} from './position.ts';
+export type { Position, SequenceNumber, ShardId } from './position.ts';
+export { DeadLetterReason, LateReason } from './records.ts';
+export type {
+  BatchCounts,
+  BatchOutcome,
+  DeadLetter,
+  DecodedRecord,
+  LateRecord,
+  SourceRecord,
+  TickOutcome,
+  WindowResult,
+} from './records.ts';
+export { isShardActive, watermarkCandidate } from './watermark.ts';
+export { assignWindows, maxTimestamp, session, sessionsConnect, sliding, tumbling, windowStart, MAX_WINDOW_SIZE } from './window.ts';
+export type { SessionWindows, SlidingWindows, TimeWindow, TumblingWindows, WindowAssigner } from './window.ts';

@@ -1,0 +1,867 @@
+/**
+ * The window operator: the batch algorithm against the StateStore port.
+ *
+ * One batch of one shard, in order (see docs/semantics.md for the why):
+ *
+ *   read progress ──► per record: skip if <= committed ─► decode ─► filter/map
+ *        │             ─► key ─► event time ─► late? (vs the watermark so far)
+ *        │             ─► pre-aggregate into ONE delta per (key, window)
+ *        ▼
+ *   conditional writes (guard: only positions above the item's absorbed
+ *   position for this shard; on conflict re-read, drop what the item has, retry)
+ *        ▼
+ *   shard progress (committed position, W(s), last activity)
+ *        ▼
+ *   operator watermark (monotonic) ─► fire due windows (conditional on revision)
+ *        ▼
+ *   purge windows with cleanupAt < W (tombstones keep absorbed positions)
+ *
+ * A crash anywhere is safe: a retry skips committed records, the per-item
+ * guard drops records an item already absorbed, and firing is conditional.
+ */
+import { WeirError } from '../errors.ts';
+import type { Clock } from '../ports/clock.ts';
+import type { ShardProgress, StateStore, WindowItem, WindowWrite } from '../ports/state-store.ts';
+import type { AggregateFunction } from './aggregate.ts';
+import { AggregateResultError, BatchOrderError, StateContentionError } from './errors.ts';
+import type { WindowedOperatorDefinition } from './pipeline.ts';
+import { compareSequenceNumbers, encodeOffset } from './position.ts';
+import type { Position } from './position.ts';
+import { DeadLetterReason, LateReason } from './records.ts';
+import type {
+  BatchCounts,
+  BatchOutcome,
+  DeadLetter,
+  DecodedRecord,
+  LateRecord,
+  SourceRecord,
+  TickOutcome,
+  WindowResult,
+} from './records.ts';
+import { watermarkCandidate, isShardActive } from './watermark.ts';
+import { windowStart } from './window.ts';
+import type { TimeWindow } from './window.ts';
+
+/** Earliest / latest accepted event time (the range of `Date`). */
+export const MIN_EVENT_TIME = -8.64e15;
+/** Latest accepted event time. */
+export const MAX_EVENT_TIME = 8.64e15;
+
+const MAX_ATTEMPTS = 20;
+const PAGE = 1000;
+
+// Per-record status in a batch.
+const PENDING = 0;
+const SKIPPED = 1;
+const FILTERED = 2;
+const DEAD = 3;
+const LATE = 4;
+const IN_STATE = 5;
+
+/** What the operator needs from outside. */
+export interface WindowOperatorDeps {
+  readonly store: StateStore;
+  readonly clock: Clock;
+}
+
+/** Per-batch options. */
+export interface BatchOptions {
+  /** This batch ends a closed shard (resharding): the shard then stops holding back the watermark. @default false */
+  readonly shardEnded?: boolean;
+}
+
+interface Group<ACC> {
+  readonly key: string;
+  readonly start: number;
+  readonly end: number;
+  acc: ACC;
+  readonly idxs: number[];
+}
+
+interface Batch<IN> {
+  readonly shardId: string;
+  readonly records: readonly (SourceRecord | DecodedRecord<unknown>)[];
+  readonly raw: boolean;
+  readonly status: Uint8Array;
+  readonly applied: Uint8Array;
+  readonly winCount: Uint16Array | undefined;
+  readonly values: IN[];
+  readonly keys: string[];
+  readonly times: Float64Array;
+  readonly enc: (string | undefined)[];
+  readonly late: LateRecord[];
+  readonly dead: DeadLetter[];
+}
+
+function comparePositions(a: Position, b: Position): number {
+  const x = a.sequenceNumber;
+  const y = b.sequenceNumber;
+  if (x !== y) {
+    if (x.charCodeAt(0) !== 48 && y.charCodeAt(0) !== 48) {
+      if (x.length !== y.length) return x.length - y.length;
+      return x < y ? -1 : 1;
+    }
+    return compareSequenceNumbers(x, y);
+  }
+  return a.subSequenceNumber - b.subSequenceNumber;
+}
+
+function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * Creates a window operator for a pipeline definition.
+ *
+ * @example
+ * const operator = createWindowOperator(views, { store: new InMemoryStateStore(), clock: systemClock });
+ * const outcome = await operator.processBatch('shardId-000000000000', records);
+ * for (const r of outcome.results) console.log(r.key, r.window, r.value, r.version);
+ */
+export function createWindowOperator<IN, ACC, OUT>(
+  definition: WindowedOperatorDefinition<IN, ACC, OUT>,
+  deps: WindowOperatorDeps,
+): WindowOperator<IN, ACC, OUT> {
+  return new WindowOperator(definition, deps);
+}
+
+/** Runs one {@link WindowedOperatorDefinition} against a state store. Stateless itself: all state is in the store. */
+export class WindowOperator<IN, ACC, OUT> {
+  readonly definition: WindowedOperatorDefinition<IN, ACC, OUT>;
+  private readonly store: StateStore;
+  private readonly clock: Clock;
+  private readonly agg: AggregateFunction<IN, ACC, OUT>;
+
+  constructor(definition: WindowedOperatorDefinition<IN, ACC, OUT>, deps: WindowOperatorDeps) {
+    this.definition = definition;
+    this.store = deps.store;
+    this.clock = deps.clock;
+    this.agg = definition.aggregate;
+  }
+
+  /** Processes one batch of raw records of one shard, in position order. */
+  processBatch(shardId: string, records: readonly SourceRecord[], options: BatchOptions = {}): Promise<BatchOutcome<OUT>> {
+    return this.run(shardId, records, true, options);
+  }
+
+  /** Like {@link processBatch} for records whose events are already decoded (the decoder is skipped). */
+  processDecodedBatch(shardId: string, records: readonly DecodedRecord<unknown>[], options: BatchOptions = {}): Promise<BatchOutcome<OUT>> {
+    return this.run(shardId, records, false, options);
+  }
+
+  /**
+   * Processing-time tick (the scheduled ticker): re-evaluates idleness,
+   * advances the watermark, fires due windows and purges expired ones.
+   */
+  async tick(): Promise<TickOutcome<OUT>> {
+    const now = this.clock.now();
+    const progress = await this.store.readProgress(this.definition.name);
+    const w = await this.advance(progress.watermark, watermarkCandidate(progress.shards, now, this.definition.time));
+    return { results: await this.fireAndPurge(w), watermark: w };
+  }
+
+  /** Marks a shard closed and fully consumed (it stops holding back the watermark), then ticks. */
+  async closeShard(shardId: string): Promise<TickOutcome<OUT>> {
+    const progress = await this.store.readProgress(this.definition.name);
+    const p = progress.shards.find((s) => s.shardId === shardId);
+    await this.store.writeShardProgress(this.definition.name, {
+      shardId,
+      committed: p?.committed ?? null,
+      watermark: p?.watermark ?? null,
+      lastActivity: p?.lastActivity ?? this.clock.now(),
+      closed: true,
+    });
+    return this.tick();
+  }
+
+  private async advance(published: number | null, candidate: number): Promise<number> {
+    const current = published ?? -Infinity;
+    if (candidate > current && Number.isFinite(candidate)) {
+      return this.store.advanceWatermark(this.definition.name, candidate);
+    }
+    return current;
+  }
+
+  private async run(
+    shardId: string,
+    records: readonly (SourceRecord | DecodedRecord<unknown>)[],
+    raw: boolean,
+    options: BatchOptions,
+  ): Promise<BatchOutcome<OUT>> {
+    const def = this.definition;
+    const op = def.name;
+    const time = def.time;
+    const now = this.clock.now();
+    const progress = await this.store.readProgress(op);
+    let sp: ShardProgress | undefined;
+    let others = Infinity;
+    for (const p of progress.shards) {
+      if (p.shardId === shardId) sp = p;
+      else if (isShardActive(p, now, time)) others = Math.min(others, p.watermark ?? -Infinity);
+    }
+    const committed = sp?.committed ?? null;
+    const published = progress.watermark ?? -Infinity;
+    const shardWm0 = sp?.watermark ?? -Infinity;
+    const ooo = time.maxOutOfOrderness;
+    const lateness = def.allowedLateness;
+    const n = records.length;
+    const batch: Batch<IN> = {
+      shardId,
+      records,
+      raw,
+      status: new Uint8Array(n),
+      applied: new Uint8Array(n),
+      winCount: def.assigner.kind === 'sliding' ? new Uint16Array(n) : undefined,
+      values: new Array<IN>(n),
+      keys: new Array<string>(n),
+      times: new Float64Array(n),
+      enc: new Array<string | undefined>(n),
+      late: [],
+      dead: [],
+    };
+    const { status, values, keys, times } = batch;
+    const steps = def.steps;
+    const nSteps = steps.length;
+    const decoder = def.decoder;
+    const keySelector = def.keySelector;
+    const extractor = def.timestampExtractor;
+    const maxKeyBytes = def.maxKeyBytes;
+    const maxKeyChars = Math.floor(maxKeyBytes / 3);
+    const agg = this.agg;
+    const assigner = def.assigner;
+    const kind = assigner.kind;
+    const size = assigner.kind === 'session' ? assigner.gap : assigner.size;
+    const offset = assigner.kind === 'session' ? 0 : assigner.offset;
+    const slide = assigner.kind === 'sliding' ? assigner.slide : size;
+    const tag = def.lateDataTag;
+
+    // Tumbling and sliding: start -> key -> delta. Sessions: key -> record indexes.
+    const byStart = new Map<number, Map<string, Group<ACC>>>();
+    const groups: Group<ACC>[] = [];
+    const sessionRecs = new Map<string, number[]>();
+    let lastStart = NaN;
+    let lastInner: Map<string, Group<ACC>> | undefined;
+
+    let maxSeen = -Infinity;
+    let pastCommitted = committed === null;
+    let prev: Position | undefined;
+    let partiallyLate = 0;
+
+    for (let i = 0; i < n; i++) {
+      const r = records[i] as SourceRecord | DecodedRecord<unknown>;
+      const pos = r.position;
+      if (pos.shardId !== shardId) {
+        throw new BatchOrderError(`batch for ${shardId} contains a record of ${pos.shardId} at index ${i}`);
+      }
+      if (prev !== undefined && comparePositions(prev, pos) >= 0) {
+        throw new BatchOrderError(`batch for ${shardId}: positions not strictly increasing at index ${i} (${pos.sequenceNumber})`);
+      }
+      prev = pos;
+      if (!pastCommitted) {
+        const e = encodeOffset(pos);
+        if (e <= (committed as string)) {
+          status[i] = SKIPPED;
+          continue;
+        }
+        pastCommitted = true;
+        batch.enc[i] = e;
+      }
+      let v: unknown;
+      if (raw) {
+        try {
+          v = decoder.decode((r as SourceRecord).data);
+        } catch (e) {
+          this.deadLetter(batch, i, DeadLetterReason.DECODE_FAILED, e);
+          continue;
+        }
+      } else {
+        v = (r as DecodedRecord<unknown>).value;
+      }
+      if (nSteps !== 0) {
+        let s = 0;
+        for (; s < nSteps; s++) {
+          const step = steps[s] as (typeof steps)[number];
+          try {
+            if (step.kind === 'filter') {
+              if (!step.fn(v)) {
+                status[i] = FILTERED;
+                break;
+              }
+            } else v = step.fn(v);
+          } catch (e) {
+            this.deadLetter(batch, i, step.kind === 'filter' ? DeadLetterReason.FILTER_THREW : DeadLetterReason.MAP_THREW, e);
+            break;
+          }
+        }
+        if (s !== nSteps) continue;
+      }
+      const value = v as IN;
+      let k: unknown;
+      try {
+        k = keySelector(value);
+      } catch (e) {
+        this.deadLetter(batch, i, DeadLetterReason.KEY_SELECTOR_THREW, e);
+        continue;
+      }
+      let key: string;
+      if (typeof k === 'string') key = k;
+      else if (typeof k === 'number' && Number.isFinite(k)) key = String(k);
+      else {
+        this.deadLetter(batch, i, DeadLetterReason.INVALID_KEY, new TypeError(`key must be a non-empty string or a finite number (given ${String(k)})`));
+        continue;
+      }
+      if (key.length === 0) {
+        this.deadLetter(batch, i, DeadLetterReason.INVALID_KEY, new TypeError('key must be a non-empty string or a finite number (given "")'));
+        continue;
+      }
+      if (key.length > maxKeyChars && utf8Length(key) > maxKeyBytes) {
+        this.deadLetter(batch, i, DeadLetterReason.KEY_TOO_LARGE, new RangeError(`key is ${utf8Length(key)} UTF-8 bytes; keyBy.maxKeyBytes is ${maxKeyBytes}`));
+        continue;
+      }
+      let t: unknown;
+      try {
+        t = extractor(value);
+      } catch (e) {
+        this.deadLetter(batch, i, DeadLetterReason.EVENT_TIME_THREW, e);
+        continue;
+      }
+      if (typeof t !== 'number' || !Number.isSafeInteger(t) || t < MIN_EVENT_TIME || t > MAX_EVENT_TIME) {
+        this.deadLetter(
+          batch,
+          i,
+          DeadLetterReason.INVALID_EVENT_TIME,
+          new RangeError(`event time must be an integer epoch ms in ${MIN_EVENT_TIME}..${MAX_EVENT_TIME} (given ${String(t)})`),
+        );
+        continue;
+      }
+      // The watermark this record is judged against: what the operator knew
+      // before it (its own event time never makes it late).
+      const shardWm = maxSeen - ooo > shardWm0 ? maxSeen - ooo : shardWm0;
+      const low = shardWm < others ? shardWm : others;
+      const w = low > published ? low : published;
+      if (t > maxSeen) maxSeen = t;
+      values[i] = value;
+      keys[i] = key;
+      times[i] = t;
+
+      if (kind === 'tumbling') {
+        const start = windowStart(t, offset, size);
+        const end = start + size;
+        if (end - 1 + lateness < w) {
+          this.lateRecord(batch, i, [{ start, end }], LateReason.WINDOW_CLOSED, w);
+          status[i] = LATE;
+          continue;
+        }
+        let inner: Map<string, Group<ACC>> | undefined;
+        if (start === lastStart) inner = lastInner;
+        else {
+          inner = byStart.get(start);
+          if (inner === undefined) byStart.set(start, (inner = new Map()));
+          lastStart = start;
+          lastInner = inner;
+        }
+        let g = (inner as Map<string, Group<ACC>>).get(key);
+        if (g === undefined) {
+          g = { key, start, end, acc: agg.createAccumulator(), idxs: [] };
+          (inner as Map<string, Group<ACC>>).set(key, g);
+          groups.push(g);
+        }
+        try {
+          g.acc = agg.add(value, g.acc);
+        } catch (e) {
+          this.deadLetter(batch, i, DeadLetterReason.AGGREGATE_THREW, e);
+          continue;
+        }
+        g.idxs.push(i);
+        status[i] = IN_STATE;
+      } else if (kind === 'sliding') {
+        let lateWindows: TimeWindow[] | undefined;
+        let added = 0;
+        let threw = false;
+        for (let start = windowStart(t, offset, slide); start > t - size; start -= slide) {
+          const end = start + size;
+          if (end - 1 + lateness < w) {
+            (lateWindows ??= []).push({ start, end });
+            continue;
+          }
+          let inner = byStart.get(start);
+          if (inner === undefined) byStart.set(start, (inner = new Map()));
+          let g = inner.get(key);
+          if (g === undefined) {
+            g = { key, start, end, acc: agg.createAccumulator(), idxs: [] };
+            inner.set(key, g);
+            groups.push(g);
+          }
+          try {
+            g.acc = agg.add(value, g.acc);
+          } catch (e) {
+            // add is deterministic: it throws for the record's first window or not at all.
+            this.deadLetter(batch, i, DeadLetterReason.AGGREGATE_THREW, e);
+            threw = true;
+            break;
+          }
+          g.idxs.push(i);
+          added++;
+        }
+        if (threw) continue;
+        (batch.winCount as Uint16Array)[i] = added;
+        if (lateWindows !== undefined) {
+          this.lateRecord(batch, i, lateWindows, LateReason.WINDOW_CLOSED, w);
+          if (added > 0) partiallyLate++;
+        }
+        status[i] = added > 0 ? IN_STATE : LATE;
+      } else {
+        // Sessions: an element is late when t + allowedLateness <= W (Flink's
+        // isElementLate). That also guarantees it can never touch a session
+        // that was already purged, so incremental merging equals a recompute.
+        if (t + lateness <= w) {
+          this.lateRecord(batch, i, [{ start: t, end: t + size }], LateReason.SESSION_CLOSED, w);
+          status[i] = LATE;
+          continue;
+        }
+        let list = sessionRecs.get(key);
+        if (list === undefined) sessionRecs.set(key, (list = []));
+        list.push(i);
+        status[i] = IN_STATE;
+      }
+    }
+
+    let stateWrites: number;
+    if (kind === 'session') stateWrites = await this.writeSessions(batch, sessionRecs);
+    else stateWrites = await this.writeWindows(batch, groups);
+
+    // Progress after the state writes: records at or below `committed` are
+    // durably in state (or in an output), so a retry may skip them.
+    const lastEnc = n > 0 ? this.encAt(batch, n - 1) : null;
+    const newCommitted = lastEnc === null ? committed : committed === null || lastEnc > committed ? lastEnc : committed;
+    const shardWm = Math.max(shardWm0, maxSeen - ooo);
+    const mine: ShardProgress = {
+      shardId,
+      committed: newCommitted,
+      watermark: Number.isFinite(shardWm) ? shardWm : (sp?.watermark ?? null),
+      lastActivity: now,
+      closed: (options.shardEnded ?? false) || (sp?.closed ?? false),
+    };
+    await this.store.writeShardProgress(op, mine);
+    const shards = progress.shards.filter((p) => p.shardId !== shardId);
+    shards.push(mine);
+    const w = await this.advance(progress.watermark, watermarkCandidate(shards, now, time));
+    const results = await this.fireAndPurge(w);
+
+    let skippedCommitted = 0;
+    let filtered = 0;
+    let deadLettered = 0;
+    let late = 0;
+    let inState = 0;
+    let alreadyApplied = 0;
+    for (let i = 0; i < n; i++) {
+      switch (status[i]) {
+        case SKIPPED:
+          skippedCommitted++;
+          break;
+        case FILTERED:
+          filtered++;
+          break;
+        case DEAD:
+          deadLettered++;
+          break;
+        case LATE:
+          late++;
+          break;
+        case IN_STATE:
+          inState++;
+          if (batch.applied[i] === 1) alreadyApplied++;
+          break;
+        default:
+          throw new WeirError(`internal: record ${i} of the batch was not accounted for`);
+      }
+    }
+    const counts: BatchCounts = { received: n, skippedCommitted, filtered, deadLettered, late, inState, partiallyLate, alreadyApplied };
+    return { results, late: batch.late, deadLetters: batch.dead, counts, watermark: w, stateWrites };
+  }
+
+  private encAt(batch: Batch<IN>, i: number): string {
+    let e = batch.enc[i];
+    if (e === undefined) {
+      e = encodeOffset((batch.records[i] as SourceRecord).position);
+      batch.enc[i] = e;
+    }
+    return e;
+  }
+
+  private deadLetter(batch: Batch<IN>, i: number, reason: DeadLetterReason, error: unknown): void {
+    const r = batch.records[i] as SourceRecord | DecodedRecord<unknown>;
+    batch.status[i] = DEAD;
+    batch.dead.push({
+      position: r.position,
+      partitionKey: r.partitionKey,
+      data: batch.raw ? (r as SourceRecord).data : undefined,
+      reason,
+      message: messageOf(error),
+      error,
+    });
+  }
+
+  private lateRecord(batch: Batch<IN>, i: number, windows: readonly TimeWindow[], reason: LateReason, watermark: number): void {
+    const r = batch.records[i] as SourceRecord | DecodedRecord<unknown>;
+    batch.late.push({
+      tag: this.definition.lateDataTag,
+      position: r.position,
+      partitionKey: r.partitionKey,
+      data: batch.raw ? (r as SourceRecord).data : undefined,
+      key: batch.keys[i] as string,
+      eventTime: batch.times[i] as number,
+      windows,
+      reason,
+      watermark,
+    });
+  }
+
+  /** Re-folds a group's records, keeping only those above `above` (the guard). */
+  private rebuild(batch: Batch<IN>, idxs: readonly number[], above: string | undefined): ACC {
+    let acc = this.agg.createAccumulator();
+    for (const i of idxs) {
+      if (batch.status[i] !== IN_STATE) continue;
+      if (above !== undefined && this.encAt(batch, i) <= above) {
+        batch.applied[i] = 1;
+        continue;
+      }
+      acc = this.agg.add(batch.values[i] as IN, acc);
+    }
+    return acc;
+  }
+
+  private planWindowWrite(batch: Batch<IN>, g: Group<ACC>, item: WindowItem | undefined, rebuild: boolean): WindowWrite | undefined {
+    const agg = this.agg;
+    const idxs = g.idxs;
+    const lastEnc = this.encAt(batch, idxs[idxs.length - 1] as number);
+    let acc = g.acc;
+    const abs = item?.absorbed[batch.shardId];
+    if (abs !== undefined && abs >= lastEnc) {
+      for (const i of idxs) batch.applied[i] = 1;
+      return undefined;
+    }
+    if (abs !== undefined && abs >= this.encAt(batch, idxs[0] as number)) acc = this.rebuild(batch, idxs, abs);
+    else if (rebuild) acc = this.rebuild(batch, idxs, undefined);
+    if (item === undefined) {
+      return {
+        kind: 'put',
+        expectedRevision: null,
+        item: {
+          key: g.key,
+          start: g.start,
+          end: g.end,
+          accumulator: agg.serialize(acc),
+          absorbed: { [batch.shardId]: lastEnc },
+          firedVersion: 0,
+          pending: true,
+          cleanupAt: g.end - 1 + this.definition.allowedLateness,
+          revision: 1,
+          purged: false,
+          supersedes: [],
+        },
+      };
+    }
+    if (item.purged) {
+      this.purgedWindow(batch, idxs, abs, { start: g.start, end: g.end });
+      return undefined;
+    }
+    const merged = agg.merge(agg.deserialize(item.accumulator), acc);
+    return {
+      kind: 'put',
+      expectedRevision: item.revision,
+      item: {
+        ...item,
+        accumulator: agg.serialize(merged),
+        absorbed: { ...item.absorbed, [batch.shardId]: lastEnc },
+        pending: true,
+        revision: item.revision + 1,
+      },
+    };
+  }
+
+  /** Records for a window whose state is gone: only reachable after a restore moved the watermark back. */
+  private purgedWindow(batch: Batch<IN>, idxs: readonly number[], above: string | undefined, window: TimeWindow): void {
+    for (const i of idxs) {
+      if (batch.status[i] !== IN_STATE || (above !== undefined && this.encAt(batch, i) <= above)) continue;
+      this.lateRecord(batch, i, [window], LateReason.WINDOW_PURGED, -Infinity);
+      const wc = batch.winCount;
+      if (wc !== undefined) wc[i] = (wc[i] ?? 1) - 1;
+      if (wc === undefined || wc[i] === 0) batch.status[i] = LATE;
+    }
+  }
+
+  private async writeWindows(batch: Batch<IN>, all: readonly Group<ACC>[]): Promise<number> {
+    const op = this.definition.name;
+    let pending = all.filter((g) => g.idxs.length > 0);
+    let items = await this.store.getWindows(op, pending);
+    let writes = 0;
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      if (attempt > MAX_ATTEMPTS) throw new StateContentionError(op, MAX_ATTEMPTS);
+      const planned: WindowWrite[][] = [];
+      const planGroups: Group<ACC>[] = [];
+      for (let j = 0; j < pending.length; j++) {
+        const g = pending[j] as Group<ACC>;
+        const w = this.planWindowWrite(batch, g, items[j], attempt > 1);
+        if (w !== undefined) {
+          planned.push([w]);
+          planGroups.push(g);
+        }
+      }
+      if (planned.length === 0) break;
+      const ok = await this.store.write(op, planned);
+      const retry: Group<ACC>[] = [];
+      for (let j = 0; j < planGroups.length; j++) {
+        if (ok[j] === true) writes++;
+        else retry.push(planGroups[j] as Group<ACC>);
+      }
+      pending = retry;
+      if (retry.length > 0) items = await this.store.getWindows(op, retry);
+    }
+    return writes;
+  }
+
+  private async writeSessions(batch: Batch<IN>, sessionRecs: ReadonlyMap<string, number[]>): Promise<number> {
+    const op = this.definition.name;
+    let keys = [...sessionRecs.keys()];
+    let stored = keys.length > 0 ? await this.store.listKeyWindows(op, keys) : new Map<string, readonly WindowItem[]>();
+    let writes = 0;
+    for (let attempt = 1; keys.length > 0; attempt++) {
+      if (attempt > MAX_ATTEMPTS) throw new StateContentionError(op, MAX_ATTEMPTS);
+      const planned: WindowWrite[][] = [];
+      const planKeys: string[] = [];
+      for (const key of keys) {
+        const group = this.planSessions(batch, key, sessionRecs.get(key) as number[], stored.get(key) ?? []);
+        if (group.length > 0) {
+          planned.push(group);
+          planKeys.push(key);
+        }
+      }
+      if (planned.length === 0) break;
+      const ok = await this.store.write(op, planned);
+      const retry: string[] = [];
+      for (let j = 0; j < planKeys.length; j++) {
+        if (ok[j] === true) writes += (planned[j] as WindowWrite[]).filter((w) => w.kind === 'put').length;
+        else retry.push(planKeys[j] as string);
+      }
+      keys = retry;
+      if (retry.length > 0) stored = await this.store.listKeyWindows(op, retry);
+    }
+    return writes;
+  }
+
+  /**
+   * Plans one key's session changes as ONE atomic write group. Atomicity per
+   * key is what makes the guard sound for sessions: every record of this key
+   * in this batch is applied together, so "some item of the key absorbed a
+   * position >= p of this shard" implies "the record at p was applied".
+   */
+  private planSessions(batch: Batch<IN>, key: string, idxs: readonly number[], items: readonly WindowItem[]): WindowWrite[] {
+    const agg = this.agg;
+    const shard = batch.shardId;
+    const gap = this.definition.assigner.kind === 'session' ? this.definition.assigner.gap : 0;
+    let maxAbs: string | undefined;
+    for (const it of items) {
+      const a = it.absorbed[shard];
+      if (a !== undefined && (maxAbs === undefined || a > maxAbs)) maxAbs = a;
+    }
+    const recs: number[] = [];
+    for (const i of idxs) {
+      if (batch.status[i] !== IN_STATE) continue;
+      if (maxAbs !== undefined && this.encAt(batch, i) <= maxAbs) batch.applied[i] = 1;
+      else recs.push(i);
+    }
+    if (recs.length === 0) return [];
+    const times = batch.times;
+    recs.sort((a, b) => (times[a] as number) - (times[b] as number) || a - b);
+
+    interface Part {
+      start: number;
+      end: number;
+      acc: ACC | undefined;
+      item: WindowItem | undefined;
+    }
+    const parts: Part[] = [];
+    let cur: Part | undefined;
+    let lastIdx = -1;
+    for (const i of recs) {
+      const t = times[i] as number;
+      try {
+        if (cur === undefined || t > cur.end) {
+          const acc = agg.add(batch.values[i] as IN, agg.createAccumulator());
+          cur = { start: t, end: t + gap, acc, item: undefined };
+          parts.push(cur);
+        } else {
+          cur.acc = agg.add(batch.values[i] as IN, cur.acc as ACC);
+          if (t + gap > cur.end) cur.end = t + gap;
+        }
+      } catch (e) {
+        this.deadLetter(batch, i, DeadLetterReason.AGGREGATE_THREW, e);
+        continue;
+      }
+      if (i > lastIdx) lastIdx = i;
+    }
+    if (lastIdx < 0) return [];
+    const lastEnc = this.encAt(batch, lastIdx);
+    const tombstones = new Map<string, WindowItem>();
+    for (const it of items) {
+      if (it.purged) tombstones.set(`${it.start}/${it.end}`, it);
+      else parts.push({ start: it.start, end: it.end, acc: undefined, item: it });
+    }
+    parts.sort((a, b) => a.start - b.start || a.end - b.end);
+
+    const writes: WindowWrite[] = [];
+    let comp: Part[] = [];
+    let compEnd = -Infinity;
+    const flush = (): void => {
+      if (comp.length === 0 || comp.every((p) => p.item !== undefined)) return;
+      const storedParts = comp.filter((p) => p.item !== undefined).map((p) => p.item as WindowItem);
+      let acc: ACC | undefined;
+      for (const p of comp) {
+        const a = p.acc ?? agg.deserialize((p.item as WindowItem).accumulator);
+        acc = acc === undefined ? a : agg.merge(acc, a);
+      }
+      const absorbed: Record<string, string> = {};
+      for (const it of storedParts) {
+        for (const [s, a] of Object.entries(it.absorbed)) {
+          const have = absorbed[s];
+          if (have === undefined || a > have) absorbed[s] = a;
+        }
+      }
+      const have = absorbed[shard];
+      if (have === undefined || lastEnc > have) absorbed[shard] = lastEnc;
+      const start = Math.min(...comp.map((p) => p.start));
+      const end = compEnd;
+      const only = storedParts.length === 1 ? storedParts[0] : undefined;
+      if (only !== undefined && only.start === start && only.end === end) {
+        writes.push({
+          kind: 'put',
+          expectedRevision: only.revision,
+          item: { ...only, accumulator: agg.serialize(acc as ACC), absorbed, pending: true, revision: only.revision + 1 },
+        });
+        return;
+      }
+      const supersedes: TimeWindow[] = [];
+      for (const it of storedParts) {
+        supersedes.push(...it.supersedes);
+        if (it.firedVersion > 0) supersedes.push({ start: it.start, end: it.end });
+        writes.push({ kind: 'delete', ref: it, expectedRevision: it.revision });
+      }
+      supersedes.sort((a, b) => a.start - b.start || a.end - b.end);
+      const tomb = tombstones.get(`${start}/${end}`);
+      writes.push({
+        kind: 'put',
+        expectedRevision: tomb?.revision ?? null,
+        item: {
+          key,
+          start,
+          end,
+          accumulator: agg.serialize(acc as ACC),
+          absorbed,
+          firedVersion: tomb?.firedVersion ?? 0,
+          pending: true,
+          cleanupAt: end - 1 + this.definition.allowedLateness,
+          revision: (tomb?.revision ?? 0) + 1,
+          purged: false,
+          supersedes,
+        },
+      });
+    };
+    for (const p of parts) {
+      if (comp.length > 0 && p.start <= compEnd) {
+        comp.push(p);
+        if (p.end > compEnd) compEnd = p.end;
+      } else {
+        flush();
+        comp = [p];
+        compEnd = p.end;
+      }
+    }
+    flush();
+    return writes;
+  }
+
+  private async fireAndPurge(w: number): Promise<WindowResult<OUT>[]> {
+    if (!Number.isFinite(w)) return [];
+    const results = await this.fire(w);
+    await this.purge(w);
+    return results;
+  }
+
+  private async fire(w: number): Promise<WindowResult<OUT>[]> {
+    const op = this.definition.name;
+    const agg = this.agg;
+    const out: WindowResult<OUT>[] = [];
+    for (let round = 1; ; round++) {
+      if (round > MAX_ATTEMPTS * 1000) throw new StateContentionError(op, round);
+      const due = [...(await this.store.listDue(op, w, PAGE))];
+      if (due.length === 0) return out;
+      due.sort((a, b) => a.end - b.end || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0) || a.start - b.start);
+      const planned: WindowWrite[][] = [];
+      const pendingResults: WindowResult<OUT>[] = [];
+      for (const item of due) {
+        let value: OUT;
+        try {
+          value = agg.getResult(agg.deserialize(item.accumulator));
+        } catch (e) {
+          throw new AggregateResultError(item.key, item, e);
+        }
+        const version = item.firedVersion + 1;
+        const window = { start: item.start, end: item.end };
+        pendingResults.push({
+          id: `${op}|${item.key}|${item.start}|${item.end}|${version}`,
+          operator: op,
+          key: item.key,
+          window,
+          value,
+          version,
+          supersedes: item.supersedes,
+        });
+        planned.push([
+          {
+            kind: 'put',
+            expectedRevision: item.revision,
+            item: { ...item, firedVersion: version, pending: false, supersedes: [], revision: item.revision + 1 },
+          },
+        ]);
+      }
+      const ok = await this.store.write(op, planned);
+      for (let j = 0; j < ok.length; j++) if (ok[j] === true) out.push(pendingResults[j] as WindowResult<OUT>);
+    }
+  }
+
+  private async purge(w: number): Promise<void> {
+    const op = this.definition.name;
+    for (;;) {
+      const expired = await this.store.listExpired(op, w, PAGE);
+      const planned: WindowWrite[][] = [];
+      for (const item of expired) {
+        if (item.pending) continue; // updated after firing: the next fire/purge round takes it
+        planned.push([
+          {
+            kind: 'put',
+            expectedRevision: item.revision,
+            item: { ...item, accumulator: null, pending: false, purged: true, supersedes: [], revision: item.revision + 1 },
+          },
+        ]);
+      }
+      if (planned.length === 0) return;
+      const ok = await this.store.write(op, planned);
+      if (!ok.some((x) => x) && expired.length < PAGE) return;
+    }
+  }
+}

@@ -1,0 +1,11 @@
+/** Ports: the interfaces the engine core talks to. */
+export { ManualClock, systemClock } from './clock.ts';
+export type { Clock } from './clock.ts';
+export type {
+  OperatorProgress,
+  ShardProgress,
+  StateStore,
+  WindowItem,
+  WindowRef,
+  WindowWrite,
+} from './state-store.ts';

@@ -1,0 +1,115 @@
+/**
+ * The StateStore port: keyed window state and per-shard progress of window
+ * operators. The in-memory adapter backs fast tests; a DynamoDB adapter
+ * implements the same contract with conditional writes.
+ *
+ * Items (a DynamoDB adapter's natural layout):
+ *
+ *   window item   pk = <operator>#<key>     sk = W#<start>#<end>
+ *                 accumulator, absorbed{shard -> encoded offset}, firedVersion,
+ *                 pending, cleanupAt, revision, purged, supersedes
+ *   progress item pk = <operator>           sk = P#<shardId>
+ *                 committed (encoded offset), watermark, lastActivity, closed
+ *   watermark     pk = <operator>           sk = W (the published operator watermark)
+ *
+ * Due index: a sparse GSI on `dueAt = maxTimestamp`, set only while
+ * `pending` (partition `<operator>#<bucket>` with a small bucket suffix so it
+ * is never one hot partition). Expiry index: a sparse GSI on `cleanupAt`,
+ * set only on open (not purged) items.
+ *
+ * Every write is conditional on the item's `revision` (or on its absence),
+ * so a lost race surfaces as `false` and the engine re-reads and retries.
+ */
+import type { JsonValue } from '../core/json.ts';
+import type { TimeWindow } from '../core/window.ts';
+
+/** Identifies one window item. */
+export interface WindowRef {
+  readonly key: string;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** State of one (operator, key, window). */
+export interface WindowItem extends WindowRef {
+  /** Serialised accumulator (`null` on a tombstone). */
+  readonly accumulator: JsonValue;
+  /**
+   * Per source shard, the highest position (`encodeOffset`) whose records this
+   * item has absorbed. Updates only apply records above it.
+   */
+  readonly absorbed: Readonly<Record<string, string>>;
+  /** Version of the last emitted result; 0 before the first firing. */
+  readonly firedVersion: number;
+  /** Content changed since the last firing: the window is due once the watermark reaches end - 1. */
+  readonly pending: boolean;
+  /** maxTimestamp + allowedLateness: the item is purged once the watermark passes it. */
+  readonly cleanupAt: number;
+  /** Incremented on every write; the condition of the next write. */
+  readonly revision: number;
+  /** A tombstone: the window was purged; only bounds, absorbed and firedVersion remain. */
+  readonly purged: boolean;
+  /** Sessions: fired windows merged into this one, reported with its next result. */
+  readonly supersedes: readonly TimeWindow[];
+}
+
+/** One conditional write. */
+export type WindowWrite =
+  | {
+      readonly kind: 'put';
+      readonly item: WindowItem;
+      /** Revision the stored item must have; `null`: the item must not exist. */
+      readonly expectedRevision: number | null;
+    }
+  | {
+      readonly kind: 'delete';
+      readonly ref: WindowRef;
+      readonly expectedRevision: number;
+    };
+
+/** Progress of one source shard. */
+export interface ShardProgress {
+  readonly shardId: string;
+  /** Encoded offset of the last record durably applied; `null` before the first batch. */
+  readonly committed: string | null;
+  /** Shard watermark W(s) = max event time - maxOutOfOrderness; `null` before any event. */
+  readonly watermark: number | null;
+  /** Processing time (epoch ms) of the shard's last batch. */
+  readonly lastActivity: number;
+  /** The shard is closed (resharding) and fully consumed. */
+  readonly closed: boolean;
+}
+
+/** The progress of every shard plus the published operator watermark. */
+export interface OperatorProgress {
+  /** Operator watermark; `null` before it first advanced. Never decreases. */
+  readonly watermark: number | null;
+  readonly shards: readonly ShardProgress[];
+}
+
+/** Keyed window state and shard progress of window operators. */
+export interface StateStore {
+  /** Reads every shard's progress and the operator watermark. */
+  readProgress(operator: string): Promise<OperatorProgress>;
+  /**
+   * Writes a shard's progress. Conditional: never moves `committed` or
+   * `watermark` backwards (returns `false` and changes nothing if it would).
+   */
+  writeShardProgress(operator: string, progress: ShardProgress): Promise<boolean>;
+  /** Raises the operator watermark to at least `watermark`; returns the stored value (monotonic). */
+  advanceWatermark(operator: string, watermark: number): Promise<number>;
+  /** Reads window items (tombstones included), in the order of `refs`. */
+  getWindows(operator: string, refs: readonly WindowRef[]): Promise<readonly (WindowItem | undefined)[]>;
+  /** Every window item of each key (open sessions and tombstones), for session merging. */
+  listKeyWindows(operator: string, keys: readonly string[]): Promise<ReadonlyMap<string, readonly WindowItem[]>>;
+  /**
+   * Applies groups of conditional writes. Each group is atomic (all its
+   * conditions hold and all writes apply, or nothing applies); groups are
+   * independent. Returns one flag per group.
+   */
+  write(operator: string, groups: readonly (readonly WindowWrite[])[]): Promise<readonly boolean[]>;
+  /** Open items with `pending` and `end - 1 <= watermark`, at most `limit`. */
+  listDue(operator: string, watermark: number, limit: number): Promise<readonly WindowItem[]>;
+  /** Open (not purged) items with `cleanupAt < watermark`, at most `limit`. */
+  listExpired(operator: string, watermark: number, limit: number): Promise<readonly WindowItem[]>;
+}
