@@ -1,0 +1,214 @@
+/**
+ * DynamoDbResultSink: window results in a DynamoDB table, one item per
+ * (operator, key, window), holding the highest version fired so far.
+ *
+ * Results-table layout (both keys are strings):
+ *
+ * | attribute     | type | content                                                        |
+ * |---------------|------|----------------------------------------------------------------|
+ * | `pk`          | S    | `<uri(operator)>#<uri(key)>`: all windows of one key together   |
+ * | `sk`          | S    | `W#<start 16 digits>#<end 16 digits>`: windows in time order    |
+ * | `operator`    | S    | operator name                                                  |
+ * | `key`         | S    | logical key                                                    |
+ * | `windowStart` | N    | window start, epoch ms (inclusive)                             |
+ * | `windowEnd`   | N    | window end, epoch ms (exclusive)                               |
+ * | `version`     | N    | 1 for the first firing, +1 per late re-firing                  |
+ * | `id`          | S    | the result id (`resultId`)                                     |
+ * | `value`       | S    | the result value as JSON text (lossless: DynamoDB numbers cannot hold every JSON number) |
+ * | `firedAt`     | N    | processing time of the firing, when given                      |
+ *
+ * (`uri` is encodeURIComponent, so `#` never occurs inside a part. The
+ * zero-padded window bounds sort correctly for windows at or after 1970.)
+ *
+ * Exactly-once effect: every write is a conditional PutItem
+ * `attribute_not_exists(pk) OR version < :v`, so re-writing a version is a
+ * no-op (`already-present`) and an older version never replaces a newer one
+ * (`superseded`), whatever the order retries and concurrent writers arrive in.
+ * The failed condition returns the stored item (ReturnValuesOnConditionCheckFailure
+ * ALL_OLD) to tell the two apart without a second read.
+ *
+ * BatchWriteItem is NOT usable here: it accepts no condition expressions, so
+ * it could regress a newer version on a retried batch.
+ */
+import {
+  ConditionalCheckFailedException,
+  GetItemCommand,
+  PutItemCommand,
+  type AttributeValue,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import { ConfigError } from '../../errors.ts';
+import {
+  SinkError,
+  SinkOutcome,
+  sinkWriteReport,
+  type JsonValue,
+  type Sink,
+  type SinkItemReport,
+  type SinkWriteReport,
+  type WindowBounds,
+  type WindowResult,
+} from '../../ports/sink.ts';
+import { mapSettled, withRetry, type RetryOptions } from './retry.ts';
+
+/** Options of {@link DynamoDbResultSink}. */
+export interface DynamoDbResultSinkProps {
+  /** A DynamoDB client (see `createAwsClients`). */
+  readonly client: DynamoDBClient;
+  /** The results table: partition key `pk` (S), sort key `sk` (S). */
+  readonly tableName: string;
+  /** Conditional writes in flight at once. @default 16 */
+  readonly concurrency?: number;
+  /** Backoff for throttling and 5xx errors (see {@link withRetry}). @default 8 attempts, 25 ms base, 5 s cap */
+  readonly retry?: RetryOptions;
+}
+
+/** The partition key of a result item. */
+export function resultPartitionKey(operator: string, key: string): string {
+  return `${encodeURIComponent(operator)}#${encodeURIComponent(key)}`;
+}
+
+/** The sort key of a result item. */
+export function resultSortKey(window: WindowBounds): string {
+  const pad = (n: number): string => (n < 0 ? `-${String(-n).padStart(16, '0')}` : String(n).padStart(16, '0'));
+  return `W#${pad(window.start)}#${pad(window.end)}`;
+}
+
+/**
+ * Writes window results to DynamoDB, idempotently and never regressing.
+ *
+ * @example
+ * const sink = new DynamoDbResultSink({ client: clients.dynamodb, tableName: 'weir-results' });
+ * const report = await sink.write([windowResult({ operator: 'clicks', key: 'u1', window, value: 3, version: 1 })]);
+ */
+export class DynamoDbResultSink implements Sink<WindowResult> {
+  readonly #client: DynamoDBClient;
+  readonly #tableName: string;
+  readonly #concurrency: number;
+  readonly #retry: RetryOptions;
+
+  constructor(props: DynamoDbResultSinkProps) {
+    if (!props.tableName) throw new ConfigError('tableName', props.tableName, 'must be a non-empty table name');
+    const concurrency = props.concurrency ?? 16;
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1000) {
+      throw new ConfigError('concurrency', concurrency, 'must be an integer 1..1000');
+    }
+    this.#client = props.client;
+    this.#tableName = props.tableName;
+    this.#concurrency = concurrency;
+    this.#retry = props.retry ?? {};
+  }
+
+  async write(items: readonly WindowResult[]): Promise<SinkWriteReport> {
+    const settled = await mapSettled(items, this.#concurrency, (item, index) => this.#writeOne(item, index));
+    const done: SinkItemReport[] = [];
+    const unwritten: WindowResult[] = [];
+    let firstError: unknown;
+    let retryable = true;
+    settled.forEach((s, i) => {
+      if (s.status === 'fulfilled') done.push(s.value);
+      else {
+        unwritten.push(items[i] as WindowResult);
+        firstError ??= s.reason;
+        if (isPermanent(s.reason)) retryable = false;
+      }
+    });
+    if (unwritten.length > 0) {
+      throw new SinkError<WindowResult>(
+        `DynamoDbResultSink(${this.#tableName})`,
+        `write failed: ${describe(firstError)}`,
+        { unwritten, report: sinkWriteReport(done), retryable, cause: firstError },
+      );
+    }
+    return sinkWriteReport(done);
+  }
+
+  async #writeOne(item: WindowResult, index: number): Promise<SinkItemReport> {
+    const key = { pk: { S: resultPartitionKey(item.operator, item.key) }, sk: { S: resultSortKey(item.window) } };
+    try {
+      await withRetry(
+        () =>
+          this.#client.send(
+            new PutItemCommand({
+              TableName: this.#tableName,
+              Item: { ...key, ...toAttributes(item) },
+              ConditionExpression: 'attribute_not_exists(pk) OR version < :v',
+              ExpressionAttributeValues: { ':v': { N: String(item.version) } },
+              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+            }),
+          ),
+        this.#retry,
+      );
+      return { index, outcome: SinkOutcome.Written };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException) && nameOf(error) !== 'ConditionalCheckFailedException') {
+        throw error;
+      }
+      // The condition failed, so an item with version >= ours exists. ALL_OLD
+      // says which; emulators that ignore it (dynalite) get a consistent read.
+      let stored = versionOf((error as { Item?: Record<string, AttributeValue> }).Item);
+      if (stored === undefined) {
+        const got = await withRetry(
+          () => this.#client.send(new GetItemCommand({ TableName: this.#tableName, Key: key, ConsistentRead: true })),
+          this.#retry,
+        );
+        stored = versionOf(got.Item) ?? item.version;
+      }
+      return stored > item.version
+        ? { index, outcome: SinkOutcome.Superseded, storedVersion: stored }
+        : { index, outcome: SinkOutcome.AlreadyPresent, storedVersion: stored };
+    }
+  }
+}
+
+/** Reads a stored item back into a {@link WindowResult} (for tools and tests). */
+export function fromResultItem(item: Record<string, AttributeValue>): WindowResult {
+  const s = (name: string): string => {
+    const v = item[name]?.S;
+    if (v === undefined) throw new TypeError(`result item has no string attribute ${name}`);
+    return v;
+  };
+  const n = (name: string): number => Number(item[name]?.N);
+  const firedAt = item['firedAt']?.N;
+  return {
+    operator: s('operator'),
+    key: s('key'),
+    window: { start: n('windowStart'), end: n('windowEnd') },
+    value: JSON.parse(s('value')) as JsonValue,
+    version: n('version'),
+    id: s('id'),
+    ...(firedAt === undefined ? {} : { firedAt: Number(firedAt) }),
+  };
+}
+
+function toAttributes(item: WindowResult): Record<string, AttributeValue> {
+  return {
+    operator: { S: item.operator },
+    key: { S: item.key },
+    windowStart: { N: String(item.window.start) },
+    windowEnd: { N: String(item.window.end) },
+    version: { N: String(item.version) },
+    id: { S: item.id },
+    value: { S: JSON.stringify(item.value) },
+    ...(item.firedAt === undefined ? {} : { firedAt: { N: String(item.firedAt) } }),
+  };
+}
+
+function versionOf(item: Record<string, AttributeValue> | undefined): number | undefined {
+  const v = item?.['version']?.N;
+  return v === undefined ? undefined : Number(v);
+}
+
+function nameOf(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null && 'name' in error && typeof error.name === 'string' ? error.name : undefined;
+}
+
+/** Errors that re-driving the same item cannot fix (validation, item too large, missing table, access). */
+function isPermanent(error: unknown): boolean {
+  const name = nameOf(error);
+  return name === 'ValidationException' || name === 'ResourceNotFoundException' || name === 'AccessDeniedException';
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}

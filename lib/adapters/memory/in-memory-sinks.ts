@@ -1,0 +1,203 @@
+/**
+ * In-memory sinks and dead letter with the same semantics as the AWS
+ * adapters (idempotent per id, versions never regress), plus inspection
+ * helpers and fault injection for tests.
+ */
+import {
+  SinkError,
+  SinkOutcome,
+  sinkWriteReport,
+  type LateRecord,
+  type Sink,
+  type SinkItemReport,
+  type SinkWriteReport,
+  type WindowBounds,
+  type WindowResult,
+  lateRecordId,
+} from '../../ports/sink.ts';
+import { DeadLetterError, deadLetterId, type DeadLetter, type DeadLetterEntry } from '../../ports/dead-letter.ts';
+
+/** A scripted failure: the next `times` writes fail with `error` (before writing anything). */
+interface Fault {
+  error: unknown;
+  times: number;
+}
+
+function takeFault(fault: Fault | undefined): unknown {
+  if (!fault || fault.times <= 0) return undefined;
+  fault.times -= 1;
+  return fault.error ?? new Error('injected failure');
+}
+
+/**
+ * Window results by (operator, key, window), keeping the highest version, as
+ * {@link DynamoDbResultSink} does.
+ */
+export class InMemoryResultSink implements Sink<WindowResult> {
+  readonly #latest = new Map<string, WindowResult>();
+  readonly #log: WindowResult[] = [];
+  #fault: Fault | undefined;
+
+  async write(items: readonly WindowResult[]): Promise<SinkWriteReport> {
+    await Promise.resolve();
+    const error = takeFault(this.#fault);
+    if (error !== undefined) {
+      throw new SinkError<WindowResult>('InMemoryResultSink', 'injected failure', {
+        unwritten: [...items],
+        report: sinkWriteReport([]),
+        retryable: true,
+        cause: error,
+      });
+    }
+    const out: SinkItemReport[] = items.map((item, index) => {
+      const k = slot(item.operator, item.key, item.window);
+      const stored = this.#latest.get(k);
+      if (stored && stored.version > item.version) {
+        return { index, outcome: SinkOutcome.Superseded, storedVersion: stored.version };
+      }
+      if (stored && stored.version === item.version) {
+        return { index, outcome: SinkOutcome.AlreadyPresent, storedVersion: stored.version };
+      }
+      this.#latest.set(k, item);
+      this.#log.push(item);
+      return { index, outcome: SinkOutcome.Written };
+    });
+    return sinkWriteReport(out);
+  }
+
+  /** The stored (highest) version of one window, if any. */
+  get(operator: string, key: string, window: WindowBounds): WindowResult | undefined {
+    return this.#latest.get(slot(operator, key, window));
+  }
+
+  /** Every stored result (the latest version per window), sorted by operator, key, window start. */
+  results(): WindowResult[] {
+    return [...this.#latest.values()].sort(
+      (a, b) =>
+        a.operator.localeCompare(b.operator) || a.key.localeCompare(b.key) || a.window.start - b.window.start || a.window.end - b.window.end,
+    );
+  }
+
+  /** Every write that changed the store, in order (idempotent no-ops excluded). */
+  writes(): readonly WindowResult[] {
+    return this.#log;
+  }
+
+  /** Makes the next `times` calls to `write` throw a {@link SinkError} carrying all their items. */
+  failNext(times = 1, cause?: unknown): void {
+    this.#fault = { error: cause ?? new Error('injected failure'), times };
+  }
+
+  clear(): void {
+    this.#latest.clear();
+    this.#log.length = 0;
+  }
+}
+
+/**
+ * A generic idempotent sink keyed by an id function: the first write of an id
+ * is `written`, later ones `already-present`. Use it for late records (the
+ * default id is {@link lateRecordId}) or any output without versions.
+ */
+export class InMemorySink<T> implements Sink<T> {
+  readonly #items = new Map<string, T>();
+  readonly #idOf: (item: T) => string;
+  #deliveries = 0;
+  #fault: Fault | undefined;
+
+  constructor(idOf: (item: T) => string) {
+    this.#idOf = idOf;
+  }
+
+  async write(items: readonly T[]): Promise<SinkWriteReport> {
+    await Promise.resolve();
+    const error = takeFault(this.#fault);
+    if (error !== undefined) {
+      throw new SinkError<T>('InMemorySink', 'injected failure', {
+        unwritten: [...items],
+        report: sinkWriteReport([]),
+        retryable: true,
+        cause: error,
+      });
+    }
+    this.#deliveries += items.length;
+    return sinkWriteReport(
+      items.map((item, index) => {
+        const id = this.#idOf(item);
+        if (this.#items.has(id)) return { index, outcome: SinkOutcome.AlreadyPresent };
+        this.#items.set(id, item);
+        return { index, outcome: SinkOutcome.Written };
+      }),
+    );
+  }
+
+  /** Distinct items, in first-write order. */
+  items(): T[] {
+    return [...this.#items.values()];
+  }
+
+  get(id: string): T | undefined {
+    return this.#items.get(id);
+  }
+
+  /** Items offered to `write`, duplicates included. */
+  get deliveries(): number {
+    return this.#deliveries;
+  }
+
+  failNext(times = 1, cause?: unknown): void {
+    this.#fault = { error: cause ?? new Error('injected failure'), times };
+  }
+
+  clear(): void {
+    this.#items.clear();
+    this.#deliveries = 0;
+  }
+}
+
+/** An in-memory late-data sink: idempotent per {@link lateRecordId}. */
+export class InMemoryLateRecordSink extends InMemorySink<LateRecord> {
+  constructor() {
+    super(lateRecordId);
+  }
+}
+
+/**
+ * Dead letters by (operator, position), as {@link S3DeadLetter} stores them:
+ * a retried send replaces, never duplicates. Raw bytes are copied, so later
+ * mutation of the caller's buffer cannot change what was stored.
+ */
+export class InMemoryDeadLetter implements DeadLetter {
+  readonly #entries = new Map<string, DeadLetterEntry>();
+  #fault: Fault | undefined;
+
+  async send(entries: readonly DeadLetterEntry[]): Promise<void> {
+    await Promise.resolve();
+    const error = takeFault(this.#fault);
+    if (error !== undefined) {
+      throw new DeadLetterError('InMemoryDeadLetter', 'injected failure', { unsent: [...entries], retryable: true, cause: error });
+    }
+    for (const e of entries) this.#entries.set(deadLetterId(e), { ...e, raw: new Uint8Array(e.raw) });
+  }
+
+  /** Stored entries, sorted by id (operator, shard, offset). */
+  entries(): DeadLetterEntry[] {
+    return [...this.#entries.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, e]) => e);
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  failNext(times = 1, cause?: unknown): void {
+    this.#fault = { error: cause ?? new Error('injected failure'), times };
+  }
+
+  clear(): void {
+    this.#entries.clear();
+  }
+}
+
+function slot(operator: string, key: string, window: WindowBounds): string {
+  return JSON.stringify([operator, key, window.start, window.end]);
+}

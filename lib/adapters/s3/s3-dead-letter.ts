@@ -1,0 +1,97 @@
+/**
+ * S3DeadLetter: one JSON object per dead record at
+ *
+ *     <prefix>/<uri operator>/dead-letter/<uri shardId>/<encodeOffset(position)>.json
+ *
+ * holding the {@link DeadLetterDocument} (position, base64 raw bytes, reason,
+ * kind). The key is a function of (operator, position) only, so a retried or
+ * re-delivered batch overwrites the same object instead of adding a copy, and
+ * a shard's dead letters list in stream order. No size limit applies in
+ * practice (S3 objects go to 5 GiB per PutObject), so records of any size keep
+ * their bytes exactly.
+ */
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { encodeOffset } from '../../core/position.ts';
+import { ConfigError } from '../../errors.ts';
+import {
+  DeadLetterError,
+  toDeadLetterDocument,
+  type DeadLetter,
+  type DeadLetterEntry,
+} from '../../ports/dead-letter.ts';
+import { mapSettled, withRetry, type RetryOptions } from '../dynamodb/retry.ts';
+import { joinKey } from './s3-sink.ts';
+
+/** Options of {@link S3DeadLetter}. */
+export interface S3DeadLetterProps {
+  readonly client: S3Client;
+  readonly bucket: string;
+  /** Key prefix, without a trailing slash. @default '' */
+  readonly prefix?: string;
+  /** PutObject calls in flight at once. @default 16 */
+  readonly concurrency?: number;
+  /** Backoff for SlowDown and 5xx errors. @default 8 attempts, 25 ms base, 5 s cap */
+  readonly retry?: RetryOptions;
+}
+
+/**
+ * Stores dead letters in S3 at deterministic keys.
+ *
+ * @example
+ * const dlq = new S3DeadLetter({ client: clients.s3, bucket: 'weir-checkpoints', prefix: 'weir' });
+ */
+export class S3DeadLetter implements DeadLetter {
+  readonly #props: S3DeadLetterProps;
+  readonly #concurrency: number;
+
+  constructor(props: S3DeadLetterProps) {
+    if (!props.bucket) throw new ConfigError('bucket', props.bucket, 'must be a non-empty bucket name');
+    const concurrency = props.concurrency ?? 16;
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1000) {
+      throw new ConfigError('concurrency', concurrency, 'must be an integer 1..1000');
+    }
+    this.#props = props;
+    this.#concurrency = concurrency;
+  }
+
+  /** The object key of an entry. */
+  keyOf(entry: Pick<DeadLetterEntry, 'operator' | 'position'>): string {
+    return joinKey(
+      this.#props.prefix ?? '',
+      `${encodeURIComponent(entry.operator)}/dead-letter/${encodeURIComponent(entry.position.shardId)}/${encodeOffset(entry.position)}.json`,
+    );
+  }
+
+  /** The key prefix under which an operator's dead letters live (for listing). */
+  operatorPrefix(operator: string): string {
+    return joinKey(this.#props.prefix ?? '', `${encodeURIComponent(operator)}/dead-letter/`);
+  }
+
+  async send(entries: readonly DeadLetterEntry[]): Promise<void> {
+    const { client, bucket } = this.#props;
+    const settled = await mapSettled(entries, this.#concurrency, (entry) =>
+      withRetry(
+        () =>
+          client.send(
+            new PutObjectCommand({
+              Bucket: bucket,
+              Key: this.keyOf(entry),
+              Body: JSON.stringify(toDeadLetterDocument(entry)),
+              ContentType: 'application/json',
+            }),
+          ),
+        this.#props.retry ?? {},
+      ),
+    );
+    const unsent = entries.filter((_, i) => settled[i]?.status === 'rejected');
+    if (unsent.length > 0) {
+      const first = settled.find((s) => s.status === 'rejected');
+      const cause: unknown = first?.status === 'rejected' ? first.reason : undefined;
+      throw new DeadLetterError(`S3DeadLetter(${bucket})`, `PutObject failed: ${cause instanceof Error ? cause.message : String(cause)}`, {
+        unsent,
+        retryable: true,
+        cause,
+      });
+    }
+  }
+}
