@@ -8,6 +8,7 @@ import {
   KplDecodeError,
   KPL_MAGIC,
   type KplUserRecordInput,
+  type DeaggregatedRecord,
 } from '../../../lib/kinesis/index.ts';
 import { RecordDecodeError } from '../../../lib/errors.ts';
 
@@ -214,7 +215,7 @@ const userRecord: fc.Arbitrary<KplUserRecordInput> = fc.record(
 );
 
 function expectSame(
-  out: ReturnType<typeof deaggregate>,
+  out: readonly DeaggregatedRecord[],
   input: readonly KplUserRecordInput[],
 ): void {
   expect(out).toHaveLength(input.length);

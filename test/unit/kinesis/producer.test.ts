@@ -192,7 +192,7 @@ describe('putRecords: batching within Kinesis limits', () => {
 
   it('sends what was read before the input itself failed, then rethrows its error', async () => {
     const kinesis = new FakeKinesis();
-    async function* input(): AsyncGenerator<ProducerRecord> {
+    function* input(): Generator<ProducerRecord> {
       yield* records(3);
       throw new Error('disk on fire');
     }
@@ -395,7 +395,7 @@ describe('putRecords: flow control', () => {
   it('stops reading on abort, finishes what is in flight, and says what was stored', async () => {
     const ac = new AbortController();
     const kinesis = new FakeKinesis();
-    async function* input(): AsyncGenerator<ProducerRecord> {
+    function* input(): Generator<ProducerRecord> {
       for (let i = 0; i < 10_000; i++) {
         if (i === 1200) ac.abort();
         yield { data: 'x', partitionKey: `k${i}` };
