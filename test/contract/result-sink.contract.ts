@@ -1,0 +1,137 @@
+/**
+ * Contract of a `Sink<WindowResult>`: idempotent per version, never
+ * regressing, one report entry per item. Run against the in-memory sink in
+ * unit tests and the real adapters on the embedded AWS in integration tests.
+ */
+import { describe, expect, it } from 'vitest';
+import { SinkOutcome, windowResult, type JsonValue, type Sink, type WindowBounds, type WindowResult } from '../../lib/ports/outputs.ts';
+
+export interface ResultSinkSubject {
+  /** A sink over the shared backing store; called several times to make concurrent writers. */
+  newSink(): Sink<WindowResult>;
+  /** The result a reader sees for a window: the highest version stored. */
+  readBack(operator: string, key: string, window: WindowBounds): Promise<WindowResult | undefined>;
+  /**
+   * Whether the sink reports `already-present` / `superseded` (conditional
+   * sinks) rather than `written` for every item (S3: each version is its own
+   * object; Kinesis: at-least-once).
+   */
+  readonly reportsDuplicates: boolean;
+}
+
+let counter = 0;
+const operatorName = (): string => `op-${process.pid}-${Date.now().toString(36)}-${++counter}`;
+const W: WindowBounds = { start: 1_700_000_000_000, end: 1_700_000_060_000 };
+
+function result(operator: string, key: string, version: number, value: JsonValue = version * 10, window = W): WindowResult {
+  return windowResult({ operator, key, window, value, version, firedAt: 1_700_000_061_000 + version });
+}
+
+/** A small deterministic PRNG so shuffles are reproducible. */
+function prng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+export function describeResultSinkContract(name: string, makeSubject: () => ResultSinkSubject | Promise<ResultSinkSubject>): void {
+  describe(`Sink<WindowResult> contract: ${name}`, () => {
+    let cached: Promise<ResultSinkSubject> | undefined;
+    const subject = (): Promise<ResultSinkSubject> => (cached ??= Promise.resolve(makeSubject()));
+
+    it('writes a first version and reads it back unchanged', async () => {
+      const s = await subject();
+      const op = operatorName();
+      const r = result(op, 'user-1', 1, { count: 3, sum: 1.5, tags: ['a', 'ü', '😀'], nested: { n: null, t: true } });
+      const report = await s.newSink().write([r]);
+      expect(report.items).toEqual([{ index: 0, outcome: SinkOutcome.Written }]);
+      expect(report.written).toBe(1);
+      expect(await s.readBack(op, 'user-1', W)).toEqual(r);
+    });
+
+    it('re-writing the same version is an idempotent no-op', async () => {
+      const s = await subject();
+      const op = operatorName();
+      const r = result(op, 'k', 1);
+      await s.newSink().write([r]);
+      const again = await s.newSink().write([r]);
+      expect(again.items).toHaveLength(1);
+      if (s.reportsDuplicates) {
+        expect(again.items[0]).toMatchObject({ index: 0, outcome: SinkOutcome.AlreadyPresent, storedVersion: 1 });
+        expect(again.alreadyPresent).toBe(1);
+      }
+      expect(await s.readBack(op, 'k', W)).toEqual(r);
+    });
+
+    it('a higher version replaces the stored one', async () => {
+      const s = await subject();
+      const op = operatorName();
+      await s.newSink().write([result(op, 'k', 1)]);
+      const report = await s.newSink().write([result(op, 'k', 2)]);
+      expect(report.items[0]?.outcome).toBe(SinkOutcome.Written);
+      expect(await s.readBack(op, 'k', W)).toEqual(result(op, 'k', 2));
+    });
+
+    it('a lower version never regresses the stored one and is reported superseded', async () => {
+      const s = await subject();
+      const op = operatorName();
+      await s.newSink().write([result(op, 'k', 3)]);
+      const report = await s.newSink().write([result(op, 'k', 1), result(op, 'k', 2)]);
+      expect(report.items.map((i) => i.index)).toEqual([0, 1]);
+      if (s.reportsDuplicates) {
+        expect(report.items).toEqual([
+          { index: 0, outcome: SinkOutcome.Superseded, storedVersion: 3 },
+          { index: 1, outcome: SinkOutcome.Superseded, storedVersion: 3 },
+        ]);
+        expect(report.superseded).toBe(2);
+      }
+      expect(await s.readBack(op, 'k', W)).toEqual(result(op, 'k', 3));
+    });
+
+    it('reports one entry per item, in input order, for a mixed batch', async () => {
+      const s = await subject();
+      const op = operatorName();
+      await s.newSink().write([result(op, 'a', 2)]);
+      const batch = [result(op, 'a', 1), result(op, 'b', 1), result(op, 'a', 2), result(op, 'c', 1)];
+      const report = await s.newSink().write(batch);
+      expect(report.items.map((i) => i.index)).toEqual([0, 1, 2, 3]);
+      expect(report.written + report.alreadyPresent + report.superseded).toBe(4);
+      if (s.reportsDuplicates) {
+        expect(report.items.map((i) => i.outcome)).toEqual(['superseded', 'written', 'already-present', 'written']);
+      }
+      expect((await s.readBack(op, 'a', W))?.version).toBe(2);
+      expect((await s.readBack(op, 'b', W))?.version).toBe(1);
+    });
+
+    it('concurrent writers of different versions end at the highest version', async () => {
+      const s = await subject();
+      const op = operatorName();
+      const windows: WindowBounds[] = [0, 1, 2].map((i) => ({ start: W.start + i * 60_000, end: W.end + i * 60_000 }));
+      const random = prng(42);
+      const writers = Array.from({ length: 6 }, () => s.newSink());
+      const jobs = writers.map((sink) => {
+        const items = windows.flatMap((w) => [1, 2, 3, 4, 5].map((v) => result(op, 'hot', v, v, w)));
+        for (let i = items.length - 1; i > 0; i -= 1) {
+          const j = Math.floor(random() * (i + 1));
+          [items[i], items[j]] = [items[j] as WindowResult, items[i] as WindowResult];
+        }
+        // Each writer sends its shuffled results in small batches, interleaving with the others.
+        return (async () => {
+          for (let i = 0; i < items.length; i += 4) await sink.write(items.slice(i, i + 4));
+        })();
+      });
+      await Promise.all(jobs);
+      for (const w of windows) expect(await s.readBack(op, 'hot', w)).toEqual(result(op, 'hot', 5, 5, w));
+    });
+
+    it('keys and operators with separators do not collide', async () => {
+      const s = await subject();
+      const op = `${operatorName()}/x#y`;
+      const keys = ['a#b', 'a%23b', 'a/b', 'a b', 'ключ', 'a#b#'];
+      await s.newSink().write(keys.map((k, i) => result(op, k, 1, i)));
+      for (const [i, k] of keys.entries()) expect((await s.readBack(op, k, W))?.value).toBe(i);
+    });
+  });
+}
