@@ -248,8 +248,15 @@ async function run(args: readonly string[], ctx: CliContext): Promise<number> {
     }
   }
 
+  const accessKeyId = ctx.env['AWS_ACCESS_KEY_ID'];
+  const secretAccessKey = ctx.env['AWS_SECRET_ACCESS_KEY'];
   const clients = createAwsClients({
     endpoints: endpointsFromEnv(ctx.env),
+    // Keys in the command's environment win; otherwise the SDK's provider chain (profiles, SSO, roles).
+    // (Session credentials are left to the chain: StaticCredentials has no token.)
+    ...(accessKeyId && secretAccessKey && !ctx.env['AWS_SESSION_TOKEN']
+      ? { credentials: { accessKeyId, secretAccessKey } }
+      : {}),
     region: opts.region ?? ctx.env['AWS_REGION'] ?? ctx.env['AWS_DEFAULT_REGION'] ?? 'us-east-1',
   });
   const progress = new ProgressReporter(ctx);
