@@ -48,10 +48,10 @@ export class LocalStackNotReadyError extends EmulatorError {
   readonly lastPoll: HealthPoll | undefined;
   /** True when no poll ever got an answer: LocalStack is not running (or not at this endpoint). */
   readonly unreachable: boolean;
-  constructor(message: string, lastPoll: HealthPoll | undefined, options?: { cause?: unknown }) {
-    super('LocalStack', message, options);
+  constructor(message: string, lastPoll: HealthPoll | undefined, options?: { cause?: unknown; answered?: boolean }) {
+    super('LocalStack', message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.lastPoll = lastPoll;
-    this.unreachable = lastPoll === undefined || lastPoll.kind === 'unreachable';
+    this.unreachable = !(options?.answered ?? (lastPoll !== undefined && lastPoll.kind !== 'unreachable'));
   }
 }
 
@@ -91,9 +91,11 @@ export async function waitForLocalStack(options: WaitForLocalStackOptions): Prom
   const intervalMs = options.intervalMs ?? 1000;
   const deadline = Date.now() + timeoutMs;
   let last: HealthPoll | undefined;
+  // The last answer LocalStack gave: a slow final request must not hide what it said before.
+  let lastAnswer: HealthPoll | undefined;
   for (;;) {
     try {
-      const health = await fetchLocalStackHealth(options.endpoint, Math.min(options.requestTimeoutMs ?? 5000, Math.max(1, deadline - Date.now())));
+      const health = await fetchLocalStackHealth(options.endpoint, Math.min(options.requestTimeoutMs ?? 5000, Math.max(250, deadline - Date.now())));
       const disabled = services.filter((s) => health.services[s] === 'disabled' || health.services[s] === undefined);
       if (disabled.length > 0) {
         throw new LocalStackNotReadyError(
@@ -103,6 +105,7 @@ export async function waitForLocalStack(options: WaitForLocalStackOptions): Prom
       }
       const notReady = servicesNotReady(health, services);
       last = notReady.length === 0 ? { kind: 'ready', health } : { kind: 'waiting', health, notReady };
+      lastAnswer = last;
     } catch (e) {
       if (e instanceof LocalStackNotReadyError) throw e;
       last = { kind: 'unreachable', error: e instanceof Error ? e.message : String(e) };
@@ -110,7 +113,8 @@ export async function waitForLocalStack(options: WaitForLocalStackOptions): Prom
     options.onPoll?.(last);
     if (last.kind === 'ready') return last.health;
     if (Date.now() + intervalMs > deadline) {
-      throw new LocalStackNotReadyError(describeTimeout(options.endpoint, timeoutMs, last), last);
+      const report = lastAnswer ?? last;
+      throw new LocalStackNotReadyError(describeTimeout(options.endpoint, timeoutMs, report), report, { answered: lastAnswer !== undefined });
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
