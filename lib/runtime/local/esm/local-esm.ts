@@ -302,17 +302,9 @@ export class LocalEventSourceMapping {
   async #discoveryLoop(): Promise<void> {
     const interval = this.#o.shardDiscoveryIntervalMs ?? 1000;
     while (!this.#stopped) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, interval);
-        this.#discoveryNow = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-        this.#abort.signal.addEventListener('abort', () => {
-          clearTimeout(timer);
-          resolve();
-        }, { once: true });
-      });
+      const wake = new AbortController();
+      this.#discoveryNow = () => wake.abort();
+      await sleep(interval, AbortSignal.any([this.#abort.signal, wake.signal]));
       if (this.#stopped) return;
       try {
         await this.#discover(false);
