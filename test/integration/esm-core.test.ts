@@ -15,7 +15,15 @@ import {
   type LocalEventSourceMappingOptions,
 } from '../../lib/runtime/local/esm/index.ts';
 import type { EventSourceMappingInput } from '../../lib/runtime/esm-settings.ts';
-import { OffsetClock, createStream, openShards, put, range, record, sleep } from '../fixtures/handlers/esm-kit.ts';
+import {
+  OffsetClock,
+  createStream,
+  openShards,
+  put,
+  range,
+  record,
+  sleep,
+} from '../fixtures/handlers/esm-kit.ts';
 
 const fixture = useLocalAws();
 const running: LocalEventSourceMapping[] = [];
@@ -24,7 +32,8 @@ afterEach(async () => {
 });
 
 const seqsOf = (e: KinesisStreamEvent): string[] => e.Records.map((r) => r.kinesis.sequenceNumber);
-const dataOf = (e: KinesisStreamEvent): string[] => e.Records.map((r) => Buffer.from(r.kinesis.data, 'base64').toString());
+const dataOf = (e: KinesisStreamEvent): string[] =>
+  e.Records.map((r) => Buffer.from(r.kinesis.data, 'base64').toString());
 
 async function esmFor(
   stream: string,
@@ -62,7 +71,10 @@ describe('local ESM on the embedded Kinesis', () => {
     const stream = uniqueName('esm-win');
     await createStream(fixture.clients.kinesis, stream, 1);
     const sizes: number[] = [];
-    const esm = await esmFor(stream, (e) => void sizes.push(e.Records.length), { batchSize: 100, maximumBatchingWindowInSeconds: 2 });
+    const esm = await esmFor(stream, (e) => void sizes.push(e.Records.length), {
+      batchSize: 100,
+      maximumBatchingWindowInSeconds: 2,
+    });
     await put(fixture.clients.kinesis, stream, range(3, 'a'));
     await sleep(400);
     await put(fixture.clients.kinesis, stream, range(2, 'b'));
@@ -79,13 +91,24 @@ describe('local ESM on the embedded Kinesis', () => {
     await put(fixture.clients.kinesis, stream, range(2, 'mid'));
     const got: Record<string, string[]> = { TRIM_HORIZON: [], LATEST: [], AT_TIMESTAMP: [] };
     const maps = [
-      await esmFor(stream, (e) => void got['TRIM_HORIZON']?.push(...dataOf(e)), { startingPosition: 'TRIM_HORIZON' }),
-      await esmFor(stream, (e) => void got['LATEST']?.push(...dataOf(e)), { startingPosition: 'LATEST' }),
-      await esmFor(stream, (e) => void got['AT_TIMESTAMP']?.push(...dataOf(e)), { startingPosition: 'AT_TIMESTAMP', startingPositionTimestamp: at }),
+      await esmFor(stream, (e) => void got['TRIM_HORIZON']?.push(...dataOf(e)), {
+        startingPosition: 'TRIM_HORIZON',
+      }),
+      await esmFor(stream, (e) => void got['LATEST']?.push(...dataOf(e)), {
+        startingPosition: 'LATEST',
+      }),
+      await esmFor(stream, (e) => void got['AT_TIMESTAMP']?.push(...dataOf(e)), {
+        startingPosition: 'AT_TIMESTAMP',
+        startingPositionTimestamp: at,
+      }),
     ];
     await put(fixture.clients.kinesis, stream, range(2, 'new'));
     for (const m of maps) await m.waitUntilIdle({ timeoutMs: 10_000 });
-    expect(got['TRIM_HORIZON']).toEqual([...range(3, 'old'), ...range(2, 'mid'), ...range(2, 'new')]);
+    expect(got['TRIM_HORIZON']).toEqual([
+      ...range(3, 'old'),
+      ...range(2, 'mid'),
+      ...range(2, 'new'),
+    ]);
     expect(got['LATEST']).toEqual(range(2, 'new'));
     expect(got['AT_TIMESTAMP']).toEqual([...range(2, 'mid'), ...range(2, 'new')]);
   });
@@ -142,7 +165,11 @@ describe('local ESM on the embedded Kinesis', () => {
     const info = dest.sent[0]?.record;
     expect(info?.requestContext.condition).toBe('RetryAttemptsExhausted');
     expect(info?.requestContext.approximateInvokeCount).toBe(3);
-    expect(info?.KinesisBatchInfo).toMatchObject({ startSequenceNumber: seqs[5], endSequenceNumber: seqs[5], batchSize: 1 });
+    expect(info?.KinesisBatchInfo).toMatchObject({
+      startSequenceNumber: seqs[5],
+      endSequenceNumber: seqs[5],
+      batchSize: 1,
+    });
     expect(esm.stats().bisects).toBe(3);
   });
 
@@ -167,9 +194,20 @@ describe('local ESM on the embedded Kinesis', () => {
     expect(calls.map((c) => c.length)).toEqual([5, 5, 5, 2]);
     expect(calls[3]).toEqual(['r-5', 'r-6']);
     const r = dest.sent[0]?.record;
-    expect(r?.requestContext).toMatchObject({ condition: 'RetryAttemptsExhausted', approximateInvokeCount: 3 });
-    expect(r?.responseContext).toEqual({ statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' });
-    expect(r?.KinesisBatchInfo).toMatchObject({ startSequenceNumber: seqs[0], endSequenceNumber: seqs[4], batchSize: 5 });
+    expect(r?.requestContext).toMatchObject({
+      condition: 'RetryAttemptsExhausted',
+      approximateInvokeCount: 3,
+    });
+    expect(r?.responseContext).toEqual({
+      statusCode: 200,
+      executedVersion: '$LATEST',
+      functionError: 'Unhandled',
+    });
+    expect(r?.KinesisBatchInfo).toMatchObject({
+      startSequenceNumber: seqs[0],
+      endSequenceNumber: seqs[4],
+      batchSize: 5,
+    });
     expect(esm.stats()).toMatchObject({ retries: 2, failuresSent: 1, recordsDiscarded: 5 });
   });
 
@@ -197,13 +235,20 @@ describe('local ESM on the embedded Kinesis', () => {
     const r = dest.sent[0]?.record;
     expect(r?.requestContext.condition).toBe('RecordAgeExceeded');
     expect(r?.requestContext.approximateInvokeCount).toBeGreaterThanOrEqual(3);
-    expect(r?.KinesisBatchInfo).toMatchObject({ startSequenceNumber: stuckSeqs[0], endSequenceNumber: stuckSeqs[1], batchSize: 2 });
+    expect(r?.KinesisBatchInfo).toMatchObject({
+      startSequenceNumber: stuckSeqs[0],
+      endSequenceNumber: stuckSeqs[1],
+      batchSize: 2,
+    });
     // Records already too old when read are never delivered.
     await put(fixture.clients.kinesis, stream, ['born-old']);
     clock.offsetMs = 61_000;
     await esm.waitUntilIdle({ timeoutMs: 10_000 });
     expect(seen).not.toContain('born-old');
-    expect(dest.sent[1]?.record.requestContext).toMatchObject({ condition: 'RecordAgeExceeded', approximateInvokeCount: 0 });
+    expect(dest.sent[1]?.record.requestContext).toMatchObject({
+      condition: 'RecordAgeExceeded',
+      approximateInvokeCount: 0,
+    });
     expect(dest.sent[1]?.record.responseContext).toBeUndefined();
     clock.offsetMs = 0;
     await put(fixture.clients.kinesis, stream, ['young']);
@@ -220,7 +265,8 @@ describe('local ESM on the embedded Kinesis', () => {
       stream,
       (e) => {
         calls.push(seqsOf(e));
-        if (calls.length === 1) return { batchItemFailures: [{ itemIdentifier: seqs[6] }, { itemIdentifier: seqs[4] }] };
+        if (calls.length === 1)
+          return { batchItemFailures: [{ itemIdentifier: seqs[6] }, { itemIdentifier: seqs[4] }] };
         return { batchItemFailures: [] };
       },
       { batchSize: 10, reportBatchItemFailures: true },
@@ -236,7 +282,11 @@ describe('local ESM on the embedded Kinesis', () => {
     const stream = uniqueName('esm-partial-bad');
     await createStream(fixture.clients.kinesis, stream, 1);
     const seqs = await put(fixture.clients.kinesis, stream, range(4));
-    const bad = [{ batchItemFailures: [{ itemIdentifier: '42' }] }, { batchItemFailures: [{ itemIdentifier: '' }] }, { batchItemFailures: [{}] }];
+    const bad = [
+      { batchItemFailures: [{ itemIdentifier: '42' }] },
+      { batchItemFailures: [{ itemIdentifier: '' }] },
+      { batchItemFailures: [{}] },
+    ];
     const calls: string[][] = [];
     const esm = await esmFor(
       stream,
@@ -257,11 +307,16 @@ describe('local ESM on the embedded Kinesis', () => {
     await createStream(fixture.clients.kinesis, stream, 1);
     const seqs = await put(fixture.clients.kinesis, stream, ['p0', 'p1', 'p2']);
     const requestIds: string[] = [];
-    const esm = await esmFor(stream, () => Promise.reject(new Error('always')), { batchSize: 3, maximumRetryAttempts: 1 }, {
-      onFailure: new S3OnFailureDestination({ client: fixture.clients.s3, bucket }),
-      functionName: 'clicks-fn',
-      uuid: '2b733gdc-8ac3-cdf5-af3a-1827b3b11284',
-    });
+    const esm = await esmFor(
+      stream,
+      () => Promise.reject(new Error('always')),
+      { batchSize: 3, maximumRetryAttempts: 1 },
+      {
+        onFailure: new S3OnFailureDestination({ client: fixture.clients.s3, bucket }),
+        functionName: 'clicks-fn',
+        uuid: '2b733gdc-8ac3-cdf5-af3a-1827b3b11284',
+      },
+    );
     esm.on((e) => {
       if (e.type === 'batch-start') requestIds.push(e.requestId);
     });
@@ -273,17 +328,31 @@ describe('local ESM on the embedded Kinesis', () => {
       /^aws\/lambda\/2b733gdc-8ac3-cdf5-af3a-1827b3b11284\/shardId-000000000000\/\d{4}\/\d{2}\/\d{2}\/\d{4}-\d{2}-\d{2}T\d{2}\.\d{2}\.\d{2}-[0-9a-f-]{36}$/,
     );
     const obj = await fixture.clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-    const doc = JSON.parse(await obj.Body?.transformToString() ?? '{}') as Record<string, unknown> & {
+    const doc = JSON.parse((await obj.Body?.transformToString()) ?? '{}') as Record<
+      string,
+      unknown
+    > & {
       payload: KinesisStreamEvent;
     };
-    expect(Object.keys(doc)).toEqual(['requestContext', 'responseContext', 'version', 'timestamp', 'KinesisBatchInfo', 'payload']);
+    expect(Object.keys(doc)).toEqual([
+      'requestContext',
+      'responseContext',
+      'version',
+      'timestamp',
+      'KinesisBatchInfo',
+      'payload',
+    ]);
     expect(doc['requestContext']).toEqual({
       requestId: requestIds.at(-1),
       functionArn: `arn:aws:lambda:us-east-1:000000000000:function:clicks-fn`,
       condition: 'RetryAttemptsExhausted',
       approximateInvokeCount: 2,
     });
-    expect(doc['responseContext']).toEqual({ statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' });
+    expect(doc['responseContext']).toEqual({
+      statusCode: 200,
+      executedVersion: '$LATEST',
+      functionError: 'Unhandled',
+    });
     expect(doc['version']).toBe('1.0');
     expect(doc['timestamp']).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
     const first = doc.payload.Records[0];
@@ -292,12 +361,18 @@ describe('local ESM on the embedded Kinesis', () => {
       shardId: 'shardId-000000000000',
       startSequenceNumber: seqs[0],
       endSequenceNumber: seqs[2],
-      approximateArrivalOfFirstRecord: new Date((first?.kinesis.approximateArrivalTimestamp ?? 0) * 1000).toISOString(),
-      approximateArrivalOfLastRecord: new Date((last?.kinesis.approximateArrivalTimestamp ?? 0) * 1000).toISOString(),
+      approximateArrivalOfFirstRecord: new Date(
+        (first?.kinesis.approximateArrivalTimestamp ?? 0) * 1000,
+      ).toISOString(),
+      approximateArrivalOfLastRecord: new Date(
+        (last?.kinesis.approximateArrivalTimestamp ?? 0) * 1000,
+      ).toISOString(),
       batchSize: 3,
       streamArn: esm.streamArn,
     });
-    expect(doc.payload.Records.map((r) => r.eventID)).toEqual(seqs.map((s) => `shardId-000000000000:${s}`));
+    expect(doc.payload.Records.map((r) => r.eventID)).toEqual(
+      seqs.map((s) => `shardId-000000000000:${s}`),
+    );
   });
 
   it('renews shard iterators (AFTER_SEQUENCE_NUMBER of the last record read) without loss or duplicates', async () => {
@@ -305,7 +380,12 @@ describe('local ESM on the embedded Kinesis', () => {
     await createStream(fixture.clients.kinesis, stream, 1);
     const seqs = await put(fixture.clients.kinesis, stream, range(30));
     const got: string[] = [];
-    const esm = await esmFor(stream, (e) => void got.push(...seqsOf(e)), { batchSize: 7 }, { iteratorMaxAgeMs: 0 });
+    const esm = await esmFor(
+      stream,
+      (e) => void got.push(...seqsOf(e)),
+      { batchSize: 7 },
+      { iteratorMaxAgeMs: 0 },
+    );
     const events = record(esm);
     await esm.waitUntilIdle({ timeoutMs: 10_000 });
     expect(got).toEqual(seqs);

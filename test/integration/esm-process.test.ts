@@ -9,7 +9,10 @@ import { join } from 'node:path';
 import { GetRecordsCommand, GetShardIteratorCommand } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { uniqueName, useLocalAws } from '../helpers/local-aws.ts';
-import { LocalEventSourceMapping, ProcessHandlerInvoker } from '../../lib/runtime/local/esm/index.ts';
+import {
+  LocalEventSourceMapping,
+  ProcessHandlerInvoker,
+} from '../../lib/runtime/local/esm/index.ts';
 import { createStream, put, range, record } from '../fixtures/handlers/esm-kit.ts';
 
 const fixture = useLocalAws();
@@ -38,7 +41,10 @@ afterEach(async () => {
 function lines(): Line[] {
   const file = join(dir, 'invocations.jsonl');
   if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Line);
+  return readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Line);
 }
 
 function isAlive(pid: number): boolean {
@@ -50,18 +56,30 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function setup(stream: string, opts: { sleepMs?: number; timeoutMs?: number; batchSize?: number } = {}) {
+async function setup(
+  stream: string,
+  opts: { sleepMs?: number; timeoutMs?: number; batchSize?: number } = {},
+) {
   const invoker = new ProcessHandlerInvoker({
     handler: HANDLER,
     functionName: 'recorder',
-    env: { ...fixture.aws.env(), WEIR_TEST_DIR: dir, WEIR_TEST_VAR: 'hello', WEIR_TEST_SLEEP_MS: String(opts.sleepMs ?? 0) },
+    env: {
+      ...fixture.aws.env(),
+      WEIR_TEST_DIR: dir,
+      WEIR_TEST_VAR: 'hello',
+      WEIR_TEST_SLEEP_MS: String(opts.sleepMs ?? 0),
+    },
   });
   const esm = new LocalEventSourceMapping({
     kinesis: fixture.clients.kinesis,
     streamName: stream,
     invoker,
     functionName: 'recorder',
-    settings: { batchSize: opts.batchSize ?? 5, bisectBatchOnFunctionError: false, maximumRetryAttempts: 3 },
+    settings: {
+      batchSize: opts.batchSize ?? 5,
+      bisectBatchOnFunctionError: false,
+      maximumRetryAttempts: 3,
+    },
     functionTimeoutMs: opts.timeoutMs ?? 10_000,
     pollIntervalMs: 50,
     shardDiscoveryIntervalMs: 100,
@@ -79,14 +97,28 @@ describe('ProcessHandlerInvoker behind the local ESM', () => {
   it('delivers the exact Lambda event to a handler in another process, with a Lambda-like context and env', async () => {
     const stream = uniqueName('esm-shape');
     await createStream(fixture.clients.kinesis, stream, 1);
-    const payloads = [Buffer.from('{"click":1}'), Buffer.from([0, 1, 2, 250, 255]), Buffer.from('é ✓')];
+    const payloads = [
+      Buffer.from('{"click":1}'),
+      Buffer.from([0, 1, 2, 250, 255]),
+      Buffer.from('é ✓'),
+    ];
     const seqs: string[] = [];
-    for (const p of payloads) seqs.push(...(await put(fixture.clients.kinesis, stream, [p.toString('latin1')])));
+    for (const p of payloads)
+      seqs.push(...(await put(fixture.clients.kinesis, stream, [p.toString('latin1')])));
     // Read what Kinesis stores, to compare field by field.
     const it0 = await fixture.clients.kinesis.send(
-      new GetShardIteratorCommand({ StreamName: stream, ShardId: 'shardId-000000000000', ShardIteratorType: 'TRIM_HORIZON' }),
+      new GetShardIteratorCommand({
+        StreamName: stream,
+        ShardId: 'shardId-000000000000',
+        ShardIteratorType: 'TRIM_HORIZON',
+      }),
     );
-    const stored = (await fixture.clients.kinesis.send(new GetRecordsCommand({ ShardIterator: it0.ShardIterator }))).Records ?? [];
+    const stored =
+      (
+        await fixture.clients.kinesis.send(
+          new GetRecordsCommand({ ShardIterator: it0.ShardIterator }),
+        )
+      ).Records ?? [];
     const { esm } = await setup(stream, { batchSize: 10 });
     const events = record(esm);
     await esm.waitUntilIdle({ timeoutMs: 20_000 });
@@ -96,8 +128,23 @@ describe('ProcessHandlerInvoker behind the local ESM', () => {
     expect(event.Records).toHaveLength(3);
     for (const [i, r] of event.Records.entries()) {
       const s = stored[i];
-      expect(Object.keys(r)).toEqual(['kinesis', 'eventSource', 'eventVersion', 'eventID', 'eventName', 'invokeIdentityArn', 'awsRegion', 'eventSourceARN']);
-      expect(Object.keys(r.kinesis)).toEqual(['kinesisSchemaVersion', 'partitionKey', 'sequenceNumber', 'data', 'approximateArrivalTimestamp']);
+      expect(Object.keys(r)).toEqual([
+        'kinesis',
+        'eventSource',
+        'eventVersion',
+        'eventID',
+        'eventName',
+        'invokeIdentityArn',
+        'awsRegion',
+        'eventSourceARN',
+      ]);
+      expect(Object.keys(r.kinesis)).toEqual([
+        'kinesisSchemaVersion',
+        'partitionKey',
+        'sequenceNumber',
+        'data',
+        'approximateArrivalTimestamp',
+      ]);
       expect(r).toEqual({
         kinesis: {
           kinesisSchemaVersion: '1.0',
@@ -115,7 +162,9 @@ describe('ProcessHandlerInvoker behind the local ESM', () => {
         eventSourceARN: `arn:aws:kinesis:us-east-1:000000000000:stream/${stream}`,
       });
       // base64 round trip: the handler gets back exactly the bytes that were put.
-      expect(Buffer.from(r.kinesis.data, 'base64')).toEqual(Buffer.from(payloads[i]?.toString('latin1') ?? ''));
+      expect(Buffer.from(r.kinesis.data, 'base64')).toEqual(
+        Buffer.from(payloads[i]?.toString('latin1') ?? ''),
+      );
       // Seconds with a millisecond fraction, not milliseconds.
       expect(r.kinesis.approximateArrivalTimestamp).toBeGreaterThan(1e9);
       expect(r.kinesis.approximateArrivalTimestamp).toBeLessThan(1e10);
@@ -125,7 +174,10 @@ describe('ProcessHandlerInvoker behind the local ESM', () => {
     expect(line?.functionName).toBe('recorder');
     expect(line?.remainingMs).toBeGreaterThan(0);
     expect(line?.remainingMs).toBeLessThanOrEqual(10_000);
-    expect(line?.env).toEqual({ WEIR_TEST_VAR: 'hello', AWS_ENDPOINT_URL_KINESIS: fixture.aws.endpoints.kinesis });
+    expect(line?.env).toEqual({
+      WEIR_TEST_VAR: 'hello',
+      AWS_ENDPOINT_URL_KINESIS: fixture.aws.endpoints.kinesis,
+    });
   });
 
   it('reuses one warm worker across invocations (module imported once)', async () => {
@@ -154,7 +206,11 @@ describe('ProcessHandlerInvoker behind the local ESM', () => {
     expect(errors[0]?.type === 'batch-error' && errors[0].outcome.kind).toBe('crash');
     const ls = lines();
     expect(ls).toHaveLength(1);
-    expect((JSON.parse(ls[0]?.raw ?? '{}') as KinesisStreamEvent).Records.map((r) => r.kinesis.sequenceNumber)).toEqual(seqs);
+    expect(
+      (JSON.parse(ls[0]?.raw ?? '{}') as KinesisStreamEvent).Records.map(
+        (r) => r.kinesis.sequenceNumber,
+      ),
+    ).toEqual(seqs);
     expect(invoker.stats()).toMatchObject({ coldStarts: 2, crashes: 1 });
     const pids = invoker.workerPids();
     expect(pids).toHaveLength(1);
@@ -187,7 +243,9 @@ describe('ProcessHandlerInvoker behind the local ESM', () => {
     });
     await esm.waitUntilIdle({ timeoutMs: 30_000 });
     const errors = events.filter((e) => e.type === 'batch-error');
-    expect(errors.map((e) => (e.type === 'batch-error' ? e.outcome.kind : ''))).toEqual(['timeout']);
+    expect(errors.map((e) => (e.type === 'batch-error' ? e.outcome.kind : ''))).toEqual([
+      'timeout',
+    ]);
     expect(lines()).toHaveLength(1);
     expect(lines()[0]?.pid).not.toBe(hungPid);
     expect(hungPid !== undefined && isAlive(hungPid)).toBe(false);

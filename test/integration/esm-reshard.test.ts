@@ -7,8 +7,18 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MergeShardsCommand, SplitShardCommand } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { uniqueName, useLocalAws } from '../helpers/local-aws.ts';
-import { InProcessHandlerInvoker, LocalEventSourceMapping } from '../../lib/runtime/local/esm/index.ts';
-import { createStream, openShards, put, range, sleep, waitActive } from '../fixtures/handlers/esm-kit.ts';
+import {
+  InProcessHandlerInvoker,
+  LocalEventSourceMapping,
+} from '../../lib/runtime/local/esm/index.ts';
+import {
+  createStream,
+  openShards,
+  put,
+  range,
+  sleep,
+  waitActive,
+} from '../fixtures/handlers/esm-kit.ts';
 
 const fixture = useLocalAws();
 const running: LocalEventSourceMapping[] = [];
@@ -17,12 +27,19 @@ afterEach(async () => {
 });
 
 /** Delivery log: (shardId, data) in the order the handler saw them. */
-async function slowEsm(stream: string, log: Array<{ shard: string; data: string }>): Promise<LocalEventSourceMapping> {
+async function slowEsm(
+  stream: string,
+  log: Array<{ shard: string; data: string }>,
+): Promise<LocalEventSourceMapping> {
   const esm = new LocalEventSourceMapping({
     kinesis: fixture.clients.kinesis,
     streamName: stream,
     invoker: new InProcessHandlerInvoker(async (e: KinesisStreamEvent) => {
-      for (const r of e.Records) log.push({ shard: r.eventID.split(':')[0] ?? '', data: Buffer.from(r.kinesis.data, 'base64').toString() });
+      for (const r of e.Records)
+        log.push({
+          shard: r.eventID.split(':')[0] ?? '',
+          data: Buffer.from(r.kinesis.data, 'base64').toString(),
+        });
       await sleep(40); // keeps parents busy while children already exist
     }),
     settings: { batchSize: 5 },
@@ -42,12 +59,17 @@ describe('resharding', () => {
     const log: Array<{ shard: string; data: string }> = [];
     const esm = await slowEsm(stream, log);
     await fixture.clients.kinesis.send(
-      new SplitShardCommand({ StreamName: stream, ShardToSplit: 'shardId-000000000000', NewStartingHashKey: (2n ** 127n).toString() }),
+      new SplitShardCommand({
+        StreamName: stream,
+        ShardToSplit: 'shardId-000000000000',
+        NewStartingHashKey: (2n ** 127n).toString(),
+      }),
     );
     await waitActive(fixture.clients.kinesis, stream);
     const children = await openShards(fixture.clients.kinesis, stream);
     expect(children).toHaveLength(2);
-    for (const c of children) await put(fixture.clients.kinesis, stream, range(10, `child-${c.id}`), c.start);
+    for (const c of children)
+      await put(fixture.clients.kinesis, stream, range(10, `child-${c.id}`), c.start);
     await esm.waitUntilIdle({ timeoutMs: 30_000 });
     expect(log).toHaveLength(60);
     const lastParent = log.map((l) => l.shard === 'shardId-000000000000').lastIndexOf(true);
@@ -67,7 +89,11 @@ describe('resharding', () => {
     const log: Array<{ shard: string; data: string }> = [];
     const esm = await slowEsm(stream, log);
     await fixture.clients.kinesis.send(
-      new MergeShardsCommand({ StreamName: stream, ShardToMerge: parents[0]?.id, AdjacentShardToMerge: parents[1]?.id }),
+      new MergeShardsCommand({
+        StreamName: stream,
+        ShardToMerge: parents[0]?.id,
+        AdjacentShardToMerge: parents[1]?.id,
+      }),
     );
     await waitActive(fixture.clients.kinesis, stream);
     const [child] = await openShards(fixture.clients.kinesis, stream);
@@ -78,6 +104,8 @@ describe('resharding', () => {
     const lastParent = log.map((l) => parentIds.has(l.shard)).lastIndexOf(true);
     const firstChild = log.findIndex((l) => !parentIds.has(l.shard));
     expect(lastParent).toBeLessThan(firstChild);
-    expect(log.filter((l) => !parentIds.has(l.shard)).map((l) => l.data)).toEqual(range(10, 'merged'));
+    expect(log.filter((l) => !parentIds.has(l.shard)).map((l) => l.data)).toEqual(
+      range(10, 'merged'),
+    );
   });
 });

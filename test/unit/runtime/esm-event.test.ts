@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { buildKinesisEvent, judgeBatchResponse, s3FailureObjectKey } from '../../../lib/runtime/local/esm/index.ts';
+import {
+  buildKinesisEvent,
+  judgeBatchResponse,
+  s3FailureObjectKey,
+} from '../../../lib/runtime/local/esm/index.ts';
 
 // The sample event of AWS's "Using Lambda to process records from Amazon Kinesis Data Streams" page, verbatim.
 const GOLDEN = `{
@@ -68,12 +72,22 @@ describe('buildKinesisEvent', () => {
 
   it('keeps binary data intact through base64 and timestamps in seconds', () => {
     const bytes = Uint8Array.from([0, 255, 1, 254, 128]);
-    const [r] = buildKinesisEvent([{ SequenceNumber: '1', PartitionKey: 'k', Data: bytes, ApproximateArrivalTimestamp: new Date(1700000000001) }], {
-      shardId: 'shardId-000000000000',
-      streamArn: 'arn',
-      awsRegion: 'us-east-1',
-      invokeIdentityArn: 'role',
-    }).Records;
+    const [r] = buildKinesisEvent(
+      [
+        {
+          SequenceNumber: '1',
+          PartitionKey: 'k',
+          Data: bytes,
+          ApproximateArrivalTimestamp: new Date(1700000000001),
+        },
+      ],
+      {
+        shardId: 'shardId-000000000000',
+        streamArn: 'arn',
+        awsRegion: 'us-east-1',
+        invokeIdentityArn: 'role',
+      },
+    ).Records;
     expect(Buffer.from(r?.kinesis.data ?? '', 'base64')).toEqual(Buffer.from(bytes));
     expect(r?.kinesis.approximateArrivalTimestamp).toBe(1700000000.001);
   });
@@ -81,9 +95,12 @@ describe('buildKinesisEvent', () => {
 
 describe('judgeBatchResponse (Lambda success and failure conditions)', () => {
   const seqs = ['100', '200', '300'];
-  it.each([[undefined], [null], [{}], [{ batchItemFailures: [] }], [{ batchItemFailures: null }]])('complete success for %j', (v) => {
-    expect(judgeBatchResponse(v, seqs)).toEqual({ kind: 'success' });
-  });
+  it.each([[undefined], [null], [{}], [{ batchItemFailures: [] }], [{ batchItemFailures: null }]])(
+    'complete success for %j',
+    (v) => {
+      expect(judgeBatchResponse(v, seqs)).toEqual({ kind: 'success' });
+    },
+  );
   it.each([
     [{ batchItemFailures: [{ itemIdentifier: '' }] }],
     [{ batchItemFailures: [{ itemIdentifier: null }] }],
@@ -95,7 +112,12 @@ describe('judgeBatchResponse (Lambda success and failure conditions)', () => {
     expect(judgeBatchResponse(v, seqs).kind).toBe('whole-failure');
   });
   it('resumes at the lowest failed sequence number, compared as numbers', () => {
-    expect(judgeBatchResponse({ batchItemFailures: [{ itemIdentifier: '300' }, { itemIdentifier: '200' }] }, seqs)).toEqual({
+    expect(
+      judgeBatchResponse(
+        { batchItemFailures: [{ itemIdentifier: '300' }, { itemIdentifier: '200' }] },
+        seqs,
+      ),
+    ).toEqual({
       kind: 'partial',
       index: 1,
       sequenceNumber: '200',
@@ -105,8 +127,13 @@ describe('judgeBatchResponse (Lambda success and failure conditions)', () => {
 
 describe('s3FailureObjectKey', () => {
   it('follows aws/lambda/<ESM-UUID>/<shardID>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<Random UUID>', () => {
-    expect(s3FailureObjectKey('u-1', 'shardId-000000000001', new Date('2019-11-14T00:38:06.021Z'), 'r-2')).toBe(
-      'aws/lambda/u-1/shardId-000000000001/2019/11/14/2019-11-14T00.38.06-r-2',
-    );
+    expect(
+      s3FailureObjectKey(
+        'u-1',
+        'shardId-000000000001',
+        new Date('2019-11-14T00:38:06.021Z'),
+        'r-2',
+      ),
+    ).toBe('aws/lambda/u-1/shardId-000000000001/2019/11/14/2019-11-14T00.38.06-r-2');
   });
 });
