@@ -68,6 +68,13 @@ export interface WindowOperatorDeps {
 export interface BatchOptions {
   /** This batch ends a closed shard (resharding): the shard then stops holding back the watermark. @default false */
   readonly shardEnded?: boolean;
+  /**
+   * Called with the batch's late and dead-letter records after the state
+   * writes and BEFORE the shard's progress moves past them, so a runtime can
+   * deliver them durably (idempotently, by position) without a crash window
+   * in which they could be lost. @default none (read them from the outcome)
+   */
+  readonly sideOutputs?: (late: readonly LateRecord[], deadLetters: readonly DeadLetter[]) => Promise<void>;
 }
 
 interface Group<ACC> {
@@ -444,6 +451,9 @@ export class WindowOperator<IN, ACC, OUT> {
     if (kind === 'session') stateWrites = await this.writeSessions(batch, sessionRecs);
     else stateWrites = await this.writeWindows(batch, groups);
 
+    if (options.sideOutputs !== undefined && (batch.late.length > 0 || batch.dead.length > 0)) {
+      await options.sideOutputs(batch.late, batch.dead);
+    }
     // Progress after the state writes: records at or below `committed` are
     // durably in state (or in an output), so a retry may skip them.
     const lastEnc = n > 0 ? this.encAt(batch, n - 1) : null;

@@ -102,9 +102,19 @@ export class InMemoryStateStore implements StateStore {
     return s;
   }
 
-  /** The next `write` call applies `groups` groups, then throws {@link InjectedCrashError}. */
-  crashDuringNextWrite(groups: number): void {
+  /**
+   * The next `write` call that updates window content (a put with `pending`
+   * set, as opposed to a firing or a purge) applies `groups` groups, then
+   * throws {@link InjectedCrashError}.
+   */
+  crashDuringNextStateUpdate(groups: number): void {
     this.crashAfterGroups = groups;
+  }
+
+  /** Cancels an injected crash that has not happened yet. */
+  disarm(): void {
+    this.crashAfterGroups = undefined;
+    this.crashOnProgress = false;
   }
 
   /** The next `writeShardProgress` throws {@link InjectedCrashError} without writing. */
@@ -159,8 +169,11 @@ export class InMemoryStateStore implements StateStore {
     const s = this.op(operator);
     this.stats.writeCalls++;
     const out: boolean[] = [];
-    let crashAfter = this.crashAfterGroups;
-    this.crashAfterGroups = undefined;
+    let crashAfter: number | undefined;
+    if (this.crashAfterGroups !== undefined && groups.some((g) => g.some((w) => w.kind === 'put' && w.item.pending))) {
+      crashAfter = this.crashAfterGroups;
+      this.crashAfterGroups = undefined;
+    }
     for (const group of groups) {
       if (crashAfter !== undefined && crashAfter-- <= 0) {
         return Promise.reject(new InjectedCrashError('injected crash in the middle of a state write'));
