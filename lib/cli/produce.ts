@@ -149,10 +149,11 @@ function fieldValue(value: unknown, path: readonly string[]): unknown {
 
 /** Writes progress: a `\r`-rewritten line on a TTY, a plain line every few seconds otherwise. */
 class ProgressReporter {
-  private lastWrite = 0;
   private wroteTtyLine = false;
   private readonly tty: boolean;
   private readonly started = Date.now();
+  // The first line comes after one interval, so short runs print only the summary.
+  private lastWrite = this.started;
 
   constructor(private readonly ctx: CliContext) {
     this.tty = (ctx.stderr as { isTTY?: boolean }).isTTY === true;

@@ -81,9 +81,11 @@ export async function* readNdjson(
       return { value: JSON.parse(text) as unknown, line: lineNo, text };
     } catch (cause) {
       const reason = cause instanceof SyntaxError ? cause.message : String(cause);
-      return new NdjsonLineError(lineNo, `is not valid JSON (${reason}): ${preview(text)}`, {
-        cause,
-      });
+      // V8's message quotes the line for some errors only.
+      const shown = reason.includes(' is not valid JSON')
+        ? reason
+        : `${reason} in ${preview(text)}`;
+      return new NdjsonLineError(lineNo, `is not valid JSON: ${shown}`, { cause });
     }
   }
 

@@ -36,7 +36,7 @@ describe('readNdjson', () => {
     expect(err).toBeInstanceOf(NdjsonLineError);
     expect(err).toBeInstanceOf(RecordDecodeError);
     expect((err as NdjsonLineError).line).toBe(3);
-    expect((err as Error).message).toMatch(/^line 3: is not valid JSON \(.+\): "\{nope\}"$/);
+    expect((err as Error).message).toMatch(/^line 3: is not valid JSON: .*\{nope\}/);
   });
 
   it('skips and reports bad lines when asked', async () => {
@@ -50,7 +50,7 @@ describe('readNdjson', () => {
       [3, 3],
       [5, 5],
     ]);
-    expect(bad.map((e) => [e.line, e.reason.split(' (')[0]])).toEqual([
+    expect(bad.map((e) => [e.line, e.reason.split(':')[0]])).toEqual([
       [2, 'is not valid JSON'],
       [4, 'is not valid UTF-8'],
     ]);
