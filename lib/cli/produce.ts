@@ -253,6 +253,9 @@ async function run(args: readonly string[], ctx: CliContext): Promise<number> {
   const secretAccessKey = ctx.env['AWS_SECRET_ACCESS_KEY'];
   const clients = createAwsClients({
     endpoints: endpointsFromEnv(ctx.env),
+    // The producer retries with its own jittered backoff and per-entry bookkeeping;
+    // SDK retries underneath would multiply the attempts.
+    maxAttempts: 1,
     // Keys in the command's environment win; otherwise the SDK's provider chain (profiles, SSO, roles).
     // (Session credentials are left to the chain: StaticCredentials has no token.)
     ...(accessKeyId && secretAccessKey && !ctx.env['AWS_SESSION_TOKEN']

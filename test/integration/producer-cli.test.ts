@@ -154,6 +154,9 @@ describe('weir produce', () => {
     const missing = await runProduce(['--stream', uniqueName('absent')], lines(2));
     expect(missing.code).toBe(PRODUCE_EXIT.SEND_FAILED);
     expect(missing.stderr).toContain('ResourceNotFoundException');
+    const noFile = await runProduce(['--stream', 's', '--file', 'does-not-exist.ndjson']);
+    expect(noFile.code).toBe(PRODUCE_EXIT.USAGE);
+    expect(noFile.stderr).toContain('ENOENT');
     const help = await runProduce(['--help']);
     expect(help.code).toBe(PRODUCE_EXIT.OK);
     expect(help.stdout).toContain('Usage: weir produce --stream NAME');
