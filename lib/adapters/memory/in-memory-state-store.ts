@@ -16,7 +16,9 @@ import type {
 
 interface HeapEntry {
   readonly at: number;
-  readonly id: string;
+  readonly key: string;
+  readonly start: number;
+  readonly end: number;
   readonly revision: number;
 }
 
@@ -64,9 +66,11 @@ class MinHeap {
   }
 }
 
+/** key -> start -> end -> item: number-keyed inner maps avoid building string ids. */
+type Items = Map<string, Map<number, Map<number, WindowItem>>>;
+
 interface OperatorState {
-  readonly items: Map<string, WindowItem>;
-  readonly byKey: Map<string, Set<string>>;
+  readonly items: Items;
   readonly due: MinHeap;
   readonly expiry: MinHeap;
   readonly progress: Map<string, ShardProgress>;
@@ -76,8 +80,29 @@ interface OperatorState {
 /** Simulated crash of the store, for failure-injection tests. */
 export class InjectedCrashError extends WeirError {}
 
-function idOf(key: string, start: number, end: number): string {
-  return key + '\u0000' + start + '\u0000' + end;
+function getItem(items: Items, key: string, start: number, end: number): WindowItem | undefined {
+  return items.get(key)?.get(start)?.get(end);
+}
+
+function setItem(items: Items, item: WindowItem): void {
+  let byStart = items.get(item.key);
+  if (byStart === undefined) items.set(item.key, (byStart = new Map()));
+  let byEnd = byStart.get(item.start);
+  if (byEnd === undefined) byStart.set(item.start, (byEnd = new Map()));
+  byEnd.set(item.end, item);
+}
+
+function deleteItem(items: Items, key: string, start: number, end: number): void {
+  const byStart = items.get(key);
+  const byEnd = byStart?.get(start);
+  if (byStart === undefined || byEnd === undefined) return;
+  byEnd.delete(end);
+  if (byEnd.size === 0) byStart.delete(start);
+  if (byStart.size === 0) items.delete(key);
+}
+
+function* allOf(items: Items): Generator<WindowItem> {
+  for (const byStart of items.values()) for (const byEnd of byStart.values()) yield* byEnd.values();
 }
 
 /**
@@ -96,7 +121,7 @@ export class InMemoryStateStore implements StateStore {
   private op(operator: string): OperatorState {
     let s = this.operators.get(operator);
     if (s === undefined) {
-      s = { items: new Map(), byKey: new Map(), due: new MinHeap(), expiry: new MinHeap(), progress: new Map(), watermark: null };
+      s = { items: new Map(), due: new MinHeap(), expiry: new MinHeap(), progress: new Map(), watermark: null };
       this.operators.set(operator, s);
     }
     return s;
@@ -150,16 +175,16 @@ export class InMemoryStateStore implements StateStore {
 
   getWindows(operator: string, refs: readonly WindowRef[]): Promise<readonly (WindowItem | undefined)[]> {
     const items = this.op(operator).items;
-    return Promise.resolve(refs.map((r) => items.get(idOf(r.key, r.start, r.end))));
+    return Promise.resolve(refs.map((r) => getItem(items, r.key, r.start, r.end)));
   }
 
   listKeyWindows(operator: string, keys: readonly string[]): Promise<ReadonlyMap<string, readonly WindowItem[]>> {
     const s = this.op(operator);
     const out = new Map<string, WindowItem[]>();
     for (const key of keys) {
-      const ids = s.byKey.get(key);
       const list: WindowItem[] = [];
-      if (ids !== undefined) for (const id of ids) list.push(s.items.get(id) as WindowItem);
+      const byStart = s.items.get(key);
+      if (byStart !== undefined) for (const byEnd of byStart.values()) list.push(...byEnd.values());
       out.set(key, list);
     }
     return Promise.resolve(out);
@@ -193,7 +218,7 @@ export class InMemoryStateStore implements StateStore {
   private conditionsHold(s: OperatorState, group: readonly WindowWrite[]): boolean {
     for (const w of group) {
       const ref = w.kind === 'put' ? w.item : w.ref;
-      const cur = s.items.get(idOf(ref.key, ref.start, ref.end));
+      const cur = getItem(s.items, ref.key, ref.start, ref.end);
       if (w.expectedRevision === null ? cur !== undefined : cur?.revision !== w.expectedRevision) return false;
     }
     return true;
@@ -201,28 +226,17 @@ export class InMemoryStateStore implements StateStore {
 
   private applyWrite(s: OperatorState, w: WindowWrite): void {
     if (w.kind === 'delete') {
-      const id = idOf(w.ref.key, w.ref.start, w.ref.end);
-      s.items.delete(id);
-      const ids = s.byKey.get(w.ref.key);
-      if (ids !== undefined) {
-        ids.delete(id);
-        if (ids.size === 0) s.byKey.delete(w.ref.key);
-      }
+      deleteItem(s.items, w.ref.key, w.ref.start, w.ref.end);
       return;
     }
     const item = w.item;
-    const id = idOf(item.key, item.start, item.end);
-    if (w.expectedRevision === null) {
-      let ids = s.byKey.get(item.key);
-      if (ids === undefined) s.byKey.set(item.key, (ids = new Set()));
-      ids.add(id);
-    }
-    const prev = s.items.get(id);
-    s.items.set(id, item);
+    const prev = w.expectedRevision === null ? undefined : getItem(s.items, item.key, item.start, item.end);
+    setItem(s.items, item);
     if (!item.purged) {
-      if (item.pending) s.due.push({ at: item.end - 1, id, revision: item.revision });
+      const { key, start, end, revision } = item;
+      if (item.pending) s.due.push({ at: end - 1, key, start, end, revision });
       // cleanupAt is fixed by the bounds, which are the identity: one expiry entry per open item.
-      if (prev === undefined || prev.purged) s.expiry.push({ at: item.cleanupAt, id, revision: item.revision });
+      if (prev === undefined || prev.purged) s.expiry.push({ at: item.cleanupAt, key, start, end, revision });
     }
   }
 
@@ -237,7 +251,7 @@ export class InMemoryStateStore implements StateStore {
     const out: WindowItem[] = [];
     for (let top = heap.peek(); top !== undefined && bound(top.at) && out.length < limit; top = heap.peek()) {
       heap.pop();
-      const item = s.items.get(top.id);
+      const item = getItem(s.items, top.key, top.start, top.end);
       if (item === undefined || !valid(item, top)) continue;
       found.push(top);
       out.push(item);
@@ -262,12 +276,12 @@ export class InMemoryStateStore implements StateStore {
   /** Number of open (not purged) window items of an operator. */
   openWindowCount(operator: string): number {
     let n = 0;
-    for (const item of this.op(operator).items.values()) if (!item.purged) n++;
+    for (const item of allOf(this.op(operator).items)) if (!item.purged) n++;
     return n;
   }
 
   /** Every item of an operator (tests and checkpoints). */
   allItems(operator: string): WindowItem[] {
-    return [...this.op(operator).items.values()];
+    return [...allOf(this.op(operator).items)];
   }
 }

@@ -1,0 +1,222 @@
+/**
+ * Engine-core throughput in one process, against the in-memory state store:
+ * pre-decoded events and raw Kinesis records (base64 JSON, as Lambda delivers
+ * them) next to the decode-only limit (base64 + UTF-8 + JSON.parse, no
+ * engine); tumbling, sliding (size/slide = 4) and session windows; uniform
+ * and Zipf-skewed keys. Plus the serialised size of each built-in
+ * accumulator. Every figure is described in docs/benchmarks.md.
+ */
+import { InMemoryStateStore } from '../lib/adapters/memory/index.ts';
+import {
+  avg,
+  count,
+  createWindowOperator,
+  distinctApprox,
+  json,
+  max,
+  min,
+  minutes,
+  pipeline,
+  position,
+  seconds,
+  session,
+  sliding,
+  sum,
+  tumbling,
+} from '../lib/core/index.ts';
+import type { AggregateFunction, DecodedRecord, Position, SourceRecord, WindowAssigner } from '../lib/core/index.ts';
+import { ManualClock } from '../lib/ports/index.ts';
+import { FIRST_SEQUENCE_NUMBER } from '../lib/testing/index.ts';
+import type { BenchSection } from './run.ts';
+
+interface Click {
+  page: string;
+  user: string;
+  ts: number;
+  latencyMs: number;
+}
+
+const RECORDS = Number(process.env['BENCH_RECORDS'] ?? 200_000);
+const BATCH = 1000;
+const KEYS = 1000;
+const SHARD = 'shardId-000000000000';
+const T0 = 1_700_000_000_000;
+
+/** Deterministic PRNG (mulberry32), so every run measures the same input. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function keyPicker(dist: 'uniform' | 'zipf', random: () => number): () => number {
+  if (dist === 'uniform') return () => Math.floor(random() * KEYS);
+  // Zipf(s = 1.1) over KEYS keys, by inverse CDF.
+  const cdf: number[] = [];
+  let total = 0;
+  for (let k = 1; k <= KEYS; k++) cdf.push((total += 1 / k ** 1.1));
+  return () => {
+    const u = random() * total;
+    let lo = 0;
+    let hi = KEYS - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((cdf[mid] as number) < u) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+}
+
+/** 200k clicks at 10 ms spacing of event time with up to 2 s of disorder. */
+function makeEvents(dist: 'uniform' | 'zipf'): Click[] {
+  const random = rng(dist === 'uniform' ? 1 : 2);
+  const pick = keyPicker(dist, random);
+  const out: Click[] = [];
+  for (let i = 0; i < RECORDS; i++) {
+    out.push({
+      page: `/products/item-${pick()}`,
+      user: `user-${Math.floor(random() * 50_000)}`,
+      ts: T0 + i * 10 - Math.floor(random() * 2000),
+      latencyMs: Math.floor(random() * 500),
+    });
+  }
+  return out;
+}
+
+function makePositions(): Position[] {
+  const out: Position[] = [];
+  let seq = FIRST_SEQUENCE_NUMBER;
+  for (let i = 0; i < RECORDS; i++) {
+    seq += 1_000_000_000_000n;
+    out.push(position(SHARD, seq.toString()));
+  }
+  return out;
+}
+
+function definition(assigner: WindowAssigner) {
+  return pipeline('bench')
+    .decode(json<Click>())
+    .filter((e) => e.latencyMs >= 0)
+    .keyBy((e) => e.page)
+    .eventTime((e) => e.ts, { maxOutOfOrderness: seconds(5) })
+    .window(assigner)
+    .allowedLateness(seconds(10))
+    .aggregate(count());
+}
+
+const assigners: Record<string, WindowAssigner> = {
+  tumbling: tumbling(minutes(1)),
+  sliding: sliding(minutes(1), seconds(15)),
+  session: session(seconds(30)),
+};
+
+async function runCore(
+  assigner: WindowAssigner,
+  mode: 'decoded' | 'raw',
+  events: Click[],
+  base64: string[],
+  positions: Position[],
+): Promise<{ perS: number; writesPerRecord: number; results: number }> {
+  const clock = new ManualClock(T0);
+  const store = new InMemoryStateStore();
+  const op = createWindowOperator(definition(assigner), { store, clock });
+  let writes = 0;
+  let results = 0;
+  const started = performance.now();
+  for (let b = 0; b < RECORDS; b += BATCH) {
+    clock.advance(1000);
+    const end = Math.min(RECORDS, b + BATCH);
+    if (mode === 'raw') {
+      const batch: SourceRecord[] = [];
+      for (let i = b; i < end; i++) {
+        batch.push({ position: positions[i] as Position, data: Buffer.from(base64[i] as string, 'base64'), partitionKey: 'pk' });
+      }
+      const o = await op.processBatch(SHARD, batch);
+      writes += o.stateWrites;
+      results += o.results.length;
+    } else {
+      const batch: DecodedRecord<Click>[] = [];
+      for (let i = b; i < end; i++) batch.push({ position: positions[i] as Position, value: events[i] as Click, partitionKey: 'pk' });
+      const o = await op.processDecodedBatch(SHARD, batch);
+      writes += o.stateWrites;
+      results += o.results.length;
+    }
+  }
+  const seconds_ = (performance.now() - started) / 1000;
+  return { perS: Math.round(RECORDS / seconds_), writesPerRecord: writes / RECORDS, results };
+}
+
+function decodeOnly(base64: string[]): number {
+  const td = new TextDecoder();
+  let sink = 0;
+  const started = performance.now();
+  for (let i = 0; i < RECORDS; i++) {
+    const e = JSON.parse(td.decode(Buffer.from(base64[i] as string, 'base64'))) as Click;
+    sink += e.ts & 1;
+  }
+  const s = (performance.now() - started) / 1000;
+  if (sink < 0) console.log(sink);
+  return Math.round(RECORDS / s);
+}
+
+function accumulatorBytes<ACC>(agg: AggregateFunction<Click, ACC, unknown>, n: number): number {
+  let acc = agg.createAccumulator();
+  for (let i = 0; i < n; i++) acc = agg.add({ page: '/p', user: `user-${i}`, ts: T0 + i, latencyMs: 100 + (i % 400) + 0.25 }, acc);
+  return Buffer.byteLength(JSON.stringify(agg.serialize(acc)), 'utf8');
+}
+
+async function best<T extends { perS: number }>(f: () => Promise<T>): Promise<T> {
+  let top: T | undefined;
+  for (let i = 0; i < 2; i++) {
+    const r = await f();
+    if (top === undefined || r.perS > top.perS) top = r;
+  }
+  return top as T;
+}
+
+export const coreSection: BenchSection = {
+  name: 'core',
+  async run() {
+    const figures: Record<string, number> = {};
+    const positions = makePositions();
+    let decodeLimit = 0;
+    for (const dist of ['uniform', 'zipf'] as const) {
+      const events = makeEvents(dist);
+      const base64 = events.map((e) => Buffer.from(JSON.stringify(e)).toString('base64'));
+      const limit = Math.max(decodeOnly(base64), decodeOnly(base64), decodeOnly(base64));
+      if (dist === 'uniform') decodeLimit = limit;
+      figures[`decode_only_records_per_s_${dist}`] = limit;
+      for (const [name, assigner] of Object.entries(assigners)) {
+        const decoded = await best(() => runCore(assigner, 'decoded', events, base64, positions));
+        const raw = await best(() => runCore(assigner, 'raw', events, base64, positions));
+        figures[`core_records_per_s_decoded_${name}_${dist}`] = decoded.perS;
+        figures[`core_records_per_s_raw_${name}_${dist}`] = raw.perS;
+        figures[`core_vs_decode_ratio_${name}_${dist}`] = Math.round((raw.perS / limit) * 1000) / 1000;
+        figures[`state_writes_per_record_${name}_${dist}`] = Math.round(raw.writesPerRecord * 10_000) / 10_000;
+      }
+    }
+    figures['decode_only_records_per_s'] = decodeLimit;
+    figures['core_records_per_s_raw'] = figures['core_records_per_s_raw_tumbling_uniform'] as number;
+    figures['core_records_per_s_decoded'] = figures['core_records_per_s_decoded_tumbling_uniform'] as number;
+    figures['core_vs_decode_ratio_tumbling'] = figures['core_vs_decode_ratio_tumbling_uniform'] as number;
+
+    const aggs: Record<string, AggregateFunction<Click, unknown, unknown>> = {
+      count: count() as AggregateFunction<Click, unknown, unknown>,
+      sum: sum((e: Click) => e.latencyMs) as AggregateFunction<Click, unknown, unknown>,
+      min: min((e: Click) => e.latencyMs) as AggregateFunction<Click, unknown, unknown>,
+      max: max((e: Click) => e.latencyMs) as AggregateFunction<Click, unknown, unknown>,
+      avg: avg((e: Click) => e.latencyMs) as AggregateFunction<Click, unknown, unknown>,
+    };
+    for (const [name, agg] of Object.entries(aggs)) figures[`accumulator_bytes_${name}`] = accumulatorBytes(agg, 1000);
+    const hll = distinctApprox((e: Click) => e.user) as AggregateFunction<Click, unknown, unknown>;
+    figures['accumulator_bytes_distinct_approx_100'] = accumulatorBytes(hll, 100);
+    figures['accumulator_bytes_distinct_approx_10000'] = accumulatorBytes(hll, 10_000);
+    return figures;
+  },
+};
