@@ -18,6 +18,7 @@ import type { Readable } from 'node:stream';
 import { createAwsClients, endpointsFromEnv } from '../adapters/aws-clients.ts';
 import { RecordTooLargeError, WeirError } from '../errors.ts';
 import { readNdjson, NdjsonLineError } from '../kinesis/ndjson.ts';
+import { listShardHashRanges } from '../kinesis/stream-admin.ts';
 import {
   InvalidRecordError,
   ProducerError,
@@ -267,7 +268,10 @@ async function run(args: readonly string[], ctx: CliContext): Promise<number> {
   const started = Date.now();
   try {
     const result = await putRecords(clients.kinesis, opts.stream, records(), {
-      aggregate: opts.aggregate,
+      // Shard-aware, as the KPL: each record stays on the shard its own key hashes to.
+      ...(opts.aggregate
+        ? { aggregate: { shards: await listShardHashRanges(clients.kinesis, opts.stream) } }
+        : {}),
       ...(opts.rate !== undefined ? { ratePerSecond: opts.rate } : {}),
       ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
       ...(opts.maxAttempts !== undefined ? { maxAttempts: opts.maxAttempts } : {}),

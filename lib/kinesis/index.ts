@@ -3,6 +3,7 @@ export {
   putRecords,
   backoffDelayMs,
   isTransientRequestError,
+  hashKeyOf,
   KINESIS_LIMITS,
   ProducerError,
   ProducerFailure,
@@ -13,6 +14,7 @@ export {
   type PutRecordsOptions,
   type PutRecordsResult,
   type FailedEntry,
+  type ShardHashRange,
 } from './producer.ts';
 export {
   aggregate,
@@ -32,6 +34,7 @@ export { readNdjson, NdjsonLineError, type NdjsonLine, type NdjsonOptions } from
 export {
   createStreamAndWait,
   listShards,
+  listShardHashRanges,
   readWholeStream,
   type StoredRecord,
 } from './stream-admin.ts';

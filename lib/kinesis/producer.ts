@@ -24,6 +24,7 @@ import {
   type PutRecordsCommandOutput,
   type PutRecordsRequestEntry,
 } from '@aws-sdk/client-kinesis';
+import { createHash } from 'node:crypto';
 import { ConfigError, RecordTooLargeError, WeirError } from '../errors.ts';
 import { position, type Position } from '../core/position.ts';
 import { KplAggregateBuilder } from './kpl.ts';
@@ -41,6 +42,15 @@ export const KINESIS_LIMITS = {
   /** Partition keys are 1..256 Unicode characters. */
   maxPartitionKeyLength: 256,
 } as const;
+
+/** An open shard's hash key range, as ListShards reports it. */
+export interface ShardHashRange {
+  readonly shardId: string;
+  /** Decimal, inclusive. */
+  readonly startingHashKey: string;
+  /** Decimal, inclusive. */
+  readonly endingHashKey: string;
+}
 
 /** One record to put. */
 export interface ProducerRecord {
@@ -86,8 +96,14 @@ export interface PutRecordsOptions {
   readonly concurrency?: number;
   /** Records per second sent (retries included), token bucket; unlimited when absent. @default undefined */
   readonly ratePerSecond?: number;
-  /** Pack user records into KPL aggregates (see kpl.ts). @default false */
-  readonly aggregate?: boolean;
+  /**
+   * Pack user records into KPL aggregates (see kpl.ts). `true` packs records
+   * in input order: an aggregate lands on the shard of its FIRST record's key.
+   * `{ shards }` (from {@link listShardHashRanges}) packs per shard, as the
+   * KPL does: each user record goes in an aggregate pinned to the shard its
+   * own key hashes to, so per-key shard affinity holds. @default false
+   */
+  readonly aggregate?: boolean | { readonly shards: readonly ShardHashRange[] };
   /** The stream's maximum record size (data + partition key). @default 1048576 (1 MiB) */
   readonly maxRecordBytes?: number;
   /** Records per request, at most 500. @default 500 */
@@ -539,24 +555,48 @@ export async function putRecords(
     await launch(b);
   };
 
-  // Aggregation state.
-  const aggregating = options.aggregate === true;
-  let builder = new KplAggregateBuilder();
-  let builderIndices: number[] = [];
-  const flushAggregate = async (): Promise<void> => {
-    if (builder.count === 0) return;
-    const agg = builder.build();
+  // Aggregation state: one slot (builder) per target shard when shard-aware,
+  // a single slot otherwise.
+  const aggregating = options.aggregate !== undefined && options.aggregate !== false;
+  const ranges =
+    typeof options.aggregate === 'object' ? prepareRanges(options.aggregate.shards) : undefined;
+  interface Slot {
+    builder: KplAggregateBuilder;
+    indices: number[];
+    /** Pins the aggregate to its shard (the shard's starting hash key). */
+    readonly pin: string | undefined;
+  }
+  const slots = new Map<string, Slot>();
+  let bufferedBytes = 0;
+  const slotFor = (record: { partitionKey: string; explicitHashKey?: string }): Slot => {
+    const range = ranges === undefined ? undefined : findRange(ranges, hashKeyOf(record));
+    const id = range?.shardId ?? '';
+    let slot = slots.get(id);
+    if (slot === undefined) {
+      slot = { builder: new KplAggregateBuilder(), indices: [], pin: range?.startingHashKey };
+      slots.set(id, slot);
+    }
+    return slot;
+  };
+  const flushSlot = async (slot: Slot): Promise<void> => {
+    if (slot.builder.count === 0) return;
+    const agg = slot.builder.build();
+    const pin = slot.pin ?? agg.explicitHashKey;
     const entry: Entry = {
       data: agg.data,
       partitionKey: agg.partitionKey,
-      explicitHashKey: agg.explicitHashKey,
+      explicitHashKey: pin,
       size: agg.data.length + encoder.encode(agg.partitionKey).length,
-      indices: builderIndices,
+      indices: slot.indices,
       aggregated: true,
     };
-    builder = new KplAggregateBuilder();
-    builderIndices = [];
+    bufferedBytes -= slot.builder.size;
+    slot.builder = new KplAggregateBuilder();
+    slot.indices = [];
     await pushEntry(entry);
+  };
+  const flushAggregates = async (): Promise<void> => {
+    for (const slot of slots.values()) await flushSlot(slot);
   };
 
   let rejected: Error | undefined;
@@ -598,8 +638,9 @@ export async function putRecords(
         };
         // An aggregate must fit one Kinesis record and one request.
         const limit = Math.min(maxRecordBytes, maxRequestBytes);
-        if (builder.count > 0 && builder.sizeWith(user) > limit) await flushAggregate();
-        if (builder.sizeWith(user) > limit) {
+        const slot = slotFor(user);
+        if (slot.builder.count > 0 && slot.builder.sizeWith(user) > limit) await flushSlot(slot);
+        if (slot.builder.sizeWith(user) > limit) {
           // Too big even alone inside an aggregate, but valid as a plain record.
           await pushEntry({
             data,
@@ -611,8 +652,16 @@ export async function putRecords(
           });
           continue;
         }
-        builder.add(user);
-        builderIndices.push(i);
+        bufferedBytes -= slot.builder.size;
+        slot.builder.add(user);
+        bufferedBytes += slot.builder.size;
+        slot.indices.push(i);
+        // Bound memory with many shards: never buffer more than one request's worth.
+        if (bufferedBytes > maxRequestBytes) {
+          let largest = slot;
+          for (const s of slots.values()) if (s.builder.size > largest.builder.size) largest = s;
+          await flushSlot(largest);
+        }
       }
     } catch (error) {
       // The input failed (a bad NDJSON line, an unreadable file): like a bad
@@ -620,7 +669,7 @@ export async function putRecords(
       inputError = { error };
     }
     if (failure === undefined) {
-      await flushAggregate();
+      await flushAggregates();
       await flushBatch();
     }
   } finally {
@@ -733,4 +782,55 @@ class TokenBucket {
     }
     this.tokens -= n;
   }
+}
+
+interface PreparedRange {
+  readonly shardId: string;
+  readonly start: bigint;
+  readonly end: bigint;
+  readonly startingHashKey: string;
+}
+
+function prepareRanges(shards: readonly ShardHashRange[]): PreparedRange[] {
+  if (shards.length === 0)
+    throw new ConfigError('aggregate.shards', shards, 'must list at least one open shard');
+  const out = shards.map((s, i) => {
+    if (!DECIMAL.test(s.startingHashKey) || !DECIMAL.test(s.endingHashKey)) {
+      throw new ConfigError(
+        `aggregate.shards[${i}]`,
+        s,
+        'must have decimal startingHashKey and endingHashKey',
+      );
+    }
+    return {
+      shardId: s.shardId,
+      start: BigInt(s.startingHashKey),
+      end: BigInt(s.endingHashKey),
+      startingHashKey: s.startingHashKey,
+    };
+  });
+  return out.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+}
+
+/** The 128-bit hash key Kinesis routes a record by: its explicit hash key, else MD5 of its partition key. */
+export function hashKeyOf(record: {
+  readonly partitionKey: string;
+  readonly explicitHashKey?: string;
+}): bigint {
+  if (record.explicitHashKey !== undefined) return BigInt(record.explicitHashKey);
+  return BigInt(`0x${createHash('md5').update(record.partitionKey, 'utf8').digest('hex')}`);
+}
+
+/** Binary search; undefined when the key falls in a gap (ranges out of date). */
+function findRange(ranges: readonly PreparedRange[], key: bigint): PreparedRange | undefined {
+  let lo = 0;
+  let hi = ranges.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const r = ranges[mid] as PreparedRange;
+    if (key < r.start) hi = mid - 1;
+    else if (key > r.end) lo = mid + 1;
+    else return r;
+  }
+  return undefined;
 }

@@ -13,6 +13,7 @@ import {
   type Shard,
 } from '@aws-sdk/client-kinesis';
 import { WeirError } from '../errors.ts';
+import type { ShardHashRange } from './producer.ts';
 
 /** A record read back from a shard. */
 export interface StoredRecord {
@@ -46,15 +47,14 @@ export async function createStreamAndWait(
   }
 }
 
-/** Every shard of a stream (ListShards, paginated). */
-export async function listShards(kinesis: KinesisClient, streamName: string): Promise<Shard[]> {
+/** Every shard of a stream (ListShards, paginated); `stream` is a name or an ARN. */
+export async function listShards(kinesis: KinesisClient, stream: string): Promise<Shard[]> {
   const shards: Shard[] = [];
+  const target = stream.startsWith('arn:') ? { StreamARN: stream } : { StreamName: stream };
   let token: string | undefined;
   do {
     const out = await kinesis.send(
-      new ListShardsCommand(
-        token === undefined ? { StreamName: streamName } : { NextToken: token },
-      ),
+      new ListShardsCommand(token === undefined ? target : { NextToken: token }),
     );
     shards.push(...(out.Shards ?? []));
     token = out.NextToken;
@@ -103,4 +103,21 @@ export async function readWholeStream(
     }
   }
   return out;
+}
+
+/**
+ * Hash key ranges of the stream's OPEN shards, for shard-aware aggregation
+ * (`putRecords(..., { aggregate: { shards } })`).
+ */
+export async function listShardHashRanges(
+  kinesis: KinesisClient,
+  stream: string,
+): Promise<ShardHashRange[]> {
+  return (await listShards(kinesis, stream))
+    .filter((s) => s.SequenceNumberRange?.EndingSequenceNumber === undefined)
+    .map((s) => ({
+      shardId: s.ShardId as string,
+      startingHashKey: s.HashKeyRange?.StartingHashKey as string,
+      endingHashKey: s.HashKeyRange?.EndingHashKey as string,
+    }));
 }

@@ -92,6 +92,7 @@ describe('weir produce', () => {
       users.map((u) => (JSON.parse(Buffer.from(u.data).toString()) as { id: number }).id),
     ).toEqual([...Array(1000).keys()]);
     expect(new Set(users.map((u) => u.partitionKey)).size).toBe(1000);
+    expect(r.stdout).toMatch(/\(\d Kinesis records,/);
   });
 
   it('GIVEN a bad line WHEN run THEN exit 65 names the line, and the lines before it are stored', async () => {

@@ -9,6 +9,8 @@ import { createAwsClients, type AwsClients } from '../../lib/adapters/aws-client
 import {
   createStreamAndWait,
   deaggregate,
+  hashKeyOf,
+  listShardHashRanges,
   putRecords,
   readWholeStream,
   type ProducerRecord,
@@ -226,6 +228,28 @@ describe('putRecords on the embedded Kinesis', () => {
         ...Array(deaggregate(r).length).keys(),
       ]);
     }
+  });
+
+  it('GIVEN shard-aware aggregation WHEN read back THEN every user record sits on the shard its own key hashes to', async () => {
+    const { kinesis } = fx.clients;
+    const stream = uniqueName('kpl-shards');
+    await createStreamAndWait(kinesis, stream, 4);
+    const shards = await listShardHashRanges(kinesis, stream);
+    expect(shards).toHaveLength(4);
+    const input = jsonRecords(4000, 'sa');
+    const result = await putRecords(kinesis, stream, input, { aggregate: { shards } });
+    expect(result.records).toBe(4000);
+    const raw = await readWholeStream(kinesis, stream);
+    const users = raw.flatMap((r) => deaggregate(r));
+    expect(users).toHaveLength(4000);
+    for (const u of users) {
+      const range = shards.find((s) => s.shardId === u.shardId);
+      const h = hashKeyOf(u);
+      expect(range && h >= BigInt(range.startingHashKey) && h <= BigInt(range.endingHashKey)).toBe(
+        true,
+      );
+    }
+    expect(Object.keys(result.perShard).sort()).toEqual(shards.map((s) => s.shardId).sort());
   });
 
   it('measures PutRecords and GetRecords throughput (20,000 ~200-byte records, 4 shards)', async () => {

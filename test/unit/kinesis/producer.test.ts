@@ -8,12 +8,14 @@ import type {
 import {
   backoffDelayMs,
   deaggregate,
+  hashKeyOf,
   InvalidRecordError,
   ProducerError,
   putRecords,
   type KinesisPutRecordsClient,
   type ProducerProgress,
   type ProducerRecord,
+  type ShardHashRange,
 } from '../../../lib/kinesis/index.ts';
 import { ConfigError, RecordTooLargeError } from '../../../lib/errors.ts';
 
@@ -448,5 +450,75 @@ describe('putRecords: KPL aggregation', () => {
     const plain = kinesis.stored.find((s) => s.key === 'k1');
     expect(plain?.data.length).toBe(MiB - 10);
     expect(result.positions[1]?.subSequenceNumber).toBe(0);
+  });
+});
+
+describe('putRecords: shard-aware KPL aggregation', () => {
+  const Q = 1n << 126n;
+  const quarters: ShardHashRange[] = [0n, 1n, 2n, 3n].map((i) => ({
+    shardId: `shardId-00000000000${i}`,
+    startingHashKey: String(i * Q),
+    endingHashKey: String((i + 1n) * Q - 1n),
+  }));
+
+  it('hashKeyOf is the MD5 of the partition key as a 128-bit number, or the explicit hash key', () => {
+    expect(hashKeyOf({ partitionKey: '' })).toBe(0xd41d8cd98f00b204e9800998ecf8427en);
+    expect(hashKeyOf({ partitionKey: 'x', explicitHashKey: '42' })).toBe(42n);
+  });
+
+  it('pins each aggregate to one shard and puts every user record in the aggregate of its own shard', async () => {
+    const kinesis = new FakeKinesis();
+    const input = records(2000, 50);
+    const result = await putRecords(kinesis, 's', input, { aggregate: { shards: quarters } });
+    expect(result.records).toBe(2000);
+    const sent = kinesis.calls.flatMap((c) => c.Records ?? []);
+    expect(new Set(sent.map((e) => e.ExplicitHashKey))).toEqual(
+      new Set(quarters.map((q) => q.startingHashKey)),
+    );
+    let users = 0;
+    for (const e of sent) {
+      const shard = quarters.find((q) => q.startingHashKey === e.ExplicitHashKey) as ShardHashRange;
+      for (const u of deaggregate({
+        data: e.Data as Uint8Array,
+        partitionKey: e.PartitionKey as string,
+        sequenceNumber: '1',
+      })) {
+        const h = hashKeyOf(u);
+        expect(h >= BigInt(shard.startingHashKey) && h <= BigInt(shard.endingHashKey)).toBe(true);
+        users++;
+      }
+    }
+    expect(users).toBe(2000);
+    // Positions still map input index -> (aggregate, sub-sequence).
+    expect(
+      new Set(result.positions.map((p) => `${p.sequenceNumber}/${p.subSequenceNumber}`)).size,
+    ).toBe(2000);
+  });
+
+  it('buffers at most one request worth of bytes across shards', async () => {
+    const kinesis = new FakeKinesis();
+    const eighths: ShardHashRange[] = [...Array(8).keys()].map((i) => ({
+      shardId: `s${i}`,
+      startingHashKey: String(BigInt(i) << 125n),
+      endingHashKey: String(((BigInt(i) + 1n) << 125n) - 1n),
+    }));
+    const result = await putRecords(kinesis, 's', records(3000, 200), {
+      aggregate: { shards: eighths },
+      maxRequestBytes: 20_000,
+    });
+    expect(result.records).toBe(3000);
+    for (const c of kinesis.calls) {
+      const bytes = (c.Records ?? []).reduce(
+        (n, e) => n + (e.Data as Uint8Array).length + (e.PartitionKey as string).length,
+        0,
+      );
+      expect(bytes).toBeLessThanOrEqual(20_000);
+    }
+  });
+
+  it('rejects an empty shard list', async () => {
+    await expect(
+      putRecords(new FakeKinesis(), 's', records(1), { aggregate: { shards: [] } }),
+    ).rejects.toThrow('aggregate.shards must list at least one open shard (given [])');
   });
 });
