@@ -24,7 +24,13 @@ import {
   sum,
   tumbling,
 } from '../lib/core/index.ts';
-import type { AggregateFunction, DecodedRecord, Position, SourceRecord, WindowAssigner } from '../lib/core/index.ts';
+import type {
+  AggregateFunction,
+  DecodedRecord,
+  Position,
+  SourceRecord,
+  WindowAssigner,
+} from '../lib/core/index.ts';
 import { ManualClock } from '../lib/ports/index.ts';
 import { FIRST_SEQUENCE_NUMBER } from '../lib/testing/index.ts';
 import type { BenchSection } from './run.ts';
@@ -135,14 +141,23 @@ async function runCore(
     if (mode === 'raw') {
       const batch: SourceRecord[] = [];
       for (let i = b; i < end; i++) {
-        batch.push({ position: positions[i] as Position, data: Buffer.from(base64[i] as string, 'base64'), partitionKey: 'pk' });
+        batch.push({
+          position: positions[i] as Position,
+          data: Buffer.from(base64[i] as string, 'base64'),
+          partitionKey: 'pk',
+        });
       }
       const o = await op.processBatch(SHARD, batch);
       writes += o.stateWrites;
       results += o.results.length;
     } else {
       const batch: DecodedRecord<Click>[] = [];
-      for (let i = b; i < end; i++) batch.push({ position: positions[i] as Position, value: events[i] as Click, partitionKey: 'pk' });
+      for (let i = b; i < end; i++)
+        batch.push({
+          position: positions[i] as Position,
+          value: events[i] as Click,
+          partitionKey: 'pk',
+        });
       const o = await op.processDecodedBatch(SHARD, batch);
       writes += o.stateWrites;
       results += o.results.length;
@@ -167,7 +182,11 @@ function decodeOnly(base64: string[]): number {
 
 function accumulatorBytes<ACC>(agg: AggregateFunction<Click, ACC, unknown>, n: number): number {
   let acc = agg.createAccumulator();
-  for (let i = 0; i < n; i++) acc = agg.add({ page: '/p', user: `user-${i}`, ts: T0 + i, latencyMs: 100 + (i % 400) + 0.25 }, acc);
+  for (let i = 0; i < n; i++)
+    acc = agg.add(
+      { page: '/p', user: `user-${i}`, ts: T0 + i, latencyMs: 100 + (i % 400) + 0.25 },
+      acc,
+    );
   return Buffer.byteLength(JSON.stringify(agg.serialize(acc)), 'utf8');
 }
 
@@ -197,23 +216,32 @@ export const coreSection: BenchSection = {
         const raw = await best(() => runCore(assigner, 'raw', events, base64, positions));
         figures[`core_records_per_s_decoded_${name}_${dist}`] = decoded.perS;
         figures[`core_records_per_s_raw_${name}_${dist}`] = raw.perS;
-        figures[`core_vs_decode_ratio_${name}_${dist}`] = Math.round((raw.perS / limit) * 1000) / 1000;
-        figures[`state_writes_per_record_${name}_${dist}`] = Math.round(raw.writesPerRecord * 10_000) / 10_000;
+        figures[`core_vs_decode_ratio_${name}_${dist}`] =
+          Math.round((raw.perS / limit) * 1000) / 1000;
+        figures[`state_writes_per_record_${name}_${dist}`] =
+          Math.round(raw.writesPerRecord * 10_000) / 10_000;
       }
     }
     figures['decode_only_records_per_s'] = decodeLimit;
-    figures['core_records_per_s_raw'] = figures['core_records_per_s_raw_tumbling_uniform'] as number;
-    figures['core_records_per_s_decoded'] = figures['core_records_per_s_decoded_tumbling_uniform'] as number;
-    figures['core_vs_decode_ratio_tumbling'] = figures['core_vs_decode_ratio_tumbling_uniform'] as number;
+    figures['core_records_per_s_raw'] = figures[
+      'core_records_per_s_raw_tumbling_uniform'
+    ] as number;
+    figures['core_records_per_s_decoded'] = figures[
+      'core_records_per_s_decoded_tumbling_uniform'
+    ] as number;
+    figures['core_vs_decode_ratio_tumbling'] = figures[
+      'core_vs_decode_ratio_tumbling_uniform'
+    ] as number;
 
     const aggs: Record<string, AggregateFunction<Click, unknown, unknown>> = {
-      count: count() as AggregateFunction<Click, unknown, unknown>,
-      sum: sum((e: Click) => e.latencyMs) as AggregateFunction<Click, unknown, unknown>,
-      min: min((e: Click) => e.latencyMs) as AggregateFunction<Click, unknown, unknown>,
-      max: max((e: Click) => e.latencyMs) as AggregateFunction<Click, unknown, unknown>,
-      avg: avg((e: Click) => e.latencyMs) as AggregateFunction<Click, unknown, unknown>,
+      count: count(),
+      sum: sum((e: Click) => e.latencyMs),
+      min: min((e: Click) => e.latencyMs),
+      max: max((e: Click) => e.latencyMs),
+      avg: avg((e: Click) => e.latencyMs),
     };
-    for (const [name, agg] of Object.entries(aggs)) figures[`accumulator_bytes_${name}`] = accumulatorBytes(agg, 1000);
+    for (const [name, agg] of Object.entries(aggs))
+      figures[`accumulator_bytes_${name}`] = accumulatorBytes(agg, 1000);
     const hll = distinctApprox((e: Click) => e.user) as AggregateFunction<Click, unknown, unknown>;
     figures['accumulator_bytes_distinct_approx_100'] = accumulatorBytes(hll, 100);
     figures['accumulator_bytes_distinct_approx_10000'] = accumulatorBytes(hll, 10_000);

@@ -18,12 +18,14 @@ const sections: BenchSection[] = [coreSection];
 const resultsFile = new URL('./results.json', import.meta.url);
 const only = process.env['BENCH_ONLY']?.split(',');
 
-let results: Record<string, number> = {};
-try {
-  results = JSON.parse(readFileSync(resultsFile, 'utf8')) as Record<string, number>;
-} catch {
-  results = {};
+function previousResults(): Record<string, number> {
+  try {
+    return JSON.parse(readFileSync(resultsFile, 'utf8')) as Record<string, number>;
+  } catch {
+    return {};
+  }
 }
+const results = previousResults();
 
 for (const section of sections) {
   if (only !== undefined && !only.includes(section.name)) continue;

@@ -3,7 +3,16 @@
  * serialisation of accumulators that state stores persist.
  */
 import { ConfigError } from '../errors.ts';
-import { HLL_MAX_PRECISION, HLL_MIN_PRECISION, hllAdd, hllCreate, hllEstimate, hllFromJson, hllMerge, hllToJson } from './hll.ts';
+import {
+  HLL_MAX_PRECISION,
+  HLL_MIN_PRECISION,
+  hllAdd,
+  hllCreate,
+  hllEstimate,
+  hllFromJson,
+  hllMerge,
+  hllToJson,
+} from './hll.ts';
 import type { HllRegisters } from './hll.ts';
 import type { JsonValue } from './json.ts';
 
@@ -89,7 +98,9 @@ export function sum<IN>(field: (value: IN) => number): AggregateFunction<IN, num
  * never fires).
  * @example min((e: Reading) => e.celsius)
  */
-export function min<IN>(field: (value: IN) => number): AggregateFunction<IN, number | null, number | null> {
+export function min<IN>(
+  field: (value: IN) => number,
+): AggregateFunction<IN, number | null, number | null> {
   return {
     name: 'min',
     createAccumulator: () => null,
@@ -108,7 +119,9 @@ export function min<IN>(field: (value: IN) => number): AggregateFunction<IN, num
  * Maximum of a numeric field (`null` only for an empty accumulator).
  * @example max((e: Reading) => e.celsius)
  */
-export function max<IN>(field: (value: IN) => number): AggregateFunction<IN, number | null, number | null> {
+export function max<IN>(
+  field: (value: IN) => number,
+): AggregateFunction<IN, number | null, number | null> {
   return {
     name: 'max',
     createAccumulator: () => null,
@@ -134,7 +147,9 @@ export interface AvgAccumulator {
  * Stored as `[sum, count]`.
  * @example avg((e: Click) => e.latencyMs)
  */
-export function avg<IN>(field: (value: IN) => number): AggregateFunction<IN, AvgAccumulator, number | null> {
+export function avg<IN>(
+  field: (value: IN) => number,
+): AggregateFunction<IN, AvgAccumulator, number | null> {
   return {
     name: 'avg',
     createAccumulator: () => ({ sum: 0, count: 0 }),
@@ -175,7 +190,11 @@ export function distinctApprox<IN>(
 ): AggregateFunction<IN, HllRegisters, number> {
   const p = options.precision ?? 12;
   if (!Number.isInteger(p) || p < HLL_MIN_PRECISION || p > HLL_MAX_PRECISION) {
-    throw new ConfigError('distinctApprox.precision', p, `must be an integer in ${HLL_MIN_PRECISION}..${HLL_MAX_PRECISION}`);
+    throw new ConfigError(
+      'distinctApprox.precision',
+      p,
+      `must be an integer in ${HLL_MIN_PRECISION}..${HLL_MAX_PRECISION}`,
+    );
   }
   return {
     name: 'distinctApprox',
@@ -183,7 +202,9 @@ export function distinctApprox<IN>(
     add: (value, acc) => {
       const v = field(value);
       if (typeof v !== 'string' && !(typeof v === 'number' && Number.isFinite(v))) {
-        throw new TypeError(`distinctApprox: field must be a string or a finite number (given ${String(v)})`);
+        throw new TypeError(
+          `distinctApprox: field must be a string or a finite number (given ${String(v)})`,
+        );
       }
       hllAdd(acc, p, typeof v === 'string' ? v : String(v));
       return acc;

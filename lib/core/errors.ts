@@ -36,8 +36,15 @@ export class BatchOrderError extends WeirError {}
 export class AggregateResultError extends WeirError {
   readonly key: string;
   readonly window: { readonly start: number; readonly end: number };
-  constructor(key: string, window: { readonly start: number; readonly end: number }, cause: unknown) {
-    super(`getResult threw for key ${JSON.stringify(key)} window [${window.start}, ${window.end})`, { cause });
+  constructor(
+    key: string,
+    window: { readonly start: number; readonly end: number },
+    cause: unknown,
+  ) {
+    super(
+      `getResult threw for key ${JSON.stringify(key)} window [${window.start}, ${window.end})`,
+      { cause },
+    );
     this.key = key;
     this.window = window;
   }

@@ -114,7 +114,8 @@ export function hllToJson(registers: HllRegisters): number[] | string {
 export function hllFromJson(json: unknown, precision: number): HllRegisters {
   const out = hllCreate(precision);
   if (typeof json === 'string') {
-    if (json.length !== out.length) throw new RangeError(`HLL sketch has ${json.length} registers, expected ${out.length}`);
+    if (json.length !== out.length)
+      throw new RangeError(`HLL sketch has ${json.length} registers, expected ${out.length}`);
     for (let i = 0; i < json.length; i++) out[i] = json.charCodeAt(i) - OFFSET;
     return out;
   }

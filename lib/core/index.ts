@@ -9,10 +9,24 @@ export type { Decoder } from './decode.ts';
 export { ms, seconds, minutes, hours } from './duration.ts';
 export type { Millis } from './duration.ts';
 export { AggregateResultError, BatchOrderError, StateContentionError } from './errors.ts';
-export { hllCreate, hllAdd, hllMerge, hllEstimate, hllToJson, hllFromJson, HLL_MIN_PRECISION, HLL_MAX_PRECISION } from './hll.ts';
+export {
+  hllCreate,
+  hllAdd,
+  hllMerge,
+  hllEstimate,
+  hllToJson,
+  hllFromJson,
+  HLL_MIN_PRECISION,
+  HLL_MAX_PRECISION,
+} from './hll.ts';
 export type { HllRegisters } from './hll.ts';
 export type { JsonValue } from './json.ts';
-export { createWindowOperator, WindowOperator, MIN_EVENT_TIME, MAX_EVENT_TIME } from './operator.ts';
+export {
+  createWindowOperator,
+  WindowOperator,
+  MIN_EVENT_TIME,
+  MAX_EVENT_TIME,
+} from './operator.ts';
 export type { BatchOptions, WindowOperatorDeps } from './operator.ts';
 export { pipeline, MAX_TIME_SETTING, MAX_KEY_BYTES_LIMIT } from './pipeline.ts';
 export type {
@@ -52,5 +66,20 @@ export type {
   WindowResult,
 } from './records.ts';
 export { isShardActive, watermarkCandidate } from './watermark.ts';
-export { assignWindows, maxTimestamp, session, sessionsConnect, sliding, tumbling, windowStart, MAX_WINDOW_SIZE } from './window.ts';
-export type { SessionWindows, SlidingWindows, TimeWindow, TumblingWindows, WindowAssigner } from './window.ts';
+export {
+  assignWindows,
+  maxTimestamp,
+  session,
+  sessionsConnect,
+  sliding,
+  tumbling,
+  windowStart,
+  MAX_WINDOW_SIZE,
+} from './window.ts';
+export type {
+  SessionWindows,
+  SlidingWindows,
+  TimeWindow,
+  TumblingWindows,
+  WindowAssigner,
+} from './window.ts';

@@ -50,8 +50,7 @@ export const MAX_EVENT_TIME = 8.64e15;
 const MAX_ATTEMPTS = 20;
 const PAGE = 1000;
 
-// Per-record status in a batch.
-const PENDING = 0;
+// Per-record status in a batch (0: not decided yet).
 const SKIPPED = 1;
 const FILTERED = 2;
 const DEAD = 3;
@@ -74,7 +73,10 @@ export interface BatchOptions {
    * deliver them durably (idempotently, by position) without a crash window
    * in which they could be lost. @default none (read them from the outcome)
    */
-  readonly sideOutputs?: (late: readonly LateRecord[], deadLetters: readonly DeadLetter[]) => Promise<void>;
+  readonly sideOutputs?: (
+    late: readonly LateRecord[],
+    deadLetters: readonly DeadLetter[],
+  ) => Promise<void>;
 }
 
 interface Group<ACC> {
@@ -161,12 +163,20 @@ export class WindowOperator<IN, ACC, OUT> {
   }
 
   /** Processes one batch of raw records of one shard, in position order. */
-  processBatch(shardId: string, records: readonly SourceRecord[], options: BatchOptions = {}): Promise<BatchOutcome<OUT>> {
+  processBatch(
+    shardId: string,
+    records: readonly SourceRecord[],
+    options: BatchOptions = {},
+  ): Promise<BatchOutcome<OUT>> {
     return this.run(shardId, records, true, options);
   }
 
   /** Like {@link processBatch} for records whose events are already decoded (the decoder is skipped). */
-  processDecodedBatch(shardId: string, records: readonly DecodedRecord<unknown>[], options: BatchOptions = {}): Promise<BatchOutcome<OUT>> {
+  processDecodedBatch(
+    shardId: string,
+    records: readonly DecodedRecord<unknown>[],
+    options: BatchOptions = {},
+  ): Promise<BatchOutcome<OUT>> {
     return this.run(shardId, records, false, options);
   }
 
@@ -177,7 +187,10 @@ export class WindowOperator<IN, ACC, OUT> {
   async tick(): Promise<TickOutcome<OUT>> {
     const now = this.clock.now();
     const progress = await this.store.readProgress(this.definition.name);
-    const w = await this.advance(progress.watermark, watermarkCandidate(progress.shards, now, this.definition.time));
+    const w = await this.advance(
+      progress.watermark,
+      watermarkCandidate(progress.shards, now, this.definition.time),
+    );
     return { results: await this.fireAndPurge(w), watermark: w };
   }
 
@@ -254,7 +267,6 @@ export class WindowOperator<IN, ACC, OUT> {
     const size = assigner.kind === 'session' ? assigner.gap : assigner.size;
     const offset = assigner.kind === 'session' ? 0 : assigner.offset;
     const slide = assigner.kind === 'sliding' ? assigner.slide : size;
-    const tag = def.lateDataTag;
 
     // Tumbling and sliding: start -> key -> delta. Sessions: key -> record indexes.
     const byStart = new Map<number, Map<string, Group<ACC>>>();
@@ -272,10 +284,14 @@ export class WindowOperator<IN, ACC, OUT> {
       const r = records[i] as SourceRecord | DecodedRecord<unknown>;
       const pos = r.position;
       if (pos.shardId !== shardId) {
-        throw new BatchOrderError(`batch for ${shardId} contains a record of ${pos.shardId} at index ${i}`);
+        throw new BatchOrderError(
+          `batch for ${shardId} contains a record of ${pos.shardId} at index ${i}`,
+        );
       }
       if (prev !== undefined && comparePositions(prev, pos) >= 0) {
-        throw new BatchOrderError(`batch for ${shardId}: positions not strictly increasing at index ${i} (${pos.sequenceNumber})`);
+        throw new BatchOrderError(
+          `batch for ${shardId}: positions not strictly increasing at index ${i} (${pos.sequenceNumber})`,
+        );
       }
       prev = pos;
       if (!pastCommitted) {
@@ -310,7 +326,12 @@ export class WindowOperator<IN, ACC, OUT> {
               }
             } else v = step.fn(v);
           } catch (e) {
-            this.deadLetter(batch, i, step.kind === 'filter' ? DeadLetterReason.FILTER_THREW : DeadLetterReason.MAP_THREW, e);
+            this.deadLetter(
+              batch,
+              i,
+              step.kind === 'filter' ? DeadLetterReason.FILTER_THREW : DeadLetterReason.MAP_THREW,
+              e,
+            );
             break;
           }
         }
@@ -328,15 +349,32 @@ export class WindowOperator<IN, ACC, OUT> {
       if (typeof k === 'string') key = k;
       else if (typeof k === 'number' && Number.isFinite(k)) key = String(k);
       else {
-        this.deadLetter(batch, i, DeadLetterReason.INVALID_KEY, new TypeError(`key must be a non-empty string or a finite number (given ${String(k)})`));
+        this.deadLetter(
+          batch,
+          i,
+          DeadLetterReason.INVALID_KEY,
+          new TypeError(`key must be a non-empty string or a finite number (given ${String(k)})`),
+        );
         continue;
       }
       if (key.length === 0) {
-        this.deadLetter(batch, i, DeadLetterReason.INVALID_KEY, new TypeError('key must be a non-empty string or a finite number (given "")'));
+        this.deadLetter(
+          batch,
+          i,
+          DeadLetterReason.INVALID_KEY,
+          new TypeError('key must be a non-empty string or a finite number (given "")'),
+        );
         continue;
       }
       if (key.length > maxKeyChars && utf8Length(key) > maxKeyBytes) {
-        this.deadLetter(batch, i, DeadLetterReason.KEY_TOO_LARGE, new RangeError(`key is ${utf8Length(key)} UTF-8 bytes; keyBy.maxKeyBytes is ${maxKeyBytes}`));
+        this.deadLetter(
+          batch,
+          i,
+          DeadLetterReason.KEY_TOO_LARGE,
+          new RangeError(
+            `key is ${utf8Length(key)} UTF-8 bytes; keyBy.maxKeyBytes is ${maxKeyBytes}`,
+          ),
+        );
         continue;
       }
       let t: unknown;
@@ -346,12 +384,19 @@ export class WindowOperator<IN, ACC, OUT> {
         this.deadLetter(batch, i, DeadLetterReason.EVENT_TIME_THREW, e);
         continue;
       }
-      if (typeof t !== 'number' || !Number.isSafeInteger(t) || t < MIN_EVENT_TIME || t > MAX_EVENT_TIME) {
+      if (
+        typeof t !== 'number' ||
+        !Number.isSafeInteger(t) ||
+        t < MIN_EVENT_TIME ||
+        t > MAX_EVENT_TIME
+      ) {
         this.deadLetter(
           batch,
           i,
           DeadLetterReason.INVALID_EVENT_TIME,
-          new RangeError(`event time must be an integer epoch ms in ${MIN_EVENT_TIME}..${MAX_EVENT_TIME} (given ${String(t)})`),
+          new RangeError(
+            `event time must be an integer epoch ms in ${MIN_EVENT_TIME}..${MAX_EVENT_TIME} (given ${String(t)})`,
+          ),
         );
         continue;
       }
@@ -377,7 +422,7 @@ export class WindowOperator<IN, ACC, OUT> {
         if (start === lastStart) inner = lastInner;
         else {
           inner = byStart.get(start);
-          if (inner === undefined) byStart.set(start, (inner = new Map()));
+          if (inner === undefined) byStart.set(start, (inner = new Map<string, Group<ACC>>()));
           lastStart = start;
           lastInner = inner;
         }
@@ -406,7 +451,7 @@ export class WindowOperator<IN, ACC, OUT> {
             continue;
           }
           let inner = byStart.get(start);
-          if (inner === undefined) byStart.set(start, (inner = new Map()));
+          if (inner === undefined) byStart.set(start, (inner = new Map<string, Group<ACC>>()));
           let g = inner.get(key);
           if (g === undefined) {
             g = { key, start, end, acc: agg.createAccumulator(), idxs: [] };
@@ -457,7 +502,12 @@ export class WindowOperator<IN, ACC, OUT> {
     // Progress after the state writes: records at or below `committed` are
     // durably in state (or in an output), so a retry may skip them.
     const lastEnc = n > 0 ? this.encAt(batch, n - 1) : null;
-    const newCommitted = lastEnc === null ? committed : committed === null || lastEnc > committed ? lastEnc : committed;
+    const newCommitted =
+      lastEnc === null
+        ? committed
+        : committed === null || lastEnc > committed
+          ? lastEnc
+          : committed;
     const shardWm = Math.max(shardWm0, maxSeen - ooo);
     const mine: ShardProgress = {
       shardId,
@@ -500,8 +550,24 @@ export class WindowOperator<IN, ACC, OUT> {
           throw new WeirError(`internal: record ${i} of the batch was not accounted for`);
       }
     }
-    const counts: BatchCounts = { received: n, skippedCommitted, filtered, deadLettered, late, inState, partiallyLate, alreadyApplied };
-    return { results, late: batch.late, deadLetters: batch.dead, counts, watermark: w, stateWrites };
+    const counts: BatchCounts = {
+      received: n,
+      skippedCommitted,
+      filtered,
+      deadLettered,
+      late,
+      inState,
+      partiallyLate,
+      alreadyApplied,
+    };
+    return {
+      results,
+      late: batch.late,
+      deadLetters: batch.dead,
+      counts,
+      watermark: w,
+      stateWrites,
+    };
   }
 
   private encAt(batch: Batch<IN>, i: number): string {
@@ -526,7 +592,13 @@ export class WindowOperator<IN, ACC, OUT> {
     });
   }
 
-  private lateRecord(batch: Batch<IN>, i: number, windows: readonly TimeWindow[], reason: LateReason, watermark: number): void {
+  private lateRecord(
+    batch: Batch<IN>,
+    i: number,
+    windows: readonly TimeWindow[],
+    reason: LateReason,
+    watermark: number,
+  ): void {
     const r = batch.records[i] as SourceRecord | DecodedRecord<unknown>;
     batch.late.push({
       tag: this.definition.lateDataTag,
@@ -555,7 +627,12 @@ export class WindowOperator<IN, ACC, OUT> {
     return acc;
   }
 
-  private planWindowWrite(batch: Batch<IN>, g: Group<ACC>, item: WindowItem | undefined, rebuild: boolean): WindowWrite | undefined {
+  private planWindowWrite(
+    batch: Batch<IN>,
+    g: Group<ACC>,
+    item: WindowItem | undefined,
+    rebuild: boolean,
+  ): WindowWrite | undefined {
     const agg = this.agg;
     const idxs = g.idxs;
     const lastEnc = this.encAt(batch, idxs[idxs.length - 1] as number);
@@ -565,7 +642,8 @@ export class WindowOperator<IN, ACC, OUT> {
       for (const i of idxs) batch.applied[i] = 1;
       return undefined;
     }
-    if (abs !== undefined && abs >= this.encAt(batch, idxs[0] as number)) acc = this.rebuild(batch, idxs, abs);
+    if (abs !== undefined && abs >= this.encAt(batch, idxs[0] as number))
+      acc = this.rebuild(batch, idxs, abs);
     else if (rebuild) acc = this.rebuild(batch, idxs, undefined);
     if (item === undefined) {
       return {
@@ -605,9 +683,15 @@ export class WindowOperator<IN, ACC, OUT> {
   }
 
   /** Records for a window whose state is gone: only reachable after a restore moved the watermark back. */
-  private purgedWindow(batch: Batch<IN>, idxs: readonly number[], above: string | undefined, window: TimeWindow): void {
+  private purgedWindow(
+    batch: Batch<IN>,
+    idxs: readonly number[],
+    above: string | undefined,
+    window: TimeWindow,
+  ): void {
     for (const i of idxs) {
-      if (batch.status[i] !== IN_STATE || (above !== undefined && this.encAt(batch, i) <= above)) continue;
+      if (batch.status[i] !== IN_STATE || (above !== undefined && this.encAt(batch, i) <= above))
+        continue;
       this.lateRecord(batch, i, [window], LateReason.WINDOW_PURGED, -Infinity);
       const wc = batch.winCount;
       if (wc !== undefined) wc[i] = (wc[i] ?? 1) - 1;
@@ -645,17 +729,28 @@ export class WindowOperator<IN, ACC, OUT> {
     return writes;
   }
 
-  private async writeSessions(batch: Batch<IN>, sessionRecs: ReadonlyMap<string, number[]>): Promise<number> {
+  private async writeSessions(
+    batch: Batch<IN>,
+    sessionRecs: ReadonlyMap<string, number[]>,
+  ): Promise<number> {
     const op = this.definition.name;
     let keys = [...sessionRecs.keys()];
-    let stored = keys.length > 0 ? await this.store.listKeyWindows(op, keys) : new Map<string, readonly WindowItem[]>();
+    let stored =
+      keys.length > 0
+        ? await this.store.listKeyWindows(op, keys)
+        : new Map<string, readonly WindowItem[]>();
     let writes = 0;
     for (let attempt = 1; keys.length > 0; attempt++) {
       if (attempt > MAX_ATTEMPTS) throw new StateContentionError(op, MAX_ATTEMPTS);
       const planned: WindowWrite[][] = [];
       const planKeys: string[] = [];
       for (const key of keys) {
-        const group = this.planSessions(batch, key, sessionRecs.get(key) as number[], stored.get(key) ?? []);
+        const group = this.planSessions(
+          batch,
+          key,
+          sessionRecs.get(key) as number[],
+          stored.get(key) ?? [],
+        );
         if (group.length > 0) {
           planned.push(group);
           planKeys.push(key);
@@ -665,7 +760,8 @@ export class WindowOperator<IN, ACC, OUT> {
       const ok = await this.store.write(op, planned);
       const retry: string[] = [];
       for (let j = 0; j < planKeys.length; j++) {
-        if (ok[j] === true) writes += (planned[j] as WindowWrite[]).filter((w) => w.kind === 'put').length;
+        if (ok[j] === true)
+          writes += (planned[j] as WindowWrite[]).filter((w) => w.kind === 'put').length;
         else retry.push(planKeys[j] as string);
       }
       keys = retry;
@@ -680,7 +776,12 @@ export class WindowOperator<IN, ACC, OUT> {
    * in this batch is applied together, so "some item of the key absorbed a
    * position >= p of this shard" implies "the record at p was applied".
    */
-  private planSessions(batch: Batch<IN>, key: string, idxs: readonly number[], items: readonly WindowItem[]): WindowWrite[] {
+  private planSessions(
+    batch: Batch<IN>,
+    key: string,
+    idxs: readonly number[],
+    items: readonly WindowItem[],
+  ): WindowWrite[] {
     const agg = this.agg;
     const shard = batch.shardId;
     const gap = this.definition.assigner.kind === 'session' ? this.definition.assigner.gap : 0;
@@ -761,7 +862,13 @@ export class WindowOperator<IN, ACC, OUT> {
         writes.push({
           kind: 'put',
           expectedRevision: only.revision,
-          item: { ...only, accumulator: agg.serialize(acc as ACC), absorbed, pending: true, revision: only.revision + 1 },
+          item: {
+            ...only,
+            accumulator: agg.serialize(acc as ACC),
+            absorbed,
+            pending: true,
+            revision: only.revision + 1,
+          },
         });
         return;
       }
@@ -820,7 +927,10 @@ export class WindowOperator<IN, ACC, OUT> {
       if (round > MAX_ATTEMPTS * 1000) throw new StateContentionError(op, round);
       const due = [...(await this.store.listDue(op, w, PAGE))];
       if (due.length === 0) return out;
-      due.sort((a, b) => a.end - b.end || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0) || a.start - b.start);
+      due.sort(
+        (a, b) =>
+          a.end - b.end || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0) || a.start - b.start,
+      );
       const planned: WindowWrite[][] = [];
       const pendingResults: WindowResult<OUT>[] = [];
       for (const item of due) {
@@ -845,12 +955,19 @@ export class WindowOperator<IN, ACC, OUT> {
           {
             kind: 'put',
             expectedRevision: item.revision,
-            item: { ...item, firedVersion: version, pending: false, supersedes: [], revision: item.revision + 1 },
+            item: {
+              ...item,
+              firedVersion: version,
+              pending: false,
+              supersedes: [],
+              revision: item.revision + 1,
+            },
           },
         ]);
       }
       const ok = await this.store.write(op, planned);
-      for (let j = 0; j < ok.length; j++) if (ok[j] === true) out.push(pendingResults[j] as WindowResult<OUT>);
+      for (let j = 0; j < ok.length; j++)
+        if (ok[j] === true) out.push(pendingResults[j] as WindowResult<OUT>);
     }
   }
 
@@ -865,7 +982,14 @@ export class WindowOperator<IN, ACC, OUT> {
           {
             kind: 'put',
             expectedRevision: item.revision,
-            item: { ...item, accumulator: null, pending: false, purged: true, supersedes: [], revision: item.revision + 1 },
+            item: {
+              ...item,
+              accumulator: null,
+              pending: false,
+              purged: true,
+              supersedes: [],
+              revision: item.revision + 1,
+            },
           },
         ]);
       }

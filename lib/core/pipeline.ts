@@ -94,19 +94,40 @@ interface Draft {
 }
 
 function timeSetting(field: string, value: unknown, min: number): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > MAX_TIME_SETTING) {
-    throw new ConfigError(field, value, `must be an integer number of ms in ${min}..${MAX_TIME_SETTING}`);
+  if (
+    typeof value !== 'number' ||
+    !Number.isSafeInteger(value) ||
+    value < min ||
+    value > MAX_TIME_SETTING
+  ) {
+    throw new ConfigError(
+      field,
+      value,
+      `must be an integer number of ms in ${min}..${MAX_TIME_SETTING}`,
+    );
   }
   return value;
 }
 
 function resolveTime(options: EventTimeOptions): EventTimeSettings {
-  const maxOutOfOrderness = timeSetting('eventTime.maxOutOfOrderness', options.maxOutOfOrderness ?? 0, 0);
-  const idleTimeout = options.idleTimeout === undefined ? undefined : timeSetting('eventTime.idleTimeout', options.idleTimeout, 1);
+  const maxOutOfOrderness = timeSetting(
+    'eventTime.maxOutOfOrderness',
+    options.maxOutOfOrderness ?? 0,
+    0,
+  );
+  const idleTimeout =
+    options.idleTimeout === undefined
+      ? undefined
+      : timeSetting('eventTime.idleTimeout', options.idleTimeout, 1);
   const idleAdvance = options.idleAdvance ?? false;
-  if (typeof idleAdvance !== 'boolean') throw new ConfigError('eventTime.idleAdvance', idleAdvance, 'must be true or false');
+  if (typeof idleAdvance !== 'boolean')
+    throw new ConfigError('eventTime.idleAdvance', idleAdvance, 'must be true or false');
   if (idleAdvance && idleTimeout === undefined) {
-    throw new ConfigError('eventTime.idleAdvance', idleAdvance, 'requires eventTime.idleTimeout; set idleTimeout (for example minutes(1))');
+    throw new ConfigError(
+      'eventTime.idleAdvance',
+      idleAdvance,
+      'requires eventTime.idleTimeout; set idleTimeout (for example minutes(1))',
+    );
   }
   return { maxOutOfOrderness, idleTimeout, idleAdvance };
 }
@@ -177,14 +198,25 @@ export interface WindowedStream<T> {
  */
 export function pipeline(name: string): PipelineSource {
   if (typeof name !== 'string' || !NAME.test(name)) {
-    throw new ConfigError('pipeline.name', name, 'must be 1..64 characters of letters, digits, "_", "." or "-", starting with a letter or digit');
+    throw new ConfigError(
+      'pipeline.name',
+      name,
+      'must be 1..64 characters of letters, digits, "_", "." or "-", starting with a letter or digit',
+    );
   }
   return {
     decode<T>(decoder: Decoder<T>): Stream<T> {
       if (decoder === null || typeof decoder !== 'object' || typeof decoder.decode !== 'function') {
         throw new ConfigError('decode', decoder, 'must be a decoder such as json<T>()');
       }
-      return stream<T>({ name, decoder, steps: [], maxKeyBytes: 1024, allowedLateness: 0, lateDataTag: 'late-data' });
+      return stream<T>({
+        name,
+        decoder,
+        steps: [],
+        maxKeyBytes: 1024,
+        allowedLateness: 0,
+        lateDataTag: 'late-data',
+      });
     },
   };
 }
@@ -193,25 +225,39 @@ function withKey(d: Draft, selector: unknown, options: KeyByOptions | undefined)
   checkFunction('keyBy', selector);
   const maxKeyBytes = options?.maxKeyBytes ?? 1024;
   if (!Number.isSafeInteger(maxKeyBytes) || maxKeyBytes < 1 || maxKeyBytes > MAX_KEY_BYTES_LIMIT) {
-    throw new ConfigError('keyBy.maxKeyBytes', maxKeyBytes, `must be an integer in 1..${MAX_KEY_BYTES_LIMIT}`);
+    throw new ConfigError(
+      'keyBy.maxKeyBytes',
+      maxKeyBytes,
+      `must be an integer in 1..${MAX_KEY_BYTES_LIMIT}`,
+    );
   }
   return { ...d, keySelector: selector as (value: never) => string | number, maxKeyBytes };
 }
 
 function withTime(d: Draft, extractor: unknown, options: EventTimeOptions | undefined): Draft {
   checkFunction('eventTime', extractor);
-  return { ...d, timestampExtractor: extractor as (value: never) => number, time: resolveTime(options ?? {}) };
+  return {
+    ...d,
+    timestampExtractor: extractor as (value: never) => number,
+    time: resolveTime(options ?? {}),
+  };
 }
 
 function stream<T>(d: Draft): Stream<T> {
   return {
     filter: (predicate) => {
       checkFunction('filter', predicate);
-      return stream<T>({ ...d, steps: [...d.steps, { kind: 'filter', fn: predicate as (v: unknown) => boolean }] });
+      return stream<T>({
+        ...d,
+        steps: [...d.steps, { kind: 'filter', fn: predicate as (v: unknown) => boolean }],
+      });
     },
     map: <U>(mapper: (value: T) => U) => {
       checkFunction('map', mapper);
-      return stream<U>({ ...d, steps: [...d.steps, { kind: 'map', fn: mapper as (v: unknown) => unknown }] });
+      return stream<U>({
+        ...d,
+        steps: [...d.steps, { kind: 'map', fn: mapper as (v: unknown) => unknown }],
+      });
     },
     keyBy: (selector, options) => keyed<T>(withKey(d, selector, options)),
     eventTime: (extractor, options) => timed<T>(withTime(d, extractor, options)),
@@ -222,7 +268,10 @@ function timed<T>(d: Draft): TimedStream<T> {
   return {
     filter: (predicate) => {
       checkFunction('filter', predicate);
-      return timed<T>({ ...d, steps: [...d.steps, { kind: 'filter', fn: predicate as (v: unknown) => boolean }] });
+      return timed<T>({
+        ...d,
+        steps: [...d.steps, { kind: 'filter', fn: predicate as (v: unknown) => boolean }],
+      });
     },
     keyBy: (selector, options) => timedKeyed<T>(withKey(d, selector, options)),
   };
@@ -235,8 +284,16 @@ function keyed<T>(d: Draft): KeyedStream<T> {
 function timedKeyed<T>(d: Draft): TimedKeyedStream<T> {
   return {
     window: (assigner) => {
-      if (assigner === null || typeof assigner !== 'object' || !['tumbling', 'sliding', 'session'].includes(assigner.kind)) {
-        throw new ConfigError('window', assigner, 'must be tumbling(...), sliding(...) or session(...)');
+      if (
+        assigner === null ||
+        typeof assigner !== 'object' ||
+        !['tumbling', 'sliding', 'session'].includes(assigner.kind)
+      ) {
+        throw new ConfigError(
+          'window',
+          assigner,
+          'must be tumbling(...), sliding(...) or session(...)',
+        );
       }
       return windowed<T>({ ...d, assigner });
     },
@@ -245,20 +302,42 @@ function timedKeyed<T>(d: Draft): TimedKeyedStream<T> {
 
 function windowed<T>(d: Draft): WindowedStream<T> {
   return {
-    allowedLateness: (lateness) => windowed<T>({ ...d, allowedLateness: timeSetting('allowedLateness', lateness, 0) }),
+    allowedLateness: (lateness) =>
+      windowed<T>({ ...d, allowedLateness: timeSetting('allowedLateness', lateness, 0) }),
     sideOutputLateData: (tag) => {
       if (typeof tag !== 'string' || !NAME.test(tag)) {
-        throw new ConfigError('sideOutputLateData', tag, 'must be 1..64 characters of letters, digits, "_", "." or "-"');
+        throw new ConfigError(
+          'sideOutputLateData',
+          tag,
+          'must be 1..64 characters of letters, digits, "_", "." or "-"',
+        );
       }
       return windowed<T>({ ...d, lateDataTag: tag });
     },
     aggregate: <ACC, OUT>(fn: AggregateFunction<T, ACC, OUT>) => {
-      if (fn === null || typeof fn !== 'object') throw new ConfigError('aggregate', fn, 'must be an AggregateFunction such as count()');
-      for (const m of ['createAccumulator', 'add', 'merge', 'getResult', 'serialize', 'deserialize'] as const) {
-        checkFunction(`aggregate.${m}`, fn[m]);
+      if (fn === null || typeof fn !== 'object')
+        throw new ConfigError('aggregate', fn, 'must be an AggregateFunction such as count()');
+      for (const m of [
+        'createAccumulator',
+        'add',
+        'merge',
+        'getResult',
+        'serialize',
+        'deserialize',
+      ] as const) {
+        checkFunction(`aggregate.${m}`, (fn as unknown as Record<string, unknown>)[m]);
       }
-      if (d.keySelector === undefined || d.timestampExtractor === undefined || d.time === undefined || d.assigner === undefined) {
-        throw new ConfigError('pipeline', d.name, 'is incomplete: call keyBy, eventTime and window before aggregate');
+      if (
+        d.keySelector === undefined ||
+        d.timestampExtractor === undefined ||
+        d.time === undefined ||
+        d.assigner === undefined
+      ) {
+        throw new ConfigError(
+          'pipeline',
+          d.name,
+          'is incomplete: call keyBy, eventTime and window before aggregate',
+        );
       }
       return Object.freeze({
         name: d.name,

@@ -23,7 +23,11 @@ export function isShardActive(p: ShardProgress, now: number, time: EventTimeSett
  * Candidate operator watermark from the shards' progress at `now`, before the
  * monotonic max with the published watermark. `-Infinity` when nothing is known.
  */
-export function watermarkCandidate(shards: readonly ShardProgress[], now: number, time: EventTimeSettings): number {
+export function watermarkCandidate(
+  shards: readonly ShardProgress[],
+  now: number,
+  time: EventTimeSettings,
+): number {
   let active = false;
   let min = Infinity;
   for (const p of shards) {

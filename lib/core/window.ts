@@ -62,7 +62,11 @@ function positiveDuration(field: string, value: number): void {
 export function tumbling(size: Millis, offset: Millis = 0): TumblingWindows {
   positiveDuration('tumbling.size', size);
   if (!Number.isSafeInteger(offset) || Math.abs(offset) >= size) {
-    throw new ConfigError('tumbling.offset', offset, `must be an integer with |offset| < size (${size})`);
+    throw new ConfigError(
+      'tumbling.offset',
+      offset,
+      `must be an integer with |offset| < size (${size})`,
+    );
   }
   return Object.freeze({ kind: 'tumbling', size, offset });
 }
@@ -80,13 +84,25 @@ export function tumbling(size: Millis, offset: Millis = 0): TumblingWindows {
 export function sliding(size: Millis, slide: Millis, offset: Millis = 0): SlidingWindows {
   positiveDuration('sliding.size', size);
   if (!Number.isSafeInteger(slide) || slide < 1 || slide > size) {
-    throw new ConfigError('sliding.slide', slide, `must be an integer number of ms in 1..size (${size})`);
+    throw new ConfigError(
+      'sliding.slide',
+      slide,
+      `must be an integer number of ms in 1..size (${size})`,
+    );
   }
   if (size / slide > 1000) {
-    throw new ConfigError('sliding.slide', slide, `must be at least size/1000 (${Math.ceil(size / 1000)}) so a record is in at most 1000 windows`);
+    throw new ConfigError(
+      'sliding.slide',
+      slide,
+      `must be at least size/1000 (${Math.ceil(size / 1000)}) so a record is in at most 1000 windows`,
+    );
   }
   if (!Number.isSafeInteger(offset) || Math.abs(offset) >= slide) {
-    throw new ConfigError('sliding.offset', offset, `must be an integer with |offset| < slide (${slide})`);
+    throw new ConfigError(
+      'sliding.offset',
+      offset,
+      `must be an integer with |offset| < slide (${slide})`,
+    );
   }
   return Object.freeze({ kind: 'sliding', size, slide, offset });
 }

@@ -30,7 +30,8 @@ export class ManualClock implements Clock {
   }
   /** Sets the time; it may not go backwards. */
   set(time: number): void {
-    if (time < this.current) throw new RangeError(`ManualClock.set cannot go back from ${this.current} to ${time}`);
+    if (time < this.current)
+      throw new RangeError(`ManualClock.set cannot go back from ${this.current} to ${time}`);
     this.current = time;
   }
 }

@@ -99,9 +99,15 @@ export interface StateStore {
   /** Raises the operator watermark to at least `watermark`; returns the stored value (monotonic). */
   advanceWatermark(operator: string, watermark: number): Promise<number>;
   /** Reads window items (tombstones included), in the order of `refs`. */
-  getWindows(operator: string, refs: readonly WindowRef[]): Promise<readonly (WindowItem | undefined)[]>;
+  getWindows(
+    operator: string,
+    refs: readonly WindowRef[],
+  ): Promise<readonly (WindowItem | undefined)[]>;
   /** Every window item of each key (open sessions and tombstones), for session merging. */
-  listKeyWindows(operator: string, keys: readonly string[]): Promise<ReadonlyMap<string, readonly WindowItem[]>>;
+  listKeyWindows(
+    operator: string,
+    keys: readonly string[],
+  ): Promise<ReadonlyMap<string, readonly WindowItem[]>>;
   /**
    * Applies groups of conditional writes. Each group is atomic (all its
    * conditions hold and all writes apply, or nothing applies); groups are

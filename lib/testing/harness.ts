@@ -85,7 +85,9 @@ export class WindowOperatorHarness<IN, ACC, OUT> {
   /** Builds records with the next positions of a shard; nothing is delivered yet. */
   rawRecords(shard: number | string, data: readonly (Uint8Array | string)[]): SourceRecord[] {
     const id = this.shard(shard);
-    let seq = this.nextSeq.get(id) ?? FIRST_SEQUENCE_NUMBER + BigInt(typeof shard === 'number' ? shard : 0) * 10n ** 40n;
+    let seq =
+      this.nextSeq.get(id) ??
+      FIRST_SEQUENCE_NUMBER + BigInt(typeof shard === 'number' ? shard : 0) * 10n ** 40n;
     const out: SourceRecord[] = [];
     for (const d of data) {
       seq += 1_000_000_000_000n + BigInt(out.length % 7);
@@ -109,18 +111,27 @@ export class WindowOperatorHarness<IN, ACC, OUT> {
   }
 
   /** Delivers a batch (possibly again: a retry) and collects its outputs. */
-  async deliver(shard: number | string, records: readonly SourceRecord[], options: BatchOptions = {}): Promise<BatchOutcome<OUT>> {
+  async deliver(
+    shard: number | string,
+    records: readonly SourceRecord[],
+    options: BatchOptions = {},
+  ): Promise<BatchOutcome<OUT>> {
     const outcome = await this.operator.processBatch(this.shard(shard), records, options);
     this.results.push(...outcome.results);
     this.late.push(...outcome.late);
     this.deadLetters.push(...outcome.deadLetters);
-    for (const k of Object.keys(this.counts) as (keyof BatchCounts)[]) this.counts[k] += outcome.counts[k];
+    for (const k of Object.keys(this.counts) as (keyof BatchCounts)[])
+      this.counts[k] += outcome.counts[k];
     this.watermark = outcome.watermark;
     return outcome;
   }
 
   /** Builds and delivers one batch of JSON events. */
-  send(shard: number | string, events: readonly unknown[], options: BatchOptions = {}): Promise<BatchOutcome<OUT>> {
+  send(
+    shard: number | string,
+    events: readonly unknown[],
+    options: BatchOptions = {},
+  ): Promise<BatchOutcome<OUT>> {
     return this.deliver(shard, this.records(shard, events), options);
   }
 
@@ -162,6 +173,11 @@ export class WindowOperatorHarness<IN, ACC, OUT> {
     return [...latest.entries()]
       .filter(([id]) => !superseded.has(id))
       .map(([, r]) => r)
-      .sort((a, b) => a.window.end - b.window.end || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0) || a.window.start - b.window.start);
+      .sort(
+        (a, b) =>
+          a.window.end - b.window.end ||
+          (a.key < b.key ? -1 : a.key > b.key ? 1 : 0) ||
+          a.window.start - b.window.start,
+      );
   }
 }

@@ -51,7 +51,14 @@ const eventArb: fc.Arbitrary<Ev> = fc.record({
   bad: fc.oneof(
     { arbitrary: fc.constant(undefined), weight: 15 },
     {
-      arbitrary: fc.constantFrom('garbage{', '{"k":"","t":1,"v":1}', '{"k":"a","t":1.5,"v":1}', 'null', '{"k":"a","v":1}', '[1]'),
+      arbitrary: fc.constantFrom(
+        'garbage{',
+        '{"k":"","t":1,"v":1}',
+        '{"k":"a","t":1.5,"v":1}',
+        'null',
+        '{"k":"a","v":1}',
+        '[1]',
+      ),
       weight: 1,
     },
   ),
@@ -81,9 +88,7 @@ const timeArb = fc.record({
   idleAdvance: fc.boolean(),
 });
 
-function assignerArb(
-  kind: RefConfig['kind'],
-): fc.Arbitrary<{
+function assignerArb(kind: RefConfig['kind']): fc.Arbitrary<{
   assigner: WindowAssigner;
   size: number;
   slide: number;

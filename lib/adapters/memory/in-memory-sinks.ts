@@ -15,7 +15,12 @@ import {
   type WindowResult,
   lateRecordId,
 } from '../../ports/sink.ts';
-import { DeadLetterError, deadLetterId, type DeadLetter, type DeadLetterEntry } from '../../ports/dead-letter.ts';
+import {
+  DeadLetterError,
+  deadLetterId,
+  type DeadLetter,
+  type DeadLetterEntry,
+} from '../../ports/dead-letter.ts';
 
 /** A scripted failure: the next `times` writes fail with `error` (before writing anything). */
 interface Fault {
@@ -74,7 +79,10 @@ export class InMemoryResultSink implements Sink<WindowResult> {
   results(): WindowResult[] {
     return [...this.#latest.values()].sort(
       (a, b) =>
-        a.operator.localeCompare(b.operator) || a.key.localeCompare(b.key) || a.window.start - b.window.start || a.window.end - b.window.end,
+        a.operator.localeCompare(b.operator) ||
+        a.key.localeCompare(b.key) ||
+        a.window.start - b.window.start ||
+        a.window.end - b.window.end,
     );
   }
 
@@ -175,14 +183,21 @@ export class InMemoryDeadLetter implements DeadLetter {
     await Promise.resolve();
     const error = takeFault(this.#fault);
     if (error !== undefined) {
-      throw new DeadLetterError('InMemoryDeadLetter', 'injected failure', { unsent: [...entries], retryable: true, cause: error });
+      throw new DeadLetterError('InMemoryDeadLetter', 'injected failure', {
+        unsent: [...entries],
+        retryable: true,
+        cause: error,
+      });
     }
-    for (const e of entries) this.#entries.set(deadLetterId(e), { ...e, raw: new Uint8Array(e.raw) });
+    for (const e of entries)
+      this.#entries.set(deadLetterId(e), { ...e, raw: new Uint8Array(e.raw) });
   }
 
   /** Stored entries, sorted by id (operator, shard, offset). */
   entries(): DeadLetterEntry[] {
-    return [...this.#entries.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, e]) => e);
+    return [...this.#entries.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([, e]) => e);
   }
 
   get size(): number {

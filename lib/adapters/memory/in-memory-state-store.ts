@@ -86,9 +86,10 @@ function getItem(items: Items, key: string, start: number, end: number): WindowI
 
 function setItem(items: Items, item: WindowItem): void {
   let byStart = items.get(item.key);
-  if (byStart === undefined) items.set(item.key, (byStart = new Map()));
+  if (byStart === undefined)
+    items.set(item.key, (byStart = new Map<number, Map<number, WindowItem>>()));
   let byEnd = byStart.get(item.start);
-  if (byEnd === undefined) byStart.set(item.start, (byEnd = new Map()));
+  if (byEnd === undefined) byStart.set(item.start, (byEnd = new Map<number, WindowItem>()));
   byEnd.set(item.end, item);
 }
 
@@ -121,7 +122,13 @@ export class InMemoryStateStore implements StateStore {
   private op(operator: string): OperatorState {
     let s = this.operators.get(operator);
     if (s === undefined) {
-      s = { items: new Map(), due: new MinHeap(), expiry: new MinHeap(), progress: new Map(), watermark: null };
+      s = {
+        items: new Map(),
+        due: new MinHeap(),
+        expiry: new MinHeap(),
+        progress: new Map(),
+        watermark: null,
+      };
       this.operators.set(operator, s);
     }
     return s;
@@ -160,8 +167,16 @@ export class InMemoryStateStore implements StateStore {
     const s = this.op(operator);
     const old = s.progress.get(progress.shardId);
     if (old !== undefined) {
-      if (old.committed !== null && (progress.committed === null || progress.committed < old.committed)) return Promise.resolve(false);
-      if (old.watermark !== null && (progress.watermark === null || progress.watermark < old.watermark)) return Promise.resolve(false);
+      if (
+        old.committed !== null &&
+        (progress.committed === null || progress.committed < old.committed)
+      )
+        return Promise.resolve(false);
+      if (
+        old.watermark !== null &&
+        (progress.watermark === null || progress.watermark < old.watermark)
+      )
+        return Promise.resolve(false);
     }
     s.progress.set(progress.shardId, { ...progress });
     return Promise.resolve(true);
@@ -173,12 +188,18 @@ export class InMemoryStateStore implements StateStore {
     return Promise.resolve(s.watermark);
   }
 
-  getWindows(operator: string, refs: readonly WindowRef[]): Promise<readonly (WindowItem | undefined)[]> {
+  getWindows(
+    operator: string,
+    refs: readonly WindowRef[],
+  ): Promise<readonly (WindowItem | undefined)[]> {
     const items = this.op(operator).items;
     return Promise.resolve(refs.map((r) => getItem(items, r.key, r.start, r.end)));
   }
 
-  listKeyWindows(operator: string, keys: readonly string[]): Promise<ReadonlyMap<string, readonly WindowItem[]>> {
+  listKeyWindows(
+    operator: string,
+    keys: readonly string[],
+  ): Promise<ReadonlyMap<string, readonly WindowItem[]>> {
     const s = this.op(operator);
     const out = new Map<string, WindowItem[]>();
     for (const key of keys) {
@@ -190,18 +211,26 @@ export class InMemoryStateStore implements StateStore {
     return Promise.resolve(out);
   }
 
-  write(operator: string, groups: readonly (readonly WindowWrite[])[]): Promise<readonly boolean[]> {
+  write(
+    operator: string,
+    groups: readonly (readonly WindowWrite[])[],
+  ): Promise<readonly boolean[]> {
     const s = this.op(operator);
     this.stats.writeCalls++;
     const out: boolean[] = [];
     let crashAfter: number | undefined;
-    if (this.crashAfterGroups !== undefined && groups.some((g) => g.some((w) => w.kind === 'put' && w.item.pending))) {
+    if (
+      this.crashAfterGroups !== undefined &&
+      groups.some((g) => g.some((w) => w.kind === 'put' && w.item.pending))
+    ) {
       crashAfter = this.crashAfterGroups;
       this.crashAfterGroups = undefined;
     }
     for (const group of groups) {
       if (crashAfter !== undefined && crashAfter-- <= 0) {
-        return Promise.reject(new InjectedCrashError('injected crash in the middle of a state write'));
+        return Promise.reject(
+          new InjectedCrashError('injected crash in the middle of a state write'),
+        );
       }
       if (!this.conditionsHold(s, group)) {
         this.stats.conflicts++;
@@ -219,7 +248,8 @@ export class InMemoryStateStore implements StateStore {
     for (const w of group) {
       const ref = w.kind === 'put' ? w.item : w.ref;
       const cur = getItem(s.items, ref.key, ref.start, ref.end);
-      if (w.expectedRevision === null ? cur !== undefined : cur?.revision !== w.expectedRevision) return false;
+      if (w.expectedRevision === null ? cur !== undefined : cur?.revision !== w.expectedRevision)
+        return false;
     }
     return true;
   }
@@ -230,13 +260,15 @@ export class InMemoryStateStore implements StateStore {
       return;
     }
     const item = w.item;
-    const prev = w.expectedRevision === null ? undefined : getItem(s.items, item.key, item.start, item.end);
+    const prev =
+      w.expectedRevision === null ? undefined : getItem(s.items, item.key, item.start, item.end);
     setItem(s.items, item);
     if (!item.purged) {
       const { key, start, end, revision } = item;
       if (item.pending) s.due.push({ at: end - 1, key, start, end, revision });
       // cleanupAt is fixed by the bounds, which are the identity: one expiry entry per open item.
-      if (prev === undefined || prev.purged) s.expiry.push({ at: item.cleanupAt, key, start, end, revision });
+      if (prev === undefined || prev.purged)
+        s.expiry.push({ at: item.cleanupAt, key, start, end, revision });
     }
   }
 
@@ -249,7 +281,11 @@ export class InMemoryStateStore implements StateStore {
   ): WindowItem[] {
     const found: HeapEntry[] = [];
     const out: WindowItem[] = [];
-    for (let top = heap.peek(); top !== undefined && bound(top.at) && out.length < limit; top = heap.peek()) {
+    for (
+      let top = heap.peek();
+      top !== undefined && bound(top.at) && out.length < limit;
+      top = heap.peek()
+    ) {
       heap.pop();
       const item = getItem(s.items, top.key, top.start, top.end);
       if (item === undefined || !valid(item, top)) continue;
@@ -264,13 +300,27 @@ export class InMemoryStateStore implements StateStore {
   listDue(operator: string, watermark: number, limit: number): Promise<readonly WindowItem[]> {
     const s = this.op(operator);
     return Promise.resolve(
-      this.drain(s, s.due, (at) => at <= watermark, (item, e) => item.revision === e.revision && item.pending && !item.purged, limit),
+      this.drain(
+        s,
+        s.due,
+        (at) => at <= watermark,
+        (item, e) => item.revision === e.revision && item.pending && !item.purged,
+        limit,
+      ),
     );
   }
 
   listExpired(operator: string, watermark: number, limit: number): Promise<readonly WindowItem[]> {
     const s = this.op(operator);
-    return Promise.resolve(this.drain(s, s.expiry, (at) => at < watermark, (item) => !item.purged, limit));
+    return Promise.resolve(
+      this.drain(
+        s,
+        s.expiry,
+        (at) => at < watermark,
+        (item) => !item.purged,
+        limit,
+      ),
+    );
   }
 
   /** Number of open (not purged) window items of an operator. */

@@ -19,7 +19,12 @@ interface Ev {
   v?: number;
 }
 
-function harness(assigner: WindowAssigner, lateness = 0, time: EventTimeOptions = {}, store?: InMemoryStateStore) {
+function harness(
+  assigner: WindowAssigner,
+  lateness = 0,
+  time: EventTimeOptions = {},
+  store?: InMemoryStateStore,
+) {
   const d = pipeline('op')
     .decode(json<Ev>())
     .filter((e) => e.k !== 'skip')
@@ -32,13 +37,22 @@ function harness(assigner: WindowAssigner, lateness = 0, time: EventTimeOptions 
   return new WindowOperatorHarness(d, { startTime: 0, ...(store === undefined ? {} : { store }) });
 }
 
-const view = (h: { results: readonly { key: string; window: { start: number; end: number }; value: number; version: number }[] }) =>
-  h.results.map((r) => `${r.key}[${r.window.start},${r.window.end})=${r.value}v${r.version}`);
+const view = (h: {
+  results: readonly {
+    key: string;
+    window: { start: number; end: number };
+    value: number;
+    version: number;
+  }[];
+}) => h.results.map((r) => `${r.key}[${r.window.start},${r.window.end})=${r.value}v${r.version}`);
 
 describe('firing and lateness (tumbling)', () => {
   it('fires when W >= maxTimestamp, not before', async () => {
     const h = harness(tumbling(10));
-    await h.send(0, [{ k: 'a', t: 0 }, { k: 'a', t: 8 }]);
+    await h.send(0, [
+      { k: 'a', t: 0 },
+      { k: 'a', t: 8 },
+    ]);
     expect(h.results).toEqual([]);
     await h.send(0, [{ k: 'a', t: 9 }]);
     expect(view(h)).toEqual(['a[0,10)=3v1']);
@@ -47,27 +61,45 @@ describe('firing and lateness (tumbling)', () => {
 
   it('a record exactly at the lateness bound updates the window and re-fires; one past it is late', async () => {
     const h = harness(tumbling(10), 5);
-    await h.send(0, [{ k: 'a', t: 1 }, { k: 'a', t: 14 }]); // W = 14 = maxTs 9 + L 5: fired, not late
+    await h.send(0, [
+      { k: 'a', t: 1 },
+      { k: 'a', t: 14 },
+    ]); // W = 14 = maxTs 9 + L 5: fired, not late
     expect(view(h)).toEqual(['a[0,10)=1v1']);
     await h.send(0, [{ k: 'a', t: 2 }]);
     expect(view(h)).toEqual(['a[0,10)=1v1', 'a[0,10)=2v2']);
-    await h.send(0, [{ k: 'a', t: 15 }, { k: 'a', t: 3 }]); // W = 15 > 14: late
+    await h.send(0, [
+      { k: 'a', t: 15 },
+      { k: 'a', t: 3 },
+    ]); // W = 15 > 14: late
     expect(h.late.map((l) => [l.eventTime, l.windows, l.reason, l.tag, l.watermark])).toEqual([
       [3, [{ start: 0, end: 10 }], 'window-closed', 'late', 15],
     ]);
-    expect(h.store instanceof InMemoryStateStore && h.store.allItems('op').find((i) => i.start === 0)?.purged).toBe(true);
+    expect(
+      h.store instanceof InMemoryStateStore &&
+        h.store.allItems('op').find((i) => i.start === 0)?.purged,
+    ).toBe(true);
   });
 
   it('with allowedLateness 0, a record at W == maxTimestamp still counts (late only when maxTs + L < W)', async () => {
     const h = harness(tumbling(10));
-    await h.send(0, [{ k: 'a', t: 9 }, { k: 'a', t: 0 }]);
+    await h.send(0, [
+      { k: 'a', t: 9 },
+      { k: 'a', t: 0 },
+    ]);
     expect(view(h)).toEqual(['a[0,10)=2v1']);
     expect(h.late).toEqual([]);
   });
 
   it('a record never makes itself late; the watermark is per record within a batch', async () => {
     const h = harness(tumbling(10), 0, { maxOutOfOrderness: 3 });
-    await h.send(0, [{ k: 'a', t: 20 }, { k: 'a', t: 16 }, { k: 'a', t: 12 }, { k: 'a', t: 25 }, { k: 'a', t: 21 }]);
+    await h.send(0, [
+      { k: 'a', t: 20 },
+      { k: 'a', t: 16 },
+      { k: 'a', t: 12 },
+      { k: 'a', t: 25 },
+      { k: 'a', t: 21 },
+    ]);
     // W before t=12 is 17 > 9 but window [10,20) maxTs 19 >= 17: on time. W before t=21 is 22: [20,30) still open.
     expect(h.late).toEqual([]);
     expect(view(h)).toEqual(['a[10,20)=2v1']);
@@ -99,20 +131,31 @@ describe('session windows', () => {
     const store = h.store as InMemoryStateStore;
     expect(store.openWindowCount('op')).toBe(3);
     // Shard 0 is at W(0) = 0, so nothing is late; t=10 and t=30 touch all three sessions.
-    await h.send(0, [{ k: 'a', t: 10 }, { k: 'a', t: 30 }]);
+    await h.send(0, [
+      { k: 'a', t: 10 },
+      { k: 'a', t: 30 },
+    ]);
     expect(store.openWindowCount('op')).toBe(1);
     expect(store.allItems('op').map((i) => [i.start, i.end])).toEqual([[0, 50]]);
     await h.send(0, [{ k: 'b', t: 100 }]);
     await h.send(1, [{ k: 'b', t: 100 }]);
     await h.send(2, [{ k: 'b', t: 100 }]);
-    expect(h.finalResults().map((r) => [r.key, r.window, r.value])).toEqual([['a', { start: 0, end: 50 }, 5]]);
+    expect(h.finalResults().map((r) => [r.key, r.window, r.value])).toEqual([
+      ['a', { start: 0, end: 50 }, 5],
+    ]);
   });
 
   it('a fired session absorbed by a merge is reported as superseded', async () => {
     const h = harness(session(10), 5);
-    await h.send(0, [{ k: 'a', t: 0 }, { k: 'a', t: 12 }]); // W = 12 >= 9: [0,10) fires
+    await h.send(0, [
+      { k: 'a', t: 0 },
+      { k: 'a', t: 12 },
+    ]); // W = 12 >= 9: [0,10) fires
     expect(view(h)).toEqual(['a[0,10)=1v1']);
-    await h.send(0, [{ k: 'a', t: 10 }, { k: 'a', t: 40 }]); // t=10 touches [0,10) and [12,22): merge
+    await h.send(0, [
+      { k: 'a', t: 10 },
+      { k: 'a', t: 40 },
+    ]); // t=10 touches [0,10) and [12,22): merge
     const merged = h.results.find((r) => r.window.end === 22);
     expect(merged?.supersedes).toEqual([{ start: 0, end: 10 }]);
     expect(h.finalResults().map((r) => [r.window, r.value])).toEqual([[{ start: 0, end: 22 }, 3]]);
@@ -120,7 +163,11 @@ describe('session windows', () => {
 
   it('a record with t + L <= W is late (it could touch a purged session)', async () => {
     const h = harness(session(10), 2);
-    await h.send(0, [{ k: 'a', t: 100 }, { k: 'a', t: 98 }, { k: 'a', t: 99 }]);
+    await h.send(0, [
+      { k: 'a', t: 100 },
+      { k: 'a', t: 98 },
+      { k: 'a', t: 99 },
+    ]);
     expect(h.late.map((l) => [l.eventTime, l.reason])).toEqual([[98, 'session-closed']]);
   });
 });
@@ -169,7 +216,11 @@ describe('watermarks across shards, idleness and closing', () => {
   });
 
   it('with idleAdvance an all-idle operator advances to now - idleTimeout - maxOutOfOrderness', async () => {
-    const h = harness(tumbling(10), 0, { idleTimeout: 100, idleAdvance: true, maxOutOfOrderness: 7 });
+    const h = harness(tumbling(10), 0, {
+      idleTimeout: 100,
+      idleAdvance: true,
+      maxOutOfOrderness: 7,
+    });
     await h.send(0, [{ k: 'a', t: 5 }]);
     await h.advanceProcessingTime(99);
     expect(h.watermark).toBe(-2);
@@ -199,7 +250,9 @@ describe('bad input goes to the dead-letter output, never blocks', () => {
         if (e.k === 'boom') throw new Error('filter boom');
         return e.k !== 'skip';
       })
-      .keyBy((e) => (e.k === 'keythrow' ? (null as unknown as { x: string }).x : e.k), { maxKeyBytes: 8 })
+      .keyBy((e) => (e.k === 'keythrow' ? (null as unknown as { x: string }).x : e.k), {
+        maxKeyBytes: 8,
+      })
       .eventTime((e) => {
         if (e.k === 'tthrow') throw new Error('time boom');
         return e.t;
@@ -237,14 +290,26 @@ describe('bad input goes to the dead-letter output, never blocks', () => {
     ]);
     expect(h.deadLetters[0]?.data).toBeInstanceOf(Uint8Array);
     expect(h.deadLetters[4]?.message).toBe('key is 12 UTF-8 bytes; keyBy.maxKeyBytes is 8');
-    expect(h.counts).toEqual({ received: 12, skippedCommitted: 0, filtered: 1, deadLettered: 9, late: 0, inState: 2, partiallyLate: 0, alreadyApplied: 0 });
+    expect(h.counts).toEqual({
+      received: 12,
+      skippedCommitted: 0,
+      filtered: 1,
+      deadLettered: 9,
+      late: 0,
+      inState: 2,
+      partiallyLate: 0,
+      alreadyApplied: 0,
+    });
   });
 });
 
 describe('exactly-once under retries and crashes', () => {
   it('a redelivered batch is skipped by the committed position', async () => {
     const h = harness(tumbling(10));
-    const batch = h.records(0, [{ k: 'a', t: 1 }, { k: 'a', t: 2 }]);
+    const batch = h.records(0, [
+      { k: 'a', t: 1 },
+      { k: 'a', t: 2 },
+    ]);
     await h.deliver(0, batch);
     const again = await h.deliver(0, batch);
     expect(again.counts.skippedCommitted).toBe(2);
@@ -255,7 +320,11 @@ describe('exactly-once under retries and crashes', () => {
   it('a crash in the middle of the state writes is repaired by the per-item guard', async () => {
     const store = new InMemoryStateStore();
     const h = harness(tumbling(10), 0, {}, store);
-    const batch = h.records(0, [{ k: 'a', t: 1 }, { k: 'b', t: 2 }, { k: 'c', t: 3 }]);
+    const batch = h.records(0, [
+      { k: 'a', t: 1 },
+      { k: 'b', t: 2 },
+      { k: 'c', t: 3 },
+    ]);
     store.crashDuringNextStateUpdate(2);
     await expect(h.deliver(0, batch)).rejects.toThrow('injected crash');
     const retry = await h.deliver(0, batch);
@@ -267,7 +336,10 @@ describe('exactly-once under retries and crashes', () => {
   it('a crash before the progress write: the retry applies nothing twice', async () => {
     const store = new InMemoryStateStore();
     const h = harness(session(5), 0, {}, store);
-    const batch = h.records(0, [{ k: 'a', t: 1 }, { k: 'a', t: 3 }]);
+    const batch = h.records(0, [
+      { k: 'a', t: 1 },
+      { k: 'a', t: 3 },
+    ]);
     store.crashOnNextProgressWrite();
     await expect(h.deliver(0, batch)).rejects.toThrow('injected crash');
     const retry = await h.deliver(0, batch);
@@ -280,18 +352,25 @@ describe('exactly-once under retries and crashes', () => {
     const store = new InMemoryStateStore();
     const h = harness(tumbling(10), 0, {}, store);
     const seen: string[] = [];
-    await h.operator.processBatch('shardId-000000000000', h.records(0, [{ k: 'a', t: 50 }, { k: 'a', t: 1 }, 'x']), {
-      sideOutputs: async (late, dead) => {
-        const p = await store.readProgress('op');
-        seen.push(`late=${late.length} dead=${dead.length} committed=${p.shards.length}`);
+    await h.operator.processBatch(
+      'shardId-000000000000',
+      h.records(0, [{ k: 'a', t: 50 }, { k: 'a', t: 1 }, 'x']),
+      {
+        sideOutputs: async (late, dead) => {
+          const p = await store.readProgress('op');
+          seen.push(`late=${late.length} dead=${dead.length} committed=${p.shards.length}`);
+        },
       },
-    });
+    );
     expect(seen).toEqual(['late=1 dead=1 committed=0']);
   });
 
   it('rejects batches out of order or of another shard', async () => {
     const h = harness(tumbling(10));
-    const [a, b] = h.records(0, [{ k: 'a', t: 1 }, { k: 'a', t: 2 }]);
+    const [a, b] = h.records(0, [
+      { k: 'a', t: 1 },
+      { k: 'a', t: 2 },
+    ]);
     await expect(h.deliver(0, [b!, a!])).rejects.toBeInstanceOf(BatchOrderError);
     await expect(h.deliver(1, [a!])).rejects.toBeInstanceOf(BatchOrderError);
   });
@@ -299,16 +378,31 @@ describe('exactly-once under retries and crashes', () => {
 
 describe('pre-aggregation', () => {
   it('a batch becomes one state write per (key, window)', async () => {
-    const d = pipeline('op').decode(json<Ev>()).keyBy((e) => e.k).eventTime((e) => e.t).window(tumbling(100)).aggregate(count());
+    const d = pipeline('op')
+      .decode(json<Ev>())
+      .keyBy((e) => e.k)
+      .eventTime((e) => e.t)
+      .window(tumbling(100))
+      .aggregate(count());
     const h = new WindowOperatorHarness(d, { startTime: 0 });
-    const o = await h.send(0, [...Array.from({ length: 50 }, (_, i) => ({ k: i % 2 ? 'a' : 'b', t: i })), { k: 'a', t: 150 }]);
+    const o = await h.send(0, [
+      ...Array.from({ length: 50 }, (_, i) => ({ k: i % 2 ? 'a' : 'b', t: i })),
+      { k: 'a', t: 150 },
+    ]);
     expect(o.stateWrites).toBe(3);
   });
 
   it('accepts pre-decoded records', async () => {
-    const d = pipeline('op').decode(json<Ev>()).keyBy((e) => e.k).eventTime((e) => e.t).window(tumbling(10)).aggregate(count());
+    const d = pipeline('op')
+      .decode(json<Ev>())
+      .keyBy((e) => e.k)
+      .eventTime((e) => e.t)
+      .window(tumbling(10))
+      .aggregate(count());
     const h = new WindowOperatorHarness(d, { startTime: 0 });
-    const recs = h.records(0, [{}, {}]).map((r, i) => ({ position: r.position, partitionKey: 'pk', value: { k: 'a', t: i * 20 } }));
+    const recs = h
+      .records(0, [{}, {}])
+      .map((r, i) => ({ position: r.position, partitionKey: 'pk', value: { k: 'a', t: i * 20 } }));
     const o = await h.operator.processDecodedBatch('shardId-000000000000', recs);
     expect(o.results.map((r) => r.value)).toEqual([1]);
   });

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { assignWindows, maxTimestamp, session, sessionsConnect, sliding, tumbling, windowStart } from '../../../lib/core/index.ts';
+import {
+  assignWindows,
+  maxTimestamp,
+  session,
+  sessionsConnect,
+  sliding,
+  tumbling,
+  windowStart,
+} from '../../../lib/core/index.ts';
 
 describe('tumbling windows', () => {
   it('are half-open [start, end) with maxTimestamp = end - 1', () => {
@@ -19,7 +27,9 @@ describe('tumbling windows', () => {
     expect(assignWindows(tumbling(10, 3), 3)).toEqual([{ start: 3, end: 13 }]);
     expect(assignWindows(tumbling(10, -3), 6)).toEqual([{ start: -3, end: 7 }]);
     expect(assignWindows(tumbling(10, -3), 7)).toEqual([{ start: 7, end: 17 }]);
-    expect(assignWindows(tumbling(3_600_000, -900_000), 3_600_000)).toEqual([{ start: 2_700_000, end: 6_300_000 }]);
+    expect(assignWindows(tumbling(3_600_000, -900_000), 3_600_000)).toEqual([
+      { start: 2_700_000, end: 6_300_000 },
+    ]);
   });
 });
 
