@@ -26,9 +26,10 @@ async function runProduce(
   args: readonly string[],
   stdin = '',
   signal = new AbortController().signal,
+  stderrIsTty = false,
 ): Promise<Run> {
   const out = new PassThrough();
-  const err = new PassThrough();
+  const err = Object.assign(new PassThrough(), { isTTY: stderrIsTty });
   let stdout = '';
   let stderr = '';
   out.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -93,6 +94,19 @@ describe('weir produce', () => {
     ).toEqual([...Array(1000).keys()]);
     expect(new Set(users.map((u) => u.partitionKey)).size).toBe(1000);
     expect(r.stdout).toMatch(/\(\d Kinesis records,/);
+  });
+
+  it('GIVEN a TTY on stderr WHEN a rate-limited run takes a while THEN progress is one line rewritten with \\r', async () => {
+    const stream = uniqueName('cli-tty');
+    await createStreamAndWait(fx.clients.kinesis, stream, 1);
+    const r = await runProduce(['--stream', stream, '--rate', '400'], lines(600), undefined, true);
+    expect(r.code).toBe(PRODUCE_EXIT.OK);
+    expect(r.stderr).toMatch(
+      /^\rproduce: \d+ records sent, \d+\/s, 0 retried entries, \d+ requests/,
+    );
+    expect(r.stderr).toContain('requests\u001b[K'); // erase to end of line
+    expect(r.stderr.endsWith('\n')).toBe(true);
+    expect(r.stderr.split('\n')).toHaveLength(2);
   });
 
   it('GIVEN a bad line WHEN run THEN exit 65 names the line, and the lines before it are stored', async () => {
