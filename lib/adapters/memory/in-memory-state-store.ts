@@ -66,8 +66,15 @@ class MinHeap {
   }
 }
 
-/** key -> start -> end -> item: number-keyed inner maps avoid building string ids. */
-type Items = Map<string, Map<number, Map<number, WindowItem>>>;
+/**
+ * Per key: open items in a short array (a key has few open windows; scanning
+ * numbers beats hashing non-Smi timestamps) and tombstones by `start/end`.
+ */
+interface KeyEntry {
+  readonly open: WindowItem[];
+  tombs: Map<string, WindowItem> | undefined;
+}
+type Items = Map<string, KeyEntry>;
 
 interface OperatorState {
   readonly items: Items;
@@ -80,30 +87,52 @@ interface OperatorState {
 /** Simulated crash of the store, for failure-injection tests. */
 export class InjectedCrashError extends WeirError {}
 
+function indexIn(open: readonly WindowItem[], start: number, end: number): number {
+  for (let i = 0; i < open.length; i++) {
+    const it = open[i] as WindowItem;
+    if (it.start === start && it.end === end) return i;
+  }
+  return -1;
+}
+
 function getItem(items: Items, key: string, start: number, end: number): WindowItem | undefined {
-  return items.get(key)?.get(start)?.get(end);
+  const e = items.get(key);
+  if (e === undefined) return undefined;
+  const i = indexIn(e.open, start, end);
+  if (i >= 0) return e.open[i];
+  return e.tombs?.get(`${start}/${end}`);
 }
 
 function setItem(items: Items, item: WindowItem): void {
-  let byStart = items.get(item.key);
-  if (byStart === undefined)
-    items.set(item.key, (byStart = new Map<number, Map<number, WindowItem>>()));
-  let byEnd = byStart.get(item.start);
-  if (byEnd === undefined) byStart.set(item.start, (byEnd = new Map<number, WindowItem>()));
-  byEnd.set(item.end, item);
+  let e = items.get(item.key);
+  if (e === undefined) items.set(item.key, (e = { open: [], tombs: undefined }));
+  const i = indexIn(e.open, item.start, item.end);
+  if (item.purged) {
+    if (i >= 0) e.open.splice(i, 1);
+    (e.tombs ??= new Map<string, WindowItem>()).set(`${item.start}/${item.end}`, item);
+    return;
+  }
+  if (i >= 0) e.open[i] = item;
+  else {
+    e.open.push(item);
+    e.tombs?.delete(`${item.start}/${item.end}`);
+  }
 }
 
 function deleteItem(items: Items, key: string, start: number, end: number): void {
-  const byStart = items.get(key);
-  const byEnd = byStart?.get(start);
-  if (byStart === undefined || byEnd === undefined) return;
-  byEnd.delete(end);
-  if (byEnd.size === 0) byStart.delete(start);
-  if (byStart.size === 0) items.delete(key);
+  const e = items.get(key);
+  if (e === undefined) return;
+  const i = indexIn(e.open, start, end);
+  if (i >= 0) e.open.splice(i, 1);
+  else e.tombs?.delete(`${start}/${end}`);
+  if (e.open.length === 0 && (e.tombs === undefined || e.tombs.size === 0)) items.delete(key);
 }
 
 function* allOf(items: Items): Generator<WindowItem> {
-  for (const byStart of items.values()) for (const byEnd of byStart.values()) yield* byEnd.values();
+  for (const e of items.values()) {
+    yield* e.open;
+    if (e.tombs !== undefined) yield* e.tombs.values();
+  }
 }
 
 /**
@@ -204,8 +233,11 @@ export class InMemoryStateStore implements StateStore {
     const out = new Map<string, WindowItem[]>();
     for (const key of keys) {
       const list: WindowItem[] = [];
-      const byStart = s.items.get(key);
-      if (byStart !== undefined) for (const byEnd of byStart.values()) list.push(...byEnd.values());
+      const e = s.items.get(key);
+      if (e !== undefined) {
+        list.push(...e.open);
+        if (e.tombs !== undefined) list.push(...e.tombs.values());
+      }
       out.set(key, list);
     }
     return Promise.resolve(out);
@@ -265,7 +297,10 @@ export class InMemoryStateStore implements StateStore {
     setItem(s.items, item);
     if (!item.purged) {
       const { key, start, end, revision } = item;
-      if (item.pending) s.due.push({ at: end - 1, key, start, end, revision });
+      // One due entry per pending spell: pushed when the item becomes pending.
+      if (item.pending && (prev === undefined || !prev.pending || prev.purged)) {
+        s.due.push({ at: end - 1, key, start, end, revision });
+      }
       // cleanupAt is fixed by the bounds, which are the identity: one expiry entry per open item.
       if (prev === undefined || prev.purged)
         s.expiry.push({ at: item.cleanupAt, key, start, end, revision });
@@ -280,6 +315,7 @@ export class InMemoryStateStore implements StateStore {
     limit: number,
   ): WindowItem[] {
     const found: HeapEntry[] = [];
+    const seen = new Set<WindowItem>();
     const out: WindowItem[] = [];
     for (
       let top = heap.peek();
@@ -288,7 +324,9 @@ export class InMemoryStateStore implements StateStore {
     ) {
       heap.pop();
       const item = getItem(s.items, top.key, top.start, top.end);
-      if (item === undefined || !valid(item, top)) continue;
+      // Stale entries (and duplicates from an earlier pending spell) are dropped here.
+      if (item === undefined || !valid(item, top) || seen.has(item)) continue;
+      seen.add(item);
       found.push(top);
       out.push(item);
     }
@@ -304,7 +342,7 @@ export class InMemoryStateStore implements StateStore {
         s,
         s.due,
         (at) => at <= watermark,
-        (item, e) => item.revision === e.revision && item.pending && !item.purged,
+        (item) => item.pending && !item.purged,
         limit,
       ),
     );
