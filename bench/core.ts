@@ -45,6 +45,8 @@ interface Click {
 const RECORDS = Number(process.env['BENCH_RECORDS'] ?? 200_000);
 const BATCH = 1000;
 const KEYS = 1000;
+/** Key cardinality of the extra tumbling/uniform run that shows how the ratio depends on writes per record. */
+const FEW_KEYS = 100;
 const SHARD = 'shardId-000000000000';
 const T0 = 1_700_000_000_000;
 
@@ -60,8 +62,8 @@ function rng(seed: number): () => number {
   };
 }
 
-function keyPicker(dist: 'uniform' | 'zipf', random: () => number): () => number {
-  if (dist === 'uniform') return () => Math.floor(random() * KEYS);
+function keyPicker(dist: 'uniform' | 'zipf', random: () => number, keys = KEYS): () => number {
+  if (dist === 'uniform') return () => Math.floor(random() * keys);
   // Zipf(s = 1.1) over KEYS keys, by inverse CDF.
   const cdf: number[] = [];
   let total = 0;
@@ -80,9 +82,9 @@ function keyPicker(dist: 'uniform' | 'zipf', random: () => number): () => number
 }
 
 /** 200k clicks at 10 ms spacing of event time with up to 2 s of disorder. */
-function makeEvents(dist: 'uniform' | 'zipf'): Click[] {
+function makeEvents(dist: 'uniform' | 'zipf', keys = KEYS): Click[] {
   const random = rng(dist === 'uniform' ? 1 : 2);
-  const pick = keyPicker(dist, random);
+  const pick = keyPicker(dist, random, keys);
   const out: Click[] = [];
   for (let i = 0; i < RECORDS; i++) {
     out.push({
@@ -221,6 +223,19 @@ export const coreSection: BenchSection = {
         figures[`state_writes_per_record_${name}_${dist}`] =
           Math.round(raw.writesPerRecord * 10_000) / 10_000;
       }
+    }
+    {
+      const events = makeEvents('uniform', FEW_KEYS);
+      const base64 = events.map((e) => Buffer.from(JSON.stringify(e)).toString('base64'));
+      const limit = Math.max(decodeOnly(base64), decodeOnly(base64));
+      const raw = await best(() =>
+        runCore(assigners['tumbling'] as WindowAssigner, 'raw', events, base64, positions),
+      );
+      figures['core_records_per_s_raw_tumbling_uniform_100_keys'] = raw.perS;
+      figures['core_vs_decode_ratio_tumbling_uniform_100_keys'] =
+        Math.round((raw.perS / limit) * 1000) / 1000;
+      figures['state_writes_per_record_tumbling_uniform_100_keys'] =
+        Math.round(raw.writesPerRecord * 10_000) / 10_000;
     }
     figures['decode_only_records_per_s'] = decodeLimit;
     figures['core_records_per_s_raw'] = figures[
