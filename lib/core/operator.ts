@@ -48,6 +48,7 @@ export const MIN_EVENT_TIME = -8.64e15;
 export const MAX_EVENT_TIME = 8.64e15;
 
 const MAX_ATTEMPTS = 20;
+const NONE: readonly TimeWindow[] = Object.freeze([]);
 const PAGE = 1000;
 
 // Per-record status in a batch (0: not decided yet).
@@ -127,6 +128,39 @@ function utf8Length(s: string): number {
     } else n += 3;
   }
   return n;
+}
+
+/** A copy of `item` with some fields changed, built as one literal so every item has the same shape. */
+function changed(
+  item: WindowItem,
+  accumulator: WindowItem['accumulator'],
+  absorbed: WindowItem['absorbed'],
+  firedVersion: number,
+  pending: boolean,
+  purged: boolean,
+  supersedes: WindowItem['supersedes'],
+): WindowItem {
+  return {
+    key: item.key,
+    start: item.start,
+    end: item.end,
+    accumulator,
+    absorbed,
+    firedVersion,
+    pending,
+    cleanupAt: item.cleanupAt,
+    revision: item.revision + 1,
+    purged,
+    supersedes,
+  };
+}
+
+/** `absorbed` with `shard` raised to `offset` (callers guarantee it is higher). */
+function absorbedWith(absorbed: Readonly<Record<string, string>>, shard: string, offset: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k in absorbed) out[k] = absorbed[k] as string;
+  out[shard] = offset;
+  return out;
 }
 
 function messageOf(e: unknown): string {
@@ -654,7 +688,7 @@ export class WindowOperator<IN, ACC, OUT> {
           start: g.start,
           end: g.end,
           accumulator: agg.serialize(acc),
-          absorbed: { [batch.shardId]: lastEnc },
+          absorbed: absorbedWith({}, batch.shardId, lastEnc),
           firedVersion: 0,
           pending: true,
           cleanupAt: g.end - 1 + this.definition.allowedLateness,
@@ -672,13 +706,15 @@ export class WindowOperator<IN, ACC, OUT> {
     return {
       kind: 'put',
       expectedRevision: item.revision,
-      item: {
-        ...item,
-        accumulator: agg.serialize(merged),
-        absorbed: { ...item.absorbed, [batch.shardId]: lastEnc },
-        pending: true,
-        revision: item.revision + 1,
-      },
+      item: changed(
+        item,
+        agg.serialize(merged),
+        absorbedWith(item.absorbed, batch.shardId, lastEnc),
+        item.firedVersion,
+        true,
+        false,
+        item.supersedes,
+      ),
     };
   }
 
@@ -955,13 +991,7 @@ export class WindowOperator<IN, ACC, OUT> {
           {
             kind: 'put',
             expectedRevision: item.revision,
-            item: {
-              ...item,
-              firedVersion: version,
-              pending: false,
-              supersedes: [],
-              revision: item.revision + 1,
-            },
+            item: changed(item, item.accumulator, item.absorbed, version, false, false, NONE),
           },
         ]);
       }
@@ -982,14 +1012,7 @@ export class WindowOperator<IN, ACC, OUT> {
           {
             kind: 'put',
             expectedRevision: item.revision,
-            item: {
-              ...item,
-              accumulator: null,
-              pending: false,
-              purged: true,
-              supersedes: [],
-              revision: item.revision + 1,
-            },
+            item: changed(item, null, item.absorbed, item.firedVersion, false, true, NONE),
           },
         ]);
       }

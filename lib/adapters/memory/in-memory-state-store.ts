@@ -264,6 +264,16 @@ export class InMemoryStateStore implements StateStore {
           new InjectedCrashError('injected crash in the middle of a state write'),
         );
       }
+      if (group.length === 1 && group[0]?.kind === 'put') {
+        if (this.putOne(s, group[0])) {
+          this.stats.groupsApplied++;
+          out.push(true);
+        } else {
+          this.stats.conflicts++;
+          out.push(false);
+        }
+        continue;
+      }
       if (!this.conditionsHold(s, group)) {
         this.stats.conflicts++;
         out.push(false);
@@ -274,6 +284,34 @@ export class InMemoryStateStore implements StateStore {
       out.push(true);
     }
     return Promise.resolve(out);
+  }
+
+  /** A single conditional put with one lookup (the common case). */
+  private putOne(s: OperatorState, w: Extract<WindowWrite, { kind: 'put' }>): boolean {
+    const item = w.item;
+    const e = s.items.get(item.key);
+    const i = e === undefined ? -1 : indexIn(e.open, item.start, item.end);
+    const cur = i >= 0 ? (e as KeyEntry).open[i] : e?.tombs?.get(`${item.start}/${item.end}`);
+    if (w.expectedRevision === null ? cur !== undefined : cur?.revision !== w.expectedRevision) {
+      return false;
+    }
+    if (i >= 0 && !item.purged) (e as KeyEntry).open[i] = item;
+    else setItem(s.items, item);
+    this.indexWrite(s, item, cur);
+    return true;
+  }
+
+  private indexWrite(s: OperatorState, item: WindowItem, prev: WindowItem | undefined): void {
+    if (item.purged) return;
+    const { key, start, end, revision } = item;
+    // One due entry per pending spell: pushed when the item becomes pending.
+    if (item.pending && (prev === undefined || !prev.pending || prev.purged)) {
+      s.due.push({ at: end - 1, key, start, end, revision });
+    }
+    // cleanupAt is fixed by the bounds, which are the identity: one expiry entry per open item.
+    if (prev === undefined || prev.purged) {
+      s.expiry.push({ at: item.cleanupAt, key, start, end, revision });
+    }
   }
 
   private conditionsHold(s: OperatorState, group: readonly WindowWrite[]): boolean {
@@ -292,19 +330,9 @@ export class InMemoryStateStore implements StateStore {
       return;
     }
     const item = w.item;
-    const prev =
-      w.expectedRevision === null ? undefined : getItem(s.items, item.key, item.start, item.end);
+    const prev = getItem(s.items, item.key, item.start, item.end);
     setItem(s.items, item);
-    if (!item.purged) {
-      const { key, start, end, revision } = item;
-      // One due entry per pending spell: pushed when the item becomes pending.
-      if (item.pending && (prev === undefined || !prev.pending || prev.purged)) {
-        s.due.push({ at: end - 1, key, start, end, revision });
-      }
-      // cleanupAt is fixed by the bounds, which are the identity: one expiry entry per open item.
-      if (prev === undefined || prev.purged)
-        s.expiry.push({ at: item.cleanupAt, key, start, end, revision });
-    }
+    this.indexWrite(s, item, prev);
   }
 
   private drain(
