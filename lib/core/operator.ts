@@ -156,7 +156,11 @@ function changed(
 }
 
 /** `absorbed` with `shard` raised to `offset` (callers guarantee it is higher). */
-function absorbedWith(absorbed: Readonly<Record<string, string>>, shard: string, offset: string): Record<string, string> {
+function absorbedWith(
+  absorbed: Readonly<Record<string, string>>,
+  shard: string,
+  offset: string,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const k in absorbed) out[k] = absorbed[k] as string;
   out[shard] = offset;

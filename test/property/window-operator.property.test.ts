@@ -66,7 +66,7 @@ const eventArb: fc.Arbitrary<Ev> = fc.record({
 
 const shardArb = fc.record({
   step: fc.integer({ min: 0, max: 40 }),
-  events: fc.array(eventArb, { maxLength: 25 }),
+  events: fc.array(eventArb, { maxLength: 40 }),
 });
 
 const opArb = fc.record({
@@ -151,8 +151,8 @@ function scenarioArb(kind: RefConfig['kind']) {
   return fc.record({
     win: assignerArb(kind),
     time: timeArb,
-    shards: fc.array(shardArb, { minLength: 1, maxLength: 3 }),
-    ops: fc.array(opArb, { maxLength: 40 }),
+    shards: fc.array(shardArb, { minLength: 1, maxLength: 4 }),
+    ops: fc.array(opArb, { maxLength: 80 }),
   });
 }
 
