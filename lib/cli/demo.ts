@@ -106,12 +106,13 @@ async function runDemo(ctx: CliContext, opts: { events: number; shards: number }
         if (ctx.env['WEIR_DEMO_VERBOSE']) ctx.stderr.write(`[handler] ${line}\n`);
       },
     });
+    const onFailure = onFailureDestination(mapping, clients);
     const esm = new LocalEventSourceMapping({
       kinesis: clients.kinesis,
       streamName: mapping.streamName,
       invoker,
       settings: mapping.settings,
-      onFailure: onFailureDestination(mapping, clients),
+      ...(onFailure ? { onFailure } : {}),
       pollIntervalMs: 100,
       functionName: mapping.functionLogicalId,
     });

@@ -63,7 +63,10 @@ export class DeadLetterError extends WeirError {
     message: string,
     details: { unsent: readonly DeadLetterEntry[]; retryable: boolean; cause?: unknown },
   ) {
-    super(`${destination}: ${message} (${details.unsent.length} dead letter(s) not stored)`, details.cause === undefined ? undefined : { cause: details.cause });
+    super(
+      `${destination}: ${message} (${details.unsent.length} dead letter(s) not stored)`,
+      details.cause === undefined ? undefined : { cause: details.cause },
+    );
     this.destination = destination;
     this.unsent = details.unsent;
     this.retryable = details.retryable;
@@ -79,7 +82,13 @@ export class DeadLetterError extends WeirError {
 export class DeadLetterTooLargeError extends DeadLetterError {
   readonly sizeBytes: number;
   readonly limitBytes: number;
-  constructor(destination: string, entry: DeadLetterEntry, sizeBytes: number, limitBytes: number, all: readonly DeadLetterEntry[]) {
+  constructor(
+    destination: string,
+    entry: DeadLetterEntry,
+    sizeBytes: number,
+    limitBytes: number,
+    all: readonly DeadLetterEntry[],
+  ) {
     super(
       destination,
       `the dead letter of ${entry.position.shardId} at ${entry.position.sequenceNumber}/${entry.position.subSequenceNumber} ` +
@@ -100,7 +109,11 @@ export interface DeadLetterDocument {
   readonly format: 'weir.dead-letter/1';
   readonly id: string;
   readonly operator: string;
-  readonly position: { readonly shardId: string; readonly sequenceNumber: string; readonly subSequenceNumber: number };
+  readonly position: {
+    readonly shardId: string;
+    readonly sequenceNumber: string;
+    readonly subSequenceNumber: number;
+  };
   readonly kind: DeadLetterKind;
   readonly reason: string;
   readonly error?: string;
@@ -127,7 +140,9 @@ export function toDeadLetterDocument(entry: DeadLetterEntry): DeadLetterDocument
     ...(entry.error === undefined ? {} : { error: entry.error }),
     at: entry.at,
     rawLength: entry.raw.byteLength,
-    raw: Buffer.from(entry.raw.buffer, entry.raw.byteOffset, entry.raw.byteLength).toString('base64'),
+    raw: Buffer.from(entry.raw.buffer, entry.raw.byteOffset, entry.raw.byteLength).toString(
+      'base64',
+    ),
   };
 }
 
@@ -135,7 +150,9 @@ export function toDeadLetterDocument(entry: DeadLetterEntry): DeadLetterDocument
 export function fromDeadLetterDocument(doc: DeadLetterDocument): DeadLetterEntry {
   const raw = new Uint8Array(Buffer.from(doc.raw, 'base64'));
   if (raw.byteLength !== doc.rawLength) {
-    throw new WeirError(`dead letter ${doc.id}: raw is ${raw.byteLength} bytes, document says ${doc.rawLength}`);
+    throw new WeirError(
+      `dead letter ${doc.id}: raw is ${raw.byteLength} bytes, document says ${doc.rawLength}`,
+    );
   }
   return {
     operator: doc.operator,

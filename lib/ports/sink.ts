@@ -16,7 +16,8 @@ import type { Position } from '../core/position.ts';
 import { WeirError } from '../errors.ts';
 
 /** A value that survives `JSON.stringify` / `JSON.parse` unchanged. */
-export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue };
+export type JsonValue =
+  null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue };
 
 /** A half-open window [start, end) in epoch milliseconds. */
 export interface WindowBounds {
@@ -67,7 +68,12 @@ export interface LateRecord {
  * resultId('clicks', 'user-1', { start: 0, end: 60000 }, 1);
  * // "clicks/user-1/0-60000/v1"
  */
-export function resultId(operator: string, key: string, window: WindowBounds, version: number): string {
+export function resultId(
+  operator: string,
+  key: string,
+  window: WindowBounds,
+  version: number,
+): string {
   return `${encodeURIComponent(operator)}/${encodeURIComponent(key)}/${window.start}-${window.end}/v${version}`;
 }
 
@@ -85,7 +91,9 @@ export function windowResult(fields: Omit<WindowResult, 'id'>): WindowResult {
  * The deterministic id of a late record: (operator, output, shard, offset and,
  * when present, window). A retried batch produces the same id.
  */
-export function lateRecordId(record: Pick<LateRecord, 'operator' | 'output' | 'position' | 'window'>): string {
+export function lateRecordId(
+  record: Pick<LateRecord, 'operator' | 'output' | 'position' | 'window'>,
+): string {
   const p = record.position;
   const w = record.window ? `/${record.window.start}-${record.window.end}` : '';
   return (
@@ -166,7 +174,12 @@ export class SinkError<T = unknown> extends WeirError {
   constructor(
     sink: string,
     message: string,
-    details: { unwritten: readonly T[]; report: SinkWriteReport; retryable: boolean; cause?: unknown },
+    details: {
+      unwritten: readonly T[];
+      report: SinkWriteReport;
+      retryable: boolean;
+      cause?: unknown;
+    },
   ) {
     super(
       `${sink}: ${message} (${details.unwritten.length} item(s) not written; ` +
