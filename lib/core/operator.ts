@@ -38,6 +38,8 @@ import type {
   TickOutcome,
   WindowResult,
 } from './records.ts';
+import type { JsonValue } from './json.ts';
+import { resultId } from '../ports/sink.ts';
 import { watermarkCandidate, isShardActive } from './watermark.ts';
 import { windowStart } from './window.ts';
 import type { TimeWindow } from './window.ts';
@@ -139,6 +141,7 @@ function changed(
   pending: boolean,
   purged: boolean,
   supersedes: WindowItem['supersedes'],
+  outbox: WindowItem['outbox'] = item.outbox,
 ): WindowItem {
   return {
     key: item.key,
@@ -152,6 +155,7 @@ function changed(
     revision: item.revision + 1,
     purged,
     supersedes,
+    outbox,
   };
 }
 
@@ -165,6 +169,29 @@ function absorbedWith(
   for (const k in absorbed) out[k] = absorbed[k] as string;
   out[shard] = offset;
   return out;
+}
+
+/**
+ * The deterministic result id (one format for every sink, see
+ * {@link resultId}): `<operator>/<key>/<start>-<end>/v<version>`, operator
+ * and key URI-encoded so that no key can make two ids collide.
+ */
+export function resultIdOf(
+  operator: string,
+  key: string,
+  start: number,
+  end: number,
+  version: number,
+): string {
+  return resultId(operator, key, { start, end }, version);
+}
+
+/** A result as JSON for the outbox (undefined and non-finite numbers become null, as in JSON). */
+function toJsonValue(value: unknown): JsonValue {
+  if (value === undefined) return null;
+  if (typeof value === 'number') return Number.isFinite(value) ? value : null;
+  if (typeof value === 'string' || typeof value === 'boolean' || value === null) return value;
+  return JSON.parse(JSON.stringify(value)) as JsonValue;
 }
 
 function messageOf(e: unknown): string {
@@ -230,6 +257,49 @@ export class WindowOperator<IN, ACC, OUT> {
       watermarkCandidate(progress.shards, now, this.definition.time),
     );
     return { results: await this.fireAndPurge(w), watermark: w };
+  }
+
+  /**
+   * Results fired in state but not yet acknowledged as emitted (the outbox),
+   * at most `limit`. A runtime re-drives them to its sinks (idempotent by
+   * version) and then calls {@link acknowledge}.
+   */
+  async pendingResults(limit = PAGE): Promise<WindowResult<JsonValue>[]> {
+    const op = this.definition.name;
+    const items = await this.store.listOutbox(op, limit);
+    const out: WindowResult<JsonValue>[] = [];
+    for (const item of items) {
+      const o = item.outbox;
+      if (o === null) continue;
+      out.push({
+        id: resultIdOf(op, item.key, item.start, item.end, o.version),
+        operator: op,
+        key: item.key,
+        window: { start: item.start, end: item.end },
+        value: o.value,
+        version: o.version,
+        supersedes: o.supersedes,
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Acknowledges that results reached the sinks: clears their outbox entries
+   * unless a newer firing replaced them. Returns how many were cleared.
+   */
+  async acknowledge(
+    results: readonly Pick<WindowResult<unknown>, 'key' | 'window' | 'version'>[],
+  ): Promise<number> {
+    if (results.length === 0) return 0;
+    const acks = results.map((r) => ({
+      key: r.key,
+      start: r.window.start,
+      end: r.window.end,
+      version: r.version,
+    }));
+    const ok = await this.store.ackOutbox(this.definition.name, acks);
+    return ok.filter((x) => x).length;
   }
 
   /** Marks a shard closed and fully consumed (it stops holding back the watermark), then ticks. */
@@ -699,6 +769,7 @@ export class WindowOperator<IN, ACC, OUT> {
           revision: 1,
           purged: false,
           supersedes: [],
+          outbox: null,
         },
       };
     }
@@ -935,6 +1006,8 @@ export class WindowOperator<IN, ACC, OUT> {
           revision: (tomb?.revision ?? 0) + 1,
           purged: false,
           supersedes,
+          // A revived tombstone keeps a result it fired but had not emitted yet.
+          outbox: tomb?.outbox ?? null,
         },
       });
     };
@@ -961,6 +1034,7 @@ export class WindowOperator<IN, ACC, OUT> {
 
   private async fire(w: number): Promise<WindowResult<OUT>[]> {
     const op = this.definition.name;
+    const now = this.clock.now();
     const agg = this.agg;
     const out: WindowResult<OUT>[] = [];
     for (let round = 1; ; round++) {
@@ -983,7 +1057,7 @@ export class WindowOperator<IN, ACC, OUT> {
         const version = item.firedVersion + 1;
         const window = { start: item.start, end: item.end };
         pendingResults.push({
-          id: `${op}|${item.key}|${item.start}|${item.end}|${version}`,
+          id: resultIdOf(op, item.key, item.start, item.end, version),
           operator: op,
           key: item.key,
           window,
@@ -995,7 +1069,13 @@ export class WindowOperator<IN, ACC, OUT> {
           {
             kind: 'put',
             expectedRevision: item.revision,
-            item: changed(item, item.accumulator, item.absorbed, version, false, false, NONE),
+            // Fired in state and put in the outbox by one write: emission is re-driven until acknowledged.
+            item: changed(item, item.accumulator, item.absorbed, version, false, false, NONE, {
+              version,
+              value: toJsonValue(value),
+              supersedes: item.supersedes,
+              firedAt: now,
+            }),
           },
         ]);
       }

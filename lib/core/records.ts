@@ -25,7 +25,7 @@ export interface DecodedRecord<T> {
 
 /** A window's result. `id` is deterministic: sinks use it to write idempotently. */
 export interface WindowResult<OUT> {
-  /** `<operator>|<key>|<start>|<end>|<version>`. */
+  /** `<operator>/<key>/<start>-<end>/v<version>` (operator and key URI-encoded); see `resultId`. */
   readonly id: string;
   readonly operator: string;
   readonly key: string;

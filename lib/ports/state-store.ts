@@ -12,6 +12,9 @@
  *                 committed (encoded offset), watermark, lastActivity, closed
  *   watermark     pk = <operator>           sk = W (the published operator watermark)
  *
+ * Outbox index: a sparse GSI set only while `outbox` holds an unacknowledged
+ * result.
+ *
  * Due index: a sparse GSI on `dueAt = maxTimestamp`, set only while
  * `pending` (partition `<operator>#<bucket>` with a small bucket suffix so it
  * is never one hot partition). Expiry index: a sparse GSI on `cleanupAt`,
@@ -51,6 +54,29 @@ export interface WindowItem extends WindowRef {
   readonly purged: boolean;
   /** Sessions: fired windows merged into this one, reported with its next result. */
   readonly supersedes: readonly TimeWindow[];
+  /**
+   * The outbox: the result of the last firing, kept until the runtime has
+   * written it to the sinks and acknowledged it ({@link StateStore.ackOutbox}).
+   * A crash between firing (in state) and emitting (to the sink) leaves it
+   * here, and the ticker re-drives it. `null` when nothing awaits emission.
+   */
+  readonly outbox: OutboxEntry | null;
+}
+
+/** A fired result awaiting emission. */
+export interface OutboxEntry {
+  /** Equals the item's `firedVersion` when it was fired. */
+  readonly version: number;
+  /** The aggregate's result (JSON, as sinks store it). */
+  readonly value: JsonValue;
+  readonly supersedes: readonly TimeWindow[];
+  /** Processing time of the firing (epoch ms). */
+  readonly firedAt: number;
+}
+
+/** Acknowledges that a fired version reached the sinks. */
+export interface OutboxAck extends WindowRef {
+  readonly version: number;
 }
 
 /** One conditional write. */
@@ -118,4 +144,12 @@ export interface StateStore {
   listDue(operator: string, watermark: number, limit: number): Promise<readonly WindowItem[]>;
   /** Open (not purged) items with `cleanupAt < watermark`, at most `limit`. */
   listExpired(operator: string, watermark: number, limit: number): Promise<readonly WindowItem[]>;
+  /** Items (open or tombstones) whose outbox holds a result not yet acknowledged, at most `limit`. */
+  listOutbox(operator: string, limit: number): Promise<readonly WindowItem[]>;
+  /**
+   * Clears each item's outbox if it still holds `version` (a newer firing
+   * keeps its own), incrementing the item's revision. One flag per ack:
+   * `false` when the outbox no longer holds that version.
+   */
+  ackOutbox(operator: string, acks: readonly OutboxAck[]): Promise<readonly boolean[]>;
 }

@@ -6,6 +6,7 @@
  */
 import { WeirError } from '../../errors.ts';
 import type {
+  OutboxAck,
   OperatorProgress,
   ShardProgress,
   StateStore,
@@ -81,7 +82,18 @@ interface OperatorState {
   readonly due: MinHeap;
   readonly expiry: MinHeap;
   readonly progress: Map<string, ShardProgress>;
+  /** Items with an unacknowledged outbox (the analogue of a sparse GSI). */
+  readonly outbox: Map<string, WindowRef>;
   watermark: number | null;
+}
+
+function refId(r: WindowRef): string {
+  return `${r.start}/${r.end}/${r.key}`;
+}
+
+function trackOutbox(s: OperatorState, item: WindowItem): void {
+  if (item.outbox !== null) s.outbox.set(refId(item), { key: item.key, start: item.start, end: item.end });
+  else s.outbox.delete(refId(item));
 }
 
 /** Simulated crash of the store, for failure-injection tests. */
@@ -156,6 +168,7 @@ export class InMemoryStateStore implements StateStore {
         due: new MinHeap(),
         expiry: new MinHeap(),
         progress: new Map(),
+        outbox: new Map(),
         watermark: null,
       };
       this.operators.set(operator, s);
@@ -298,6 +311,7 @@ export class InMemoryStateStore implements StateStore {
     if (i >= 0 && !item.purged) (e as KeyEntry).open[i] = item;
     else setItem(s.items, item);
     this.indexWrite(s, item, cur);
+    if (item.outbox !== null || cur?.outbox) trackOutbox(s, item);
     return true;
   }
 
@@ -327,12 +341,14 @@ export class InMemoryStateStore implements StateStore {
   private applyWrite(s: OperatorState, w: WindowWrite): void {
     if (w.kind === 'delete') {
       deleteItem(s.items, w.ref.key, w.ref.start, w.ref.end);
+      s.outbox.delete(refId(w.ref));
       return;
     }
     const item = w.item;
     const prev = getItem(s.items, item.key, item.start, item.end);
     setItem(s.items, item);
     this.indexWrite(s, item, prev);
+    trackOutbox(s, item);
   }
 
   private drain(
@@ -386,6 +402,32 @@ export class InMemoryStateStore implements StateStore {
         (item) => !item.purged,
         limit,
       ),
+    );
+  }
+
+  listOutbox(operator: string, limit: number): Promise<readonly WindowItem[]> {
+    const s = this.op(operator);
+    const out: WindowItem[] = [];
+    for (const ref of s.outbox.values()) {
+      if (out.length >= limit) break;
+      const item = getItem(s.items, ref.key, ref.start, ref.end);
+      if (item?.outbox) out.push(item);
+    }
+    return Promise.resolve(out);
+  }
+
+  ackOutbox(operator: string, acks: readonly OutboxAck[]): Promise<readonly boolean[]> {
+    const s = this.op(operator);
+    return Promise.resolve(
+      acks.map((a) => {
+        const item = getItem(s.items, a.key, a.start, a.end);
+        if (item?.outbox?.version !== a.version) return false;
+        const next: WindowItem = { ...item, outbox: null, revision: item.revision + 1 };
+        setItem(s.items, next);
+        // The due/expiry heaps hold revisions only as hints; validity is re-checked on read.
+        trackOutbox(s, next);
+        return true;
+      }),
     );
   }
 

@@ -56,7 +56,7 @@ describe('firing and lateness (tumbling)', () => {
     expect(h.results).toEqual([]);
     await h.send(0, [{ k: 'a', t: 9 }]);
     expect(view(h)).toEqual(['a[0,10)=3v1']);
-    expect(h.results[0]?.id).toBe('op|a|0|10|1');
+    expect(h.results[0]?.id).toBe('op/a/0-10/v1');
   });
 
   it('a record exactly at the lateness bound updates the window and re-fires; one past it is late', async () => {

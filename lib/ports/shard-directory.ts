@@ -1,0 +1,25 @@
+/**
+ * The SourceReader side the runtime needs besides the event source mapping:
+ * which shards exist, which are closed (resharding), and whether a closed
+ * shard has been consumed past a position. The Kinesis adapter answers from
+ * ListShards and GetRecords; tests use an in-memory one.
+ */
+
+/** One shard of the source stream. */
+export interface ShardInfo {
+  readonly shardId: string;
+  readonly parentShardId?: string;
+  readonly adjacentParentShardId?: string;
+  /** A closed shard (split or merged away) takes no new records. */
+  readonly closed: boolean;
+}
+
+/** Lists shards and tells whether a closed shard is fully consumed. */
+export interface ShardDirectory {
+  listShards(): Promise<readonly ShardInfo[]>;
+  /**
+   * True when `shardId` is closed and no record lies after `committedSequenceNumber`
+   * (`null`: nothing consumed yet, so true only for a closed, empty shard).
+   */
+  isConsumed(shardId: string, committedSequenceNumber: string | null): Promise<boolean>;
+}

@@ -1,0 +1,71 @@
+/**
+ * Turns the records of a Lambda Kinesis event into the engine's
+ * {@link SourceRecord}s: base64 decoded, KPL aggregates de-aggregated (one
+ * user record per sub-sequence number), arrival time in epoch ms. A broken
+ * aggregate becomes a dead-letter entry with its reason; it never blocks
+ * the shard.
+ */
+import type { KinesisStreamRecord } from 'aws-lambda';
+import { deaggregate, KplDecodeError } from '../../kinesis/kpl.ts';
+import { position } from '../../core/position.ts';
+import type { SourceRecord } from '../../core/records.ts';
+import { DeadLetterKind, type DeadLetterEntry } from '../../ports/dead-letter.ts';
+
+/** One shard's part of an event, in delivery order. */
+export interface ShardBatch {
+  readonly shardId: string;
+  readonly records: SourceRecord[];
+  /** Kinesis sequence numbers of the event's records for this shard, in order (for batchItemFailures). */
+  readonly sequenceNumbers: string[];
+  /** Records that could not even be turned into source records (broken KPL aggregates). */
+  readonly deadLetters: DeadLetterEntry[];
+}
+
+/** Splits an event by shard (an ESM batch holds one shard, but nothing here relies on it). */
+export function shardBatchesFromEvent(
+  records: readonly KinesisStreamRecord[],
+  operator: string,
+  now: number,
+): ShardBatch[] {
+  const byShard = new Map<string, ShardBatch>();
+  for (const r of records) {
+    const shardId = shardIdOfEventId(r.eventID);
+    let batch = byShard.get(shardId);
+    if (!batch) {
+      batch = { shardId, records: [], sequenceNumbers: [], deadLetters: [] };
+      byShard.set(shardId, batch);
+    }
+    const seq = r.kinesis.sequenceNumber;
+    batch.sequenceNumbers.push(seq);
+    const data = Buffer.from(r.kinesis.data, 'base64');
+    const arrival = Math.round(r.kinesis.approximateArrivalTimestamp * 1000);
+    try {
+      for (const u of deaggregate({ data, partitionKey: r.kinesis.partitionKey, sequenceNumber: seq })) {
+        batch.records.push({
+          position: position(shardId, seq, u.subSequenceNumber),
+          data: u.data,
+          partitionKey: u.partitionKey,
+          approximateArrivalTimestamp: arrival,
+        });
+      }
+    } catch (err) {
+      if (!(err instanceof KplDecodeError)) throw err;
+      batch.deadLetters.push({
+        operator,
+        position: position(shardId, seq, 0),
+        raw: new Uint8Array(data),
+        reason: err.message,
+        kind: DeadLetterKind.Kpl,
+        error: err.reason,
+        at: now,
+      });
+    }
+  }
+  return [...byShard.values()];
+}
+
+/** `shardId-000000000001:4959...` → `shardId-000000000001`. */
+export function shardIdOfEventId(eventId: string): string {
+  const i = eventId.lastIndexOf(':');
+  return i > 0 ? eventId.slice(0, i) : eventId;
+}

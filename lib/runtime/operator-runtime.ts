@@ -1,0 +1,229 @@
+/**
+ * The operator runtime: what a Lambda handler does with one Kinesis batch,
+ * and what the scheduled ticker does, around the engine core.
+ *
+ * One batch (one shard, delivered at least once):
+ *
+ *   event ─► source records (base64, KPL de-aggregation; broken aggregate ─► dead letter)
+ *         ─► core batch algorithm (guards skip what state already holds)
+ *              └─ late records, dead letters ─► side outputs   (BEFORE progress commits)
+ *         ─► fired results ─► result sink (idempotent by version) ─► outbox acknowledged
+ *
+ *   failure before progress committed  ─► batchItemFailures = lowest record above the
+ *                                          committed position; the retry is idempotent
+ *   failure after (sink down)          ─► results stay in the outbox; the ticker re-drives
+ *
+ * The ticker: close consumed parent shards, advance idle watermarks, fire due
+ * windows, re-drive the outbox, purge expired windows.
+ */
+import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import { createWindowOperator, type WindowOperator } from '../core/operator.ts';
+import type { WindowedOperatorDefinition } from '../core/pipeline.ts';
+import type { WindowResult as CoreResult, BatchCounts } from '../core/records.ts';
+import { decodeOffset } from '../core/position.ts';
+import type { Clock } from '../ports/clock.ts';
+import type { StateStore } from '../ports/state-store.ts';
+import type { DeadLetter, DeadLetterEntry } from '../ports/dead-letter.ts';
+import type { LateRecord, Sink, WindowResult } from '../ports/sink.ts';
+import type { ShardDirectory } from '../ports/shard-directory.ts';
+import { shardBatchesFromEvent, type ShardBatch } from './lambda/event-records.ts';
+import { toDeadLetterEntry, toSinkLateRecords, toSinkResult } from './outputs.ts';
+
+/** A structured log line sink (JSON to stdout in Lambda). */
+export type RuntimeLog = (entry: Readonly<Record<string, unknown>>) => void;
+
+/** Everything an operator runtime is wired to. */
+export interface OperatorRuntimeOptions<IN, ACC, OUT> {
+  readonly definition: WindowedOperatorDefinition<IN, ACC, OUT>;
+  readonly store: StateStore;
+  readonly clock: Clock;
+  /** Where fired window results go. */
+  readonly results: Sink<WindowResult>;
+  /** Where late records go, by side-output tag; a tag without a sink fails at construction. */
+  readonly lateOutputs: Readonly<Record<string, Sink<LateRecord>>>;
+  readonly deadLetter: DeadLetter;
+  /** Shards of the source stream, for the ticker's resharding step. @default none (closed shards go inactive by idleness only) */
+  readonly shards?: ShardDirectory;
+  /** @default JSON lines to console.log */
+  readonly log?: RuntimeLog;
+}
+
+/** Totals of one handled event, logged and returned for tests. */
+export interface BatchReport {
+  readonly shardId: string;
+  readonly counts: BatchCounts;
+  readonly kplDeadLettered: number;
+  readonly results: number;
+  readonly watermark: number;
+}
+
+/** What one tick did. */
+export interface TickReport {
+  readonly watermark: number;
+  readonly closedShards: readonly string[];
+  readonly fired: number;
+  readonly redriven: number;
+}
+
+/** Runs one operator definition against its ports. Stateless between calls. */
+export class OperatorRuntime<IN, ACC, OUT> {
+  readonly operator: WindowOperator<IN, ACC, OUT>;
+  private readonly name: string;
+  private readonly log: RuntimeLog;
+
+  constructor(private readonly options: OperatorRuntimeOptions<IN, ACC, OUT>) {
+    this.name = options.definition.name;
+    this.operator = createWindowOperator(options.definition, { store: options.store, clock: options.clock });
+    this.log = options.log ?? ((e) => console.log(JSON.stringify(e)));
+    const tag = options.definition.lateDataTag;
+    if (!options.lateOutputs[tag]) {
+      throw new Error(
+        `operator ${this.name} routes late data to side output "${tag}" but no sink is configured for it; ` +
+          `pass lateOutputs: { '${tag}': sink }`,
+      );
+    }
+  }
+
+  /**
+   * Handles one Lambda Kinesis event. Never throws for a processing failure:
+   * it returns `batchItemFailures` naming the lowest record that is not
+   * durably applied, so Lambda retries from there (ReportBatchItemFailures).
+   */
+  async handle(event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse & { reports: BatchReport[] }> {
+    const batches = shardBatchesFromEvent(event.Records, this.name, this.options.clock.now());
+    const reports: BatchReport[] = [];
+    for (const batch of batches) {
+      try {
+        reports.push(await this.handleShardBatch(batch));
+      } catch (err) {
+        const resumeAt = await this.lowestUnapplied(batch);
+        this.log({ level: 'ERROR', msg: 'batch failed', operator: this.name, shardId: batch.shardId, resumeAt, error: describe(err) });
+        if (resumeAt === undefined) continue; // everything was applied before the failure
+        return { batchItemFailures: [{ itemIdentifier: resumeAt }], reports };
+      }
+    }
+    return { batchItemFailures: [], reports };
+  }
+
+  private async handleShardBatch(batch: ShardBatch): Promise<BatchReport> {
+    const now = this.options.clock.now();
+    // Broken aggregates never reach the core: deliver them first (deterministic keys make a retry harmless).
+    if (batch.deadLetters.length > 0) await this.options.deadLetter.send(batch.deadLetters);
+    const outcome = await this.operator.processBatch(batch.shardId, batch.records, {
+      sideOutputs: async (late, dead) => {
+        await Promise.all([this.sendLate(late), this.sendDead(dead.map((d) => toDeadLetterEntry(this.name, d, now)))]);
+      },
+    });
+    await this.emit(outcome.results);
+    const report: BatchReport = {
+      shardId: batch.shardId,
+      counts: outcome.counts,
+      kplDeadLettered: batch.deadLetters.length,
+      results: outcome.results.length,
+      watermark: outcome.watermark,
+    };
+    this.log({ level: 'INFO', msg: 'batch', operator: this.name, ...report, stateWrites: outcome.stateWrites });
+    return report;
+  }
+
+  /**
+   * The scheduled tick: marks closed, consumed shards inactive, advances the
+   * watermark by processing time (idleness), fires due windows and emits them.
+   */
+  async tick(): Promise<TickReport> {
+    const closedShards = await this.closeConsumedShards();
+    const outcome = await this.operator.tick();
+    await this.emit(outcome.results);
+    const redriven = await this.redriveOutbox();
+    const report: TickReport = { watermark: outcome.watermark, closedShards, fired: outcome.results.length, redriven };
+    this.log({ level: 'INFO', msg: 'tick', operator: this.name, ...report });
+    return report;
+  }
+
+  private async closeConsumedShards(): Promise<string[]> {
+    const dir = this.options.shards;
+    if (!dir) return [];
+    const [shards, progress] = await Promise.all([dir.listShards(), this.options.store.readProgress(this.name)]);
+    const closed: string[] = [];
+    for (const s of shards) {
+      if (!s.closed) continue;
+      const p = progress.shards.find((x) => x.shardId === s.shardId);
+      if (p?.closed) continue;
+      const committed = p?.committed ? decodeOffset(p.committed).sequenceNumber : null;
+      if (await dir.isConsumed(s.shardId, committed)) {
+        await this.operator.closeShard(s.shardId);
+        closed.push(s.shardId);
+      }
+    }
+    return closed;
+  }
+
+  /**
+   * Re-drives results that were fired in state but never acknowledged as
+   * emitted (a crash or a sink failure between the two). Idempotent: the
+   * result sink never regresses and dedupes by version. Returns how many
+   * results it emitted.
+   */
+  async redriveOutbox(maxRounds = 100): Promise<number> {
+    let total = 0;
+    for (let round = 0; round < maxRounds; round++) {
+      const pending = await this.operator.pendingResults(500);
+      if (pending.length === 0) break;
+      await this.emit(pending);
+      total += pending.length;
+    }
+    return total;
+  }
+
+  /** Writes results to the sink, then clears their outbox entries. */
+  private async emit(results: readonly CoreResult<unknown>[]): Promise<void> {
+    if (results.length === 0) return;
+    const now = this.options.clock.now();
+    await this.options.results.write(results.map((r) => toSinkResult(r, now)));
+    await this.operator.acknowledge(results);
+  }
+
+  private async sendLate(late: Parameters<typeof toSinkLateRecords>[1]): Promise<void> {
+    if (late.length === 0) return;
+    const byTag = new Map<string, LateRecord[]>();
+    for (const l of toSinkLateRecords(this.name, late)) {
+      const list = byTag.get(l.output) ?? [];
+      list.push(l);
+      byTag.set(l.output, list);
+    }
+    for (const [tag, items] of byTag) {
+      const sink = this.options.lateOutputs[tag];
+      if (!sink) throw new Error(`no sink for late-data output "${tag}"`);
+      await sink.write(items);
+    }
+  }
+
+  private async sendDead(entries: readonly DeadLetterEntry[]): Promise<void> {
+    if (entries.length > 0) await this.options.deadLetter.send(entries);
+  }
+
+  /** The first record of the batch above the shard's committed position, or undefined if all are applied. */
+  private async lowestUnapplied(batch: ShardBatch): Promise<string | undefined> {
+    const first = batch.sequenceNumbers[0];
+    try {
+      const progress = await this.options.store.readProgress(this.name);
+      const committed = progress.shards.find((s) => s.shardId === batch.shardId)?.committed;
+      if (!committed) return first;
+      const c = decodeOffset(committed);
+      const cSeq = BigInt(c.sequenceNumber);
+      // A sequence number equal to the committed one may still hold unapplied sub-records: resume there.
+      const lowest = batch.sequenceNumbers.find((s) => BigInt(s) > cSeq || (BigInt(s) === cSeq && hasLaterSub(batch, s, c.subSequenceNumber)));
+      return lowest;
+    } catch {
+      return first; // cannot tell: retry the whole batch, the guards make it idempotent
+    }
+  }
+}
+
+function hasLaterSub(batch: ShardBatch, seq: string, committedSub: number): boolean {
+  return batch.records.some((r) => r.position.sequenceNumber === seq && r.position.subSequenceNumber > committedSub);
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
