@@ -1,0 +1,73 @@
+/**
+ * {@link ShardDirectory} over Kinesis: ListShards for the shard tree, and
+ * GetRecords after the committed position to tell whether a closed shard has
+ * been consumed to its end.
+ */
+import {
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  ListShardsCommand,
+  type KinesisClient,
+  type Shard,
+} from '@aws-sdk/client-kinesis';
+import type { ShardDirectory, ShardInfo } from '../../ports/shard-directory.ts';
+
+/** Options of {@link KinesisShardDirectory}. */
+export interface KinesisShardDirectoryOptions {
+  readonly client: KinesisClient;
+  /** Stream name (or use `streamArn`). */
+  readonly streamName?: string;
+  readonly streamArn?: string;
+  /** GetRecords calls to follow an iterator before giving an answer of "not yet". @default 5 */
+  readonly maxReadsPerCheck?: number;
+}
+
+/** The Kinesis adapter of the shard directory port. */
+export class KinesisShardDirectory implements ShardDirectory {
+  private readonly stream: { StreamName: string } | { StreamARN: string };
+
+  constructor(private readonly options: KinesisShardDirectoryOptions) {
+    if (options.streamArn) this.stream = { StreamARN: options.streamArn };
+    else if (options.streamName) this.stream = { StreamName: options.streamName };
+    else throw new Error('KinesisShardDirectory needs streamName or streamArn');
+  }
+
+  async listShards(): Promise<readonly ShardInfo[]> {
+    const shards: Shard[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await this.options.client.send(
+        new ListShardsCommand(nextToken ? { NextToken: nextToken } : { ...this.stream }),
+      );
+      shards.push(...(page.Shards ?? []));
+      nextToken = page.NextToken;
+    } while (nextToken);
+    return shards.map((s) => ({
+      shardId: s.ShardId ?? '',
+      ...(s.ParentShardId ? { parentShardId: s.ParentShardId } : {}),
+      ...(s.AdjacentParentShardId ? { adjacentParentShardId: s.AdjacentParentShardId } : {}),
+      closed: s.SequenceNumberRange?.EndingSequenceNumber !== undefined,
+    }));
+  }
+
+  async isConsumed(shardId: string, committedSequenceNumber: string | null): Promise<boolean> {
+    const it = await this.options.client.send(
+      new GetShardIteratorCommand({
+        ...this.stream,
+        ShardId: shardId,
+        ...(committedSequenceNumber === null
+          ? { ShardIteratorType: 'TRIM_HORIZON' }
+          : { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: committedSequenceNumber }),
+      }),
+    );
+    let iterator = it.ShardIterator;
+    for (let i = 0; i < (this.options.maxReadsPerCheck ?? 5) && iterator; i++) {
+      const page = await this.options.client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1 }));
+      if ((page.Records ?? []).length > 0) return false;
+      // A closed shard's iterator ends (null) once its last record is behind it.
+      if (page.NextShardIterator === undefined || page.NextShardIterator === null) return true;
+      iterator = page.NextShardIterator;
+    }
+    return false;
+  }
+}
