@@ -11,6 +11,8 @@ import { position } from '../../core/position.ts';
 import type { SourceRecord } from '../../core/records.ts';
 import { DeadLetterKind, type DeadLetterEntry } from '../../ports/dead-letter.ts';
 
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
 /** One shard's part of an event, in delivery order. */
 export interface ShardBatch {
   readonly shardId: string;
@@ -37,6 +39,18 @@ export function shardBatchesFromEvent(
     }
     const seq = r.kinesis.sequenceNumber;
     batch.sequenceNumbers.push(seq);
+    if (!BASE64.test(r.kinesis.data)) {
+      // Lambda always sends valid base64; a hand-built or corrupted event may not. Never guess the bytes.
+      batch.deadLetters.push({
+        operator,
+        position: position(shardId, seq, 0),
+        raw: new Uint8Array(Buffer.from(r.kinesis.data, 'utf8')),
+        reason: 'kinesis.data is not valid base64 (the raw field is stored as UTF-8 text)',
+        kind: DeadLetterKind.Decode,
+        at: now,
+      });
+      continue;
+    }
     const data = Buffer.from(r.kinesis.data, 'base64');
     const arrival = Math.round(r.kinesis.approximateArrivalTimestamp * 1000);
     try {
