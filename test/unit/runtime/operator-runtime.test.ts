@@ -1,0 +1,147 @@
+/**
+ * The operator runtime around the engine: Lambda events in, batchItemFailures
+ * out, side outputs before progress, outbox re-drive after a sink failure.
+ */
+import { describe, expect, it } from 'vitest';
+import type { KinesisStreamEvent } from 'aws-lambda';
+import {
+  InMemoryDeadLetter,
+  InMemoryLateRecordSink,
+  InMemoryResultSink,
+} from '../../../lib/adapters/memory/in-memory-sinks.ts';
+import { InMemoryStateStore } from '../../../lib/adapters/memory/in-memory-state-store.ts';
+import { count, json, pipeline, tumbling } from '../../../lib/core/index.ts';
+import { aggregate } from '../../../lib/kinesis/kpl.ts';
+import { ManualClock } from '../../../lib/ports/clock.ts';
+import { OperatorRuntime } from '../../../lib/runtime/operator-runtime.ts';
+import { buildKinesisEvent } from '../../../lib/runtime/local/esm/kinesis-event.ts';
+
+interface Ev {
+  k: string;
+  t: number;
+}
+const definition = pipeline('op')
+  .decode(json<Ev>())
+  .keyBy((e) => e.k)
+  .eventTime((e) => e.t)
+  .window(tumbling(10))
+  .allowedLateness(0)
+  .sideOutputLateData('late')
+  .aggregate(count());
+
+const SHARD = 'shardId-000000000000';
+let seq = 49_590_338_271_490_256_608_559_692_538_361_571_095_921_575_989_136_588_898n;
+function event(payloads: readonly (string | Uint8Array)[]): KinesisStreamEvent {
+  return buildKinesisEvent(
+    payloads.map((p) => {
+      seq += 10n;
+      return {
+        SequenceNumber: String(seq),
+        PartitionKey: 'pk',
+        Data: typeof p === 'string' ? Buffer.from(p) : p,
+        ApproximateArrivalTimestamp: new Date(1_700_000_000_000),
+      };
+    }),
+    {
+      shardId: SHARD,
+      streamArn: 'arn:aws:kinesis:us-east-1:000000000000:stream/s',
+      awsRegion: 'us-east-1',
+      invokeIdentityArn: 'arn:aws:iam::000000000000:role/r',
+    },
+  );
+}
+
+function setup() {
+  const store = new InMemoryStateStore();
+  const results = new InMemoryResultSink();
+  const late = new InMemoryLateRecordSink();
+  const deadLetter = new InMemoryDeadLetter();
+  const runtime = new OperatorRuntime({
+    definition,
+    store,
+    clock: new ManualClock(0),
+    results,
+    lateOutputs: { late },
+    deadLetter,
+    log: () => undefined,
+  });
+  return { store, results, late, deadLetter, runtime };
+}
+
+const ev = (k: string, t: number): string => JSON.stringify({ k, t });
+
+describe('OperatorRuntime', () => {
+  it('GIVEN no sink for the late-data tag WHEN constructed THEN it fails naming the tag', () => {
+    expect(
+      () =>
+        new OperatorRuntime({
+          definition,
+          store: new InMemoryStateStore(),
+          clock: new ManualClock(0),
+          results: new InMemoryResultSink(),
+          lateOutputs: {},
+          deadLetter: new InMemoryDeadLetter(),
+        }),
+    ).toThrow(/side output "late" but no sink is configured/);
+  });
+
+  it('GIVEN a batch WHEN handled THEN due windows reach the sink, late records the late output, and the outbox is empty', async () => {
+    const { runtime, results, late } = setup();
+    await runtime.handle(event([ev('a', 1), ev('a', 2), ev('b', 15)]));
+    const out = await runtime.handle(event([ev('a', 3), ev('c', 30)]));
+    expect(out.batchItemFailures).toEqual([]);
+    expect(results.results().map((r) => [r.key, r.window.start, r.value, r.version])).toEqual([
+      ['a', 0, 2, 1],
+      ['b', 10, 1, 1],
+    ]);
+    expect(late.items().map((l) => [l.eventTime, l.window?.start, l.reason])).toEqual([[3, 0, 'window-closed']]);
+    expect(await runtime.operator.pendingResults()).toEqual([]);
+  });
+
+  it('GIVEN broken KPL aggregates and invalid base64 WHEN handled THEN both are dead-lettered with reasons and the rest applied', async () => {
+    const { runtime, deadLetter, store } = setup();
+    const good = aggregate([
+      { data: Buffer.from(ev('a', 1)), partitionKey: 'x' },
+      { data: Buffer.from(ev('a', 2)), partitionKey: 'y' },
+    ]);
+    const broken = new Uint8Array(good.data);
+    broken[broken.length - 1] = (broken[broken.length - 1] ?? 0) ^ 1;
+    const e = event([good.data, broken, ev('a', 3)]);
+    const bad = e.Records[2];
+    if (bad) (bad.kinesis as { data: string }).data = '!!not base64!!';
+    await runtime.handle(e);
+    const reasons = deadLetter.entries().map((d) => [d.kind, d.reason.slice(0, 30)]);
+    expect(reasons).toEqual([
+      ['kpl', expect.stringContaining('KPL aggregate at sequence') as unknown],
+      ['decode', 'kinesis.data is not valid base'],
+    ]);
+    const item = store.allItems('op').find((i) => i.key === 'a');
+    expect(item?.accumulator).toBe(2);
+  });
+
+  it('GIVEN the state store fails mid-batch WHEN handled THEN batchItemFailures names the lowest unapplied record, and the retry applies it once', async () => {
+    const { runtime, store, results } = setup();
+    await runtime.handle(event([ev('a', 1)]));
+    const e = event([ev('a', 2), ev('a', 3), ev('b', 25)]);
+    store.crashDuringNextStateUpdate(0);
+    const failed = await runtime.handle(e);
+    expect(failed.batchItemFailures).toEqual([{ itemIdentifier: e.Records[0]?.kinesis.sequenceNumber }]);
+    const retried = await runtime.handle(e);
+    expect(retried.batchItemFailures).toEqual([]);
+    expect(results.results().map((r) => [r.key, r.value])).toEqual([['a', 3]]);
+  });
+
+  it('GIVEN the result sink is down when a window fires WHEN the ticker runs later THEN the outbox re-drives it exactly once', async () => {
+    const { runtime, results } = setup();
+    results.failNext(1);
+    const out = await runtime.handle(event([ev('a', 1), ev('a', 12)]));
+    // The records are durably applied: no retry is requested for a sink outage.
+    expect(out.batchItemFailures).toEqual([]);
+    expect(results.results()).toEqual([]);
+    expect((await runtime.operator.pendingResults()).map((r) => [r.key, r.version])).toEqual([['a', 1]]);
+    const tick = await runtime.tick();
+    expect(tick.redriven).toBe(1);
+    expect(results.results().map((r) => [r.key, r.value, r.version])).toEqual([['a', 1, 1]]);
+    expect((await runtime.tick()).redriven).toBe(0);
+  });
+});
