@@ -69,11 +69,13 @@ class MinHeap {
 
 /**
  * Per key: open items in a short array (a key has few open windows; scanning
- * numbers beats hashing non-Smi timestamps) and tombstones by `start/end`.
+ * numbers beats hashing non-Smi timestamps) and tombstones in an array
+ * sorted by (start, end), found by binary search (no `start/end` strings to
+ * build and hash on every lookup).
  */
 interface KeyEntry {
   readonly open: WindowItem[];
-  tombs: Map<string, WindowItem> | undefined;
+  tombs: WindowItem[] | undefined;
 }
 type Items = Map<string, KeyEntry>;
 
@@ -96,6 +98,57 @@ function trackOutbox(s: OperatorState, item: WindowItem): void {
   else s.outbox.delete(refId(item));
 }
 
+/**
+ * Keeps the outbox index in step with a put of `item` over `prev`. Membership
+ * depends only on whether the outbox is set, so a put that keeps it set (or
+ * unset) leaves the index, and its order, as it was.
+ */
+function trackOutboxChange(s: OperatorState, item: WindowItem, prev: WindowItem | undefined): void {
+  const had = prev !== undefined && prev.outbox !== null;
+  if ((item.outbox !== null) !== had) trackOutbox(s, item);
+}
+
+/** Index of the tombstone [start, end) in `tombs` (sorted by start, end), or -(insertion point) - 1. */
+function tombIndex(tombs: readonly WindowItem[], start: number, end: number): number {
+  let lo = 0;
+  let hi = tombs.length - 1;
+  // Fast paths: tombstones are mostly appended in order and looked up past the last.
+  if (hi < 0) return -1;
+  const last = tombs[hi] as WindowItem;
+  if (start > last.start || (start === last.start && end > last.end)) return -(hi + 1) - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const t = tombs[mid] as WindowItem;
+    const c = t.start - start || t.end - end;
+    if (c === 0) return mid;
+    if (c < 0) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -lo - 1;
+}
+
+function getTomb(e: KeyEntry, start: number, end: number): WindowItem | undefined {
+  const tombs = e.tombs;
+  if (tombs === undefined) return undefined;
+  const i = tombIndex(tombs, start, end);
+  return i >= 0 ? tombs[i] : undefined;
+}
+
+function setTomb(e: KeyEntry, item: WindowItem): void {
+  const tombs = (e.tombs ??= []);
+  const i = tombIndex(tombs, item.start, item.end);
+  if (i >= 0) tombs[i] = item;
+  else if (-i - 1 === tombs.length) tombs.push(item);
+  else tombs.splice(-i - 1, 0, item);
+}
+
+function deleteTomb(e: KeyEntry, start: number, end: number): void {
+  const tombs = e.tombs;
+  if (tombs === undefined) return;
+  const i = tombIndex(tombs, start, end);
+  if (i >= 0) tombs.splice(i, 1);
+}
+
 /** Simulated crash of the store, for failure-injection tests. */
 export class InjectedCrashError extends WeirError {}
 
@@ -112,7 +165,7 @@ function getItem(items: Items, key: string, start: number, end: number): WindowI
   if (e === undefined) return undefined;
   const i = indexIn(e.open, start, end);
   if (i >= 0) return e.open[i];
-  return e.tombs?.get(`${start}/${end}`);
+  return getTomb(e, start, end);
 }
 
 function setItem(items: Items, item: WindowItem): void {
@@ -121,13 +174,13 @@ function setItem(items: Items, item: WindowItem): void {
   const i = indexIn(e.open, item.start, item.end);
   if (item.purged) {
     if (i >= 0) e.open.splice(i, 1);
-    (e.tombs ??= new Map<string, WindowItem>()).set(`${item.start}/${item.end}`, item);
+    setTomb(e, item);
     return;
   }
   if (i >= 0) e.open[i] = item;
   else {
     e.open.push(item);
-    e.tombs?.delete(`${item.start}/${item.end}`);
+    deleteTomb(e, item.start, item.end);
   }
 }
 
@@ -136,14 +189,14 @@ function deleteItem(items: Items, key: string, start: number, end: number): void
   if (e === undefined) return;
   const i = indexIn(e.open, start, end);
   if (i >= 0) e.open.splice(i, 1);
-  else e.tombs?.delete(`${start}/${end}`);
-  if (e.open.length === 0 && (e.tombs === undefined || e.tombs.size === 0)) items.delete(key);
+  else deleteTomb(e, start, end);
+  if (e.open.length === 0 && (e.tombs === undefined || e.tombs.length === 0)) items.delete(key);
 }
 
 function* allOf(items: Items): Generator<WindowItem> {
   for (const e of items.values()) {
     yield* e.open;
-    if (e.tombs !== undefined) yield* e.tombs.values();
+    if (e.tombs !== undefined) yield* e.tombs;
   }
 }
 
@@ -249,7 +302,7 @@ export class InMemoryStateStore implements StateStore {
       const e = s.items.get(key);
       if (e !== undefined) {
         list.push(...e.open);
-        if (e.tombs !== undefined) list.push(...e.tombs.values());
+        if (e.tombs !== undefined) list.push(...e.tombs);
       }
       out.set(key, list);
     }
@@ -304,14 +357,15 @@ export class InMemoryStateStore implements StateStore {
     const item = w.item;
     const e = s.items.get(item.key);
     const i = e === undefined ? -1 : indexIn(e.open, item.start, item.end);
-    const cur = i >= 0 ? (e as KeyEntry).open[i] : e?.tombs?.get(`${item.start}/${item.end}`);
+    const cur =
+      i >= 0 ? (e as KeyEntry).open[i] : e === undefined ? undefined : getTomb(e, item.start, item.end);
     if (w.expectedRevision === null ? cur !== undefined : cur?.revision !== w.expectedRevision) {
       return false;
     }
     if (i >= 0 && !item.purged) (e as KeyEntry).open[i] = item;
     else setItem(s.items, item);
     this.indexWrite(s, item, cur);
-    if (item.outbox !== null || cur?.outbox) trackOutbox(s, item);
+    trackOutboxChange(s, item, cur);
     return true;
   }
 
@@ -348,7 +402,7 @@ export class InMemoryStateStore implements StateStore {
     const prev = getItem(s.items, item.key, item.start, item.end);
     setItem(s.items, item);
     this.indexWrite(s, item, prev);
-    trackOutbox(s, item);
+    trackOutboxChange(s, item, prev);
   }
 
   private drain(
