@@ -7,13 +7,18 @@
  *     Kinesis stream ──ESM (1 batch in flight per shard)──▶ Lambda (operator)
  *                        │ on failure: shard + sequence range      │
  *                        ▼                                         ├─▶ DynamoDB state table
- *                  SQS queue | SNS topic | S3 bucket               └─▶ S3 checkpoint bucket
+ *                  SQS queue | SNS topic | S3 bucket               ├─▶ DynamoDB results table
+ *                                                                  └─▶ S3 bucket (checkpoints, dead letters, late data)
+ *     EventBridge rate(1 minute) ──▶ Lambda (ticker: same entry, export `ticker`)
+ *        idle watermarks, due windows, outbox re-drive, purge
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -57,6 +62,20 @@ export const WeirResourceNames = {
   DUE_INDEX_PARTITION_KEY: 'dueBucket',
   /** GSI sort key: zero-padded epoch ms at which the window becomes due. */
   DUE_INDEX_SORT_KEY: 'dueAt',
+  /** Sparse GSI of open (not purged) windows by cleanup time. */
+  EXPIRY_INDEX: 'expiry',
+  /** GSI partition key: `<operator>#<bucket>`. */
+  EXPIRY_INDEX_PARTITION_KEY: 'expiryBucket',
+  /** GSI sort key: zero-padded cleanupAt (maxTimestamp + allowedLateness). */
+  EXPIRY_INDEX_SORT_KEY: 'cleanupAt',
+  /** Sparse GSI of fired results not yet acknowledged as emitted (the outbox). */
+  OUTBOX_INDEX: 'outbox',
+  /** GSI partition key: `<operator>#<bucket>`. */
+  OUTBOX_INDEX_PARTITION_KEY: 'outboxBucket',
+  /** GSI sort key: zero-padded processing time of the firing. */
+  OUTBOX_INDEX_SORT_KEY: 'outboxAt',
+  /** CloudFormation metadata key on the ticker function: marks it as the operator's scheduled ticker. */
+  TICKER_METADATA: 'weir:ticker',
   /** CloudFormation metadata key on the function resource: the handler's source path, relative to the project root. */
   ENTRY_METADATA: 'weir:entry',
   /** CloudFormation metadata key on the function resource: the operator name. */
@@ -69,6 +88,10 @@ export const WeirEnvironment = {
   STATE_TABLE: 'WEIR_STATE_TABLE',
   CHECKPOINT_BUCKET: 'WEIR_CHECKPOINT_BUCKET',
   CHECKPOINT_PREFIX: 'WEIR_CHECKPOINT_PREFIX',
+  RESULTS_TABLE: 'WEIR_RESULTS_TABLE',
+  /** Bucket of dead letters and late data (`<prefix>/<operator>/...`): the checkpoint bucket. */
+  OUTPUT_BUCKET: 'WEIR_OUTPUT_BUCKET',
+  STREAM_NAME: 'WEIR_STREAM_NAME',
 } as const;
 
 /** Properties of a {@link WeirOperator}. */
@@ -126,6 +149,16 @@ export interface WeirOperatorProps {
   /** Function timeout, 1 s..15 min. @default Duration.minutes(1) */
   readonly timeout?: Duration;
 
+  /** Name of the exported ticker function in `entry`. @default 'ticker' */
+  readonly tickerHandler?: string;
+
+  /**
+   * How often the ticker runs (idle watermarks, due windows, outbox
+   * re-drive, purge). At least one minute (EventBridge's resolution).
+   * @default events.Schedule.rate(Duration.minutes(1))
+   */
+  readonly tickerSchedule?: events.Schedule;
+
   /** Extra environment variables for the function; the `WEIR_*` names are reserved. @default none */
   readonly environment?: Readonly<Record<string, string>>;
 
@@ -164,14 +197,20 @@ export class WeirOperator extends Construct {
   readonly operatorName: string;
   /** The input stream. */
   readonly stream: kinesis.IStream;
-  /** Keyed window state, shard progress, due index. */
+  /** Keyed window state, shard progress, due/expiry/outbox indexes. */
   readonly stateTable: dynamodb.Table;
-  /** Checkpoint manifests and state parts. */
+  /** Window results (DynamoDbResultSink layout: `pk`/`sk` strings). */
+  readonly resultsTable: dynamodb.Table;
+  /** Checkpoint manifests and state parts; also dead letters and late data under `<prefix>/<operator>/`. */
   readonly checkpointBucket: s3.Bucket;
   /** The checkpoint key prefix (without the operator). */
   readonly checkpointPrefix: string;
   /** The operator function. */
   readonly function: nodejs.NodejsFunction;
+  /** The scheduled ticker function (same entry, export `tickerHandler`). */
+  readonly tickerFunction: nodejs.NodejsFunction;
+  /** The EventBridge rule that invokes the ticker. */
+  readonly tickerRule: events.Rule;
   /** The ESM settings after defaults and validation: exactly what was deployed. */
   readonly eventSourceMappingSettings: EventSourceMappingSettings;
   /** The kind of on-failure destination. */
@@ -214,14 +253,31 @@ export class WeirOperator extends Construct {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       removalPolicy,
     });
-    // Sparse: only items with a pending firing carry dueBucket/dueAt. KEYS_ONLY
-    // keeps it small; the ticker reads the item itself (strongly consistent)
-    // before firing, because a GSI is only eventually consistent.
-    this.stateTable.addGlobalSecondaryIndex({
-      indexName: WeirResourceNames.DUE_INDEX,
-      partitionKey: { name: WeirResourceNames.DUE_INDEX_PARTITION_KEY, type: dynamodb.AttributeType.STRING },
-      sortKey: { name: WeirResourceNames.DUE_INDEX_SORT_KEY, type: dynamodb.AttributeType.STRING },
-      projectionType: dynamodb.ProjectionType.KEYS_ONLY,
+    // Three sparse indexes (see docs/state-table.md): an item carries an
+    // index's attributes only while it belongs there. KEYS_ONLY: an index
+    // write then happens only when the item enters, moves in or leaves the
+    // index, not on every accumulator update; the store reads the base item
+    // (strongly consistent) after the query, because a GSI is only
+    // eventually consistent.
+    for (const [indexName, partitionKey, sortKey] of [
+      [WeirResourceNames.DUE_INDEX, WeirResourceNames.DUE_INDEX_PARTITION_KEY, WeirResourceNames.DUE_INDEX_SORT_KEY],
+      [WeirResourceNames.EXPIRY_INDEX, WeirResourceNames.EXPIRY_INDEX_PARTITION_KEY, WeirResourceNames.EXPIRY_INDEX_SORT_KEY],
+      [WeirResourceNames.OUTBOX_INDEX, WeirResourceNames.OUTBOX_INDEX_PARTITION_KEY, WeirResourceNames.OUTBOX_INDEX_SORT_KEY],
+    ] as const) {
+      this.stateTable.addGlobalSecondaryIndex({
+        indexName,
+        partitionKey: { name: partitionKey, type: dynamodb.AttributeType.STRING },
+        sortKey: { name: sortKey, type: dynamodb.AttributeType.STRING },
+        projectionType: dynamodb.ProjectionType.KEYS_ONLY,
+      });
+    }
+
+    this.resultsTable = new dynamodb.Table(this, 'ResultsTable', {
+      partitionKey: { name: WeirResourceNames.PARTITION_KEY, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: WeirResourceNames.SORT_KEY, type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy,
     });
 
     this.checkpointBucket = new s3.Bucket(this, 'CheckpointBucket', {
@@ -242,23 +298,27 @@ export class WeirOperator extends Construct {
       removalPolicy,
     });
 
-    this.function = new nodejs.NodejsFunction(this, 'Function', {
+    const environment = {
+      // Stack traces point into the TypeScript sources (the bundle carries a source map).
+      NODE_OPTIONS: '--enable-source-maps',
+      ...props.environment,
+      [WeirEnvironment.OPERATOR]: props.operatorName,
+      [WeirEnvironment.STATE_TABLE]: this.stateTable.tableName,
+      [WeirEnvironment.RESULTS_TABLE]: this.resultsTable.tableName,
+      [WeirEnvironment.CHECKPOINT_BUCKET]: this.checkpointBucket.bucketName,
+      [WeirEnvironment.CHECKPOINT_PREFIX]: this.checkpointPrefix,
+      [WeirEnvironment.OUTPUT_BUCKET]: this.checkpointBucket.bucketName,
+      [WeirEnvironment.STREAM_NAME]: this.stream.streamName,
+    };
+    const functionProps = (handler: string, group: logs.ILogGroup): nodejs.NodejsFunctionProps => ({
       entry,
-      handler: props.handler ?? 'handler',
+      handler,
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.memorySize ?? 1024,
       timeout: props.timeout ?? Duration.minutes(1),
-      logGroup,
-      environment: {
-        // Stack traces point into the TypeScript sources (the bundle carries a source map).
-        NODE_OPTIONS: '--enable-source-maps',
-        ...props.environment,
-        [WeirEnvironment.OPERATOR]: props.operatorName,
-        [WeirEnvironment.STATE_TABLE]: this.stateTable.tableName,
-        [WeirEnvironment.CHECKPOINT_BUCKET]: this.checkpointBucket.bucketName,
-        [WeirEnvironment.CHECKPOINT_PREFIX]: this.checkpointPrefix,
-      },
+      logGroup: group,
+      environment,
       bundling: {
         // The locally installed esbuild; never Docker (the machines have none).
         forceDockerBundling: false,
@@ -275,12 +335,34 @@ export class WeirOperator extends Construct {
         banner: "import { createRequire as __weirCreateRequire } from 'node:module'; const require = __weirCreateRequire(import.meta.url);",
       },
     });
+    this.function = new nodejs.NodejsFunction(this, 'Function', functionProps(props.handler ?? 'handler', logGroup));
     const cfnFunction = this.function.node.defaultChild as lambda.CfnFunction;
     cfnFunction.addMetadata(WeirResourceNames.ENTRY_METADATA, this.entryPath);
     cfnFunction.addMetadata(WeirResourceNames.OPERATOR_METADATA, props.operatorName);
 
-    this.stateTable.grantReadWriteData(this.function);
-    this.checkpointBucket.grantReadWrite(this.function);
+    // The ticker: same bundle entry, another export. Ticks are idempotent
+    // (conditional firing, versioned outbox), so an overlapping tick is safe.
+    const tickerLogGroup = new logs.LogGroup(this, 'TickerLogGroup', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy,
+    });
+    this.tickerFunction = new nodejs.NodejsFunction(this, 'TickerFunction', functionProps(props.tickerHandler ?? 'ticker', tickerLogGroup));
+    const cfnTicker = this.tickerFunction.node.defaultChild as lambda.CfnFunction;
+    cfnTicker.addMetadata(WeirResourceNames.ENTRY_METADATA, this.entryPath);
+    cfnTicker.addMetadata(WeirResourceNames.OPERATOR_METADATA, props.operatorName);
+    cfnTicker.addMetadata(WeirResourceNames.TICKER_METADATA, true);
+    this.tickerRule = new events.Rule(this, 'TickerSchedule', {
+      schedule: props.tickerSchedule ?? events.Schedule.rate(Duration.minutes(1)),
+      targets: [new targets.LambdaFunction(this.tickerFunction, { retryAttempts: 0 })],
+    });
+
+    for (const fn of [this.function, this.tickerFunction]) {
+      this.stateTable.grantReadWriteData(fn);
+      this.resultsTable.grantReadWriteData(fn);
+      this.checkpointBucket.grantReadWrite(fn);
+    }
+    // The ticker checks the stream for closed (resharded) shards.
+    this.stream.grant(this.tickerFunction, 'kinesis:DescribeStream', 'kinesis:DescribeStreamSummary', 'kinesis:ListShards');
 
     let onFailure: lambda.IEventSourceDlq;
     switch (this.onFailureType) {
@@ -413,6 +495,9 @@ function validateProps(props: WeirOperatorProps): void {
   }
   if (props.onFailure !== undefined && !Object.values(OnFailureDestinationType).includes(props.onFailure)) {
     throw new ConfigError('onFailure', props.onFailure, `must be one of ${Object.values(OnFailureDestinationType).join(', ')}`);
+  }
+  if (props.tickerHandler !== undefined && !/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(props.tickerHandler)) {
+    throw new ConfigError('tickerHandler', props.tickerHandler, 'must be the name of an exported function');
   }
   if (!/\.(ts|mts|js|mjs)$/.test(props.entry)) {
     throw new ConfigError('entry', props.entry, 'must be a .ts, .mts, .js or .mjs file');

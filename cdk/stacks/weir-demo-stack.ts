@@ -1,6 +1,7 @@
 /**
  * `WeirDemoStack`: the click-counter demo. One 4-shard stream, one
- * `WeirOperator` named `click-counter`. The local runtime provisions its
+ * `WeirOperator` named `click-counter` (operator function, ticker, state and
+ * results tables, bucket). The local runtime provisions its
  * emulated resources from this stack's synthesized template (see
  * lib/runtime/local/provision.ts), so the demo and the deployment share one
  * source of truth.
@@ -84,7 +85,9 @@ export class WeirDemoStack extends Stack {
     new CfnOutput(this, 'StreamArn', { value: this.stream.streamArn });
     new CfnOutput(this, 'StateTableName', { value: this.clickCounter.stateTable.tableName });
     new CfnOutput(this, 'CheckpointBucketName', { value: this.clickCounter.checkpointBucket.bucketName });
+    new CfnOutput(this, 'ResultsTableName', { value: this.clickCounter.resultsTable.tableName });
     new CfnOutput(this, 'FunctionName', { value: this.clickCounter.function.functionName });
+    new CfnOutput(this, 'TickerFunctionName', { value: this.clickCounter.tickerFunction.functionName });
     if (this.clickCounter.failureQueue !== undefined) {
       new CfnOutput(this, 'FailureQueueUrl', { value: this.clickCounter.failureQueue.queueUrl });
     }

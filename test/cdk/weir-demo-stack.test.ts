@@ -25,10 +25,10 @@ describe('WeirDemoStack', () => {
     synth({ streamName: 'weir-clicks-ci-42' }).hasResourceProperties('AWS::Kinesis::Stream', { Name: 'weir-clicks-ci-42' });
   });
 
-  it('GIVEN the demo WHEN synthesized THEN stream, table, bucket and failure queue are stack outputs', () => {
+  it('GIVEN the demo WHEN synthesized THEN stream, tables, bucket, functions and failure queue are stack outputs', () => {
     const outputs = synth().findOutputs('*');
     expect(Object.keys(outputs).sort()).toEqual(
-      ['CheckpointBucketName', 'FailureQueueUrl', 'FunctionName', 'StateTableName', 'StreamArn', 'StreamName'].sort(),
+      ['CheckpointBucketName', 'FailureQueueUrl', 'FunctionName', 'ResultsTableName', 'StateTableName', 'StreamArn', 'StreamName', 'TickerFunctionName'].sort(),
     );
   });
 

@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as events from 'aws-cdk-lib/aws-events';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { describe, expect, it } from 'vitest';
@@ -113,8 +114,16 @@ describe('WeirOperator', () => {
   });
 
   describe('state table', () => {
-    it('GIVEN an operator WHEN synthesized THEN the table has pk/sk, on-demand billing, TTL expiresAt and the sparse due GSI', () => {
+    it('GIVEN an operator WHEN synthesized THEN the table has pk/sk, on-demand billing, TTL expiresAt and the sparse due, expiry and outbox GSIs', () => {
       const { template } = synth();
+      const gsi = (name: string, hash: string, range: string): Record<string, unknown> => ({
+        IndexName: name,
+        KeySchema: [
+          { AttributeName: hash, KeyType: 'HASH' },
+          { AttributeName: range, KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'KEYS_ONLY' },
+      });
       template.hasResourceProperties('AWS::DynamoDB::Table', {
         KeySchema: [
           { AttributeName: 'pk', KeyType: 'HASH' },
@@ -125,19 +134,44 @@ describe('WeirOperator', () => {
           { AttributeName: 'sk', AttributeType: 'S' },
           { AttributeName: 'dueBucket', AttributeType: 'S' },
           { AttributeName: 'dueAt', AttributeType: 'S' },
+          { AttributeName: 'expiryBucket', AttributeType: 'S' },
+          { AttributeName: 'cleanupAt', AttributeType: 'S' },
+          { AttributeName: 'outboxBucket', AttributeType: 'S' },
+          { AttributeName: 'outboxAt', AttributeType: 'S' },
         ]),
         BillingMode: 'PAY_PER_REQUEST',
         TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
         GlobalSecondaryIndexes: [
-          {
-            IndexName: 'due',
-            KeySchema: [
-              { AttributeName: 'dueBucket', KeyType: 'HASH' },
-              { AttributeName: 'dueAt', KeyType: 'RANGE' },
-            ],
-            Projection: { ProjectionType: 'KEYS_ONLY' },
-          },
+          gsi('due', 'dueBucket', 'dueAt'),
+          gsi('expiry', 'expiryBucket', 'cleanupAt'),
+          gsi('outbox', 'outboxBucket', 'outboxAt'),
         ],
+      });
+    });
+
+    it('GIVEN an operator WHEN synthesized THEN a results table with pk/sk strings and on-demand billing is passed as WEIR_RESULTS_TABLE', () => {
+      const { template, operator } = synth();
+      template.resourceCountIs('AWS::DynamoDB::Table', 2);
+      const results = template.findResources('AWS::DynamoDB::Table', {
+        Properties: { GlobalSecondaryIndexes: Match.absent(), BillingMode: 'PAY_PER_REQUEST' },
+      });
+      const ids = Object.keys(results);
+      expect(ids).toHaveLength(1);
+      expect(ids[0]).toMatch(/^OpResultsTable/);
+      expect(results[ids[0]!]!['Properties']).toMatchObject({
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+        ],
+      });
+      expect(operator.resultsTable).toBeDefined();
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Handler: 'index.handler',
+        Environment: { Variables: Match.objectLike({ WEIR_RESULTS_TABLE: { Ref: ids[0] } }) },
       });
     });
 
@@ -183,6 +217,10 @@ describe('WeirOperator', () => {
             WEIR_STATE_TABLE: { Ref: Match.stringLikeRegexp('^OpStateTable') },
             WEIR_CHECKPOINT_BUCKET: { Ref: Match.stringLikeRegexp('^OpCheckpointBucket') },
             WEIR_CHECKPOINT_PREFIX: 'ckpt/v1',
+            WEIR_RESULTS_TABLE: { Ref: Match.stringLikeRegexp('^OpResultsTable') },
+            WEIR_OUTPUT_BUCKET: { Ref: Match.stringLikeRegexp('^OpCheckpointBucket') },
+            WEIR_STREAM_NAME: { Ref: Match.stringLikeRegexp('^OpStream') },
+            NODE_OPTIONS: '--enable-source-maps',
           },
         },
       });
@@ -220,6 +258,65 @@ describe('WeirOperator', () => {
       expect(metric.statistic).toBe('Maximum');
       expect(metric.period.toSeconds()).toBe(60);
       expect(operator.metricOnFailureBacklog()?.metricName).toBe('ApproximateNumberOfMessagesVisible');
+    });
+  });
+
+  describe('ticker', () => {
+    it('GIVEN defaults WHEN synthesized THEN a ticker function (same entry, export ticker) runs every minute from EventBridge', () => {
+      const { template, operator } = synth();
+      template.resourceCountIs('AWS::Lambda::Function', 2);
+      template.hasResource('AWS::Lambda::Function', {
+        Properties: Match.objectLike({ Handler: 'index.ticker', Runtime: 'nodejs22.x' }),
+        Metadata: Match.objectLike({ 'weir:entry': 'test/cdk/fixtures/click-counter-handler.ts', 'weir:ticker': true }),
+      });
+      const tickerId = Object.keys(template.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.ticker' } }))[0]!;
+      template.hasResourceProperties('AWS::Events::Rule', {
+        ScheduleExpression: 'rate(1 minute)',
+        State: 'ENABLED',
+        Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [tickerId, 'Arn'] } })],
+      });
+      template.hasResourceProperties('AWS::Lambda::Permission', {
+        Action: 'lambda:InvokeFunction',
+        Principal: 'events.amazonaws.com',
+        FunctionName: { 'Fn::GetAtt': [tickerId, 'Arn'] },
+      });
+      expect(operator.tickerFunction).toBeDefined();
+    });
+
+    it('GIVEN tickerSchedule and tickerHandler WHEN synthesized THEN the rule and handler follow them', () => {
+      const { template } = synth({ tickerSchedule: events.Schedule.rate(Duration.minutes(5)), tickerHandler: 'tick' });
+      template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(5 minutes)' });
+      template.hasResourceProperties('AWS::Lambda::Function', { Handler: 'index.tick' });
+    });
+
+    it('GIVEN the ticker WHEN synthesized THEN its role may read and write state, results and the bucket', () => {
+      const { template } = synth();
+      const roleId = (
+        Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.ticker' } }))[0]!['Properties'] as {
+          Role: { 'Fn::GetAtt': [string, string] };
+        }
+      ).Role['Fn::GetAtt'][0];
+      template.hasResourceProperties('AWS::IAM::Policy', {
+        Roles: [{ Ref: roleId }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Action: Match.arrayWith(['dynamodb:Query', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem']),
+              Resource: Match.arrayWith([{ 'Fn::GetAtt': [Match.stringLikeRegexp('^OpStateTable'), 'Arn'] }]),
+            }),
+            Match.objectLike({
+              Action: Match.arrayWith(['dynamodb:PutItem']),
+              Resource: Match.arrayWith([{ 'Fn::GetAtt': [Match.stringLikeRegexp('^OpResultsTable'), 'Arn'] }]),
+            }),
+            Match.objectLike({ Action: Match.arrayWith(['s3:PutObject']) }),
+            Match.objectLike({ Action: Match.arrayWith(['kinesis:ListShards']) }),
+          ]),
+        },
+      });
+    });
+
+    it('GIVEN a tickerHandler that is not an identifier WHEN constructed THEN a ConfigError names the field', () => {
+      expect(() => synth({ tickerHandler: 'index.ticker' })).toThrow(/tickerHandler must be the name of an exported function/);
     });
   });
 

@@ -150,6 +150,29 @@ export interface LocalMapping {
   readonly environment: Readonly<Record<string, string>>;
 }
 
+/**
+ * A scheduled ticker of the template: a function (with `weir:entry` metadata)
+ * that an EventBridge rule invokes on a schedule. Not scheduled locally by
+ * provisioning: the local runtime calls its export on its own timer.
+ */
+export interface LocalTicker {
+  /** Logical id of the EventBridge rule. */
+  readonly ruleLogicalId: string;
+  readonly functionLogicalId: string;
+  /** The handler's source path relative to the project root (metadata `weir:entry`). */
+  readonly handlerEntry: string;
+  /** The exported ticker function (from `index.<export>`). */
+  readonly handlerExport: string;
+  /** The operator name (metadata `weir:operator`), when recorded. */
+  readonly operatorName: string | undefined;
+  /** The rule's schedule expression, e.g. `rate(1 minute)`. */
+  readonly scheduleExpression: string;
+  /** The schedule's period in ms for `rate(...)` expressions; undefined for `cron(...)`. */
+  readonly periodMs: number | undefined;
+  /** The function's environment with tokens resolved to local physical names. */
+  readonly environment: Readonly<Record<string, string>>;
+}
+
 /** Everything the template asks for, with local physical names. */
 export interface LocalResources {
   readonly stackName: string;
@@ -159,6 +182,8 @@ export interface LocalResources {
   readonly queues: readonly LocalQueue[];
   readonly topics: readonly LocalTopic[];
   readonly mappings: readonly LocalMapping[];
+  /** Functions an EventBridge schedule invokes (the operators' tickers). */
+  readonly tickers: readonly LocalTicker[];
 }
 
 /** Options of {@link loadDemoTemplate}. */
@@ -325,6 +350,7 @@ class TemplateReader {
     const queues: LocalQueue[] = [];
     const topics: LocalTopic[] = [];
     const mappings: LocalMapping[] = [];
+    const tickers: LocalTicker[] = [];
     for (const [logicalId, r] of this.resources()) {
       const props = r.Properties ?? {};
       const p = this.physical.get(logicalId);
@@ -355,11 +381,14 @@ class TemplateReader {
           if (m !== undefined) mappings.push(m);
           break;
         }
+        case 'AWS::Events::Rule':
+          tickers.push(...this.describeTickers(logicalId, props));
+          break;
         default:
           break;
       }
     }
-    return { stackName: this.stackName, streams, tables, buckets, queues, topics, mappings };
+    return { stackName: this.stackName, streams, tables, buckets, queues, topics, mappings, tickers };
   }
 
   tableInput(table: LocalTable): CreateTableCommandInput {
@@ -518,6 +547,52 @@ class TemplateReader {
     };
   }
 
+  /** The scheduled functions of an EventBridge rule (rules without a schedule, or targeting no function of this template, give none). */
+  private describeTickers(logicalId: string, props: Readonly<Record<string, unknown>>): LocalTicker[] {
+    const schedule = props['ScheduleExpression'];
+    if (typeof schedule !== 'string') return [];
+    if (props['State'] === 'DISABLED') return [];
+    const out: LocalTicker[] = [];
+    for (const target of (props['Targets'] ?? []) as Array<Record<string, unknown>>) {
+      const functionLogicalId = refTarget(target['Arn']);
+      const fn = functionLogicalId === undefined ? undefined : this.template.Resources[functionLogicalId];
+      if (functionLogicalId === undefined || fn?.Type !== 'AWS::Lambda::Function') continue;
+      const entry = fn.Metadata?.['weir:entry'];
+      if (typeof entry !== 'string') {
+        throw new WeirError(
+          `Function ${functionLogicalId} (scheduled by ${logicalId}) has no 'weir:entry' metadata, so the local runtime cannot find its source. Create it with WeirOperator, or add the metadata.`,
+        );
+      }
+      const { handlerExport, environment, operatorName } = this.functionDetails(functionLogicalId, fn);
+      out.push({
+        ruleLogicalId: logicalId,
+        functionLogicalId,
+        handlerEntry: entry,
+        handlerExport,
+        operatorName,
+        scheduleExpression: schedule,
+        periodMs: ratePeriodMs(schedule),
+        environment,
+      });
+    }
+    return out;
+  }
+
+  private functionDetails(
+    functionLogicalId: string,
+    fn: CfnResource,
+  ): { handlerExport: string; environment: Record<string, string>; operatorName: string | undefined } {
+    const operator = fn.Metadata?.['weir:operator'];
+    const handlerProp = fn.Properties?.['Handler'];
+    const handlerExport = typeof handlerProp === 'string' && handlerProp.includes('.') ? handlerProp.slice(handlerProp.lastIndexOf('.') + 1) : 'handler';
+    const variables = ((fn.Properties?.['Environment'] as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {});
+    const environment: Record<string, string> = {};
+    for (const [k, v] of Object.entries(variables)) {
+      environment[k] = this.resolveString(v, `${functionLogicalId}.Environment.Variables.${k}`);
+    }
+    return { handlerExport, environment, operatorName: typeof operator === 'string' ? operator : undefined };
+  }
+
   /**
    * The inverse of what the construct writes. Absent properties take AWS's
    * defaults (not weir's): that is what the deployed mapping does.
@@ -620,6 +695,14 @@ class TemplateReader {
       }
     }
   }
+}
+
+/** The period of an EventBridge `rate(n unit)` expression in ms; undefined for anything else. */
+export function ratePeriodMs(expression: string): number | undefined {
+  const m = /^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$/.exec(expression.trim());
+  if (m === null) return undefined;
+  const unit = m[2]!.startsWith('minute') ? 60_000 : m[2]!.startsWith('hour') ? 3_600_000 : 86_400_000;
+  return Number(m[1]) * unit;
 }
 
 /** The logical id a `Ref` or `Fn::GetAtt` points at. */

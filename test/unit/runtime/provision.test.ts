@@ -10,6 +10,7 @@ import {
   loadDemoTemplate,
   localPhysicalName,
   provisionFromTemplate,
+  ratePeriodMs,
   type CfnTemplate,
   type ProvisionClients,
 } from '../../../lib/runtime/local/provision.ts';
@@ -24,9 +25,11 @@ describe('loadDemoTemplate + describeTemplate', () => {
     expect(local.streams).toEqual([
       expect.objectContaining({ name: 'weir-clicks', shardCount: 4, arn: 'arn:aws:kinesis:us-east-1:000000000000:stream/weir-clicks' }),
     ]);
-    expect(local.tables).toHaveLength(1);
-    const table = local.tables[0]!;
-    expect(table).toMatchObject({ partitionKey: 'pk', sortKey: 'sk', globalSecondaryIndexes: ['due'], ttlAttribute: 'expiresAt' });
+    expect(local.tables).toHaveLength(2);
+    const table = local.tables.find((t) => t.logicalId.startsWith('ClickCounterStateTable'))!;
+    expect(table).toMatchObject({ partitionKey: 'pk', sortKey: 'sk', globalSecondaryIndexes: ['due', 'expiry', 'outbox'], ttlAttribute: 'expiresAt' });
+    const results = local.tables.find((t) => t.logicalId.startsWith('ClickCounterResultsTable'))!;
+    expect(results).toMatchObject({ partitionKey: 'pk', sortKey: 'sk', globalSecondaryIndexes: [], ttlAttribute: undefined });
     expect(table.name).toBe(`WeirDemo-${table.logicalId}`);
     expect(local.buckets).toHaveLength(1);
     expect(local.buckets[0]!.name).toMatch(/^weirdemo-clickcountercheckpointbucket[0-9a-f]{8}$/);
@@ -46,7 +49,31 @@ describe('loadDemoTemplate + describeTemplate', () => {
       WEIR_STATE_TABLE: table.name,
       WEIR_CHECKPOINT_BUCKET: local.buckets[0]!.name,
       WEIR_CHECKPOINT_PREFIX: 'weir',
+      WEIR_RESULTS_TABLE: results.name,
+      WEIR_OUTPUT_BUCKET: local.buckets[0]!.name,
+      WEIR_STREAM_NAME: 'weir-clicks',
     });
+
+    expect(local.tickers).toEqual([
+      {
+        ruleLogicalId: expect.stringMatching(/^ClickCounterTickerSchedule/) as unknown,
+        functionLogicalId: expect.stringMatching(/^ClickCounterTickerFunction/) as unknown,
+        handlerEntry: ENTRY,
+        handlerExport: 'ticker',
+        operatorName: 'click-counter',
+        scheduleExpression: 'rate(1 minute)',
+        periodMs: 60_000,
+        environment: mapping!.environment,
+      },
+    ]);
+  });
+
+  it('GIVEN rate and cron expressions WHEN parsed THEN rates give a period and crons none', () => {
+    expect(ratePeriodMs('rate(1 minute)')).toBe(60_000);
+    expect(ratePeriodMs('rate(5 minutes)')).toBe(300_000);
+    expect(ratePeriodMs('rate(2 hours)')).toBe(7_200_000);
+    expect(ratePeriodMs('rate(1 day)')).toBe(86_400_000);
+    expect(ratePeriodMs('cron(0 12 * * ? *)')).toBeUndefined();
   });
 
   const cases: Array<[string, EventSourceMappingInput]> = [
@@ -161,6 +188,7 @@ describe('describeTemplate on hand-written templates', () => {
 /** A hand-written fake of the four SDK clients: records calls, answers like an emulator. */
 class FakeAws {
   readonly calls: string[] = [];
+  readonly inputs: { op: string; input: Record<string, unknown> }[] = [];
   private readonly streams = new Set<string>();
   private readonly tables = new Set<string>();
   private readonly buckets = new Set<string>();
@@ -181,6 +209,7 @@ class FakeAws {
 
   private handle(op: string, input: Record<string, unknown>): Promise<unknown> {
     this.calls.push(op);
+    this.inputs.push({ op, input });
     const fail = (name: string): Promise<never> => Promise.reject(Object.assign(new Error(name), { name }));
     switch (op) {
       case 'CreateStream':
@@ -229,6 +258,25 @@ describe('provisionFromTemplate', () => {
     expect(first.mappings[0]!.onFailure!.arn).toBe(first.queues[0]!.arn);
     expect(first.queues[0]!.arn).toMatch(/^arn:aws:sqs:us-east-1:000000000000:WeirDemo-/);
     expect(first.tables[0]!.ttlApplied).toBe(true);
+    expect(first.tickers).toHaveLength(1);
+  });
+
+  it('GIVEN the demo template WHEN provisioned THEN the state table is created with the due, expiry and outbox GSIs (KEYS_ONLY) and the results table too', async () => {
+    const template = await loadDemoTemplate({ handlerEntry: ENTRY });
+    const aws = new FakeAws();
+    await provisionFromTemplate(template, aws.clients());
+    const creates = aws.inputs.filter((c) => c.op === 'CreateTable').map((c) => c.input);
+    expect(creates).toHaveLength(2);
+    const state = creates.find((c) => String(c['TableName']).includes('StateTable'))!;
+    expect(state['BillingMode']).toBe('PAY_PER_REQUEST');
+    expect(state['GlobalSecondaryIndexes']).toEqual([
+      { IndexName: 'due', KeySchema: [{ AttributeName: 'dueBucket', KeyType: 'HASH' }, { AttributeName: 'dueAt', KeyType: 'RANGE' }], Projection: { ProjectionType: 'KEYS_ONLY' } },
+      { IndexName: 'expiry', KeySchema: [{ AttributeName: 'expiryBucket', KeyType: 'HASH' }, { AttributeName: 'cleanupAt', KeyType: 'RANGE' }], Projection: { ProjectionType: 'KEYS_ONLY' } },
+      { IndexName: 'outbox', KeySchema: [{ AttributeName: 'outboxBucket', KeyType: 'HASH' }, { AttributeName: 'outboxAt', KeyType: 'RANGE' }], Projection: { ProjectionType: 'KEYS_ONLY' } },
+    ]);
+    const results = creates.find((c) => String(c['TableName']).includes('ResultsTable'))!;
+    expect(results['GlobalSecondaryIndexes']).toBeUndefined();
+    expect(results['KeySchema']).toEqual([{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }]);
   });
 
   it('GIVEN an emulator without the TTL API WHEN provisioned THEN the table is still created and ttlApplied is false', async () => {

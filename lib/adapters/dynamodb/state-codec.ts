@@ -1,0 +1,272 @@
+/**
+ * The state table's item layout (see docs/state-table.md): how window items,
+ * shard progress and the operator watermark map to DynamoDB attribute values,
+ * and the sortable encodings the sort keys and index keys rely on.
+ *
+ * Hand-written marshalling rather than `@aws-sdk/util-dynamodb`: the layout is
+ * fixed, and the JSON parts (accumulator, outbox value, supersedes) must stay
+ * JSON strings, because a DynamoDB number holds 38 significant digits and no
+ * NaN, -0 or exponents beyond 1e125, while a JSON number in an accumulator
+ * (a float sum, an HLL register array) must round-trip bit for bit.
+ */
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { JsonValue } from '../../core/json.ts';
+import type { TimeWindow } from '../../core/window.ts';
+import type { OutboxEntry, ShardProgress, WindowItem } from '../../ports/state-store.ts';
+import { WeirError } from '../../errors.ts';
+
+/** Attribute names of the state table. */
+export const StateAttr = {
+  PK: 'pk',
+  SK: 'sk',
+  KEY: 'key',
+  START: 'start',
+  END: 'end',
+  ACCUMULATOR: 'acc',
+  ABSORBED: 'absorbed',
+  FIRED_VERSION: 'firedVersion',
+  PENDING: 'pending',
+  /** The item's cleanupAt as a number (always present). */
+  CLEANUP_MS: 'cleanupMs',
+  REVISION: 'revision',
+  PURGED: 'purged',
+  SUPERSEDES: 'supersedes',
+  OUTBOX: 'outbox',
+  DUE_BUCKET: 'dueBucket',
+  DUE_AT: 'dueAt',
+  EXPIRY_BUCKET: 'expiryBucket',
+  /** Sort key of the expiry index: padded cleanupAt, present on open items only. */
+  CLEANUP_AT: 'cleanupAt',
+  OUTBOX_BUCKET: 'outboxBucket',
+  OUTBOX_AT: 'outboxAt',
+  EXPIRES_AT: 'expiresAt',
+  SHARD_ID: 'shardId',
+  COMMITTED: 'committed',
+  WATERMARK: 'watermark',
+  LAST_ACTIVITY: 'lastActivity',
+  CLOSED: 'closed',
+} as const;
+
+/** Index names (the construct's `WeirResourceNames` spell the same). */
+export const StateIndex = { DUE: 'due', EXPIRY: 'expiry', OUTBOX: 'outbox' } as const;
+
+/** DynamoDB's maximum item size (names + values, UTF-8). */
+export const MAX_ITEM_BYTES = 400 * 1024;
+
+/** Offset that maps every safe integer to a non-negative one: -2^53 -> 0. */
+const TIME_OFFSET = 2n ** 53n;
+/** Digits of an encoded time: 2^54 has 17 digits. */
+const TIME_WIDTH = 17;
+const MIN_TIME = -Number.MAX_SAFE_INTEGER;
+const MAX_TIME = Number.MAX_SAFE_INTEGER;
+
+/**
+ * A time (epoch ms, any safe integer, negative included) as a fixed-width
+ * string whose string order is the numeric order: `t + 2^53`, zero-padded to
+ * 17 digits. Non-integers are floored and out-of-range values clamped, which
+ * is only used for index bounds (exact comparisons happen on the full item).
+ */
+export function encodeTime(t: number): string {
+  const c = Number.isNaN(t) ? MIN_TIME : Math.min(MAX_TIME, Math.max(MIN_TIME, Math.floor(t)));
+  return (BigInt(c) + TIME_OFFSET).toString().padStart(TIME_WIDTH, '0');
+}
+
+/** Sort key of a window item: `W#<encodeTime(start)>#<encodeTime(end)>`. */
+export function windowSortKey(start: number, end: number): string {
+  return `W#${encodeTime(start)}#${encodeTime(end)}`;
+}
+
+/** Partition key of a window item: `<operator>#<key>`. */
+export function windowPartitionKey(operator: string, key: string): string {
+  return `${operator}#${key}`;
+}
+
+/** Sort key of a shard's progress item. */
+export function progressSortKey(shardId: string): string {
+  return `P#${shardId}`;
+}
+
+/** Sort key of the operator watermark item. */
+export const WATERMARK_SORT_KEY = 'W';
+
+/**
+ * The index bucket of a key: FNV-1a (32 bit) of its UTF-16 code units modulo
+ * `buckets`. Stable across processes and releases: changing it (or
+ * `dueBuckets`) only moves future index entries, and queries read every
+ * bucket, so old entries stay visible as long as the bucket count does not
+ * shrink.
+ */
+export function bucketOf(key: string, buckets: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % buckets;
+}
+
+/** The partition value of a bucket of one of the three indexes. */
+export function bucketValue(operator: string, bucket: number): string {
+  return `${operator}#${bucket}`;
+}
+
+const S = (s: string): AttributeValue => ({ S: s });
+const N = (n: number): AttributeValue => {
+  if (!Number.isFinite(n)) throw new WeirError(`cannot store the non-finite number ${n} in DynamoDB`);
+  return { N: String(n) };
+};
+const B = (b: boolean): AttributeValue => ({ BOOL: b });
+
+/** Options of {@link windowItemToAttributes}. */
+export interface ItemEncoding {
+  readonly operator: string;
+  readonly buckets: number;
+  /** Epoch seconds at which DynamoDB TTL may delete a tombstone. */
+  readonly tombstoneExpiresAt: number;
+}
+
+/** A window item as the attribute map stored in the table, index attributes included. */
+export function windowItemToAttributes(item: WindowItem, enc: ItemEncoding): Record<string, AttributeValue> {
+  const absorbed: Record<string, AttributeValue> = {};
+  for (const shard in item.absorbed) absorbed[shard] = S(item.absorbed[shard] as string);
+  const a: Record<string, AttributeValue> = {
+    [StateAttr.PK]: S(windowPartitionKey(enc.operator, item.key)),
+    [StateAttr.SK]: S(windowSortKey(item.start, item.end)),
+    [StateAttr.KEY]: S(item.key),
+    [StateAttr.START]: N(item.start),
+    [StateAttr.END]: N(item.end),
+    [StateAttr.ACCUMULATOR]: S(JSON.stringify(item.accumulator)),
+    [StateAttr.ABSORBED]: { M: absorbed },
+    [StateAttr.FIRED_VERSION]: N(item.firedVersion),
+    [StateAttr.PENDING]: B(item.pending),
+    [StateAttr.CLEANUP_MS]: N(item.cleanupAt),
+    [StateAttr.REVISION]: N(item.revision),
+    [StateAttr.PURGED]: B(item.purged),
+  };
+  if (item.supersedes.length > 0) a[StateAttr.SUPERSEDES] = S(JSON.stringify(item.supersedes));
+  const bucket = bucketValue(enc.operator, bucketOf(item.key, enc.buckets));
+  // Sparse indexes: an attribute that is absent keeps the item out of the index.
+  if (item.pending && !item.purged) {
+    a[StateAttr.DUE_BUCKET] = S(bucket);
+    a[StateAttr.DUE_AT] = S(encodeTime(item.end - 1));
+  }
+  if (!item.purged) {
+    a[StateAttr.EXPIRY_BUCKET] = S(bucket);
+    a[StateAttr.CLEANUP_AT] = S(encodeTime(item.cleanupAt));
+  } else {
+    a[StateAttr.EXPIRES_AT] = N(enc.tombstoneExpiresAt);
+  }
+  if (item.outbox !== null) {
+    a[StateAttr.OUTBOX] = outboxToAttribute(item.outbox);
+    a[StateAttr.OUTBOX_BUCKET] = S(bucket);
+    a[StateAttr.OUTBOX_AT] = S(encodeTime(item.outbox.firedAt));
+  }
+  return a;
+}
+
+function outboxToAttribute(o: OutboxEntry): AttributeValue {
+  const m: Record<string, AttributeValue> = {
+    version: N(o.version),
+    value: S(JSON.stringify(o.value)),
+    firedAt: N(o.firedAt),
+  };
+  if (o.supersedes.length > 0) m['supersedes'] = S(JSON.stringify(o.supersedes));
+  return { M: m };
+}
+
+function str(a: AttributeValue | undefined, what: string): string {
+  if (a?.S === undefined) throw new WeirError(`state item attribute ${what} is missing or not a string`);
+  return a.S;
+}
+function num(a: AttributeValue | undefined, what: string): number {
+  if (a?.N === undefined) throw new WeirError(`state item attribute ${what} is missing or not a number`);
+  return Number(a.N);
+}
+function windows(a: AttributeValue | undefined): readonly TimeWindow[] {
+  return a?.S === undefined ? [] : (JSON.parse(a.S) as TimeWindow[]);
+}
+
+/** Reads a stored window item back (index attributes are dropped). */
+export function attributesToWindowItem(a: Record<string, AttributeValue>): WindowItem {
+  const absorbed: Record<string, string> = {};
+  const m = a[StateAttr.ABSORBED]?.M ?? {};
+  for (const shard in m) absorbed[shard] = str(m[shard], `absorbed.${shard}`);
+  const o = a[StateAttr.OUTBOX]?.M;
+  const outbox: OutboxEntry | null =
+    o === undefined
+      ? null
+      : {
+          version: num(o['version'], 'outbox.version'),
+          value: JSON.parse(str(o['value'], 'outbox.value')) as JsonValue,
+          supersedes: windows(o['supersedes']),
+          firedAt: num(o['firedAt'], 'outbox.firedAt'),
+        };
+  return {
+    key: str(a[StateAttr.KEY], StateAttr.KEY),
+    start: num(a[StateAttr.START], StateAttr.START),
+    end: num(a[StateAttr.END], StateAttr.END),
+    accumulator: JSON.parse(str(a[StateAttr.ACCUMULATOR], StateAttr.ACCUMULATOR)) as JsonValue,
+    absorbed,
+    firedVersion: num(a[StateAttr.FIRED_VERSION], StateAttr.FIRED_VERSION),
+    pending: a[StateAttr.PENDING]?.BOOL === true,
+    cleanupAt: num(a[StateAttr.CLEANUP_MS], StateAttr.CLEANUP_MS),
+    revision: num(a[StateAttr.REVISION], StateAttr.REVISION),
+    purged: a[StateAttr.PURGED]?.BOOL === true,
+    supersedes: windows(a[StateAttr.SUPERSEDES]),
+    outbox,
+  };
+}
+
+/** A shard's progress item. */
+export function progressToAttributes(operator: string, p: ShardProgress): Record<string, AttributeValue> {
+  const a: Record<string, AttributeValue> = {
+    [StateAttr.PK]: S(operator),
+    [StateAttr.SK]: S(progressSortKey(p.shardId)),
+    [StateAttr.SHARD_ID]: S(p.shardId),
+    [StateAttr.LAST_ACTIVITY]: N(p.lastActivity),
+    [StateAttr.CLOSED]: B(p.closed),
+  };
+  if (p.committed !== null) a[StateAttr.COMMITTED] = S(p.committed);
+  if (p.watermark !== null) a[StateAttr.WATERMARK] = N(p.watermark);
+  return a;
+}
+
+/** Reads a progress item back. */
+export function attributesToProgress(a: Record<string, AttributeValue>): ShardProgress {
+  return {
+    shardId: str(a[StateAttr.SHARD_ID], StateAttr.SHARD_ID),
+    committed: a[StateAttr.COMMITTED]?.S ?? null,
+    watermark: a[StateAttr.WATERMARK]?.N === undefined ? null : Number(a[StateAttr.WATERMARK]?.N),
+    lastActivity: num(a[StateAttr.LAST_ACTIVITY], StateAttr.LAST_ACTIVITY),
+    closed: a[StateAttr.CLOSED]?.BOOL === true,
+  };
+}
+
+/**
+ * The size DynamoDB charges for an item: attribute names plus values (UTF-8
+ * strings, numbers at about 1 byte per 2 digits + 1, 1 byte per boolean, 3
+ * bytes of overhead per map or list and 1 per element). An upper-bound
+ * estimate, good enough to refuse an item before DynamoDB does.
+ */
+export function itemSizeBytes(a: Record<string, AttributeValue>): number {
+  let n = 0;
+  for (const name in a) n += utf8Length(name) + valueSize(a[name] as AttributeValue);
+  return n;
+}
+
+function valueSize(v: AttributeValue): number {
+  if (v.S !== undefined) return utf8Length(v.S);
+  if (v.N !== undefined) return Math.ceil(v.N.length / 2) + 1;
+  if (v.BOOL !== undefined || v.NULL !== undefined) return 1;
+  if (v.M !== undefined) {
+    let n = 3;
+    for (const k in v.M) n += 1 + utf8Length(k) + valueSize(v.M[k] as AttributeValue);
+    return n;
+  }
+  if (v.L !== undefined) return 3 + v.L.reduce((s, x) => s + 1 + valueSize(x), 0);
+  return 0;
+}
+
+function utf8Length(s: string): number {
+  return Buffer.byteLength(s, 'utf8');
+}
