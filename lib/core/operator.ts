@@ -101,6 +101,10 @@ interface Batch<IN> {
   readonly keys: string[];
   readonly times: Float64Array;
   readonly enc: (string | undefined)[];
+  /** Index of the first record above the committed position (`n` when none). */
+  firstLive: number;
+  /** Per absorbed offset seen on an item: how many leading records it covers (see {@link WindowOperator.cut}). */
+  readonly cuts: Map<string, number>;
   readonly late: LateRecord[];
   readonly dead: DeadLetter[];
 }
@@ -358,6 +362,8 @@ export class WindowOperator<IN, ACC, OUT> {
       keys: new Array<string>(n),
       times: new Float64Array(n),
       enc: new Array<string | undefined>(n),
+      firstLive: committed === null ? 0 : n,
+      cuts: new Map<string, number>(),
       late: [],
       dead: [],
     };
@@ -410,6 +416,7 @@ export class WindowOperator<IN, ACC, OUT> {
         }
         pastCommitted = true;
         batch.enc[i] = e;
+        batch.firstLive = i;
       }
       let v: unknown;
       if (raw) {
@@ -721,12 +728,38 @@ export class WindowOperator<IN, ACC, OUT> {
     });
   }
 
-  /** Re-folds a group's records, keeping only those above `above` (the guard). */
-  private rebuild(batch: Batch<IN>, idxs: readonly number[], above: string | undefined): ACC {
+  /**
+   * The guard as an index: a record `i` above the committed position is at
+   * or below the absorbed offset `abs` exactly when `i < cut(abs)` (positions
+   * strictly increase along the batch). An item's offset from an earlier
+   * batch is below the batch's first live record, which costs one string
+   * comparison; other offsets are found by binary search, once per batch.
+   */
+  private cut(batch: Batch<IN>, abs: string | undefined): number {
+    if (abs === undefined) return 0;
+    const first = batch.firstLive;
+    const n = batch.records.length;
+    if (first >= n || abs < this.encAt(batch, first)) return 0;
+    let c = batch.cuts.get(abs);
+    if (c !== undefined) return c;
+    let lo = first + 1;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.encAt(batch, mid) <= abs) lo = mid + 1;
+      else hi = mid;
+    }
+    c = lo;
+    batch.cuts.set(abs, c);
+    return c;
+  }
+
+  /** Re-folds a group's records, keeping only those at index `cut` or above (the guard). */
+  private rebuild(batch: Batch<IN>, idxs: readonly number[], cut: number): ACC {
     let acc = this.agg.createAccumulator();
     for (const i of idxs) {
       if (batch.status[i] !== IN_STATE) continue;
-      if (above !== undefined && this.encAt(batch, i) <= above) {
+      if (i < cut) {
         batch.applied[i] = 1;
         continue;
       }
@@ -743,16 +776,16 @@ export class WindowOperator<IN, ACC, OUT> {
   ): WindowWrite | undefined {
     const agg = this.agg;
     const idxs = g.idxs;
-    const lastEnc = this.encAt(batch, idxs[idxs.length - 1] as number);
+    const last = idxs[idxs.length - 1] as number;
     let acc = g.acc;
-    const abs = item?.absorbed[batch.shardId];
-    if (abs !== undefined && abs >= lastEnc) {
+    const cut = item === undefined ? 0 : this.cut(batch, item.absorbed[batch.shardId]);
+    if (last < cut) {
       for (const i of idxs) batch.applied[i] = 1;
       return undefined;
     }
-    if (abs !== undefined && abs >= this.encAt(batch, idxs[0] as number))
-      acc = this.rebuild(batch, idxs, abs);
-    else if (rebuild) acc = this.rebuild(batch, idxs, undefined);
+    if ((idxs[0] as number) < cut) acc = this.rebuild(batch, idxs, cut);
+    else if (rebuild) acc = this.rebuild(batch, idxs, 0);
+    const lastEnc = this.encAt(batch, last);
     if (item === undefined) {
       return {
         kind: 'put',
@@ -774,7 +807,7 @@ export class WindowOperator<IN, ACC, OUT> {
       };
     }
     if (item.purged) {
-      this.purgedWindow(batch, idxs, abs, { start: g.start, end: g.end });
+      this.purgedWindow(batch, idxs, cut, { start: g.start, end: g.end });
       return undefined;
     }
     const merged = agg.merge(agg.deserialize(item.accumulator), acc);
@@ -797,12 +830,11 @@ export class WindowOperator<IN, ACC, OUT> {
   private purgedWindow(
     batch: Batch<IN>,
     idxs: readonly number[],
-    above: string | undefined,
+    cut: number,
     window: TimeWindow,
   ): void {
     for (const i of idxs) {
-      if (batch.status[i] !== IN_STATE || (above !== undefined && this.encAt(batch, i) <= above))
-        continue;
+      if (batch.status[i] !== IN_STATE || i < cut) continue;
       this.lateRecord(batch, i, [window], LateReason.WINDOW_PURGED, -Infinity);
       const wc = batch.winCount;
       if (wc !== undefined) wc[i] = (wc[i] ?? 1) - 1;
@@ -901,10 +933,11 @@ export class WindowOperator<IN, ACC, OUT> {
       const a = it.absorbed[shard];
       if (a !== undefined && (maxAbs === undefined || a > maxAbs)) maxAbs = a;
     }
+    const cut = this.cut(batch, maxAbs);
     const recs: number[] = [];
     for (const i of idxs) {
       if (batch.status[i] !== IN_STATE) continue;
-      if (maxAbs !== undefined && this.encAt(batch, i) <= maxAbs) batch.applied[i] = 1;
+      if (i < cut) batch.applied[i] = 1;
       else recs.push(i);
     }
     if (recs.length === 0) return [];

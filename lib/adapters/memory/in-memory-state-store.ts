@@ -21,13 +21,41 @@ interface HeapEntry {
   readonly start: number;
   readonly end: number;
   readonly revision: number;
+  /** Found stale by a query: removed by the next {@link MinHeap.compact}. */
+  dead: boolean;
 }
 
 /** Binary min-heap on `at`. */
 class MinHeap {
-  private readonly a: HeapEntry[] = [];
+  private a: HeapEntry[] = [];
   get size(): number {
     return this.a.length;
+  }
+  /** The heap array (a parent's `at` is never above its children's). */
+  get entries(): readonly HeapEntry[] {
+    return this.a;
+  }
+  /** Removes entries marked dead and restores the heap order (Floyd's heapify, O(n)). */
+  compact(): void {
+    const a = this.a.filter((e) => !e.dead);
+    this.a = a;
+    for (let i = (a.length >> 1) - 1; i >= 0; i--) this.siftDown(i);
+  }
+  private siftDown(i: number): void {
+    const a = this.a;
+    const n = a.length;
+    const e = a[i] as HeapEntry;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      const c = r < n && (a[r] as HeapEntry).at < (a[l] as HeapEntry).at ? r : l;
+      const ce = a[c] as HeapEntry;
+      if (ce.at >= e.at) break;
+      a[i] = ce;
+      i = c;
+    }
+    a[i] = e;
   }
   peek(): HeapEntry | undefined {
     return this.a[0];
@@ -84,18 +112,42 @@ interface OperatorState {
   readonly due: MinHeap;
   readonly expiry: MinHeap;
   readonly progress: Map<string, ShardProgress>;
-  /** Items with an unacknowledged outbox (the analogue of a sparse GSI). */
-  readonly outbox: Map<string, WindowRef>;
+  /**
+   * Items with an unacknowledged outbox (the analogue of a sparse GSI), in
+   * insertion order; `outboxByKey` finds a key's entries without building a
+   * `start/end/key` string per lookup.
+   */
+  readonly outbox: Set<WindowRef>;
+  readonly outboxByKey: Map<string, WindowRef[]>;
   watermark: number | null;
 }
 
-function refId(r: WindowRef): string {
-  return `${r.start}/${r.end}/${r.key}`;
+function outboxRemove(s: OperatorState, key: string, start: number, end: number): void {
+  const refs = s.outboxByKey.get(key);
+  if (refs === undefined) return;
+  for (let i = 0; i < refs.length; i++) {
+    const r = refs[i] as WindowRef;
+    if (r.start === start && r.end === end) {
+      s.outbox.delete(r);
+      if (refs.length === 1) s.outboxByKey.delete(key);
+      else refs.splice(i, 1);
+      return;
+    }
+  }
 }
 
 function trackOutbox(s: OperatorState, item: WindowItem): void {
-  if (item.outbox !== null) s.outbox.set(refId(item), { key: item.key, start: item.start, end: item.end });
-  else s.outbox.delete(refId(item));
+  const { key, start, end } = item;
+  if (item.outbox === null) {
+    outboxRemove(s, key, start, end);
+    return;
+  }
+  let refs = s.outboxByKey.get(key);
+  if (refs === undefined) s.outboxByKey.set(key, (refs = []));
+  for (const r of refs) if (r.start === start && r.end === end) return;
+  const ref: WindowRef = { key, start, end };
+  refs.push(ref);
+  s.outbox.add(ref);
 }
 
 /**
@@ -221,7 +273,8 @@ export class InMemoryStateStore implements StateStore {
         due: new MinHeap(),
         expiry: new MinHeap(),
         progress: new Map(),
-        outbox: new Map(),
+        outbox: new Set(),
+        outboxByKey: new Map(),
         watermark: null,
       };
       this.operators.set(operator, s);
@@ -374,11 +427,11 @@ export class InMemoryStateStore implements StateStore {
     const { key, start, end, revision } = item;
     // One due entry per pending spell: pushed when the item becomes pending.
     if (item.pending && (prev === undefined || !prev.pending || prev.purged)) {
-      s.due.push({ at: end - 1, key, start, end, revision });
+      s.due.push({ at: end - 1, key, start, end, revision, dead: false });
     }
     // cleanupAt is fixed by the bounds, which are the identity: one expiry entry per open item.
     if (prev === undefined || prev.purged) {
-      s.expiry.push({ at: item.cleanupAt, key, start, end, revision });
+      s.expiry.push({ at: item.cleanupAt, key, start, end, revision, dead: false });
     }
   }
 
@@ -395,7 +448,7 @@ export class InMemoryStateStore implements StateStore {
   private applyWrite(s: OperatorState, w: WindowWrite): void {
     if (w.kind === 'delete') {
       deleteItem(s.items, w.ref.key, w.ref.start, w.ref.end);
-      s.outbox.delete(refId(w.ref));
+      outboxRemove(s, w.ref.key, w.ref.start, w.ref.end);
       return;
     }
     const item = w.item;
@@ -405,58 +458,66 @@ export class InMemoryStateStore implements StateStore {
     trackOutboxChange(s, item, prev);
   }
 
+  /**
+   * The valid items of index entries with `at <= bound` (`at < bound` unless
+   * `inclusive`), at most `limit` (those with the lowest `at` when more
+   * qualify; otherwise in no particular order). A query does not
+   * consume the index (the caller may crash before acting): the heap is
+   * walked in place, only from the root down to entries within the bound;
+   * stale entries (and duplicates from an earlier pending spell) found on the
+   * way are removed.
+   */
   private drain(
     s: OperatorState,
     heap: MinHeap,
-    bound: (at: number) => boolean,
-    valid: (item: WindowItem, e: HeapEntry) => boolean,
+    bound: number,
+    inclusive: boolean,
+    due: boolean,
     limit: number,
   ): WindowItem[] {
-    const found: HeapEntry[] = [];
+    const a = heap.entries;
+    const n = a.length;
+    if (n === 0 || limit <= 0) return [];
+    let out: WindowItem[] = [];
+    const ats: number[] = [];
     const seen = new Set<WindowItem>();
-    const out: WindowItem[] = [];
-    for (
-      let top = heap.peek();
-      top !== undefined && bound(top.at) && out.length < limit;
-      top = heap.peek()
-    ) {
-      heap.pop();
-      const item = getItem(s.items, top.key, top.start, top.end);
-      // Stale entries (and duplicates from an earlier pending spell) are dropped here.
-      if (item === undefined || !valid(item, top) || seen.has(item)) continue;
+    let stale = 0;
+    const stack: number[] = [0];
+    while (stack.length > 0) {
+      const i = stack.pop() as number;
+      const e = a[i] as HeapEntry;
+      if (inclusive ? e.at > bound : e.at >= bound) continue;
+      const l = 2 * i + 1;
+      if (l < n) stack.push(l);
+      if (l + 1 < n) stack.push(l + 1);
+      const item = getItem(s.items, e.key, e.start, e.end);
+      if (item === undefined || item.purged || (due && !item.pending) || seen.has(item)) {
+        e.dead = true;
+        stale++;
+        continue;
+      }
       seen.add(item);
-      found.push(top);
       out.push(item);
+      ats.push(e.at);
     }
-    // A query must not consume the index: the caller may crash before acting.
-    for (const e of found) heap.push(e);
+    if (stale > 0) heap.compact();
+    if (out.length > limit) {
+      const order = out.map((_, j) => j);
+      order.sort((x, y) => (ats[x] as number) - (ats[y] as number) || x - y);
+      const sorted = order.map((j) => out[j] as WindowItem);
+      out = sorted.slice(0, limit);
+    }
     return out;
   }
 
   listDue(operator: string, watermark: number, limit: number): Promise<readonly WindowItem[]> {
     const s = this.op(operator);
-    return Promise.resolve(
-      this.drain(
-        s,
-        s.due,
-        (at) => at <= watermark,
-        (item) => item.pending && !item.purged,
-        limit,
-      ),
-    );
+    return Promise.resolve(this.drain(s, s.due, watermark, true, true, limit));
   }
 
   listExpired(operator: string, watermark: number, limit: number): Promise<readonly WindowItem[]> {
     const s = this.op(operator);
-    return Promise.resolve(
-      this.drain(
-        s,
-        s.expiry,
-        (at) => at < watermark,
-        (item) => !item.purged,
-        limit,
-      ),
-    );
+    return Promise.resolve(this.drain(s, s.expiry, watermark, false, false, limit));
   }
 
   listOutbox(operator: string, limit: number): Promise<readonly WindowItem[]> {
