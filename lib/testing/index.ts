@@ -1,3 +1,22 @@
 /** Test utilities, exported for users' own operator tests. */
 export { FIRST_SEQUENCE_NUMBER, WindowOperatorHarness, harnessShardId } from './harness.ts';
 export type { HarnessOptions } from './harness.ts';
+export {
+  FaultPlan,
+  SimulatedCrash,
+  addFaultStats,
+  faultyDeadLetter,
+  faultyShardDirectory,
+  faultySink,
+  faultyStateStore,
+  seededRandom,
+} from './faults.ts';
+export type { CrashPoint, FaultPlanOptions, MethodStats } from './faults.ts';
+export { SimulatedEsm, SimulatedKinesis } from './simulated-esm.ts';
+export type {
+  EsmStats,
+  SimRecord,
+  SimShard,
+  SimulatedEsmOptions,
+  SimulatedFunction,
+} from './simulated-esm.ts';

@@ -28,9 +28,16 @@ export type RefStep =
       readonly from: number;
       readonly to: number;
       readonly now: number;
+      /** Skip the watermark advance at the end of the step (a runtime publishes it separately, as a `tick`). */
+      readonly noAdvance?: boolean;
     }
   | { readonly kind: 'tick'; readonly now: number }
-  | { readonly kind: 'close'; readonly shard: number; readonly now: number };
+  | {
+      readonly kind: 'close';
+      readonly shard: number;
+      readonly now: number;
+      readonly noAdvance?: boolean;
+    };
 
 export interface RefOutput {
   /** `key|start|end` -> sum of v, for every window that has fired by the end. */
@@ -108,7 +115,7 @@ export function runReference(
       };
       s.closed = true;
       state.set(step.shard, s);
-      advance(step.now);
+      if (step.noAdvance !== true) advance(step.now);
       continue;
     }
     const s = state.get(step.shard) ?? {
@@ -179,7 +186,7 @@ export function runReference(
     }
     s.lastActivity = step.now;
     state.set(step.shard, s);
-    advance(step.now);
+    if (step.noAdvance !== true) advance(step.now);
   }
 
   const results = new Map<string, number>();

@@ -1,0 +1,251 @@
+/**
+ * Fault injection for the ports: wrappers around a StateStore, a Sink, a
+ * DeadLetter and a ShardDirectory that crash on a seeded plan.
+ *
+ * At every call a {@link FaultPlan} decides whether the call crashes, and
+ * where:
+ *
+ *   before  the call is not made (nothing applied); the caller sees a crash
+ *   after   the call is made (applied), but the caller sees a crash
+ *   during  only a prefix of a multi-item call is applied (write groups,
+ *           outbox acks, sink items, dead letters), then the caller sees a crash
+ *
+ * A crash is either a transient error the handler can see and report, or the
+ * death of the process (a Lambda timeout, an out-of-memory kill): then every
+ * later call of that process crashes too, until the test "cold starts" a new
+ * runtime with {@link FaultPlan.revive}.
+ *
+ * Deterministic: the same seed and the same call sequence give the same
+ * crashes. Calls and crashes are counted per method, so a suite can show
+ * that every kind of call was crash-tested.
+ */
+import type { DeadLetter, DeadLetterEntry } from '../ports/dead-letter.ts';
+import type { ShardDirectory, ShardInfo } from '../ports/shard-directory.ts';
+import type { Sink, SinkWriteReport } from '../ports/sink.ts';
+import type { StateStore } from '../ports/state-store.ts';
+
+/** Where a crash happens relative to the call. */
+export type CrashPoint = 'before' | 'after' | 'during';
+
+/** A crash injected by a {@link FaultPlan}. */
+export class SimulatedCrash extends Error {
+  override readonly name = 'SimulatedCrash';
+  constructor(
+    readonly method: string,
+    readonly point: CrashPoint | 'dead',
+  ) {
+    super(`simulated crash ${point} ${method}`);
+  }
+}
+
+/** A small, fast, seedable PRNG (mulberry32): uniform in [0, 1). */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Options of {@link FaultPlan}. */
+export interface FaultPlanOptions {
+  readonly seed: number;
+  /** Probability that a call crashes. @default 0.05 */
+  readonly rate?: number;
+  /** Probability that a crash kills the process (every later call crashes until `revive`). @default 0.5 */
+  readonly deathRate?: number;
+  /** At most this many crashes in all; later calls never crash. @default 50 */
+  readonly maxCrashes?: number;
+  /** Per-method rate overrides (method names as `<port>.<method>`, e.g. `store.write`). */
+  readonly rates?: Readonly<Record<string, number>>;
+}
+
+/** Per-method counters. */
+export interface MethodStats {
+  calls: number;
+  before: number;
+  after: number;
+  during: number;
+}
+
+/** Decides, per call, whether and where to crash. */
+export class FaultPlan {
+  /** Crashes are injected only while enabled. */
+  enabled = true;
+  /** The process died: every call crashes until {@link revive}. */
+  dead = false;
+  readonly stats = new Map<string, MethodStats>();
+  crashes = 0;
+  private readonly random: () => number;
+  private readonly rate: number;
+  private readonly deathRate: number;
+  private readonly maxCrashes: number;
+  private readonly rates: Readonly<Record<string, number>>;
+
+  constructor(options: FaultPlanOptions) {
+    this.random = seededRandom(options.seed);
+    this.rate = options.rate ?? 0.05;
+    this.deathRate = options.deathRate ?? 0.5;
+    this.maxCrashes = options.maxCrashes ?? 50;
+    this.rates = options.rates ?? {};
+  }
+
+  /** A cold start: the new process makes calls again. */
+  revive(): void {
+    this.dead = false;
+  }
+
+  /** Counts the call and decides; throws right away when the process is dead. */
+  decide(method: string, splittable: boolean): CrashPoint | undefined {
+    const s = this.statsOf(method);
+    s.calls++;
+    if (this.dead) throw new SimulatedCrash(method, 'dead');
+    if (!this.enabled || this.crashes >= this.maxCrashes) return undefined;
+    const rate = this.rates[method] ?? this.rate;
+    if (!(this.random() < rate)) return undefined;
+    const r = this.random();
+    const point: CrashPoint = splittable && r < 0.3 ? 'during' : r < 0.65 ? 'before' : 'after';
+    this.crashes++;
+    s[point]++;
+    return point;
+  }
+
+  /** Where a `during` crash cuts a call of `n` items: 1..n-1 applied (0 when n < 2). */
+  cut(n: number): number {
+    return n < 2 ? 0 : 1 + Math.floor(this.random() * (n - 1));
+  }
+
+  /** The crash to throw; marks the process dead with probability `deathRate`. */
+  crash(method: string, point: CrashPoint): SimulatedCrash {
+    if (this.random() < this.deathRate) this.dead = true;
+    return new SimulatedCrash(method, point);
+  }
+
+  private statsOf(method: string): MethodStats {
+    let s = this.stats.get(method);
+    if (s === undefined) this.stats.set(method, (s = { calls: 0, before: 0, after: 0, during: 0 }));
+    return s;
+  }
+}
+
+/** Adds `from`'s counters into `into` (to aggregate over many scenarios). */
+export function addFaultStats(
+  into: Map<string, MethodStats>,
+  from: ReadonlyMap<string, MethodStats>,
+): void {
+  for (const [m, s] of from) {
+    const t = into.get(m) ?? { calls: 0, before: 0, after: 0, during: 0 };
+    t.calls += s.calls;
+    t.before += s.before;
+    t.after += s.after;
+    t.during += s.during;
+    into.set(m, t);
+  }
+}
+
+/**
+ * Runs one port call under the plan. `partial(k)` applies only the first `k`
+ * items of a multi-item call (for `during` crashes).
+ */
+async function guarded<R>(
+  plan: FaultPlan,
+  method: string,
+  n: number,
+  run: () => Promise<R>,
+  partial?: (k: number) => Promise<unknown>,
+): Promise<R> {
+  let point = plan.decide(method, partial !== undefined && n >= 2);
+  if (point === undefined) return run();
+  if (point === 'during' && partial !== undefined) {
+    await partial(plan.cut(n));
+    throw plan.crash(method, point);
+  }
+  if (point === 'during') point = 'before';
+  if (point === 'before') throw plan.crash(method, point);
+  await run();
+  throw plan.crash(method, point);
+}
+
+/** A StateStore whose every call may crash before, after or (multi-group writes, acks) during. */
+export function faultyStateStore(inner: StateStore, plan: FaultPlan, name = 'store'): StateStore {
+  const m = (method: string): string => `${name}.${method}`;
+  return {
+    readProgress: (op) => guarded(plan, m('readProgress'), 1, () => inner.readProgress(op)),
+    writeShardProgress: (op, p) =>
+      guarded(plan, m('writeShardProgress'), 1, () => inner.writeShardProgress(op, p)),
+    advanceWatermark: (op, w) =>
+      guarded(plan, m('advanceWatermark'), 1, () => inner.advanceWatermark(op, w)),
+    getWindows: (op, refs) => guarded(plan, m('getWindows'), 1, () => inner.getWindows(op, refs)),
+    listKeyWindows: (op, keys) =>
+      guarded(plan, m('listKeyWindows'), 1, () => inner.listKeyWindows(op, keys)),
+    write: (op, groups) =>
+      guarded(
+        plan,
+        m('write'),
+        groups.length,
+        () => inner.write(op, groups),
+        (k) => inner.write(op, groups.slice(0, k)),
+      ),
+    listDue: (op, w, limit) => guarded(plan, m('listDue'), 1, () => inner.listDue(op, w, limit)),
+    listExpired: (op, w, limit) =>
+      guarded(plan, m('listExpired'), 1, () => inner.listExpired(op, w, limit)),
+    listOutbox: (op, limit) => guarded(plan, m('listOutbox'), 1, () => inner.listOutbox(op, limit)),
+    ackOutbox: (op, acks) =>
+      guarded(
+        plan,
+        m('ackOutbox'),
+        acks.length,
+        () => inner.ackOutbox(op, acks),
+        (k) => inner.ackOutbox(op, acks.slice(0, k)),
+      ),
+  };
+}
+
+/** A Sink whose writes may crash before, after or during (a prefix of the items written). */
+export function faultySink<T>(inner: Sink<T>, plan: FaultPlan, name = 'sink'): Sink<T> {
+  return {
+    write: (items: readonly T[]): Promise<SinkWriteReport> =>
+      guarded(
+        plan,
+        `${name}.write`,
+        items.length,
+        () => inner.write(items),
+        (k) => inner.write(items.slice(0, k)),
+      ),
+  };
+}
+
+/** A DeadLetter whose sends may crash before, after or during (a prefix of the entries stored). */
+export function faultyDeadLetter(
+  inner: DeadLetter,
+  plan: FaultPlan,
+  name = 'deadLetter',
+): DeadLetter {
+  return {
+    send: (entries: readonly DeadLetterEntry[]): Promise<void> =>
+      guarded(
+        plan,
+        `${name}.send`,
+        entries.length,
+        () => inner.send(entries),
+        (k) => inner.send(entries.slice(0, k)),
+      ),
+  };
+}
+
+/** A ShardDirectory whose calls may crash. */
+export function faultyShardDirectory(
+  inner: ShardDirectory,
+  plan: FaultPlan,
+  name = 'shards',
+): ShardDirectory {
+  return {
+    listShards: (): Promise<readonly ShardInfo[]> =>
+      guarded(plan, `${name}.listShards`, 1, () => inner.listShards()),
+    isConsumed: (shardId, committed) =>
+      guarded(plan, `${name}.isConsumed`, 1, () => inner.isConsumed(shardId, committed)),
+  };
+}
