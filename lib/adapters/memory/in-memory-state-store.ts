@@ -411,7 +411,11 @@ export class InMemoryStateStore implements StateStore {
     const e = s.items.get(item.key);
     const i = e === undefined ? -1 : indexIn(e.open, item.start, item.end);
     const cur =
-      i >= 0 ? (e as KeyEntry).open[i] : e === undefined ? undefined : getTomb(e, item.start, item.end);
+      i >= 0
+        ? (e as KeyEntry).open[i]
+        : e === undefined
+          ? undefined
+          : getTomb(e, item.start, item.end);
     if (w.expectedRevision === null ? cur !== undefined : cur?.revision !== w.expectedRevision) {
       return false;
     }
