@@ -21,9 +21,10 @@
  *   - parent-before-child delivery is optional (AWS does not document it for
  *     the ESM, and correctness must not depend on it).
  *
- * A failed batch is retried before anything else happens and at the same
- * processing time (`isolateRetries`), so the retry sees what the failed
- * attempt saw.
+ * By default a failed batch is retried before anything else happens and at
+ * the same processing time (`isolateRetries`), so the retry sees what the
+ * failed attempt saw; without it, other shards, ticks and time move on
+ * between the attempts, as in Lambda.
  */
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import type { ManualClock } from '../ports/clock.ts';
@@ -162,6 +163,8 @@ export interface SimulatedEsmOptions {
   readonly timeoutRate?: number;
   /** Probability that a successful batch is delivered once more (at-least-once duplicates). @default 0 */
   readonly duplicateRate?: number;
+  /** Retry a failed batch before anything else happens (no other shard, no tick, no time passing). @default true */
+  readonly isolateRetries?: boolean;
   /** Give up on a batch after this many attempts (a bug: the batch never succeeds). @default 500 */
   readonly maxAttempts?: number;
 }
@@ -179,6 +182,14 @@ export interface EsmStats {
   ticks: number;
   tickCrashes: number;
   childBeforeParent: number;
+}
+
+/** A polled batch not yet past the ESM's checkpoint: what is left of it, bisected halves in order. */
+interface InFlight {
+  readonly from: number;
+  readonly to: number;
+  readonly queue: [number, number][];
+  attempts: number;
 }
 
 type Outcome =
@@ -203,6 +214,7 @@ export class SimulatedEsm {
   };
   /** Per shard, the index of the next record to read (the ESM's checkpoint). */
   readonly checkpoints = new Map<string, number>();
+  private readonly inFlight = new Map<string, InFlight>();
   private fn: SimulatedFunction;
   private readonly o: Required<
     Omit<SimulatedEsmOptions, 'kinesis' | 'clock' | 'makeFunction' | 'plan' | 'random'>
@@ -216,6 +228,7 @@ export class SimulatedEsm {
       parentFirst: options.parentFirst ?? false,
       timeoutRate: options.timeoutRate ?? 0,
       duplicateRate: options.duplicateRate ?? 0,
+      isolateRetries: options.isolateRetries ?? true,
       maxAttempts: options.maxAttempts ?? 500,
     };
   }
@@ -233,6 +246,7 @@ export class SimulatedEsm {
     const all = this.options.kinesis.shards;
     return all.filter((s) => {
       if (this.checkpoint(s.shardId) >= s.records.length) return false;
+      if ((this.inFlight.get(s.shardId)?.queue.length ?? 0) > 0) return false;
       if (!this.o.parentFirst) return true;
       const parents = [s.parentShardId, s.adjacentParentShardId].filter((p) => p !== undefined);
       return parents.every((p) => this.finished(this.options.kinesis.shard(p)));
@@ -246,63 +260,81 @@ export class SimulatedEsm {
 
   /**
    * Polls one batch of a shard (random if not given, among the readable ones)
-   * and delivers it until the ESM's checkpoint moves past it. Returns false
-   * when nothing was readable.
+   * and delivers it. With `isolateRetries` (the default) the batch is retried
+   * until the ESM's checkpoint moves past it before anything else happens;
+   * without, one invocation is made and a failed batch waits for a later call
+   * (other shards and ticks run in between, as they do in Lambda). Returns
+   * false when nothing was readable or pending.
    */
   async deliverNext(shardId?: string): Promise<boolean> {
-    const readable = this.readable();
-    if (readable.length === 0) return false;
+    const kinesis = this.options.kinesis;
+    const candidates = [
+      ...this.readable(),
+      ...kinesis.shards.filter((s) => (this.inFlight.get(s.shardId)?.queue.length ?? 0) > 0),
+    ];
+    if (candidates.length === 0) return false;
     const shard =
       shardId === undefined
-        ? (readable[Math.floor(this.options.random() * readable.length)] as SimShard)
-        : this.options.kinesis.shard(shardId);
-    const parents = [shard.parentShardId, shard.adjacentParentShardId].filter(
-      (p) => p !== undefined,
-    );
-    if (parents.some((p) => !this.finished(this.options.kinesis.shard(p))))
-      this.stats.childBeforeParent++;
-    const from = this.checkpoint(shard.shardId);
-    const size = 1 + Math.floor(this.options.random() * this.o.batchSize);
-    const to = Math.min(shard.records.length, from + size);
-    if (from >= to) return false;
-    await this.deliverRange(shard, from, to);
-    this.checkpoints.set(shard.shardId, Math.max(this.checkpoint(shard.shardId), to));
+        ? (candidates[Math.floor(this.options.random() * candidates.length)] as SimShard)
+        : kinesis.shard(shardId);
+    let batch = this.inFlight.get(shard.shardId);
+    if (batch === undefined || batch.queue.length === 0) {
+      const parents = [shard.parentShardId, shard.adjacentParentShardId].filter(
+        (p) => p !== undefined,
+      );
+      if (parents.some((p) => !this.finished(kinesis.shard(p)))) this.stats.childBeforeParent++;
+      const from = this.checkpoint(shard.shardId);
+      const size = 1 + Math.floor(this.options.random() * this.o.batchSize);
+      const to = Math.min(shard.records.length, from + size);
+      if (from >= to) return false;
+      batch = { from, to, queue: [[from, to]], attempts: 0 };
+      this.inFlight.set(shard.shardId, batch);
+    }
+    do {
+      await this.attempt(shard, batch);
+    } while (this.o.isolateRetries && batch.queue.length > 0);
+    if (batch.queue.length > 0) return true;
+    this.inFlight.delete(shard.shardId);
+    this.checkpoints.set(shard.shardId, Math.max(this.checkpoint(shard.shardId), batch.to));
     if (this.options.random() < this.o.duplicateRate) {
       // At-least-once: the same records once more (e.g. a lost checkpoint).
       this.stats.duplicates++;
-      await this.deliverRange(shard, from, to);
+      const again: InFlight = {
+        from: batch.from,
+        to: batch.to,
+        queue: [[batch.from, batch.to]],
+        attempts: 0,
+      };
+      while (again.queue.length > 0) await this.attempt(shard, again);
     }
     return true;
   }
 
-  /** Delivers everything left, shard by shard in random order. */
+  /** Delivers everything left, in random order. */
   async drain(): Promise<void> {
     for (let i = 0; i < 100_000; i++) if (!(await this.deliverNext())) return;
     throw new Error('SimulatedEsm.drain: did not finish');
   }
 
-  /** Delivers records [from, to) of a shard with Lambda's retry, bisect and partial-response rules. */
-  private async deliverRange(shard: SimShard, from: number, to: number): Promise<void> {
-    const queue: [number, number][] = [[from, to]];
-    let attempts = 0;
-    while (queue.length > 0) {
-      const [f, t] = queue[0] as [number, number];
-      if (++attempts > this.o.maxAttempts) {
-        throw new Error(
-          `SimulatedEsm: ${shard.shardId} records ${f}..${t - 1} never succeeded in ${this.o.maxAttempts} attempts`,
-        );
-      }
-      const outcome = await this.invoke(shard, f, t);
-      if (outcome.kind === 'success') {
-        queue.shift();
-      } else if (outcome.kind === 'partial') {
-        this.stats.partial++;
-        queue[0] = [f + outcome.index, t];
-      } else if (this.o.bisectOnError && t - f > 1) {
-        this.stats.bisects++;
-        const mid = f + Math.floor((t - f) / 2);
-        queue.splice(0, 1, [f, mid], [mid, t]);
-      }
+  /** One invocation of the batch's current range, with Lambda's retry, bisect and partial-response rules. */
+  private async attempt(shard: SimShard, batch: InFlight): Promise<void> {
+    const { queue } = batch;
+    const [f, t] = queue[0] as [number, number];
+    if (++batch.attempts > this.o.maxAttempts) {
+      throw new Error(
+        `SimulatedEsm: ${shard.shardId} records ${f}..${t - 1} never succeeded in ${this.o.maxAttempts} attempts`,
+      );
+    }
+    const outcome = await this.invoke(shard, f, t);
+    if (outcome.kind === 'success') {
+      queue.shift();
+    } else if (outcome.kind === 'partial') {
+      this.stats.partial++;
+      queue[0] = [f + outcome.index, t];
+    } else if (this.o.bisectOnError && t - f > 1) {
+      this.stats.bisects++;
+      const mid = f + Math.floor((t - f) / 2);
+      queue.splice(0, 1, [f, mid], [mid, t]);
     }
   }
 

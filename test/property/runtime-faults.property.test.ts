@@ -166,7 +166,7 @@ function assignerArb(kind: RefConfig['kind']): fc.Arbitrary<Win> {
     .map((gap) => ({ assigner: session(gap), size: 0, slide: 0, offset: 0, gap }));
 }
 
-function scenarioArb(kind: RefConfig['kind']) {
+function scenarioArb(kind: RefConfig['kind'], isolateRetries = true) {
   return fc.record({
     win: assignerArb(kind),
     time: timeArb,
@@ -183,6 +183,7 @@ function scenarioArb(kind: RefConfig['kind']) {
       batchSize: fc.integer({ min: 1, max: 8 }),
       bisect: fc.boolean(),
       parentFirst: fc.boolean(),
+      isolateRetries: fc.constant(isolateRetries),
       timeoutRate: fc.constantFrom(0, 0.05, 0.2),
       duplicateRate: fc.constantFrom(0, 0.1),
       tickRate: fc.constantFrom(0.05, 0.15, 0.3),
@@ -212,6 +213,8 @@ const outputStats = {
   dead: 0,
   resultWrites: 0,
   reshards: 0,
+  divergedByLateRetry: 0,
+  extraLateByRetry: 0,
 };
 
 function addEsmStats(s: EsmStats): void {
@@ -416,6 +419,7 @@ async function check(kind: RefConfig['kind'], s: Scenario): Promise<void> {
     batchSize: s.esm.batchSize,
     bisectOnError: s.esm.bisect,
     parentFirst: s.esm.parentFirst,
+    isolateRetries: s.esm.isolateRetries,
     timeoutRate: s.esm.timeoutRate,
     duplicateRate: s.esm.duplicateRate,
   });
@@ -460,7 +464,6 @@ async function check(kind: RefConfig['kind'], s: Scenario): Promise<void> {
   );
   const actual = new Map(final.map((r) => [`${r.key}|${r.window.start}|${r.window.end}`, r.value]));
   const want = new Map([...expected.results].filter(([k]) => !k.startsWith('~flush|')));
-  expect(actual).toEqual(want);
 
   // (b) exactly one value per (key, window, version); never stored twice.
   expect(conflicts).toEqual([]);
@@ -484,7 +487,42 @@ async function check(kind: RefConfig['kind'], s: Scenario): Promise<void> {
   const wantLate = new Map(
     [...expected.late].map(([k, ws]) => [k, ws.split(',').sort(byStart).join(',')]),
   );
-  expect(late).toEqual(wantLate);
+  if (s.esm.isolateRetries) {
+    expect(late).toEqual(wantLate);
+    expect(actual).toEqual(want);
+  } else {
+    // Retries interleaved with other shards and ticks: an attempt judges
+    // lateness against the watermark and the other shards it reads at its
+    // start, so a failed attempt and its retry may judge a record differently
+    // (docs/semantics.md, known limits). Late output is delivered before
+    // progress commits and is never retracted, so the record may end in state
+    // AND in the late output: never lost, counted twice. What must hold: every
+    // record the committing attempt judged late is in the late output, and
+    // every window that differs from the reference has a record in the late
+    // output for it.
+    for (const [k, ws] of wantLate) {
+      const have = new Set((late.get(k) ?? '').split(','));
+      for (const w of ws.split(',')) expect(have.has(w), `${k} late for ${w}`).toBe(true);
+    }
+    if (late.size !== wantLate.size || [...late].some(([k, ws]) => wantLate.get(k) !== ws))
+      outputStats.extraLateByRetry++;
+    const explained = new Set<string>();
+    for (const l of lateSink.items()) {
+      const { key } = parse(new TextDecoder().decode(l.data));
+      explained.add(kind === 'session' ? `${key}` : `${key}|${l.window?.start}|${l.window?.end}`);
+    }
+    let diverged = false;
+    for (const k of new Set([...actual.keys(), ...want.keys()])) {
+      if (actual.get(k) === want.get(k)) continue;
+      diverged = true;
+      const [key, start, end] = k.split('|');
+      expect(
+        explained.has(kind === 'session' ? `${key}` : `${key}|${start}|${end}`),
+        `${k}: ${actual.get(k)} vs ${want.get(k)}`,
+      ).toBe(true);
+    }
+    if (diverged) outputStats.divergedByLateRetry++;
+  }
   const dead = new Set(deadLetter.entries().map((d) => id(d.position.sequenceNumber)));
   expect(dead).toEqual(expected.dead);
 
@@ -529,6 +567,15 @@ describe('operator runtime under faults equals the reference', () => {
       await fc.assert(
         fc.asyncProperty(scenarioArb(kind), (s) => check(kind, s)),
         { numRuns: RUNS, seed: SEED },
+      );
+    });
+  }
+
+  for (const kind of ['tumbling', 'sliding', 'session'] as const) {
+    it(`${kind}, retries interleaved with other shards and ticks: nothing lost, no duplicate versions, differences only from records judged late by one attempt`, async () => {
+      await fc.assert(
+        fc.asyncProperty(scenarioArb(kind, false), (s) => check(kind, s)),
+        { numRuns: Math.ceil(RUNS / 3), seed: SEED },
       );
     });
   }
