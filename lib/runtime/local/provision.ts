@@ -284,6 +284,25 @@ export async function provisionFromTemplate(
 }
 
 /**
+ * Creates only the template's DynamoDB tables (keys, GSIs, TTL exactly as
+ * synthesized), e.g. for adapter tests that need the construct's state table
+ * without streams, buckets or queues. Idempotent like
+ * {@link provisionFromTemplate}.
+ *
+ * @example
+ * const tables = await provisionTablesFromTemplate(await loadDemoTemplate(), clients.dynamodb, { stackName: 'T1' });
+ */
+export async function provisionTablesFromTemplate(
+  template: CfnTemplate,
+  dynamodb: DynamoDBClient,
+  options: ProvisionOptions = {},
+): Promise<readonly LocalTable[]> {
+  const reader = new TemplateReader(template, options);
+  const timeoutMs = options.activeTimeoutMs ?? 30_000;
+  return Promise.all(reader.describe().tables.map((t) => createTable(dynamodb, t, reader.tableInput(t), timeoutMs)));
+}
+
+/**
  * The local physical name of a resource CloudFormation would name itself:
  * `<stackName>-<logicalId>`, lower-cased and cut to 63 characters for buckets,
  * cut to 80 for queues.
