@@ -112,14 +112,16 @@ export class StateStoreError extends WeirError {
   }
 }
 
-/** A window item would exceed DynamoDB's 400 KB item limit. */
+/** A window item would exceed DynamoDB's 400 KB item limit (`sizeBytes`: the estimate, or the limit when DynamoDB refused it). */
 export class StateItemTooLargeError extends StateStoreError {
   readonly sizeBytes: number;
-  constructor(operator: string, key: string, window: { start: number; end: number }, sizeBytes: number, options?: { cause?: unknown }) {
+  constructor(operator: string, key: string, window: { start: number; end: number } | undefined, sizeBytes: number, options?: { cause?: unknown }) {
     super(
       operator,
       key,
-      `window [${window.start}, ${window.end}) is about ${sizeBytes} bytes; a DynamoDB item holds at most ${MAX_ITEM_BYTES}. ` +
+      (window === undefined
+        ? `a window item exceeds DynamoDB's item limit of ${MAX_ITEM_BYTES} bytes. `
+        : `window [${window.start}, ${window.end}) is about ${sizeBytes} bytes; a DynamoDB item holds at most ${MAX_ITEM_BYTES}. `) +
         'Shrink the accumulator (e.g. a lower distinctApprox precision, fewer retained values) or shorten the key.',
       options,
     );
@@ -525,7 +527,7 @@ export class DynamoDbStateStore implements StateStore {
       if (e instanceof WeirError) throw e;
       if (isConditionFailure(e)) throw new ConditionFailed((e as { Item?: Record<string, AttributeValue> }).Item);
       if (isItemTooLarge(e) && key !== undefined) {
-        throw new StateItemTooLargeError(operator, key, { start: NaN, end: NaN }, MAX_ITEM_BYTES, { cause: e });
+        throw new StateItemTooLargeError(operator, key, undefined, MAX_ITEM_BYTES, { cause: e });
       }
       const name = errorName(e) ?? 'Error';
       const message = e instanceof Error ? e.message : String(e);
