@@ -203,7 +203,7 @@ function accumulatorBytes<ACC>(agg: AggregateFunction<Click, ACC, unknown>, n: n
 
 async function best<T extends { perS: number }>(f: () => Promise<T>): Promise<T> {
   let top: T | undefined;
-  for (let i = 0; i < 2; i++) {
+  for (let i = 0; i < 3; i++) {
     const r = await f();
     if (top === undefined || r.perS > top.perS) top = r;
   }
@@ -219,38 +219,52 @@ export const coreSection: BenchSection = {
     for (const dist of ['uniform', 'zipf'] as const) {
       const events = makeEvents(dist);
       const base64 = events.map((e) => Buffer.from(JSON.stringify(e)).toString('base64'));
-      const limit = Math.max(decodeOnly(base64), decodeOnly(base64), decodeOnly(base64));
-      if (dist === 'uniform') decodeLimit = limit;
-      figures[`decode_only_records_per_s_${dist}`] = limit;
+      // The limit is the best decode-only figure seen in the whole section:
+      // it is measured before every core measurement as well, so a burst of
+      // load from other work on the machine cannot depress the limit (and
+      // flatter the ratios) while leaving the core runs untouched.
+      let limit = Math.max(decodeOnly(base64), decodeOnly(base64), decodeOnly(base64));
+      const rawRuns: { name: string; batchSize: number; perS: number }[] = [];
       for (const [name, assigner] of Object.entries(assigners)) {
         for (const batchSize of BATCHES) {
+          limit = Math.max(limit, decodeOnly(base64));
           const decoded = await best(() =>
             runCore(assigner, batchSize, 'decoded', events, base64, positions),
           );
           const raw = await best(() =>
             runCore(assigner, batchSize, 'raw', events, base64, positions),
           );
+          limit = Math.max(limit, decodeOnly(base64));
+          rawRuns.push({ name, batchSize, perS: raw.perS });
           const suffixes = [`_batch_${batchSize}`];
           if (batchSize === HEADLINE_BATCH) suffixes.push('');
           for (const sfx of suffixes) {
             figures[`core_records_per_s_decoded_${name}_${dist}${sfx}`] = decoded.perS;
             figures[`core_records_per_s_raw_${name}_${dist}${sfx}`] = raw.perS;
-            figures[`core_vs_decode_ratio_${name}_${dist}${sfx}`] =
-              Math.round((raw.perS / limit) * 1000) / 1000;
             figures[`state_writes_per_record_${name}_${dist}${sfx}`] =
               Math.round(raw.writesPerRecord * 10_000) / 10_000;
           }
         }
       }
+      for (const { name, batchSize, perS } of rawRuns) {
+        const suffixes = [`_batch_${batchSize}`];
+        if (batchSize === HEADLINE_BATCH) suffixes.push('');
+        for (const sfx of suffixes)
+          figures[`core_vs_decode_ratio_${name}_${dist}${sfx}`] =
+            Math.round((perS / limit) * 1000) / 1000;
+      }
+      if (dist === 'uniform') decodeLimit = limit;
+      figures[`decode_only_records_per_s_${dist}`] = limit;
     }
     {
       const events = makeEvents('uniform', FEW_KEYS);
       const base64 = events.map((e) => Buffer.from(JSON.stringify(e)).toString('base64'));
-      const limit = Math.max(decodeOnly(base64), decodeOnly(base64));
+      let limit = Math.max(decodeOnly(base64), decodeOnly(base64), decodeOnly(base64));
       // Same 1,000-record batches as the `_batch_1000` figures, a tenth of the keys.
       const raw = await best(() =>
         runCore(assigners['tumbling'] as WindowAssigner, 1000, 'raw', events, base64, positions),
       );
+      limit = Math.max(limit, decodeOnly(base64), decodeOnly(base64));
       figures['core_records_per_s_raw_tumbling_uniform_100_keys'] = raw.perS;
       figures['core_vs_decode_ratio_tumbling_uniform_100_keys'] =
         Math.round((raw.perS / limit) * 1000) / 1000;
