@@ -6,6 +6,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { coreSection } from './core.ts';
+import { stateSection } from './state.ts';
 
 /** One group of benchmark figures. */
 export interface BenchSection {
@@ -13,7 +14,7 @@ export interface BenchSection {
   run(): Promise<Record<string, number>>;
 }
 
-const sections: BenchSection[] = [coreSection];
+const sections: BenchSection[] = [coreSection, stateSection];
 
 const resultsFile = new URL('./results.json', import.meta.url);
 const only = process.env['BENCH_ONLY']?.split(',');
