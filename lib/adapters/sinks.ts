@@ -6,6 +6,8 @@
 export {
   DynamoDbResultSink,
   fromResultItem,
+  isSupersededItem,
+  SUPERSEDED_VERSION,
   resultPartitionKey,
   resultSortKey,
   type DynamoDbResultSinkProps,

@@ -40,6 +40,12 @@ export interface WindowResult {
   readonly id: string;
   /** Processing time of the firing (epoch ms); informational, not part of the id. */
   readonly firedAt?: number;
+  /**
+   * Session windows: earlier results this one replaces (fired sessions that
+   * merged into this one). A sink removes or masks them, and never lets a
+   * late write of a superseded window bring it back.
+   */
+  readonly supersedes?: readonly WindowBounds[];
 }
 
 /** A record that arrived after its window's allowed lateness: the late-data side output. */

@@ -18,6 +18,9 @@ export function toSinkResult<OUT>(r: CoreResult<OUT>, firedAt: number): WindowRe
     value: toJson(r.value),
     version: r.version,
     firedAt,
+    ...(r.supersedes.length > 0
+      ? { supersedes: r.supersedes.map((w) => ({ start: w.start, end: w.end })) }
+      : {}),
   };
 }
 

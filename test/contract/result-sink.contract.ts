@@ -126,6 +126,25 @@ export function describeResultSinkContract(name: string, makeSubject: () => Resu
       for (const w of windows) expect(await s.readBack(op, 'hot', w)).toEqual(result(op, 'hot', 5, 5, w));
     });
 
+    it('a merged session carries what it supersedes; conditional sinks mask the old session for good', async () => {
+      const s = await subject();
+      const sink = s.newSink();
+      const op = operatorName();
+      const old: WindowBounds = { start: W.start, end: W.start + 10_000 };
+      const merged: WindowBounds = { start: W.start, end: W.start + 30_000 };
+      await sink.write([result(op, 's', 1, 1, old)]);
+      const m = windowResult({ operator: op, key: 's', window: merged, value: 3, version: 1, supersedes: [old] });
+      await sink.write([m]);
+      expect((await s.readBack(op, 's', merged))?.supersedes).toEqual([old]);
+      if (s.reportsDuplicates) {
+        expect(await s.readBack(op, 's', old)).toBeUndefined();
+        // A late or re-driven write of the old session (even a higher version) never brings it back.
+        const late = await sink.write([result(op, 's', 2, 2, old)]);
+        expect(late.items.map((i) => i.outcome)).toEqual([SinkOutcome.Superseded]);
+        expect(await s.readBack(op, 's', old)).toBeUndefined();
+      }
+    });
+
     it('keys and operators with separators do not collide', async () => {
       const s = await subject();
       const op = `${operatorName()}/x#y`;

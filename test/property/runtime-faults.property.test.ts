@@ -616,16 +616,13 @@ describe('operator runtime under faults equals the reference', () => {
 });
 
 /**
- * Pinned finding (not a fault-injection failure): a session result that
- * supersedes earlier fired sessions reaches the result sink WITHOUT
- * `supersedes`. The core's result has it (and the outbox stores it), but the
- * sink port's WindowResult (lib/ports/sink.ts) has no such field and
- * `toSinkResult` (lib/runtime/outputs.ts) cannot pass it on, so a DynamoDB
- * result table keeps the stale [0, 10) next to the merged [0, 20) and no
- * sink can delete it. `it.fails` until the port carries `supersedes`.
+ * A session result that supersedes earlier fired sessions carries
+ * `supersedes` to the result sink, which masks the stale session so that no
+ * late or re-driven write of it can bring it back (found by this suite: the
+ * sink port used to drop the field).
  */
 describe('session results at the sink', () => {
-  it.fails('carry the sessions they supersede', async () => {
+  it('carry the sessions they supersede, which the sink masks', async () => {
     const definition = pipeline(OP)
       .decode(json<{ k: string; t: number; v: number }>())
       .keyBy((e) => e.k)
@@ -666,7 +663,11 @@ describe('session results at the sink', () => {
     ]); // touches: [0, 20) supersedes [0, 10)
     const merged = results.get(OP, 'a', { start: 0, end: 20 });
     expect(merged?.value).toBe(2);
-    expect(results.get(OP, 'a', { start: 0, end: 10 })?.value).toBe(1); // the stale one stays
     expect(merged).toHaveProperty('supersedes', [{ start: 0, end: 10 }]);
+    // The stale session is gone and a late re-write of it cannot bring it back.
+    expect(results.get(OP, 'a', { start: 0, end: 10 })).toBeUndefined();
+    const stale = await results.write([{ operator: OP, key: 'a', window: { start: 0, end: 10 }, value: 1, version: 1, id: 'old' }]);
+    expect(stale.superseded).toBe(1);
+    expect(results.get(OP, 'a', { start: 0, end: 10 })).toBeUndefined();
   });
 });

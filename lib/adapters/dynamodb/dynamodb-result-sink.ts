@@ -27,6 +27,13 @@
  * The failed condition returns the stored item (ReturnValuesOnConditionCheckFailure
  * ALL_OLD) to tell the two apart without a second read.
  *
+ * Superseded sessions: a result that `supersedes` earlier windows (fired
+ * sessions merged into it) turns each of their items into a marker with
+ * `version` = {@link SUPERSEDED_VERSION} and `supersededBy` = the new result's
+ * id, by the same conditional put. The marker outranks every real version, so
+ * a late or re-driven write of the old session can never bring it back.
+ * Readers skip markers ({@link isSupersededItem}).
+ *
  * BatchWriteItem is NOT usable here: it accepts no condition expressions, so
  * it could regress a newer version on a retried batch.
  */
@@ -124,6 +131,12 @@ export class DynamoDbResultSink implements Sink<WindowResult> {
   }
 
   async #writeOne(item: WindowResult, index: number): Promise<SinkItemReport> {
+    // Mask superseded sessions first: if this write then fails, a re-drive repeats both.
+    for (const w of item.supersedes ?? []) await this.#put(supersededMarker(item, w), SUPERSEDED_VERSION);
+    return this.#put(item, item.version, index);
+  }
+
+  async #put(item: WindowResult, version: number, index = -1): Promise<SinkItemReport> {
     const key = { pk: { S: resultPartitionKey(item.operator, item.key) }, sk: { S: resultSortKey(item.window) } };
     try {
       await withRetry(
@@ -131,9 +144,9 @@ export class DynamoDbResultSink implements Sink<WindowResult> {
           this.#client.send(
             new PutItemCommand({
               TableName: this.#tableName,
-              Item: { ...key, ...toAttributes(item) },
+              Item: { ...key, ...toAttributes(item), ...(version === SUPERSEDED_VERSION ? { supersededBy: { S: item.id } } : {}) },
               ConditionExpression: 'attribute_not_exists(pk) OR version < :v',
-              ExpressionAttributeValues: { ':v': { N: String(item.version) } },
+              ExpressionAttributeValues: { ':v': { N: String(version) } },
               ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
             }),
           ),
@@ -152,17 +165,39 @@ export class DynamoDbResultSink implements Sink<WindowResult> {
           () => this.#client.send(new GetItemCommand({ TableName: this.#tableName, Key: key, ConsistentRead: true })),
           this.#retry,
         );
-        stored = versionOf(got.Item) ?? item.version;
+        stored = versionOf(got.Item) ?? version;
       }
-      return stored > item.version
+      return stored > version
         ? { index, outcome: SinkOutcome.Superseded, storedVersion: stored }
         : { index, outcome: SinkOutcome.AlreadyPresent, storedVersion: stored };
     }
   }
 }
 
-/** Reads a stored item back into a {@link WindowResult} (for tools and tests). */
+/**
+ * The `version` of a marker left where a session result was superseded by a
+ * merged session: above every real version, so the condition `version < :v`
+ * rejects any later write of the old window.
+ */
+export const SUPERSEDED_VERSION = Number.MAX_SAFE_INTEGER;
+
+/** True for a marker item of a superseded session (not a result). */
+export function isSupersededItem(item: Record<string, AttributeValue>): boolean {
+  return item['supersededBy']?.S !== undefined;
+}
+
+function supersededMarker(by: WindowResult, window: WindowBounds): WindowResult {
+  return { operator: by.operator, key: by.key, window, value: null, version: SUPERSEDED_VERSION, id: by.id };
+}
+
+/**
+ * Reads a stored item back into a {@link WindowResult} (for tools and tests).
+ * Throws for a superseded-session marker: filter with {@link isSupersededItem}.
+ */
 export function fromResultItem(item: Record<string, AttributeValue>): WindowResult {
+  if (isSupersededItem(item)) {
+    throw new TypeError(`result item ${item['sk']?.S ?? ''} is a superseded-session marker (skip it with isSupersededItem)`);
+  }
   const s = (name: string): string => {
     const v = item[name]?.S;
     if (v === undefined) throw new TypeError(`result item has no string attribute ${name}`);
@@ -178,6 +213,7 @@ export function fromResultItem(item: Record<string, AttributeValue>): WindowResu
     version: n('version'),
     id: s('id'),
     ...(firedAt === undefined ? {} : { firedAt: Number(firedAt) }),
+    ...(item['supersedes']?.S === undefined ? {} : { supersedes: JSON.parse(item['supersedes'].S) as WindowBounds[] }),
   };
 }
 
@@ -191,6 +227,7 @@ function toAttributes(item: WindowResult): Record<string, AttributeValue> {
     id: { S: item.id },
     value: { S: JSON.stringify(item.value) },
     ...(item.firedAt === undefined ? {} : { firedAt: { N: String(item.firedAt) } }),
+    ...(item.supersedes && item.supersedes.length > 0 ? { supersedes: { S: JSON.stringify(item.supersedes) } } : {}),
   };
 }
 

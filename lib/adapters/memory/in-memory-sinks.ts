@@ -34,12 +34,16 @@ function takeFault(fault: Fault | undefined): unknown {
   return fault.error ?? new Error('injected failure');
 }
 
+import { SUPERSEDED_VERSION } from '../dynamodb/dynamodb-result-sink.ts';
+
 /**
  * Window results by (operator, key, window), keeping the highest version, as
  * {@link DynamoDbResultSink} does.
  */
 export class InMemoryResultSink implements Sink<WindowResult> {
   readonly #latest = new Map<string, WindowResult>();
+  /** Windows replaced by a merged session: slot → id of the result that superseded it. */
+  readonly #superseded = new Map<string, string>();
   readonly #log: WindowResult[] = [];
   #fault: Fault | undefined;
 
@@ -56,6 +60,14 @@ export class InMemoryResultSink implements Sink<WindowResult> {
     }
     const out: SinkItemReport[] = items.map((item, index) => {
       const k = slot(item.operator, item.key, item.window);
+      for (const w of item.supersedes ?? []) {
+        const old = slot(item.operator, item.key, w);
+        this.#superseded.set(old, item.id);
+        this.#latest.delete(old);
+      }
+      if (this.#superseded.has(k)) {
+        return { index, outcome: SinkOutcome.Superseded, storedVersion: SUPERSEDED_VERSION };
+      }
       const stored = this.#latest.get(k);
       if (stored && stored.version > item.version) {
         return { index, outcome: SinkOutcome.Superseded, storedVersion: stored.version };
@@ -98,6 +110,7 @@ export class InMemoryResultSink implements Sink<WindowResult> {
 
   clear(): void {
     this.#latest.clear();
+    this.#superseded.clear();
     this.#log.length = 0;
   }
 }

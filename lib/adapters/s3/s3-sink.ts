@@ -87,6 +87,9 @@ export function windowResultJson(r: WindowResult): string {
     version: r.version,
     value: r.value,
     ...(r.firedAt === undefined ? {} : { firedAt: r.firedAt }),
+    ...(r.supersedes && r.supersedes.length > 0
+      ? { supersedes: r.supersedes.map((w) => ({ start: w.start, end: w.end })) }
+      : {}),
   });
 }
 
