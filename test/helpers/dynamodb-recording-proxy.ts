@@ -56,6 +56,12 @@ export interface RecordingProxyOptions {
   readonly target: string;
   /** Which tables' writes to record. @default every table */
   readonly record?: (tableName: string) => boolean;
+  /**
+   * Fault injection: called for every request (operation name and parsed JSON
+   * input); a returned error type (e.g. `ValidationException`) is answered
+   * with HTTP 400 and that `__type`, and the request never reaches DynamoDB.
+   */
+  readonly fail?: (operation: string, input: Readonly<Record<string, unknown>>) => string | undefined;
 }
 
 const WRITE_OPERATIONS = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'TransactWriteItems']);
@@ -77,6 +83,7 @@ export class DynamoDbRecordingProxy {
   readonly #writes: RecordedWrite[] = [];
   #requests = 0;
   #forwardErrors = 0;
+  #injected = 0;
 
   private constructor(server: http.Server, agent: http.Agent, url: string) {
     this.#server = server;
@@ -88,6 +95,7 @@ export class DynamoDbRecordingProxy {
   static async start(options: RecordingProxyOptions): Promise<DynamoDbRecordingProxy> {
     const target = new URL(options.target);
     const record = options.record ?? (() => true);
+    const fail = options.fail;
     const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
     const holder: { proxy?: DynamoDbRecordingProxy } = {};
     const server = http.createServer((req, res) => {
@@ -96,6 +104,7 @@ export class DynamoDbRecordingProxy {
       req.on('error', () => undefined);
       req.on('end', () => {
         const body = Buffer.concat(chunks);
+        if (fail && holder.proxy?.injectFault(req, res, body, fail)) return;
         holder.proxy?.forward(req, res, body, target, agent, record);
       });
     });
@@ -121,8 +130,8 @@ export class DynamoDbRecordingProxy {
   }
 
   /** Requests forwarded (all operations, all tables) and upstream failures. */
-  stats(): { requests: number; recordedWrites: number; forwardErrors: number } {
-    return { requests: this.#requests, recordedWrites: this.#writes.length, forwardErrors: this.#forwardErrors };
+  stats(): { requests: number; recordedWrites: number; forwardErrors: number; injectedFaults: number } {
+    return { requests: this.#requests, recordedWrites: this.#writes.length, forwardErrors: this.#forwardErrors, injectedFaults: this.#injected };
   }
 
   /** Stops listening and drops kept-alive connections. */
@@ -191,6 +200,30 @@ export class DynamoDbRecordingProxy {
       }
     });
     upstream.end(body);
+  }
+
+  /** Answers with an injected error when `fail` asks for one; true if it did. */
+  private injectFault(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    body: Buffer,
+    fail: NonNullable<RecordingProxyOptions['fail']>,
+  ): boolean {
+    const target = req.headers['x-amz-target'];
+    const operation = typeof target === 'string' ? target.slice(target.lastIndexOf('.') + 1) : '';
+    let input: Record<string, unknown>;
+    try {
+      input = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+    } catch {
+      return false;
+    }
+    const errorType = fail(operation, input);
+    if (errorType === undefined) return false;
+    this.#injected += 1;
+    const answer = JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${errorType}`, message: 'injected by the recording proxy' });
+    res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(answer) });
+    res.end(answer);
+    return true;
   }
 
   private recordRequest(req: http.IncomingMessage, body: Buffer, record: (table: string) => boolean): RecordedWrite[] {
