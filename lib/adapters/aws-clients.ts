@@ -33,6 +33,8 @@ export interface ServiceEndpoints {
 export interface StaticCredentials {
   readonly accessKeyId: string;
   readonly secretAccessKey: string;
+  /** Present for temporary credentials (Lambda's execution role). */
+  readonly sessionToken?: string;
 }
 
 /** Input to {@link createAwsClients}. */

@@ -1,7 +1,8 @@
 /**
  * The demo (`npm start`) end to end, in-process: CDK template → local
- * resources → producer → local ESM → handler worker process → DynamoDB →
- * reconciliation. Runs on LocalStack unchanged when AWS_ENDPOINT_URL is set.
+ * resources → producer (with malformed and late records) → local ESM →
+ * handler worker process (killed mid-batch once) → DynamoDB state → ticker →
+ * results table → reconciliation. Runs on LocalStack unchanged when AWS_ENDPOINT_URL is set.
  */
 import { describe, expect, it } from 'vitest';
 import { PassThrough, Readable } from 'node:stream';
@@ -15,7 +16,7 @@ function capture(): { stream: PassThrough; text: () => string } {
 }
 
 describe('weir demo', () => {
-  it('GIVEN a fresh AWS WHEN the demo runs THEN every produced record is reconciled and it exits 0', async () => {
+  it('GIVEN a fresh AWS WHEN the demo runs with a handler kill THEN records in = applied + late + dead-lettered, every window matches a recount, and it exits 0', async () => {
     const out = capture();
     const err = capture();
     const code = await main(['demo', '--events', '1500', '--shards', '3'], {
@@ -26,8 +27,10 @@ describe('weir demo', () => {
       cwd: process.cwd(),
       signal: new AbortController().signal,
     });
-    expect(out.text()).toMatch(/reconciliation: produced 1500 = processed 1500 .*: OK/);
-    expect(out.text()).toMatch(/busiest \(page, minute\) windows/);
+    expect(out.text()).toMatch(/1 handler process\(es\) killed mid-batch/);
+    expect(out.text()).toMatch(
+      /reconciliation: records in 1536 = applied 1500 \+ late 25 \+ dead-lettered 11; \d+ windows, 0 differ from an independent recount: OK/,
+    );
     expect(code).toBe(0);
   });
 });
