@@ -84,6 +84,7 @@ export class DynamoDbRecordingProxy {
   #requests = 0;
   #forwardErrors = 0;
   #injected = 0;
+  readonly #armed = new Map<string, { remaining: number; errorType: string }>();
 
   private constructor(server: http.Server, agent: http.Agent, url: string) {
     this.#server = server;
@@ -104,7 +105,7 @@ export class DynamoDbRecordingProxy {
       req.on('error', () => undefined);
       req.on('end', () => {
         const body = Buffer.concat(chunks);
-        if (fail && holder.proxy?.injectFault(req, res, body, fail)) return;
+        if (holder.proxy?.injectFault(req, res, body, fail)) return;
         holder.proxy?.forward(req, res, body, target, agent, record);
       });
     });
@@ -117,6 +118,16 @@ export class DynamoDbRecordingProxy {
     const proxy = new DynamoDbRecordingProxy(server, agent, `http://127.0.0.1:${port}`);
     holder.proxy = proxy;
     return proxy;
+  }
+
+  /**
+   * Fails the next `count` write requests (PutItem, UpdateItem, DeleteItem,
+   * TransactWriteItems, BatchWriteItem naming it as TableName) to `table` with
+   * `errorType` (HTTP 400, never forwarded). Adds to what is already armed.
+   */
+  armFaults(table: string, count: number, errorType = 'ValidationException'): void {
+    const current = this.#armed.get(table);
+    this.#armed.set(table, { remaining: (current?.remaining ?? 0) + count, errorType });
   }
 
   /** Every recorded write, in arrival order. */
@@ -207,8 +218,9 @@ export class DynamoDbRecordingProxy {
     req: http.IncomingMessage,
     res: http.ServerResponse,
     body: Buffer,
-    fail: NonNullable<RecordingProxyOptions['fail']>,
+    fail: RecordingProxyOptions['fail'],
   ): boolean {
+    if (fail === undefined && this.#armed.size === 0) return false;
     const target = req.headers['x-amz-target'];
     const operation = typeof target === 'string' ? target.slice(target.lastIndexOf('.') + 1) : '';
     let input: Record<string, unknown>;
@@ -217,7 +229,13 @@ export class DynamoDbRecordingProxy {
     } catch {
       return false;
     }
-    const errorType = fail(operation, input);
+    let errorType = fail?.(operation, input);
+    const table = input['TableName'];
+    const armed = typeof table === 'string' ? this.#armed.get(table) : undefined;
+    if (errorType === undefined && armed !== undefined && WRITE_OPERATIONS.has(operation)) {
+      errorType = armed.errorType;
+      if (--armed.remaining <= 0) this.#armed.delete(table as string);
+    }
     if (errorType === undefined) return false;
     this.#injected += 1;
     const answer = JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${errorType}`, message: 'injected by the recording proxy' });

@@ -85,6 +85,14 @@ export interface PlannedFault {
   readonly signal: 'SIGKILL' | 'SIGSTOP';
 }
 
+/** DynamoDB errors to inject (through the proxy) before a chunk: the next `count` writes to that table fail. */
+export interface PlannedDynamoFault {
+  readonly beforeChunk: number;
+  /** `state`: a batch fails mid-write (partial batch response, retry); `results`: emission fails (outbox, re-drive). */
+  readonly table: 'state' | 'results';
+  readonly count: number;
+}
+
 /** Everything one scenario does. */
 export interface ScenarioPlan {
   readonly index: number;
@@ -96,6 +104,7 @@ export interface ScenarioPlan {
   readonly functionTimeoutMs: number;
   readonly reshard: { readonly kind: 'split' | 'merge'; readonly beforeChunk: number; readonly pick: number } | undefined;
   readonly faults: readonly PlannedFault[];
+  readonly dynamoFaults: readonly PlannedDynamoFault[];
   readonly chunks: readonly (readonly PlannedRecord[])[];
   /** Pause after each main chunk is produced (ms). */
   readonly pausesMs: readonly number[];
@@ -227,6 +236,10 @@ export function planScenario(index: number, seed: number): ScenarioPlan {
   const hang = r() < 0.25;
   if (hang) faults.push({ beforeChunk: int(0, chunkCount - 1), afterMs: int(0, 150), signal: 'SIGSTOP' });
   faults.sort((a, b) => a.beforeChunk - b.beforeChunk);
+  // Injected DynamoDB errors, at most 2 per table: a batch can never exhaust its 3 retries on them alone.
+  const dynamoFaults: PlannedDynamoFault[] = [];
+  if (r() < 0.5) dynamoFaults.push({ beforeChunk: int(0, chunkCount), table: 'state', count: int(1, 2) });
+  if (r() < 0.4) dynamoFaults.push({ beforeChunk: int(0, chunkCount), table: 'results', count: int(1, 2) });
 
   return {
     index,
@@ -236,6 +249,7 @@ export function planScenario(index: number, seed: number): ScenarioPlan {
     functionTimeoutMs: hang ? 8000 : 60_000,
     reshard,
     faults,
+    dynamoFaults,
     chunks,
     pausesMs: chunks.map(() => int(0, 1500)),
     late,
@@ -252,6 +266,7 @@ export function describePlan(plan: ScenarioPlan): string {
   return (
     `#${plan.index} seed=${plan.seed} shards=${plan.shardCount} batch=${plan.batchSize} chunks=${plan.chunks.length} ` +
     `${plan.reshard ? `${plan.reshard.kind}@${plan.reshard.beforeChunk} ` : ''}` +
-    `clicks=${t.clicks} (kpl aggregates ${t.kpl}, late ${t.lateClicks}) bad=${t.bad} kills=${kills}${hangs ? ` hang(timeout ${plan.functionTimeoutMs} ms)=${hangs}` : ''}`
+    `clicks=${t.clicks} (kpl aggregates ${t.kpl}, late ${t.lateClicks}) bad=${t.bad} kills=${kills}${hangs ? ` hang(timeout ${plan.functionTimeoutMs} ms)=${hangs}` : ''}` +
+    plan.dynamoFaults.map((f) => ` ddb-errors(${f.table})=${f.count}`).join('')
   );
 }

@@ -283,6 +283,9 @@ export async function runScenario(ctx: ScenarioContext, plan: ScenarioPlan): Pro
       for (const f of plan.faults) {
         if (f.beforeChunk === chunk) invoker.killDuringNextInvocation({ afterMs: f.afterMs, signal: f.signal });
       }
+      for (const f of plan.dynamoFaults) {
+        if (f.beforeChunk === chunk) proxy.armFaults(f.table === 'state' ? stateTable : resultsTable, f.count);
+      }
     };
     const produce = async (records: readonly PlannedRecord[]): Promise<void> => {
       const open = await openShards(clients.kinesis, streamName);
