@@ -65,17 +65,7 @@ const observations: ScenarioObservation[] = [];
 const verdicts = new Map<number, number>();
 const startedAt = Date.now();
 
-/** Credentials the in-process ticker's SDK clients find (see the note in beforeAll). */
-const CREDENTIAL_VARS = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'] as const;
-const savedCredentials = CREDENTIAL_VARS.map((k) => [k, process.env[k]] as const);
-
 beforeAll(async () => {
-  // lambdaConfigFromEnv(env) carries endpoints and region from `env` but not
-  // credentials: createLambdaHandlers' clients use the SDK's default chain,
-  // which reads process.env. The workers get them in their env; the
-  // in-process ticker needs them here.
-  process.env['AWS_ACCESS_KEY_ID'] = fixture.aws.credentials.accessKeyId;
-  process.env['AWS_SECRET_ACCESS_KEY'] = fixture.aws.credentials.secretAccessKey;
   say(`exactly-once scenarios: SCENARIO_SEED=${MASTER_SEED} SCENARIOS=${COUNT} concurrency ${CONCURRENCY}`);
   // The in-process runtime logs a JSON line per tick and batch; keep the output readable.
   vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => {
@@ -91,10 +81,6 @@ beforeAll(async () => {
 afterAll(async () => {
   if (observations.length > 0) say(summary(observations, Date.now() - startedAt));
   vi.restoreAllMocks();
-  for (const [k, value] of savedCredentials) {
-    if (value === undefined) delete process.env[k];
-    else process.env[k] = value;
-  }
   await proxy?.close();
 });
 
