@@ -345,6 +345,13 @@ export class WindowOperator<IN, ACC, OUT> {
       if (p.shardId === shardId) sp = p;
       else if (isShardActive(p, now, time)) others = Math.min(others, p.watermark ?? -Infinity);
     }
+    // A shard that is delivering a batch (or retrying one Lambda keeps failing) has records: it is not
+    // idle. Refresh its last activity before the work, so a shard stuck in retries cannot look idle and
+    // let the watermark run ahead of its records. Written only once it is half way to idleTimeout: one
+    // extra progress write per quiet spell, not per batch.
+    if (sp !== undefined && time.idleTimeout !== undefined && now - sp.lastActivity >= time.idleTimeout / 2) {
+      await this.store.writeShardProgress(op, { ...sp, lastActivity: now });
+    }
     const committed = sp?.committed ?? null;
     const published = progress.watermark ?? -Infinity;
     const shardWm0 = sp?.watermark ?? -Infinity;

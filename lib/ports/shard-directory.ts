@@ -22,4 +22,10 @@ export interface ShardDirectory {
    * (`null`: nothing consumed yet, so true only for a closed, empty shard).
    */
   isConsumed(shardId: string, committedSequenceNumber: string | null): Promise<boolean>;
+  /**
+   * True when records lie after `committedSequenceNumber` (`null`: any record):
+   * the shard is backlogged, not idle, however long since its last batch
+   * (Lambda may be retrying a failing batch, or be slow to start).
+   */
+  hasRecordsAfter(shardId: string, committedSequenceNumber: string | null): Promise<boolean>;
 }

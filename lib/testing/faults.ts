@@ -247,5 +247,7 @@ export function faultyShardDirectory(
       guarded(plan, `${name}.listShards`, 1, () => inner.listShards()),
     isConsumed: (shardId, committed) =>
       guarded(plan, `${name}.isConsumed`, 1, () => inner.isConsumed(shardId, committed)),
+    hasRecordsAfter: (shardId, committed) =>
+      guarded(plan, `${name}.hasRecordsAfter`, 1, () => inner.hasRecordsAfter(shardId, committed)),
   };
 }

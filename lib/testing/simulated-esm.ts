@@ -135,6 +135,12 @@ export class SimulatedKinesis implements ShardDirectory {
     if (last === undefined) return Promise.resolve(true);
     return Promise.resolve(committed !== null && BigInt(committed) >= BigInt(last.SequenceNumber));
   }
+
+  hasRecordsAfter(shardId: string, committed: string | null): Promise<boolean> {
+    const last = this.shard(shardId).records.at(-1);
+    if (last === undefined) return Promise.resolve(false);
+    return Promise.resolve(committed === null || BigInt(committed) < BigInt(last.SequenceNumber));
+  }
 }
 
 /** What the ESM invokes: an operator runtime (or anything shaped like one). */

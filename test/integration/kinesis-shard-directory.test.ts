@@ -43,5 +43,10 @@ describe('KinesisShardDirectory', () => {
     expect(await dir.isConsumed(parent, seqs[2] ?? '')).toBe(true);
     expect(await dir.isConsumed(parent, null)).toBe(false);
     expect(await dir.isConsumed(children[0]?.shardId ?? '', null)).toBe(false);
+    // Backlog: records after the position (not idle), none after the last one.
+    expect(await dir.hasRecordsAfter(parent, seqs[0] ?? '')).toBe(true);
+    expect(await dir.hasRecordsAfter(parent, null)).toBe(true);
+    expect(await dir.hasRecordsAfter(parent, seqs[2] ?? '')).toBe(false);
+    expect(await dir.hasRecordsAfter(children[0]?.shardId ?? '', null)).toBe(false);
   });
 });

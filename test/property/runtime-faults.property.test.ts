@@ -599,6 +599,7 @@ describe('operator runtime under faults equals the reference', () => {
         'late.write',
         'results.write',
         'shards.isConsumed',
+        'shards.hasRecordsAfter',
         'shards.listShards',
         'store.ackOutbox',
         'store.advanceWatermark',

@@ -51,6 +51,15 @@ export class KinesisShardDirectory implements ShardDirectory {
   }
 
   async isConsumed(shardId: string, committedSequenceNumber: string | null): Promise<boolean> {
+    return (await this.peek(shardId, committedSequenceNumber)) === 'ended';
+  }
+
+  async hasRecordsAfter(shardId: string, committedSequenceNumber: string | null): Promise<boolean> {
+    return (await this.peek(shardId, committedSequenceNumber)) === 'records';
+  }
+
+  /** Looks past a position: a record there, the end of a closed shard, or nothing yet. */
+  private async peek(shardId: string, committedSequenceNumber: string | null): Promise<'records' | 'ended' | 'empty'> {
     const it = await this.options.client.send(
       new GetShardIteratorCommand({
         ...this.stream,
@@ -63,11 +72,13 @@ export class KinesisShardDirectory implements ShardDirectory {
     let iterator = it.ShardIterator;
     for (let i = 0; i < (this.options.maxReadsPerCheck ?? 5) && iterator; i++) {
       const page = await this.options.client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1 }));
-      if ((page.Records ?? []).length > 0) return false;
+      if ((page.Records ?? []).length > 0) return 'records';
       // A closed shard's iterator ends (null) once its last record is behind it.
-      if (page.NextShardIterator === undefined || page.NextShardIterator === null) return true;
+      if (page.NextShardIterator === undefined || page.NextShardIterator === null) return 'ended';
+      // An open shard at its tip: nothing more to see now.
+      if (page.MillisBehindLatest === 0) return 'empty';
       iterator = page.NextShardIterator;
     }
-    return false;
+    return 'empty';
   }
 }

@@ -15,6 +15,7 @@ import { aggregate } from '../../../lib/kinesis/kpl.ts';
 import { ManualClock } from '../../../lib/ports/clock.ts';
 import { OperatorRuntime } from '../../../lib/runtime/operator-runtime.ts';
 import { buildKinesisEvent } from '../../../lib/runtime/local/esm/kinesis-event.ts';
+import type { ShardDirectory, ShardInfo } from '../../../lib/ports/shard-directory.ts';
 
 interface Ev {
   k: string;
@@ -49,6 +50,21 @@ function event(payloads: readonly (string | Uint8Array)[]): KinesisStreamEvent {
       invokeIdentityArn: 'arn:aws:iam::000000000000:role/r',
     },
   );
+}
+
+/** A hand-written shard directory: open shards, and which of them have records waiting. */
+class FakeShards implements ShardDirectory {
+  backlogged = new Set<string>();
+  constructor(private readonly ids: readonly string[]) {}
+  listShards(): Promise<readonly ShardInfo[]> {
+    return Promise.resolve(this.ids.map((shardId) => ({ shardId, closed: false })));
+  }
+  isConsumed(): Promise<boolean> {
+    return Promise.resolve(false);
+  }
+  hasRecordsAfter(shardId: string): Promise<boolean> {
+    return Promise.resolve(this.backlogged.has(shardId));
+  }
 }
 
 function setup() {
@@ -143,5 +159,62 @@ describe('OperatorRuntime', () => {
     expect(tick.redriven).toBe(1);
     expect(results.results().map((r) => [r.key, r.value, r.version])).toEqual([['a', 1, 1]]);
     expect((await runtime.tick()).redriven).toBe(0);
+  });
+
+  describe('with a shard directory', () => {
+    const idleDefinition = pipeline('op')
+      .decode(json<Ev>())
+      .keyBy((e) => e.k)
+      .eventTime((e) => e.t, { idleTimeout: 1000, idleAdvance: true })
+      .window(tumbling(10))
+      .sideOutputLateData('late')
+      .aggregate(count());
+
+    function withShards(shards: FakeShards, clock: ManualClock) {
+      const results = new InMemoryResultSink();
+      const late = new InMemoryLateRecordSink();
+      const runtime = new OperatorRuntime({
+        definition: idleDefinition,
+        store: new InMemoryStateStore(),
+        clock,
+        results,
+        lateOutputs: { late },
+        deadLetter: new InMemoryDeadLetter(),
+        shards,
+        log: () => undefined,
+      });
+      return { runtime, results, late };
+    }
+
+    it('GIVEN two open shards WHEN only one has delivered THEN the other holds the watermark back until it delivers', async () => {
+      const clock = new ManualClock(0);
+      const { runtime, results, late } = withShards(new FakeShards([SHARD, 'shardId-000000000001']), clock);
+      // Shard 0 runs far ahead in event time; shard 1 has not delivered yet.
+      await runtime.handle(event([ev('a', 1), ev('a', 500)]));
+      expect(results.results()).toEqual([]);
+      // Shard 1's old record is on time: the unseen shard held the watermark at -infinity.
+      const other = event([ev('a', 2), ev('b', 600)]);
+      for (const r of other.Records) r.eventID = r.eventID.replace(SHARD, 'shardId-000000000001');
+      await runtime.handle(other);
+      expect(late.items()).toEqual([]);
+      expect(results.results().map((r) => [r.key, r.window.start, r.value])).toEqual([['a', 0, 2]]);
+    });
+
+    it('GIVEN a shard silent past half the idle timeout but with records waiting WHEN the ticker runs THEN it is not idle and the watermark does not jump', async () => {
+      const clock = new ManualClock(0);
+      const shards = new FakeShards([SHARD]);
+      const { runtime, results } = withShards(shards, clock);
+      await runtime.handle(event([ev('a', 1)]));
+      shards.backlogged.add(SHARD); // Lambda keeps failing the next batch: records wait
+      for (let t = 600; t <= 5000; t += 600) {
+        clock.set(t);
+        await runtime.tick();
+      }
+      expect(results.results()).toEqual([]);
+      shards.backlogged.clear(); // drained: now it may go idle and idleAdvance closes the window
+      clock.set(10_000);
+      await runtime.tick();
+      expect(results.results().map((r) => [r.key, r.value])).toEqual([['a', 1]]);
+    });
   });
 });
