@@ -106,6 +106,8 @@ interface Batch<IN> {
   /** Per absorbed offset seen on an item: how many leading records it covers (see {@link WindowOperator.cut}). */
   readonly cuts: Map<string, number>;
   readonly late: LateRecord[];
+  /** Batch index of each entry of `late`. */
+  readonly lateIdx: number[];
   readonly dead: DeadLetter[];
 }
 
@@ -345,13 +347,6 @@ export class WindowOperator<IN, ACC, OUT> {
       if (p.shardId === shardId) sp = p;
       else if (isShardActive(p, now, time)) others = Math.min(others, p.watermark ?? -Infinity);
     }
-    // A shard that is delivering a batch (or retrying one Lambda keeps failing) has records: it is not
-    // idle. Refresh its last activity before the work, so a shard stuck in retries cannot look idle and
-    // let the watermark run ahead of its records. Written only once it is half way to idleTimeout: one
-    // extra progress write per quiet spell, not per batch.
-    if (sp !== undefined && time.idleTimeout !== undefined && now - sp.lastActivity >= time.idleTimeout / 2) {
-      await this.store.writeShardProgress(op, { ...sp, lastActivity: now });
-    }
     const committed = sp?.committed ?? null;
     const published = progress.watermark ?? -Infinity;
     const shardWm0 = sp?.watermark ?? -Infinity;
@@ -372,6 +367,7 @@ export class WindowOperator<IN, ACC, OUT> {
       firstLive: committed === null ? 0 : n,
       cuts: new Map<string, number>(),
       late: [],
+      lateIdx: [],
       dead: [],
     };
     const { status, values, keys, times } = batch;
@@ -614,6 +610,8 @@ export class WindowOperator<IN, ACC, OUT> {
       }
     }
 
+    if (batch.late.length > 0) partiallyLate -= await this.reclaimAbsorbedLate(batch);
+
     let stateWrites: number;
     if (kind === 'session') stateWrites = await this.writeSessions(batch, sessionRecs);
     else stateWrites = await this.writeWindows(batch, groups);
@@ -692,6 +690,69 @@ export class WindowOperator<IN, ACC, OUT> {
     };
   }
 
+  /**
+   * A record judged late now may already be in state: an earlier attempt of
+   * this batch (crashed before its progress commit) judged it against a lower
+   * watermark and applied it. Lateness depends on when a record is judged, so
+   * a retry must not send it to the late output as well. Within one attempt
+   * the watermark only rises, so a window item whose absorbed position for
+   * this shard is at or above the record's holds the record (tumbling and
+   * sliding: a later record of the same shard in the same window was on time,
+   * so this one was too): those windows are dropped from its late entry, and
+   * a record left with no late window counts as in state (already applied).
+   * Only batches with late records pay the extra read. Returns how many
+   * records stopped being partially late.
+   */
+  private async reclaimAbsorbedLate(batch: Batch<IN>): Promise<number> {
+    const op = this.definition.name;
+    const shard = batch.shardId;
+    const holds = (item: WindowItem | undefined, i: number): boolean => {
+      const abs = item?.absorbed[shard];
+      return abs !== undefined && abs >= this.encAt(batch, i);
+    };
+    const keep: boolean[] = [];
+    let noLongerPartial = 0;
+    // Sessions judge lateness by the record's own event time, not by its window's, so a session's
+    // absorbed position does not prove an older record in it was applied: they keep the limit.
+    if (this.definition.assigner.kind === 'session') return 0;
+    {
+      const refs = new Map<string, { key: string; start: number; end: number }>();
+      for (const l of batch.late) for (const w of l.windows) refs.set(`${w.start}/${w.end}/${l.key}`, { key: l.key, start: w.start, end: w.end });
+      const list = [...refs.values()];
+      const items = await this.store.getWindows(op, list);
+      const byRef = new Map<string, WindowItem | undefined>();
+      list.forEach((r, j) => byRef.set(`${r.start}/${r.end}/${r.key}`, items[j]));
+      batch.late.forEach((l, j) => {
+        const i = batch.lateIdx[j] as number;
+        const still = l.windows.filter((w) => !holds(byRef.get(`${w.start}/${w.end}/${l.key}`), i));
+        if (still.length === l.windows.length) return void keep.push(true);
+        if (still.length === 0) {
+          keep.push(false);
+          if (batch.status[i] === IN_STATE) noLongerPartial++;
+          else this.reclaimed(batch, i);
+          return;
+        }
+        keep.push(true);
+        batch.late[j] = { ...l, windows: still };
+      });
+    }
+    let w = 0;
+    for (let j = 0; j < batch.late.length; j++) {
+      if (!keep[j]) continue;
+      batch.late[w] = batch.late[j] as LateRecord;
+      batch.lateIdx[w] = batch.lateIdx[j] as number;
+      w++;
+    }
+    batch.late.length = w;
+    batch.lateIdx.length = w;
+    return noLongerPartial;
+  }
+
+  private reclaimed(batch: Batch<IN>, i: number): void {
+    batch.status[i] = IN_STATE;
+    batch.applied[i] = 1;
+  }
+
   private encAt(batch: Batch<IN>, i: number): string {
     let e = batch.enc[i];
     if (e === undefined) {
@@ -722,6 +783,7 @@ export class WindowOperator<IN, ACC, OUT> {
     watermark: number,
   ): void {
     const r = batch.records[i] as SourceRecord | DecodedRecord<unknown>;
+    batch.lateIdx.push(i);
     batch.late.push({
       tag: this.definition.lateDataTag,
       position: r.position,

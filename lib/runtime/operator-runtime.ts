@@ -70,8 +70,6 @@ export class OperatorRuntime<IN, ACC, OUT> {
   readonly operator: WindowOperator<IN, ACC, OUT>;
   private readonly name: string;
   private readonly log: RuntimeLog;
-  /** Shards registered by this instance (once per cold start, then by every tick). */
-  private shardsSynced = false;
 
   constructor(private readonly options: OperatorRuntimeOptions<IN, ACC, OUT>) {
     this.name = options.definition.name;
@@ -96,9 +94,6 @@ export class OperatorRuntime<IN, ACC, OUT> {
     const reports: BatchReport[] = [];
     for (const batch of batches) {
       try {
-        // Once per cold start: every open shard must hold the watermark back before the first batch
-        // moves it, or records of shards not yet delivered would be judged late.
-        if (!this.shardsSynced) await this.syncShards();
         reports.push(await this.handleShardBatch(batch));
       } catch (err) {
         const resumeAt = await this.lowestUnapplied(batch);
@@ -147,37 +142,6 @@ export class OperatorRuntime<IN, ACC, OUT> {
   }
 
   /**
-   * Registers every open shard of the stream that has no progress item yet
-   * (committed and watermark unknown, last activity now), so that it holds
-   * the operator watermark back like any active shard until it delivers a
-   * batch or goes idle: what a Flink source split does before its first
-   * record. Without a shard directory, a shard counts from its first batch.
-   */
-  async syncShards(): Promise<string[]> {
-    const dir = this.options.shards;
-    if (!dir) return [];
-    const [shards, progress] = await Promise.all([dir.listShards(), this.options.store.readProgress(this.name)]);
-    const known = new Set(progress.shards.map((p) => p.shardId));
-    const now = this.options.clock.now();
-    const registered: string[] = [];
-    for (const s of shards) {
-      if (s.closed || known.has(s.shardId)) continue;
-      // Conditional: never overwrites progress a batch wrote in the meantime.
-      const ok = await this.options.store.writeShardProgress(this.name, {
-        shardId: s.shardId,
-        committed: null,
-        watermark: null,
-        lastActivity: now,
-        closed: false,
-      });
-      if (ok) registered.push(s.shardId);
-    }
-    this.shardsSynced = true;
-    if (registered.length > 0) this.log({ level: 'INFO', msg: 'shards registered', operator: this.name, shards: registered });
-    return registered;
-  }
-
-  /**
    * Idleness means "no records", not "no batch lately": a shard whose last
    * batch is older than half the idle timeout but which still has records
    * after its committed position (Lambda retrying a failing batch, or slow to
@@ -202,7 +166,6 @@ export class OperatorRuntime<IN, ACC, OUT> {
   private async closeConsumedShards(): Promise<string[]> {
     const dir = this.options.shards;
     if (!dir) return [];
-    await this.syncShards();
     const [shards, progress] = await Promise.all([dir.listShards(), this.options.store.readProgress(this.name)]);
     const closed: string[] = [];
     for (const s of shards) {

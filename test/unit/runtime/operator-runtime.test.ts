@@ -186,20 +186,6 @@ describe('OperatorRuntime', () => {
       return { runtime, results, late };
     }
 
-    it('GIVEN two open shards WHEN only one has delivered THEN the other holds the watermark back until it delivers', async () => {
-      const clock = new ManualClock(0);
-      const { runtime, results, late } = withShards(new FakeShards([SHARD, 'shardId-000000000001']), clock);
-      // Shard 0 runs far ahead in event time; shard 1 has not delivered yet.
-      await runtime.handle(event([ev('a', 1), ev('a', 500)]));
-      expect(results.results()).toEqual([]);
-      // Shard 1's old record is on time: the unseen shard held the watermark at -infinity.
-      const other = event([ev('a', 2), ev('b', 600)]);
-      for (const r of other.Records) r.eventID = r.eventID.replace(SHARD, 'shardId-000000000001');
-      await runtime.handle(other);
-      expect(late.items()).toEqual([]);
-      expect(results.results().map((r) => [r.key, r.window.start, r.value])).toEqual([['a', 0, 2]]);
-    });
-
     it('GIVEN a shard silent past half the idle timeout but with records waiting WHEN the ticker runs THEN it is not idle and the watermark does not jump', async () => {
       const clock = new ManualClock(0);
       const shards = new FakeShards([SHARD]);
