@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'cdk.out/**', '.weir/**', 'bin/**', 'coverage/**'] },
+  { ignores: ['node_modules/**', 'cdk.out/**', '.weir/**', 'bin/**', 'coverage/**', 'scratch/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -30,5 +30,5 @@ export default tseslint.config(
       ],
     },
   },
-  { files: ['**/*.js', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
+  { files: ['**/*.js', '**/*.mjs', '**/*.cjs'], ...tseslint.configs.disableTypeChecked, rules: { ...tseslint.configs.disableTypeChecked.rules, '@typescript-eslint/no-require-imports': 'off' }, languageOptions: { parserOptions: { projectService: false }, globals: { require: 'readonly', process: 'readonly', module: 'writable', console: 'readonly', setTimeout: 'readonly' } } },
 );

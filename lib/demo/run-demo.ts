@@ -120,7 +120,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
     }).ticker;
 
     const bar = progressBar(o.stderr, 'producing', input.length);
-    esm.start();
+    await esm.start();
     let ticking = true;
     const ticks = (async () => {
       while (ticking) {
@@ -262,7 +262,7 @@ function report(
   say('  page          window start (UTC)     clicks  version');
   for (const w of [...r.results].sort((a, b) => Number(b.value) - Number(a.value)).slice(0, 8)) {
     say(
-      `  ${w.key.padEnd(13)} ${new Date(w.window.start).toISOString().padEnd(22)} ${String(w.value).padStart(6)}  v${w.version}`,
+      `  ${w.key.padEnd(13)} ${new Date(w.window.start).toISOString().padEnd(22)} ${JSON.stringify(w.value).padStart(6)}  v${w.version}`,
     );
   }
   const refired = r.results.filter((w) => w.version > 1).length;

@@ -146,7 +146,7 @@ export async function connectLocalAws(
   } finally {
     probe.destroy();
   }
-  return makeLocalAws('external', endpoints, { kinesisMs: 0, dynamodbMs: 0, s3Ms: 0 }, async () => undefined);
+  return makeLocalAws('external', endpoints, { kinesisMs: 0, dynamodbMs: 0, s3Ms: 0 }, () => Promise.resolve());
 }
 
 /**

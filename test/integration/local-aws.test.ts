@@ -255,7 +255,7 @@ describe('embedded AWS: DynamoDB (Amazon DynamoDB Local)', () => {
         ExpressionAttributeValues: { ':b': 'b3', ':w': '0004' },
       }),
     );
-    expect(due.Items?.map((i) => i['sk'])).toEqual(['2']);
+    expect(due.Items?.map((i) => String(i['sk']))).toEqual(['2']);
 
     await doc.send(
       new BatchWriteCommand({
