@@ -157,9 +157,15 @@ export class OperatorRuntime<IN, ACC, OUT> {
     for (const p of progress.shards) {
       if (p.closed || now - p.lastActivity < idle / 2) continue;
       const committed = p.committed ? decodeOffset(p.committed).sequenceNumber : null;
-      if (await dir.hasRecordsAfter(p.shardId, committed)) {
-        await this.options.store.writeShardProgress(this.name, { ...p, lastActivity: now });
+      let backlogged: boolean;
+      try {
+        backlogged = await dir.hasRecordsAfter(p.shardId, committed);
+      } catch (err) {
+        // One shard the directory cannot answer for (trimmed position, throttling) must not stop the tick.
+        this.log({ level: 'WARN', msg: 'backlog check failed', operator: this.name, shardId: p.shardId, error: describe(err) });
+        continue;
       }
+      if (backlogged) await this.options.store.writeShardProgress(this.name, { ...p, lastActivity: now });
     }
   }
 
@@ -173,7 +179,14 @@ export class OperatorRuntime<IN, ACC, OUT> {
       const p = progress.shards.find((x) => x.shardId === s.shardId);
       if (p?.closed) continue;
       const committed = p?.committed ? decodeOffset(p.committed).sequenceNumber : null;
-      if (await dir.isConsumed(s.shardId, committed)) {
+      let consumed: boolean;
+      try {
+        consumed = await dir.isConsumed(s.shardId, committed);
+      } catch (err) {
+        this.log({ level: 'WARN', msg: 'end-of-shard check failed', operator: this.name, shardId: s.shardId, error: describe(err) });
+        continue;
+      }
+      if (consumed) {
         await this.operator.closeShard(s.shardId);
         closed.push(s.shardId);
       }
