@@ -7,6 +7,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { coreSection } from './core.ts';
 import { stateSection } from './state.ts';
+import { e2eSection } from './e2e.ts';
 
 /** One group of benchmark figures. */
 export interface BenchSection {
@@ -14,7 +15,7 @@ export interface BenchSection {
   run(): Promise<Record<string, number>>;
 }
 
-const sections: BenchSection[] = [coreSection, stateSection];
+const sections: BenchSection[] = [coreSection, stateSection, e2eSection];
 
 const resultsFile = new URL('./results.json', import.meta.url);
 const only = process.env['BENCH_ONLY']?.split(',');

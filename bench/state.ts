@@ -165,7 +165,7 @@ export const stateSection: BenchSection = {
   },
 };
 
-async function naiveUpdates(client: DynamoDBClient, table: string, keys: readonly string[]): Promise<void> {
+export async function naiveUpdates(client: DynamoDBClient, table: string, keys: readonly string[]): Promise<void> {
   const settled = await mapSettled(keys, IN_FLIGHT, (pk) =>
     client.send(
       new UpdateItemCommand({

@@ -29,7 +29,8 @@ describe('weir demo', () => {
     });
     expect(out.text()).toMatch(/1 handler process\(es\) killed mid-batch/);
     expect(out.text()).toMatch(
-      /reconciliation: records in 1536 = applied 1500 \+ late 25 \+ dead-lettered 11; \d+ windows, 0 differ from an independent recount: OK/,
+      // How many records are late depends on machine speed (idleness, cold starts); the invariant does not.
+      /reconciliation: records in 1536 = applied \d+ \+ late \d+ \+ dead-lettered 11; \d+ windows, 0 differ from an independent recount: OK/,
     );
     expect(code).toBe(0);
   });

@@ -62,6 +62,8 @@ const fixture = useLocalAws();
 let proxy: DynamoDbRecordingProxy | undefined;
 const say = console.log.bind(console);
 const observations: ScenarioObservation[] = [];
+/** Deliberately late clicks that did end in the late output, over all scenarios. */
+let lateExercised = 0;
 /** Records both applied and late, per scenario index. */
 const verdicts = new Map<number, number>();
 const startedAt = Date.now();
@@ -135,6 +137,7 @@ describe('after every scenario', () => {
     if (plans.length >= 10) {
       expect(crashes).toBeGreaterThan(plans.length / 2);
       expect(retries).toBeGreaterThan(0);
+      expect(lateExercised).toBeGreaterThan(0);
     }
   });
 });
@@ -296,7 +299,10 @@ function judge(o: ScenarioObservation): Verdict {
     }
   }
   for (const c of o.clicks) {
-    if (c.role === 'late' && !lateUsers.has(c.user)) v.push(`deliberately late click ${c.user} (ts ${c.ts}) is not in the late output`);
+    // A click sent late is late only if the watermark has passed its window by the time it is judged, which
+    // depends on machine speed (idleness, cold starts): in state instead is correct too, and the recount (a)
+    // checks it either way. Whether lateness was exercised at all is asserted across all scenarios.
+    if (c.role === 'late' && lateUsers.has(c.user)) lateExercised++;
   }
 
   // --- (a) recount per (page, minute)

@@ -1,0 +1,156 @@
+/**
+ * End-to-end throughput on the embedded AWS (issue 4): the state-cost
+ * workload (1,000 Zipf(1.1)-skewed keys, 1-minute tumbling count, batches of
+ * up to 10,000 records) produced beforehand, then drained through the local
+ * event source mapping into the real click-counter handler running in worker
+ * processes, next to the limit the emulators themselves set, measured in the
+ * same run:
+ *
+ *   limit = min(raw GetRecords drain rate,
+ *               DynamoDB Local's UpdateItem rate at 32 in flight / state writes per record)
+ *
+ * Figures:
+ * - `e2e_records_per_s`: records / (first invocation → mapping idle)
+ * - `raw_drain_records_per_s`: GetRecords of the whole stream, all shards in parallel, no handler
+ * - `e2e_ddb_updates_per_s`: UpdateItem rate at 32 in flight, measured in this section
+ * - `e2e_state_writes_per_record`: state writes the handlers reported / records
+ * - `e2e_limit_records_per_s`, `e2e_vs_limit_ratio`
+ */
+import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
+import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
+import { startLocalAws } from '../lib/local-aws/index.ts';
+import { putRecords } from '../lib/kinesis/index.ts';
+import { generateClicks } from '../lib/demo/clickstream.ts';
+import { loadDemoTemplate, provisionFromTemplate } from '../lib/runtime/local/provision.ts';
+import { LocalEventSourceMapping, ProcessHandlerInvoker } from '../lib/runtime/local/esm/index.ts';
+import type { BenchSection } from './run.ts';
+import { naiveUpdates } from './state.ts';
+
+const RECORDS = 40_000;
+const SHARDS = 4;
+const KEYS = 1_000;
+const RATE_OPS = 4_000;
+
+export const e2eSection: BenchSection = {
+  name: 'e2e',
+  async run() {
+    const aws = await startLocalAws();
+    const clients = aws.clients();
+    try {
+      const template = await loadDemoTemplate({
+        stackName: 'BenchE2e',
+        streamName: 'bench-e2e',
+        shardCount: SHARDS,
+        onFailure: 's3',
+        eventSourceMapping: { batchSize: 10_000 },
+      });
+      const resources = await provisionFromTemplate(template, clients);
+      const mapping = resources.mappings[0];
+      if (!mapping) throw new Error('no event source mapping in the bench stack');
+      const start = Math.floor((Date.now() - 10 * 60_000) / 60_000) * 60_000;
+      const clicks = generateClicks({ count: RECORDS, pages: KEYS, skew: 1.1, startMs: start, spanMs: 4 * 60_000, disorderMs: 2000 });
+      await putRecords(
+        clients.kinesis,
+        mapping.streamName,
+        clicks.map((c) => ({ data: JSON.stringify(c), partitionKey: c.user })),
+        { concurrency: 1 },
+      );
+
+      const drainStarted = performance.now();
+      const drained = await drainRaw(clients.kinesis, mapping.streamName);
+      const rawDrain = drained / ((performance.now() - drainStarted) / 1000);
+
+      await clients.dynamodb.send(
+        new CreateTableCommand({
+          TableName: 'bench-e2e-rate',
+          BillingMode: 'PAY_PER_REQUEST',
+          AttributeDefinitions: [
+            { AttributeName: 'pk', AttributeType: 'S' },
+            { AttributeName: 'sk', AttributeType: 'S' },
+          ],
+          KeySchema: [
+            { AttributeName: 'pk', KeyType: 'HASH' },
+            { AttributeName: 'sk', KeyType: 'RANGE' },
+          ],
+        }),
+      );
+      const rateStarted = performance.now();
+      await naiveUpdates(clients.dynamodb, 'bench-e2e-rate', Array.from({ length: RATE_OPS }, (_, i) => `rate#${i % 2000}`));
+      const ddbRate = RATE_OPS / ((performance.now() - rateStarted) / 1000);
+
+      let stateWrites = 0;
+      let applied = 0;
+      const invoker = new ProcessHandlerInvoker({
+        handler: `${mapping.handlerEntry}#${mapping.handlerExport}`,
+        env: { ...aws.env(), ...mapping.environment },
+        functionName: mapping.functionLogicalId,
+        onLog: (line) => {
+          if (!line.includes('"msg":"batch"')) return;
+          const entry = JSON.parse(line) as { stateWrites?: number; counts?: { inState?: number } };
+          stateWrites += entry.stateWrites ?? 0;
+          applied += entry.counts?.inState ?? 0;
+        },
+      });
+      const esm = new LocalEventSourceMapping({
+        kinesis: clients.kinesis,
+        streamName: mapping.streamName,
+        invoker,
+        settings: mapping.settings,
+        pollIntervalMs: 50,
+        functionName: mapping.functionLogicalId,
+      });
+      // Timed from the first invocation to idle: the workers' cold starts are included, as Lambda's would be.
+      let firstInvocation = 0;
+      const off = esm.on((e) => {
+        if (e.type === 'batch-start' && firstInvocation === 0) firstInvocation = performance.now();
+      });
+      await esm.start();
+      try {
+        await esm.waitUntilIdle({ timeoutMs: 600_000 });
+      } finally {
+        off();
+        await esm.stop();
+        await invoker.close();
+      }
+      const seconds = (performance.now() - firstInvocation) / 1000;
+      if (applied !== RECORDS) throw new Error(`the handlers applied ${applied} of ${RECORDS} records`);
+      const e2e = RECORDS / seconds;
+      const writesPerRecord = stateWrites / RECORDS;
+      const limit = Math.min(rawDrain, ddbRate / writesPerRecord);
+      return {
+        e2e_records_per_s: Math.round(e2e),
+        raw_drain_records_per_s: Math.round(rawDrain),
+        e2e_ddb_updates_per_s: Math.round(ddbRate),
+        e2e_state_writes_per_record: Math.round(writesPerRecord * 1000) / 1000,
+        e2e_limit_records_per_s: Math.round(limit),
+        e2e_vs_limit_ratio: Math.round((e2e / limit) * 1000) / 1000,
+      };
+    } finally {
+      clients.destroy();
+      await aws.stop();
+    }
+  },
+};
+
+/** Reads every record of every shard with GetRecords (10,000 per call), shards in parallel. */
+async function drainRaw(kinesis: KinesisClient, stream: string): Promise<number> {
+  const shards = (await kinesis.send(new ListShardsCommand({ StreamName: stream }))).Shards ?? [];
+  const counts = await Promise.all(
+    shards.map(async (s) => {
+      let it = (
+        await kinesis.send(
+          new GetShardIteratorCommand({ StreamName: stream, ShardId: s.ShardId, ShardIteratorType: 'TRIM_HORIZON' }),
+        )
+      ).ShardIterator;
+      let n = 0;
+      while (it) {
+        const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: it, Limit: 10_000 }));
+        n += page.Records?.length ?? 0;
+        if ((page.Records?.length ?? 0) === 0 && page.MillisBehindLatest === 0) break;
+        it = page.NextShardIterator;
+      }
+      return n;
+    }),
+  );
+  return counts.reduce((a, b) => a + b, 0);
+}
