@@ -13,7 +13,11 @@
  * - `e2e_records_per_s`: records / (first invocation → mapping idle)
  * - `raw_drain_records_per_s`: GetRecords of the whole stream, all shards in parallel, no handler
  * - `e2e_ddb_updates_per_s`: UpdateItem rate at 32 in flight, measured in this section
- * - `e2e_state_writes_per_record`: state writes the handlers reported / records
+ * - `e2e_state_writes_per_record`: content writes the handlers reported / records
+ * - `e2e_writes_per_record`: every DynamoDB write request the workload made (content, progress,
+ *   watermark, firing with outbox, result sink, outbox ack, purge; counted by a loopback proxy in
+ *   front of DynamoDB Local) / records: the "writes per record" of the limit
+ * - `e2e_write_conflicts`: conditional writes that failed (concurrent firers, retried guards)
  * - `e2e_limit_records_per_s`, `e2e_vs_limit_ratio`
  */
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
@@ -25,6 +29,7 @@ import { loadDemoTemplate, provisionFromTemplate } from '../lib/runtime/local/pr
 import { LocalEventSourceMapping, ProcessHandlerInvoker } from '../lib/runtime/local/esm/index.ts';
 import type { BenchSection } from './run.ts';
 import { naiveUpdates } from './state.ts';
+import { DynamoDbRecordingProxy } from '../test/helpers/dynamodb-recording-proxy.ts';
 
 const RECORDS = 40_000;
 const SHARDS = 4;
@@ -78,11 +83,13 @@ export const e2eSection: BenchSection = {
       await naiveUpdates(clients.dynamodb, 'bench-e2e-rate', Array.from({ length: RATE_OPS }, (_, i) => `rate#${i % 2000}`));
       const ddbRate = RATE_OPS / ((performance.now() - rateStarted) / 1000);
 
+      // Every DynamoDB write of the handlers goes through a counting proxy (bytes forwarded unchanged).
+      const proxy = await DynamoDbRecordingProxy.start({ target: aws.endpoints.dynamodb });
       let stateWrites = 0;
       let applied = 0;
       const invoker = new ProcessHandlerInvoker({
         handler: `${mapping.handlerEntry}#${mapping.handlerExport}`,
-        env: { ...aws.env(), ...mapping.environment },
+        env: { ...aws.env(), ...mapping.environment, AWS_ENDPOINT_URL_DYNAMODB: proxy.url },
         functionName: mapping.functionLogicalId,
         onLog: (line) => {
           if (!line.includes('"msg":"batch"')) return;
@@ -103,6 +110,9 @@ export const e2eSection: BenchSection = {
       let firstInvocation = 0;
       const off = esm.on((e) => {
         if (e.type === 'batch-start' && firstInvocation === 0) firstInvocation = performance.now();
+        if (process.env['BENCH_DEBUG'] && (e.type === 'batch-start' || e.type === 'batch-end')) {
+          console.error(`${((performance.now() - firstInvocation) / 1000).toFixed(2)} ${e.type} ${e.shardId} ${'size' in e ? e.size : ''} ${'outcome' in e ? String(e.outcome) : ''}`);
+        }
       });
       await esm.start();
       try {
@@ -111,17 +121,22 @@ export const e2eSection: BenchSection = {
         off();
         await esm.stop();
         await invoker.close();
+        await proxy.close();
       }
       const seconds = (performance.now() - firstInvocation) / 1000;
       if (applied !== RECORDS) throw new Error(`the handlers applied ${applied} of ${RECORDS} records`);
       const e2e = RECORDS / seconds;
-      const writesPerRecord = stateWrites / RECORDS;
+      const writes = proxy.writes();
+      const writesPerRecord = writes.length / RECORDS;
+      const conflicts = writes.filter((w) => w.outcome === 'condition-failed').length;
       const limit = Math.min(rawDrain, ddbRate / writesPerRecord);
       return {
         e2e_records_per_s: Math.round(e2e),
         raw_drain_records_per_s: Math.round(rawDrain),
         e2e_ddb_updates_per_s: Math.round(ddbRate),
-        e2e_state_writes_per_record: Math.round(writesPerRecord * 1000) / 1000,
+        e2e_state_writes_per_record: Math.round((stateWrites / RECORDS) * 1000) / 1000,
+        e2e_writes_per_record: Math.round(writesPerRecord * 1000) / 1000,
+        e2e_write_conflicts: conflicts,
         e2e_limit_records_per_s: Math.round(limit),
         e2e_vs_limit_ratio: Math.round((e2e / limit) * 1000) / 1000,
       };
