@@ -6,6 +6,7 @@
  * and Zipf-skewed keys. Plus the serialised size of each built-in
  * accumulator. Every figure is described in docs/benchmarks.md.
  */
+import { seededRandom, zipfSampler } from '../lib/testing/random.ts';
 import { InMemoryStateStore } from '../lib/adapters/memory/index.ts';
 import {
   avg,
@@ -57,40 +58,15 @@ const FEW_KEYS = 100;
 const SHARD = 'shardId-000000000000';
 const T0 = 1_700_000_000_000;
 
-/** Deterministic PRNG (mulberry32), so every run measures the same input. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function keyPicker(dist: 'uniform' | 'zipf', random: () => number, keys = KEYS): () => number {
   if (dist === 'uniform') return () => Math.floor(random() * keys);
-  // Zipf(s = 1.1) over KEYS keys, by inverse CDF.
-  const cdf: number[] = [];
-  let total = 0;
-  for (let k = 1; k <= KEYS; k++) cdf.push((total += 1 / k ** 1.1));
-  return () => {
-    const u = random() * total;
-    let lo = 0;
-    let hi = KEYS - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if ((cdf[mid] as number) < u) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
+  return zipfSampler(KEYS, 1.1, random);
 }
 
 /** 200k clicks at 10 ms spacing of event time with up to 2 s of disorder. */
 function makeEvents(dist: 'uniform' | 'zipf', keys = KEYS): Click[] {
-  const random = rng(dist === 'uniform' ? 1 : 2);
+  const random = seededRandom(dist === 'uniform' ? 1 : 2);
   const pick = keyPicker(dist, random, keys);
   const out: Click[] = [];
   for (let i = 0; i < RECORDS; i++) {

@@ -18,6 +18,7 @@
  * - `naive_writes_per_batch`: write requests of one UpdateItem per record for one such batch
  * - `ddb_updates_per_s`: concurrent UpdateItem rate at 32 in flight on DynamoDB Local (uniform keys)
  */
+import { seededRandom, zipfSampler } from '../lib/testing/random.ts';
 import { UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDbStateStore } from '../lib/adapters/dynamodb/dynamodb-state-store.ts';
 import { mapSettled } from '../lib/adapters/dynamodb/retry.ts';
@@ -35,35 +36,7 @@ const MINUTE = 60_000;
 const UPDATE_RATE_OPS = 6_000;
 const IN_FLIGHT = 32;
 
-/** Seeded PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-/** Zipf(s) sampler over ranks 0..n-1 by inverse CDF. */
-function zipf(n: number, s: number, random: () => number): () => number {
-  const cdf = new Float64Array(n);
-  let total = 0;
-  for (let k = 0; k < n; k++) cdf[k] = total += 1 / (k + 1) ** s;
-  return () => {
-    const u = random() * total;
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if ((cdf[mid] as number) < u) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
-}
 
 const WRITE_COMMANDS = new Set(['PutItemCommand', 'UpdateItemCommand', 'DeleteItemCommand']);
 
@@ -105,8 +78,8 @@ export const stateSection: BenchSection = {
       if (stateTable === undefined || plainTable === undefined) throw new Error('the demo template lacks the state or results table');
       const counter = countWrites(clients.dynamodb);
 
-      const random = rng(42);
-      const nextKey = zipf(KEYS, ZIPF_S, random);
+      const random = seededRandom(42);
+      const nextKey = zipfSampler(KEYS, ZIPF_S, random);
       const batches: Ev[][] = Array.from({ length: BATCHES }, (_, b) =>
         Array.from({ length: BATCH }, (_, i) => ({
           k: `key-${nextKey()}`,

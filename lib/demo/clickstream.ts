@@ -3,6 +3,8 @@
  * pages, event times spread over a few minutes with bounded disorder.
  */
 
+import { seededRandom, zipfSampler } from '../testing/random.ts';
+
 /** One click event. */
 export interface Click {
   readonly page: string;
@@ -31,42 +33,11 @@ export interface ClickstreamOptions {
   readonly seed?: number;
 }
 
-/** A small, fast, seedable PRNG (mulberry32). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-/** Samples ranks 0..n-1 with probability proportional to 1/(rank+1)^s. */
-export function zipfSampler(n: number, s: number, random: () => number): () => number {
-  const cdf: number[] = [];
-  let sum = 0;
-  for (let i = 0; i < n; i++) {
-    sum += 1 / Math.pow(i + 1, s);
-    cdf.push(sum);
-  }
-  return () => {
-    const x = random() * sum;
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if ((cdf[mid] ?? 0) < x) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
-}
 
 /** Generates `count` clicks, deterministic for a seed. */
 export function generateClicks(options: ClickstreamOptions): Click[] {
-  const random = mulberry32(options.seed ?? 42);
+  const random = seededRandom(options.seed ?? 42);
   const pages = options.pages ?? 12;
   const users = options.users ?? 200;
   const start = options.startMs ?? Date.UTC(2026, 10, 24, 9, 0, 0);

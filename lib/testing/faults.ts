@@ -19,6 +19,7 @@
  * crashes. Calls and crashes are counted per method, so a suite can show
  * that every kind of call was crash-tested.
  */
+import { seededRandom } from './random.ts';
 import type { DeadLetter, DeadLetterEntry } from '../ports/dead-letter.ts';
 import type { ShardDirectory, ShardInfo } from '../ports/shard-directory.ts';
 import type { Sink, SinkWriteReport } from '../ports/sink.ts';
@@ -38,17 +39,6 @@ export class SimulatedCrash extends Error {
   }
 }
 
-/** A small, fast, seedable PRNG (mulberry32): uniform in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Options of {@link FaultPlan}. */
 export interface FaultPlanOptions {

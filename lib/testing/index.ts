@@ -9,8 +9,8 @@ export {
   faultyShardDirectory,
   faultySink,
   faultyStateStore,
-  seededRandom,
 } from './faults.ts';
+export { seededRandom, zipfSampler } from './random.ts';
 export type { CrashPoint, FaultPlanOptions, MethodStats } from './faults.ts';
 export { SimulatedEsm, SimulatedKinesis } from './simulated-esm.ts';
 export type {

@@ -22,17 +22,10 @@
  *     clicks in the first minute (window end + lateness far behind every shard's watermark)
  */
 
-/** A mulberry32 PRNG: small, fast, seedable. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../../lib/testing/random.ts';
+
+/** A mulberry32 PRNG: small, fast, seedable (the project's one implementation). */
+export const rng = seededRandom;
 
 /** The seed of scenario `index` under a master seed (stable, well mixed). */
 export function scenarioSeed(master: number, index: number): number {

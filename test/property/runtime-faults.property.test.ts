@@ -49,9 +49,9 @@ import {
   faultyShardDirectory,
   faultySink,
   faultyStateStore,
-  seededRandom,
   type MethodStats,
 } from '../../lib/testing/faults.ts';
+import { seededRandom } from '../../lib/testing/random.ts';
 import {
   SimulatedEsm,
   SimulatedKinesis,
