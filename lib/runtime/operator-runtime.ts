@@ -18,6 +18,7 @@
  */
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { createWindowOperator, type WindowOperator } from '../core/operator.ts';
+import { ConfigError, WeirError } from '../errors.ts';
 import type { WindowedOperatorDefinition } from '../core/pipeline.ts';
 import type { WindowResult as CoreResult, BatchCounts } from '../core/records.ts';
 import { decodeOffset } from '../core/position.ts';
@@ -77,9 +78,11 @@ export class OperatorRuntime<IN, ACC, OUT> {
     this.log = options.log ?? ((e) => console.log(JSON.stringify(e)));
     const tag = options.definition.lateDataTag;
     if (!options.lateOutputs[tag]) {
-      throw new Error(
-        `operator ${this.name} routes late data to side output "${tag}" but no sink is configured for it; ` +
-          `pass lateOutputs: { '${tag}': sink }`,
+      throw new ConfigError(
+        'lateOutputs',
+        Object.keys(options.lateOutputs),
+        `must have a sink for side output "${tag}", where operator ${this.name} routes late data ` +
+          `(pass lateOutputs: { '${tag}': sink })`,
       );
     }
   }
@@ -229,7 +232,7 @@ export class OperatorRuntime<IN, ACC, OUT> {
     }
     for (const [tag, items] of byTag) {
       const sink = this.options.lateOutputs[tag];
-      if (!sink) throw new Error(`no sink for late-data output "${tag}"`);
+      if (!sink) throw new WeirError(`operator ${this.name}: no sink for late-data output "${tag}"`);
       await sink.write(items);
     }
   }

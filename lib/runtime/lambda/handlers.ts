@@ -23,13 +23,13 @@ import { OperatorRuntime, type RuntimeLog, type TickReport } from '../operator-r
 import type { LambdaRuntimeConfig } from './config.ts';
 
 /** The Lambda entry points of one operator. */
-export interface LambdaHandlers {
+export interface LambdaHandlers<IN = unknown, ACC = unknown, OUT = unknown> {
   /** Kinesis ESM handler (ReportBatchItemFailures). */
   readonly handler: (event: KinesisStreamEvent) => Promise<KinesisStreamBatchResponse>;
   /** EventBridge-scheduled ticker. */
   readonly ticker: () => Promise<TickReport>;
   /** The runtime, for tests and tools. */
-  readonly runtime: OperatorRuntime<unknown, unknown, unknown>;
+  readonly runtime: OperatorRuntime<IN, ACC, OUT>;
   readonly clients: AwsClients;
 }
 
@@ -46,7 +46,7 @@ export function createLambdaHandlers<IN, ACC, OUT>(
   definition: WindowedOperatorDefinition<IN, ACC, OUT>,
   config: LambdaRuntimeConfig,
   options: LambdaHandlerOptions = {},
-): LambdaHandlers {
+): LambdaHandlers<IN, ACC, OUT> {
   const clock = options.clock ?? systemClock;
   if (config.operator !== undefined && config.operator !== definition.name) {
     throw new ConfigError(
@@ -85,7 +85,7 @@ export function createLambdaHandlers<IN, ACC, OUT>(
       return { batchItemFailures };
     },
     ticker: () => runtime.tick(),
-    runtime: runtime as unknown as OperatorRuntime<unknown, unknown, unknown>,
+    runtime,
     clients,
   };
 }

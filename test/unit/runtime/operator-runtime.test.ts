@@ -98,7 +98,7 @@ describe('OperatorRuntime', () => {
           lateOutputs: {},
           deadLetter: new InMemoryDeadLetter(),
         }),
-    ).toThrow(/side output "late" but no sink is configured/);
+    ).toThrow(/lateOutputs must have a sink for side output "late", where operator op routes late data .*\(given \[\]\)/);
   });
 
   it('GIVEN a batch WHEN handled THEN due windows reach the sink, late records the late output, and the outbox is empty', async () => {
