@@ -8,4 +8,7 @@ export type {
   WindowItem,
   WindowRef,
   WindowWrite,
+  OutboxAck,
+  OutboxEntry,
 } from './state-store.ts';
+export type { ShardDirectory, ShardInfo } from './shard-directory.ts';

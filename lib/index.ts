@@ -1,0 +1,101 @@
+/**
+ * weir: Flink-style stateful stream processing on serverless AWS.
+ *
+ * The package entry: the pipeline API and built-in aggregates (engine core),
+ * the ports, the AWS and in-memory adapters, the Lambda runtime, the
+ * producer, and the local runtime (embedded AWS, local event source mapping).
+ *
+ * @example
+ * import { pipeline, json, tumbling, minutes, count, createLambdaHandlers, lambdaConfigFromEnv } from 'weir';
+ *
+ * const clicks = pipeline('clicks')
+ *   .decode(json<{ page: string; ts: number }>())
+ *   .keyBy((c) => c.page)
+ *   .eventTime((c) => c.ts, { maxOutOfOrderness: 5_000, idleTimeout: 60_000 })
+ *   .window(tumbling(minutes(1)))
+ *   .sideOutputLateData('late')
+ *   .aggregate(count());
+ * export const { handler, ticker } = createLambdaHandlers(clicks, lambdaConfigFromEnv(process.env));
+ */
+export {
+  avg,
+  bytes,
+  count,
+  distinctApprox,
+  hours,
+  json,
+  max,
+  min,
+  minutes,
+  ms,
+  pipeline,
+  seconds,
+  session,
+  sliding,
+  sum,
+  tumbling,
+  utf8,
+  createWindowOperator,
+  WindowOperator,
+  DeadLetterReason,
+  LateReason,
+} from './core/index.ts';
+export type {
+  AggregateFunction,
+  BatchCounts,
+  BatchOutcome,
+  Decoder,
+  LateRecord as CoreLateRecord,
+  Position,
+  SourceRecord,
+  TimeWindow,
+  WindowAssigner,
+  WindowedOperatorDefinition,
+  WindowResult as CoreWindowResult,
+} from './core/index.ts';
+export {
+  WeirError,
+  ConfigError,
+  RecordDecodeError,
+  CheckpointError,
+  ReplayGapError,
+  EmulatorError,
+  RecordTooLargeError,
+} from './errors.ts';
+export { ManualClock, systemClock } from './ports/index.ts';
+export type { Clock, ShardDirectory, StateStore } from './ports/index.ts';
+export { SinkError, SinkOutcome, resultId } from './ports/sink.ts';
+export type { LateRecord, Sink, SinkWriteReport, WindowResult } from './ports/sink.ts';
+export { DeadLetterKind, DeadLetterError } from './ports/dead-letter.ts';
+export type { DeadLetter, DeadLetterEntry } from './ports/dead-letter.ts';
+export { createAwsClients, endpointsFromEnv } from './adapters/aws-clients.ts';
+export type { AwsClients, AwsClientConfig } from './adapters/aws-clients.ts';
+export { DynamoDbStateStore } from './adapters/dynamodb/dynamodb-state-store.ts';
+export { KinesisShardDirectory } from './adapters/kinesis/kinesis-shard-directory.ts';
+export {
+  DynamoDbResultSink,
+  KinesisSink,
+  S3Sink,
+  S3DeadLetter,
+  SqsDeadLetter,
+  InMemoryResultSink,
+  InMemoryLateRecordSink,
+  InMemoryDeadLetter,
+  lateRecordS3Format,
+  windowResultS3Format,
+  lateRecordKinesisFormat,
+  windowResultKinesisFormat,
+} from './adapters/sinks.ts';
+export { InMemoryStateStore } from './adapters/memory/index.ts';
+export { OperatorRuntime } from './runtime/operator-runtime.ts';
+export type { OperatorRuntimeOptions, BatchReport, TickReport } from './runtime/operator-runtime.ts';
+export { createLambdaHandlers } from './runtime/lambda/handlers.ts';
+export type { LambdaHandlers, LambdaHandlerOptions } from './runtime/lambda/handlers.ts';
+export { lambdaConfigFromEnv, WeirEnv } from './runtime/lambda/config.ts';
+export type { LambdaRuntimeConfig } from './runtime/lambda/config.ts';
+export { resolveEsmSettings, DEFAULT_ESM_SETTINGS, StartingPosition } from './runtime/esm-settings.ts';
+export type { EventSourceMappingSettings, EventSourceMappingInput } from './runtime/esm-settings.ts';
+export { putRecords, aggregate, deaggregate, KplDecodeError } from './kinesis/index.ts';
+export type { PutRecordsOptions, PutRecordsResult, ProducerRecord } from './kinesis/index.ts';
+export { startLocalAws, connectLocalAws, localAwsFromEnv } from './local-aws/index.ts';
+export type { LocalAws, LocalAwsOptions } from './local-aws/index.ts';
