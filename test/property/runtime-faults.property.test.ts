@@ -19,6 +19,7 @@
  * FC_RUNS=<n> the runs per window kind, PROP_STATS=1 prints the crash points hit.
  */
 import fc from 'fast-check';
+import { assignerArb, timeArb } from './arbitraries.ts';
 import { describe, expect, it } from 'vitest';
 import {
   InMemoryDeadLetter,
@@ -33,11 +34,8 @@ import {
   json,
   pipeline,
   session,
-  sliding,
   sum,
-  tumbling,
 } from '../../lib/core/index.ts';
-import type { WindowAssigner } from '../../lib/core/index.ts';
 import { ManualClock } from '../../lib/ports/clock.ts';
 import type { Sink, WindowResult } from '../../lib/ports/sink.ts';
 import type { StateStore } from '../../lib/ports/state-store.ts';
@@ -105,71 +103,10 @@ const shardArb = fc.record({
   events: fc.array(eventArb, { maxLength: 15 }),
 });
 
-const timeArb = fc.record({
-  ooo: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 100 })),
-  lateness: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 200 })),
-  idleTimeout: fc.option(fc.integer({ min: 1, max: 400 }), { nil: undefined }),
-  idleAdvance: fc.boolean(),
-});
-
-interface Win {
-  readonly assigner: WindowAssigner;
-  readonly size: number;
-  readonly slide: number;
-  readonly offset: number;
-  readonly gap: number;
-}
-
-function assignerArb(kind: RefConfig['kind']): fc.Arbitrary<Win> {
-  if (kind === 'tumbling') {
-    return fc
-      .integer({ min: 1, max: 300 })
-      .chain((size) =>
-        fc.record({
-          size: fc.constant(size),
-          offset: fc.integer({ min: -(size - 1), max: size - 1 }),
-        }),
-      )
-      .map(({ size, offset }) => ({
-        assigner: tumbling(size, offset),
-        size,
-        slide: size,
-        offset,
-        gap: 0,
-      }));
-  }
-  if (kind === 'sliding') {
-    return fc
-      .integer({ min: 2, max: 200 })
-      .chain((size) =>
-        fc.record({
-          size: fc.constant(size),
-          slide: fc.integer({ min: Math.ceil(size / 6), max: size }),
-        }),
-      )
-      .chain(({ size, slide }) =>
-        fc.record({
-          size: fc.constant(size),
-          slide: fc.constant(slide),
-          offset: fc.integer({ min: -(slide - 1), max: slide - 1 }),
-        }),
-      )
-      .map(({ size, slide, offset }) => ({
-        assigner: sliding(size, slide, offset),
-        size,
-        slide,
-        offset,
-        gap: 0,
-      }));
-  }
-  return fc
-    .integer({ min: 1, max: 100 })
-    .map((gap) => ({ assigner: session(gap), size: 0, slide: 0, offset: 0, gap }));
-}
 
 function scenarioArb(kind: RefConfig['kind'], isolateRetries = true) {
   return fc.record({
-    win: assignerArb(kind),
+    win: assignerArb(kind, 6),
     time: timeArb,
     keys: fc.integer({ min: 1, max: KEYS.length }),
     initialShards: fc.integer({ min: 1, max: 3 }),

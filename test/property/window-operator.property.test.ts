@@ -7,10 +7,10 @@
  * Seeded and reproducible: FC_SEED=<n> overrides the seed printed below.
  */
 import fc from 'fast-check';
+import { assignerArb, timeArb } from './arbitraries.ts';
 import { describe, expect, it } from 'vitest';
 import { InMemoryStateStore, InjectedCrashError } from '../../lib/adapters/memory/index.ts';
-import { json, pipeline, session, sliding, sum, tumbling } from '../../lib/core/index.ts';
-import type { WindowAssigner } from '../../lib/core/index.ts';
+import { json, pipeline, sum } from '../../lib/core/index.ts';
 import { WindowOperatorHarness } from '../../lib/testing/index.ts';
 import { runReference } from './reference.ts';
 import type { RefConfig, RefStep } from './reference.ts';
@@ -81,65 +81,6 @@ const opArb = fc.record({
   crashAt: fc.nat(3),
 });
 
-const timeArb = fc.record({
-  ooo: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 100 })),
-  lateness: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 200 })),
-  idleTimeout: fc.option(fc.integer({ min: 1, max: 400 }), { nil: undefined }),
-  idleAdvance: fc.boolean(),
-});
-
-function assignerArb(kind: RefConfig['kind']): fc.Arbitrary<{
-  assigner: WindowAssigner;
-  size: number;
-  slide: number;
-  offset: number;
-  gap: number;
-}> {
-  if (kind === 'tumbling') {
-    return fc
-      .integer({ min: 1, max: 300 })
-      .chain((size) =>
-        fc.record({
-          size: fc.constant(size),
-          offset: fc.integer({ min: -(size - 1), max: size - 1 }),
-        }),
-      )
-      .map(({ size, offset }) => ({
-        assigner: tumbling(size, offset),
-        size,
-        slide: size,
-        offset,
-        gap: 0,
-      }));
-  }
-  if (kind === 'sliding') {
-    return fc
-      .integer({ min: 2, max: 200 })
-      .chain((size) =>
-        fc.record({
-          size: fc.constant(size),
-          slide: fc.integer({ min: Math.ceil(size / 8), max: size }),
-        }),
-      )
-      .chain(({ size, slide }) =>
-        fc.record({
-          size: fc.constant(size),
-          slide: fc.constant(slide),
-          offset: fc.integer({ min: -(slide - 1), max: slide - 1 }),
-        }),
-      )
-      .map(({ size, slide, offset }) => ({
-        assigner: sliding(size, slide, offset),
-        size,
-        slide,
-        offset,
-        gap: 0,
-      }));
-  }
-  return fc
-    .integer({ min: 1, max: 100 })
-    .map((gap) => ({ assigner: session(gap), size: 0, slide: 0, offset: 0, gap }));
-}
 
 interface Step {
   readonly ref: RefStep;
