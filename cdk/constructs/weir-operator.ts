@@ -35,6 +35,7 @@ import {
   type EventSourceMappingInput,
   type EventSourceMappingSettings,
 } from '../../lib/runtime/esm-settings.ts';
+import { WeirEnv } from '../../lib/runtime/weir-env.ts';
 
 /** Where the ESM sends the description of a batch it gave up on. */
 export const OnFailureDestinationType = {
@@ -83,16 +84,7 @@ export const WeirResourceNames = {
 } as const;
 
 /** Environment variables the construct sets on the operator function. */
-export const WeirEnvironment = {
-  OPERATOR: 'WEIR_OPERATOR',
-  STATE_TABLE: 'WEIR_STATE_TABLE',
-  CHECKPOINT_BUCKET: 'WEIR_CHECKPOINT_BUCKET',
-  CHECKPOINT_PREFIX: 'WEIR_CHECKPOINT_PREFIX',
-  RESULTS_TABLE: 'WEIR_RESULTS_TABLE',
-  /** Bucket of dead letters and late data (`<prefix>/<operator>/...`): the checkpoint bucket. */
-  OUTPUT_BUCKET: 'WEIR_OUTPUT_BUCKET',
-  STREAM_NAME: 'WEIR_STREAM_NAME',
-} as const;
+export const WeirEnvironment = WeirEnv;
 
 /** Properties of a {@link WeirOperator}. */
 export interface WeirOperatorProps {

@@ -4,18 +4,10 @@
  * missing. The CDK construct sets exactly these variables.
  */
 import { ConfigError } from '../../errors.ts';
+import { WeirEnv } from '../weir-env.ts';
 import { endpointsFromEnv, type ServiceEndpoints, type StaticCredentials } from '../../adapters/aws-clients.ts';
 
-/** Environment variable names shared with the CDK construct. */
-export const WeirEnv = {
-  OPERATOR: 'WEIR_OPERATOR',
-  STATE_TABLE: 'WEIR_STATE_TABLE',
-  RESULTS_TABLE: 'WEIR_RESULTS_TABLE',
-  OUTPUT_BUCKET: 'WEIR_OUTPUT_BUCKET',
-  CHECKPOINT_BUCKET: 'WEIR_CHECKPOINT_BUCKET',
-  CHECKPOINT_PREFIX: 'WEIR_CHECKPOINT_PREFIX',
-  STREAM_NAME: 'WEIR_STREAM_NAME',
-} as const;
+export { WeirEnv } from '../weir-env.ts';
 
 /** Everything the Lambda handlers of one operator need. */
 export interface LambdaRuntimeConfig {

@@ -1,0 +1,15 @@
+/**
+ * The environment variables an operator's Lambda functions read: one list,
+ * used by the CDK construct that sets them and by the runtime that parses
+ * them (lib/runtime/lambda/config.ts), so the two cannot drift.
+ */
+export const WeirEnv = {
+  OPERATOR: 'WEIR_OPERATOR',
+  STATE_TABLE: 'WEIR_STATE_TABLE',
+  RESULTS_TABLE: 'WEIR_RESULTS_TABLE',
+  /** Bucket of dead letters and late data (`<prefix>/<operator>/...`): the checkpoint bucket. */
+  OUTPUT_BUCKET: 'WEIR_OUTPUT_BUCKET',
+  CHECKPOINT_BUCKET: 'WEIR_CHECKPOINT_BUCKET',
+  CHECKPOINT_PREFIX: 'WEIR_CHECKPOINT_PREFIX',
+  STREAM_NAME: 'WEIR_STREAM_NAME',
+} as const;
