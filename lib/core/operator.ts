@@ -39,7 +39,6 @@ import type {
   WindowResult,
 } from './records.ts';
 import type { JsonValue } from './json.ts';
-import { resultId } from '../ports/sink.ts';
 import { watermarkCandidate, isShardActive } from './watermark.ts';
 import { windowStart } from './window.ts';
 import type { TimeWindow } from './window.ts';
@@ -52,6 +51,8 @@ export const MAX_EVENT_TIME = 8.64e15;
 const MAX_ATTEMPTS = 20;
 const NONE: readonly TimeWindow[] = Object.freeze([]);
 const PAGE = 1000;
+/** Keys whose URI encoding {@link ResultIds} keeps. */
+const KEY_CACHE = 10_000;
 
 // Per-record status in a batch (0: not decided yet).
 const SKIPPED = 1;
@@ -178,18 +179,29 @@ function absorbedWith(
 }
 
 /**
- * The deterministic result id (one format for every sink, see
- * {@link resultId}): `<operator>/<key>/<start>-<end>/v<version>`, operator
- * and key URI-encoded so that no key can make two ids collide.
+ * Builds deterministic result ids in the format of `resultId` (ports/sink.ts),
+ * `<operator>/<key>/<start>-<end>/v<version>` (operator and key URI-encoded so
+ * that no key can make two ids collide), with the operator part and recent
+ * keys' encodings cached: firing builds one id per window, on the hot path.
  */
-export function resultIdOf(
-  operator: string,
-  key: string,
-  start: number,
-  end: number,
-  version: number,
-): string {
-  return resultId(operator, key, { start, end }, version);
+export class ResultIds {
+  private readonly prefix: string;
+  private readonly keys = new Map<string, string>();
+
+  constructor(operator: string) {
+    this.prefix = encodeURIComponent(operator) + '/';
+  }
+
+  /** The id of (key, [start, end), version); equals `resultId(operator, key, { start, end }, version)`. */
+  of(key: string, start: number, end: number, version: number): string {
+    let k = this.keys.get(key);
+    if (k === undefined) {
+      if (this.keys.size >= KEY_CACHE) this.keys.clear();
+      k = encodeURIComponent(key) + '/';
+      this.keys.set(key, k);
+    }
+    return this.prefix + k + String(start) + '-' + String(end) + '/v' + String(version);
+  }
 }
 
 /** A result as JSON for the outbox (undefined and non-finite numbers become null, as in JSON). */
@@ -225,9 +237,11 @@ export class WindowOperator<IN, ACC, OUT> {
   private readonly store: StateStore;
   private readonly clock: Clock;
   private readonly agg: AggregateFunction<IN, ACC, OUT>;
+  private readonly ids: ResultIds;
 
   constructor(definition: WindowedOperatorDefinition<IN, ACC, OUT>, deps: WindowOperatorDeps) {
     this.definition = definition;
+    this.ids = new ResultIds(definition.name);
     this.store = deps.store;
     this.clock = deps.clock;
     this.agg = definition.aggregate;
@@ -278,7 +292,7 @@ export class WindowOperator<IN, ACC, OUT> {
       const o = item.outbox;
       if (o === null) continue;
       out.push({
-        id: resultIdOf(op, item.key, item.start, item.end, o.version),
+        id: this.ids.of(item.key, item.start, item.end, o.version),
         operator: op,
         key: item.key,
         window: { start: item.start, end: item.end },
@@ -529,7 +543,8 @@ export class WindowOperator<IN, ACC, OUT> {
       times[i] = t;
 
       if (kind === 'tumbling') {
-        const start = windowStart(t, offset, size);
+        // Consecutive records mostly share a window: skip the (floating-point) modulo then.
+        const start = t >= lastStart && t < lastStart + size ? lastStart : windowStart(t, offset, size);
         const end = start + size;
         if (end - 1 + lateness < w) {
           this.lateRecord(batch, i, [{ start, end }], LateReason.WINDOW_CLOSED, w);
@@ -1159,7 +1174,7 @@ export class WindowOperator<IN, ACC, OUT> {
         const version = item.firedVersion + 1;
         const window = { start: item.start, end: item.end };
         pendingResults.push({
-          id: resultIdOf(op, item.key, item.start, item.end, version),
+          id: this.ids.of(item.key, item.start, item.end, version),
           operator: op,
           key: item.key,
           window,
@@ -1167,12 +1182,14 @@ export class WindowOperator<IN, ACC, OUT> {
           version,
           supersedes: item.supersedes,
         });
+        // Past its lateness already (W > maxTimestamp + L): fired and purged by the same write.
+        const expired = item.cleanupAt < w;
         planned.push([
           {
             kind: 'put',
             expectedRevision: item.revision,
             // Fired in state and put in the outbox by one write: emission is re-driven until acknowledged.
-            item: changed(item, item.accumulator, item.absorbed, version, false, false, NONE, {
+            item: changed(item, expired ? null : item.accumulator, item.absorbed, version, false, expired, NONE, {
               version,
               value: toJsonValue(value),
               supersedes: item.supersedes,

@@ -15,12 +15,24 @@ import type {
   WindowWrite,
 } from '../../ports/state-store.ts';
 
-interface HeapEntry {
-  readonly at: number;
+/**
+ * One (key, start, end) while an item exists for it, open or purged. Index
+ * entries point at the slot, so checking one is a field read, not a lookup;
+ * a deleted item's slot is emptied and a re-created item gets a new slot.
+ */
+interface Slot {
   readonly key: string;
   readonly start: number;
   readonly end: number;
-  readonly revision: number;
+  /** The stored item (open or a tombstone); `undefined` once deleted. */
+  item: WindowItem | undefined;
+  /** Query stamp: the last {@link InMemoryStateStore.drain} that returned this slot. */
+  seen: number;
+}
+
+interface HeapEntry {
+  readonly at: number;
+  readonly slot: Slot;
   /** Found stale by a query: removed by the next {@link MinHeap.compact}. */
   dead: boolean;
 }
@@ -57,9 +69,6 @@ class MinHeap {
     }
     a[i] = e;
   }
-  peek(): HeapEntry | undefined {
-    return this.a[0];
-  }
   push(e: HeapEntry): void {
     const a = this.a;
     a.push(e);
@@ -73,37 +82,16 @@ class MinHeap {
     }
     a[i] = e;
   }
-  pop(): HeapEntry | undefined {
-    const a = this.a;
-    const top = a[0];
-    const last = a.pop();
-    if (top === undefined || last === undefined || a.length === 0) return top;
-    let i = 0;
-    const n = a.length;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const r = l + 1;
-      const c = r < n && (a[r] as HeapEntry).at < (a[l] as HeapEntry).at ? r : l;
-      const ce = a[c] as HeapEntry;
-      if (ce.at >= last.at) break;
-      a[i] = ce;
-      i = c;
-    }
-    a[i] = last;
-    return top;
-  }
 }
 
 /**
- * Per key: open items in a short array (a key has few open windows; scanning
- * numbers beats hashing non-Smi timestamps) and tombstones in an array
- * sorted by (start, end), found by binary search (no `start/end` strings to
- * build and hash on every lookup).
+ * Per key: slots of open items in a short array (a key has few open windows;
+ * scanning numbers beats hashing non-Smi timestamps) and slots of tombstones
+ * in an array sorted by (start, end), found by binary search.
  */
 interface KeyEntry {
-  readonly open: WindowItem[];
-  tombs: WindowItem[] | undefined;
+  readonly open: Slot[];
+  tombs: Slot[] | undefined;
 }
 type Items = Map<string, KeyEntry>;
 
@@ -112,65 +100,22 @@ interface OperatorState {
   readonly due: MinHeap;
   readonly expiry: MinHeap;
   readonly progress: Map<string, ShardProgress>;
-  /**
-   * Items with an unacknowledged outbox (the analogue of a sparse GSI), in
-   * insertion order; `outboxByKey` finds a key's entries without building a
-   * `start/end/key` string per lookup.
-   */
-  readonly outbox: Set<WindowRef>;
-  readonly outboxByKey: Map<string, WindowRef[]>;
+  /** Slots whose item has an unacknowledged outbox (the analogue of a sparse GSI), in insertion order. */
+  readonly outbox: Set<Slot>;
   watermark: number | null;
 }
 
-function outboxRemove(s: OperatorState, key: string, start: number, end: number): void {
-  const refs = s.outboxByKey.get(key);
-  if (refs === undefined) return;
-  for (let i = 0; i < refs.length; i++) {
-    const r = refs[i] as WindowRef;
-    if (r.start === start && r.end === end) {
-      s.outbox.delete(r);
-      if (refs.length === 1) s.outboxByKey.delete(key);
-      else refs.splice(i, 1);
-      return;
-    }
-  }
-}
-
-function trackOutbox(s: OperatorState, item: WindowItem): void {
-  const { key, start, end } = item;
-  if (item.outbox === null) {
-    outboxRemove(s, key, start, end);
-    return;
-  }
-  let refs = s.outboxByKey.get(key);
-  if (refs === undefined) s.outboxByKey.set(key, (refs = []));
-  for (const r of refs) if (r.start === start && r.end === end) return;
-  const ref: WindowRef = { key, start, end };
-  refs.push(ref);
-  s.outbox.add(ref);
-}
-
-/**
- * Keeps the outbox index in step with a put of `item` over `prev`. Membership
- * depends only on whether the outbox is set, so a put that keeps it set (or
- * unset) leaves the index, and its order, as it was.
- */
-function trackOutboxChange(s: OperatorState, item: WindowItem, prev: WindowItem | undefined): void {
-  const had = prev !== undefined && prev.outbox !== null;
-  if ((item.outbox !== null) !== had) trackOutbox(s, item);
-}
-
 /** Index of the tombstone [start, end) in `tombs` (sorted by start, end), or -(insertion point) - 1. */
-function tombIndex(tombs: readonly WindowItem[], start: number, end: number): number {
+function tombIndex(tombs: readonly Slot[], start: number, end: number): number {
   let lo = 0;
   let hi = tombs.length - 1;
   // Fast paths: tombstones are mostly appended in order and looked up past the last.
   if (hi < 0) return -1;
-  const last = tombs[hi] as WindowItem;
+  const last = tombs[hi] as Slot;
   if (start > last.start || (start === last.start && end > last.end)) return -(hi + 1) - 1;
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;
-    const t = tombs[mid] as WindowItem;
+    const t = tombs[mid] as Slot;
     const c = t.start - start || t.end - end;
     if (c === 0) return mid;
     if (c < 0) lo = mid + 1;
@@ -179,76 +124,43 @@ function tombIndex(tombs: readonly WindowItem[], start: number, end: number): nu
   return -lo - 1;
 }
 
-function getTomb(e: KeyEntry, start: number, end: number): WindowItem | undefined {
+function insertTomb(e: KeyEntry, slot: Slot): void {
+  const tombs = (e.tombs ??= []);
+  const i = tombIndex(tombs, slot.start, slot.end);
+  if (i >= 0) tombs[i] = slot;
+  else if (-i - 1 === tombs.length) tombs.push(slot);
+  else tombs.splice(-i - 1, 0, slot);
+}
+
+function removeFrom(list: Slot[], slot: Slot): void {
+  const i = list.indexOf(slot);
+  if (i >= 0) list.splice(i, 1);
+}
+
+/** Simulated crash of the store, for failure-injection tests. */
+export class InjectedCrashError extends WeirError {}
+
+function findSlot(e: KeyEntry | undefined, start: number, end: number): Slot | undefined {
+  if (e === undefined) return undefined;
+  const open = e.open;
+  for (let i = 0; i < open.length; i++) {
+    const s = open[i] as Slot;
+    if (s.start === start && s.end === end) return s;
+  }
   const tombs = e.tombs;
   if (tombs === undefined) return undefined;
   const i = tombIndex(tombs, start, end);
   return i >= 0 ? tombs[i] : undefined;
 }
 
-function setTomb(e: KeyEntry, item: WindowItem): void {
-  const tombs = (e.tombs ??= []);
-  const i = tombIndex(tombs, item.start, item.end);
-  if (i >= 0) tombs[i] = item;
-  else if (-i - 1 === tombs.length) tombs.push(item);
-  else tombs.splice(-i - 1, 0, item);
-}
-
-function deleteTomb(e: KeyEntry, start: number, end: number): void {
-  const tombs = e.tombs;
-  if (tombs === undefined) return;
-  const i = tombIndex(tombs, start, end);
-  if (i >= 0) tombs.splice(i, 1);
-}
-
-/** Simulated crash of the store, for failure-injection tests. */
-export class InjectedCrashError extends WeirError {}
-
-function indexIn(open: readonly WindowItem[], start: number, end: number): number {
-  for (let i = 0; i < open.length; i++) {
-    const it = open[i] as WindowItem;
-    if (it.start === start && it.end === end) return i;
-  }
-  return -1;
-}
-
 function getItem(items: Items, key: string, start: number, end: number): WindowItem | undefined {
-  const e = items.get(key);
-  if (e === undefined) return undefined;
-  const i = indexIn(e.open, start, end);
-  if (i >= 0) return e.open[i];
-  return getTomb(e, start, end);
-}
-
-function setItem(items: Items, item: WindowItem): void {
-  let e = items.get(item.key);
-  if (e === undefined) items.set(item.key, (e = { open: [], tombs: undefined }));
-  const i = indexIn(e.open, item.start, item.end);
-  if (item.purged) {
-    if (i >= 0) e.open.splice(i, 1);
-    setTomb(e, item);
-    return;
-  }
-  if (i >= 0) e.open[i] = item;
-  else {
-    e.open.push(item);
-    deleteTomb(e, item.start, item.end);
-  }
-}
-
-function deleteItem(items: Items, key: string, start: number, end: number): void {
-  const e = items.get(key);
-  if (e === undefined) return;
-  const i = indexIn(e.open, start, end);
-  if (i >= 0) e.open.splice(i, 1);
-  else deleteTomb(e, start, end);
-  if (e.open.length === 0 && (e.tombs === undefined || e.tombs.length === 0)) items.delete(key);
+  return findSlot(items.get(key), start, end)?.item;
 }
 
 function* allOf(items: Items): Generator<WindowItem> {
   for (const e of items.values()) {
-    yield* e.open;
-    if (e.tombs !== undefined) yield* e.tombs;
+    for (const s of e.open) yield s.item as WindowItem;
+    if (e.tombs !== undefined) for (const s of e.tombs) yield s.item as WindowItem;
   }
 }
 
@@ -262,6 +174,8 @@ export class InMemoryStateStore implements StateStore {
   private readonly operators = new Map<string, OperatorState>();
   private crashAfterGroups: number | undefined;
   private crashOnProgress = false;
+  /** Stamp of the last index query (see {@link drain}). */
+  private drains = 0;
   /** Number of `write` calls and groups applied, for tests and benchmarks. */
   readonly stats = { writeCalls: 0, groupsApplied: 0, conflicts: 0 };
 
@@ -274,7 +188,6 @@ export class InMemoryStateStore implements StateStore {
         expiry: new MinHeap(),
         progress: new Map(),
         outbox: new Set(),
-        outboxByKey: new Map(),
         watermark: null,
       };
       this.operators.set(operator, s);
@@ -354,8 +267,8 @@ export class InMemoryStateStore implements StateStore {
       const list: WindowItem[] = [];
       const e = s.items.get(key);
       if (e !== undefined) {
-        list.push(...e.open);
-        if (e.tombs !== undefined) list.push(...e.tombs);
+        for (const slot of e.open) list.push(slot.item as WindowItem);
+        if (e.tombs !== undefined) for (const slot of e.tombs) list.push(slot.item as WindowItem);
       }
       out.set(key, list);
     }
@@ -409,33 +322,46 @@ export class InMemoryStateStore implements StateStore {
   private putOne(s: OperatorState, w: Extract<WindowWrite, { kind: 'put' }>): boolean {
     const item = w.item;
     const e = s.items.get(item.key);
-    const i = e === undefined ? -1 : indexIn(e.open, item.start, item.end);
-    const cur =
-      i >= 0
-        ? (e as KeyEntry).open[i]
-        : e === undefined
-          ? undefined
-          : getTomb(e, item.start, item.end);
+    const slot = findSlot(e, item.start, item.end);
+    const cur = slot?.item;
     if (w.expectedRevision === null ? cur !== undefined : cur?.revision !== w.expectedRevision) {
       return false;
     }
-    if (i >= 0 && !item.purged) (e as KeyEntry).open[i] = item;
-    else setItem(s.items, item);
-    this.indexWrite(s, item, cur);
-    trackOutboxChange(s, item, cur);
+    this.put(s, e, slot, item);
     return true;
   }
 
-  private indexWrite(s: OperatorState, item: WindowItem, prev: WindowItem | undefined): void {
+  /** Stores `item` in its slot (creating one if needed) and keeps the indexes in step. */
+  private put(s: OperatorState, e: KeyEntry | undefined, slot: Slot | undefined, item: WindowItem): void {
+    const prev = slot?.item;
+    if (e === undefined) s.items.set(item.key, (e = { open: [], tombs: undefined }));
+    if (slot === undefined) {
+      slot = { key: item.key, start: item.start, end: item.end, item, seen: 0 };
+      if (item.purged) insertTomb(e, slot);
+      else e.open.push(slot);
+    } else {
+      slot.item = item;
+      const wasPurged = prev !== undefined && prev.purged;
+      if (item.purged && !wasPurged) {
+        removeFrom(e.open, slot);
+        insertTomb(e, slot);
+      } else if (!item.purged && wasPurged) {
+        removeFrom(e.tombs as Slot[], slot);
+        e.open.push(slot);
+      }
+    }
+    // Outbox membership depends only on whether the outbox is set, so a put
+    // that keeps it set leaves the entry, and its place in the order, as it was.
+    if (item.outbox !== null) s.outbox.add(slot);
+    else s.outbox.delete(slot);
     if (item.purged) return;
-    const { key, start, end, revision } = item;
     // One due entry per pending spell: pushed when the item becomes pending.
     if (item.pending && (prev === undefined || !prev.pending || prev.purged)) {
-      s.due.push({ at: end - 1, key, start, end, revision, dead: false });
+      s.due.push({ at: item.end - 1, slot, dead: false });
     }
-    // cleanupAt is fixed by the bounds, which are the identity: one expiry entry per open item.
+    // cleanupAt is fixed by the bounds, which are the identity: one expiry entry per open spell.
     if (prev === undefined || prev.purged) {
-      s.expiry.push({ at: item.cleanupAt, key, start, end, revision, dead: false });
+      s.expiry.push({ at: item.cleanupAt, slot, dead: false });
     }
   }
 
@@ -450,16 +376,20 @@ export class InMemoryStateStore implements StateStore {
   }
 
   private applyWrite(s: OperatorState, w: WindowWrite): void {
-    if (w.kind === 'delete') {
-      deleteItem(s.items, w.ref.key, w.ref.start, w.ref.end);
-      outboxRemove(s, w.ref.key, w.ref.start, w.ref.end);
+    if (w.kind === 'put') {
+      const e = s.items.get(w.item.key);
+      this.put(s, e, findSlot(e, w.item.start, w.item.end), w.item);
       return;
     }
-    const item = w.item;
-    const prev = getItem(s.items, item.key, item.start, item.end);
-    setItem(s.items, item);
-    this.indexWrite(s, item, prev);
-    trackOutboxChange(s, item, prev);
+    const { key, start, end } = w.ref;
+    const e = s.items.get(key);
+    const slot = findSlot(e, start, end);
+    if (e === undefined || slot === undefined) return;
+    if (slot.item?.purged === true) removeFrom(e.tombs as Slot[], slot);
+    else removeFrom(e.open, slot);
+    slot.item = undefined;
+    s.outbox.delete(slot);
+    if (e.open.length === 0 && (e.tombs === undefined || e.tombs.length === 0)) s.items.delete(key);
   }
 
   /**
@@ -472,7 +402,6 @@ export class InMemoryStateStore implements StateStore {
    * way are removed.
    */
   private drain(
-    s: OperatorState,
     heap: MinHeap,
     bound: number,
     inclusive: boolean,
@@ -482,9 +411,9 @@ export class InMemoryStateStore implements StateStore {
     const a = heap.entries;
     const n = a.length;
     if (n === 0 || limit <= 0) return [];
+    const stamp = ++this.drains;
     let out: WindowItem[] = [];
     const ats: number[] = [];
-    const seen = new Set<WindowItem>();
     let stale = 0;
     const stack: number[] = [0];
     while (stack.length > 0) {
@@ -494,13 +423,14 @@ export class InMemoryStateStore implements StateStore {
       const l = 2 * i + 1;
       if (l < n) stack.push(l);
       if (l + 1 < n) stack.push(l + 1);
-      const item = getItem(s.items, e.key, e.start, e.end);
-      if (item === undefined || item.purged || (due && !item.pending) || seen.has(item)) {
+      const slot = e.slot;
+      const item = slot.item;
+      if (item === undefined || item.purged || (due && !item.pending) || slot.seen === stamp) {
         e.dead = true;
         stale++;
         continue;
       }
-      seen.add(item);
+      slot.seen = stamp;
       out.push(item);
       ats.push(e.at);
     }
@@ -516,20 +446,20 @@ export class InMemoryStateStore implements StateStore {
 
   listDue(operator: string, watermark: number, limit: number): Promise<readonly WindowItem[]> {
     const s = this.op(operator);
-    return Promise.resolve(this.drain(s, s.due, watermark, true, true, limit));
+    return Promise.resolve(this.drain(s.due, watermark, true, true, limit));
   }
 
   listExpired(operator: string, watermark: number, limit: number): Promise<readonly WindowItem[]> {
     const s = this.op(operator);
-    return Promise.resolve(this.drain(s, s.expiry, watermark, false, false, limit));
+    return Promise.resolve(this.drain(s.expiry, watermark, false, false, limit));
   }
 
   listOutbox(operator: string, limit: number): Promise<readonly WindowItem[]> {
     const s = this.op(operator);
     const out: WindowItem[] = [];
-    for (const ref of s.outbox.values()) {
+    for (const slot of s.outbox) {
       if (out.length >= limit) break;
-      const item = getItem(s.items, ref.key, ref.start, ref.end);
+      const item = slot.item;
       if (item?.outbox) out.push(item);
     }
     return Promise.resolve(out);
@@ -539,12 +469,12 @@ export class InMemoryStateStore implements StateStore {
     const s = this.op(operator);
     return Promise.resolve(
       acks.map((a) => {
-        const item = getItem(s.items, a.key, a.start, a.end);
-        if (item?.outbox?.version !== a.version) return false;
-        const next: WindowItem = { ...item, outbox: null, revision: item.revision + 1 };
-        setItem(s.items, next);
-        // The due/expiry heaps hold revisions only as hints; validity is re-checked on read.
-        trackOutbox(s, next);
+        const slot = findSlot(s.items.get(a.key), a.start, a.end);
+        const item = slot?.item;
+        if (slot === undefined || item?.outbox?.version !== a.version) return false;
+        // The due/expiry heaps point at the slot; validity is re-checked on read.
+        slot.item = { ...item, outbox: null, revision: item.revision + 1 };
+        s.outbox.delete(slot);
         return true;
       }),
     );
