@@ -187,6 +187,10 @@ function absorbedWith(
 export class ResultIds {
   private readonly prefix: string;
   private readonly keys = new Map<string, string>();
+  /** `<start>-<end>/v` of the last window asked for (firing goes window by window). */
+  private bounds = '';
+  private lastStart = NaN;
+  private lastEnd = NaN;
 
   constructor(operator: string) {
     this.prefix = encodeURIComponent(operator) + '/';
@@ -200,7 +204,12 @@ export class ResultIds {
       k = encodeURIComponent(key) + '/';
       this.keys.set(key, k);
     }
-    return this.prefix + k + String(start) + '-' + String(end) + '/v' + String(version);
+    if (start !== this.lastStart || end !== this.lastEnd) {
+      this.lastStart = start;
+      this.lastEnd = end;
+      this.bounds = String(start) + '-' + String(end) + '/v';
+    }
+    return this.prefix + k + this.bounds + String(version);
   }
 }
 
@@ -1164,6 +1173,8 @@ export class WindowOperator<IN, ACC, OUT> {
       );
       const planned: WindowWrite[][] = [];
       const pendingResults: WindowResult<OUT>[] = [];
+      // Due items come sorted by end: results of one window share one (readonly) bounds object.
+      let window: TimeWindow = { start: NaN, end: NaN };
       for (const item of due) {
         let value: OUT;
         try {
@@ -1172,7 +1183,8 @@ export class WindowOperator<IN, ACC, OUT> {
           throw new AggregateResultError(item.key, item, e);
         }
         const version = item.firedVersion + 1;
-        const window = { start: item.start, end: item.end };
+        if (window.start !== item.start || window.end !== item.end)
+          window = { start: item.start, end: item.end };
         pendingResults.push({
           id: this.ids.of(item.key, item.start, item.end, version),
           operator: op,

@@ -21,66 +21,93 @@ import type {
  * a deleted item's slot is emptied and a re-created item gets a new slot.
  */
 interface Slot {
-  readonly key: string;
-  readonly start: number;
-  readonly end: number;
+  /** The slot's identity: the bounds of the item that created it (they never change). */
+  readonly ref: WindowRef;
   /** The stored item (open or a tombstone); `undefined` once deleted. */
   item: WindowItem | undefined;
   /** Query stamp: the last {@link InMemoryStateStore.drain} that returned this slot. */
   seen: number;
 }
 
-interface HeapEntry {
-  readonly at: number;
-  readonly slot: Slot;
-  /** Found stale by a query: removed by the next {@link MinHeap.compact}. */
-  dead: boolean;
-}
-
-/** Binary min-heap on `at`. */
+/**
+ * Binary min-heap of (at, slot) with lazy deletion, in parallel arrays: the
+ * keys in a Float64Array (no boxed number per entry), the slots beside them.
+ */
 class MinHeap {
-  private a: HeapEntry[] = [];
+  private ats = new Float64Array(1024);
+  private slots: Slot[] = [];
+  /** Entries found stale by a query, removed by the next {@link compact}. */
+  private dead = new Uint8Array(1024);
+  private n = 0;
+
   get size(): number {
-    return this.a.length;
+    return this.n;
   }
-  /** The heap array (a parent's `at` is never above its children's). */
-  get entries(): readonly HeapEntry[] {
-    return this.a;
+  at(i: number): number {
+    return this.ats[i] as number;
+  }
+  slot(i: number): Slot {
+    return this.slots[i] as Slot;
+  }
+  markDead(i: number): void {
+    this.dead[i] = 1;
   }
   /** Removes entries marked dead and restores the heap order (Floyd's heapify, O(n)). */
   compact(): void {
-    const a = this.a.filter((e) => !e.dead);
-    this.a = a;
-    for (let i = (a.length >> 1) - 1; i >= 0; i--) this.siftDown(i);
+    const { ats, slots, dead } = this;
+    let w = 0;
+    for (let i = 0; i < this.n; i++) {
+      if (dead[i] === 1) continue;
+      ats[w] = ats[i] as number;
+      slots[w] = slots[i] as Slot;
+      w++;
+    }
+    dead.fill(0, 0, this.n);
+    slots.length = w;
+    this.n = w;
+    for (let i = (w >> 1) - 1; i >= 0; i--) this.siftDown(i);
   }
   private siftDown(i: number): void {
-    const a = this.a;
-    const n = a.length;
-    const e = a[i] as HeapEntry;
+    const { ats, slots } = this;
+    const n = this.n;
+    const at = ats[i] as number;
+    const slot = slots[i] as Slot;
     for (;;) {
       const l = 2 * i + 1;
       if (l >= n) break;
       const r = l + 1;
-      const c = r < n && (a[r] as HeapEntry).at < (a[l] as HeapEntry).at ? r : l;
-      const ce = a[c] as HeapEntry;
-      if (ce.at >= e.at) break;
-      a[i] = ce;
+      const c = r < n && (ats[r] as number) < (ats[l] as number) ? r : l;
+      const cat = ats[c] as number;
+      if (cat >= at) break;
+      ats[i] = cat;
+      slots[i] = slots[c] as Slot;
       i = c;
     }
-    a[i] = e;
+    ats[i] = at;
+    slots[i] = slot;
   }
-  push(e: HeapEntry): void {
-    const a = this.a;
-    a.push(e);
-    let i = a.length - 1;
+  push(at: number, slot: Slot): void {
+    if (this.n === this.ats.length) {
+      const ats = new Float64Array(this.n * 2);
+      ats.set(this.ats);
+      this.ats = ats;
+      const dead = new Uint8Array(this.n * 2);
+      dead.set(this.dead);
+      this.dead = dead;
+    }
+    const { ats, slots } = this;
+    let i = this.n++;
+    slots.push(slot);
     while (i > 0) {
       const p = (i - 1) >> 1;
-      const pe = a[p] as HeapEntry;
-      if (pe.at <= e.at) break;
-      a[i] = pe;
+      const pat = ats[p] as number;
+      if (pat <= at) break;
+      ats[i] = pat;
+      slots[i] = slots[p] as Slot;
       i = p;
     }
-    a[i] = e;
+    ats[i] = at;
+    slots[i] = slot;
   }
 }
 
@@ -111,11 +138,11 @@ function tombIndex(tombs: readonly Slot[], start: number, end: number): number {
   let hi = tombs.length - 1;
   // Fast paths: tombstones are mostly appended in order and looked up past the last.
   if (hi < 0) return -1;
-  const last = tombs[hi] as Slot;
+  const last = (tombs[hi] as Slot).ref;
   if (start > last.start || (start === last.start && end > last.end)) return -(hi + 1) - 1;
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;
-    const t = tombs[mid] as Slot;
+    const t = (tombs[mid] as Slot).ref;
     const c = t.start - start || t.end - end;
     if (c === 0) return mid;
     if (c < 0) lo = mid + 1;
@@ -126,15 +153,18 @@ function tombIndex(tombs: readonly Slot[], start: number, end: number): number {
 
 function insertTomb(e: KeyEntry, slot: Slot): void {
   const tombs = (e.tombs ??= []);
-  const i = tombIndex(tombs, slot.start, slot.end);
+  const i = tombIndex(tombs, slot.ref.start, slot.ref.end);
   if (i >= 0) tombs[i] = slot;
   else if (-i - 1 === tombs.length) tombs.push(slot);
   else tombs.splice(-i - 1, 0, slot);
 }
 
+/** Removes `slot` from `list`, keeping the order (without splice's array of removed elements). */
 function removeFrom(list: Slot[], slot: Slot): void {
   const i = list.indexOf(slot);
-  if (i >= 0) list.splice(i, 1);
+  if (i < 0) return;
+  for (let j = i + 1; j < list.length; j++) list[j - 1] = list[j] as Slot;
+  list.length--;
 }
 
 /** Simulated crash of the store, for failure-injection tests. */
@@ -145,7 +175,8 @@ function findSlot(e: KeyEntry | undefined, start: number, end: number): Slot | u
   const open = e.open;
   for (let i = 0; i < open.length; i++) {
     const s = open[i] as Slot;
-    if (s.start === start && s.end === end) return s;
+    const r = s.ref;
+    if (r.start === start && r.end === end) return s;
   }
   const tombs = e.tombs;
   if (tombs === undefined) return undefined;
@@ -336,7 +367,7 @@ export class InMemoryStateStore implements StateStore {
     const prev = slot?.item;
     if (e === undefined) s.items.set(item.key, (e = { open: [], tombs: undefined }));
     if (slot === undefined) {
-      slot = { key: item.key, start: item.start, end: item.end, item, seen: 0 };
+      slot = { ref: { key: item.key, start: item.start, end: item.end }, item, seen: 0 };
       if (item.purged) insertTomb(e, slot);
       else e.open.push(slot);
     } else {
@@ -357,11 +388,11 @@ export class InMemoryStateStore implements StateStore {
     if (item.purged) return;
     // One due entry per pending spell: pushed when the item becomes pending.
     if (item.pending && (prev === undefined || !prev.pending || prev.purged)) {
-      s.due.push({ at: item.end - 1, slot, dead: false });
+      s.due.push(item.end - 1, slot);
     }
     // cleanupAt is fixed by the bounds, which are the identity: one expiry entry per open spell.
     if (prev === undefined || prev.purged) {
-      s.expiry.push({ at: item.cleanupAt, slot, dead: false });
+      s.expiry.push(item.cleanupAt, slot);
     }
   }
 
@@ -408,8 +439,7 @@ export class InMemoryStateStore implements StateStore {
     due: boolean,
     limit: number,
   ): WindowItem[] {
-    const a = heap.entries;
-    const n = a.length;
+    const n = heap.size;
     if (n === 0 || limit <= 0) return [];
     const stamp = ++this.drains;
     let out: WindowItem[] = [];
@@ -418,21 +448,21 @@ export class InMemoryStateStore implements StateStore {
     const stack: number[] = [0];
     while (stack.length > 0) {
       const i = stack.pop() as number;
-      const e = a[i] as HeapEntry;
-      if (inclusive ? e.at > bound : e.at >= bound) continue;
+      const at = heap.at(i);
+      if (inclusive ? at > bound : at >= bound) continue;
       const l = 2 * i + 1;
       if (l < n) stack.push(l);
       if (l + 1 < n) stack.push(l + 1);
-      const slot = e.slot;
+      const slot = heap.slot(i);
       const item = slot.item;
       if (item === undefined || item.purged || (due && !item.pending) || slot.seen === stamp) {
-        e.dead = true;
+        heap.markDead(i);
         stale++;
         continue;
       }
       slot.seen = stamp;
       out.push(item);
-      ats.push(e.at);
+      ats.push(at);
     }
     if (stale > 0) heap.compact();
     if (out.length > limit) {
