@@ -39,6 +39,10 @@ export {
   WindowOperator,
   DeadLetterReason,
   LateReason,
+  AggregateResultError,
+  BatchOrderError,
+  NondeterministicPipelineError,
+  StateContentionError,
 } from './core/index.ts';
 export type {
   AggregateFunction,

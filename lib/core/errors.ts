@@ -49,3 +49,30 @@ export class AggregateResultError extends WeirError {
     this.window = window;
   }
 }
+
+/**
+ * Re-deriving a record's event from its raw bytes (the core does this instead
+ * of keeping every decoded event of a batch alive, when a conflicting or
+ * partly applied state write has to be re-planned) gave a different outcome
+ * than the first pass: the decoder, a filter or a map is not deterministic.
+ * The batch fails and is retried whole; weir needs deterministic pipeline
+ * functions, as Flink does for exactly-once replay.
+ */
+export class NondeterministicPipelineError extends WeirError {
+  readonly operator: string;
+  readonly position: { readonly shardId: string; readonly sequenceNumber: string; readonly subSequenceNumber: number };
+  constructor(
+    operator: string,
+    position: { readonly shardId: string; readonly sequenceNumber: string; readonly subSequenceNumber: number },
+    detail: string,
+    cause?: unknown,
+  ) {
+    super(
+      `operator ${operator}: record ${position.shardId}/${position.sequenceNumber}/${position.subSequenceNumber} ` +
+        `${detail} when decoded again; decoder, filter and map functions must be deterministic (no clocks, randomness or outside state)`,
+      cause === undefined ? undefined : { cause },
+    );
+    this.operator = operator;
+    this.position = position;
+  }
+}

@@ -8,7 +8,12 @@ export { json, utf8, bytes } from './decode.ts';
 export type { Decoder } from './decode.ts';
 export { ms, seconds, minutes, hours } from './duration.ts';
 export type { Millis } from './duration.ts';
-export { AggregateResultError, BatchOrderError, StateContentionError } from './errors.ts';
+export {
+  AggregateResultError,
+  BatchOrderError,
+  NondeterministicPipelineError,
+  StateContentionError,
+} from './errors.ts';
 export {
   hllCreate,
   hllAdd,

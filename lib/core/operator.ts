@@ -23,7 +23,12 @@ import { WeirError } from '../errors.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { ShardProgress, StateStore, WindowItem, WindowWrite } from '../ports/state-store.ts';
 import type { AggregateFunction } from './aggregate.ts';
-import { AggregateResultError, BatchOrderError, StateContentionError } from './errors.ts';
+import {
+  AggregateResultError,
+  BatchOrderError,
+  NondeterministicPipelineError,
+  StateContentionError,
+} from './errors.ts';
 import type { WindowedOperatorDefinition } from './pipeline.ts';
 import { compareSequenceNumbers, encodeOffset } from './position.ts';
 import type { Position } from './position.ts';
@@ -98,7 +103,11 @@ interface Batch<IN> {
   readonly status: Uint8Array;
   readonly applied: Uint8Array;
   readonly winCount: Uint16Array | undefined;
-  readonly values: IN[];
+  /**
+   * Each record's event after the steps, kept only for decoded batches and
+   * sessions (see {@link WindowOperator.valueAt}); `undefined` otherwise.
+   */
+  readonly values: IN[] | undefined;
   readonly keys: string[];
   readonly times: Float64Array;
   readonly enc: (string | undefined)[];
@@ -376,6 +385,10 @@ export class WindowOperator<IN, ACC, OUT> {
     const ooo = time.maxOutOfOrderness;
     const lateness = def.allowedLateness;
     const n = records.length;
+    // A raw batch's decoded events are not kept: they die young instead of
+    // surviving (and being copied by) the garbage collections of the batch.
+    // Sessions plan from every event of a key, so they keep them.
+    const keepValues = !raw || def.assigner.kind === 'session';
     const batch: Batch<IN> = {
       shardId,
       records,
@@ -383,7 +396,7 @@ export class WindowOperator<IN, ACC, OUT> {
       status: new Uint8Array(n),
       applied: new Uint8Array(n),
       winCount: def.assigner.kind === 'sliding' ? new Uint16Array(n) : undefined,
-      values: new Array<IN>(n),
+      values: keepValues ? new Array<IN>(n) : undefined,
       keys: new Array<string>(n),
       times: new Float64Array(n),
       enc: new Array<string | undefined>(n),
@@ -547,7 +560,7 @@ export class WindowOperator<IN, ACC, OUT> {
       const low = shardWm < others ? shardWm : others;
       const w = low > published ? low : published;
       if (t > maxSeen) maxSeen = t;
-      values[i] = value;
+      if (values !== undefined) values[i] = value;
       keys[i] = key;
       times[i] = t;
 
@@ -856,9 +869,35 @@ export class WindowOperator<IN, ACC, OUT> {
         batch.applied[i] = 1;
         continue;
       }
-      acc = this.agg.add(batch.values[i] as IN, acc);
+      acc = this.agg.add(this.valueAt(batch, i), acc);
     }
     return acc;
+  }
+
+  /**
+   * Record `i`'s event after the steps. Decoded batches and sessions keep
+   * every event; a raw tumbling or sliding batch re-derives it from the bytes
+   * (decode and steps again), which only a rebuild needs: after a conflict or
+   * a partly applied write.
+   */
+  private valueAt(batch: Batch<IN>, i: number): IN {
+    if (batch.values !== undefined) return batch.values[i] as IN;
+    const def = this.definition;
+    const r = batch.records[i] as SourceRecord;
+    let v: unknown;
+    try {
+      v = def.decoder.decode(r.data);
+      for (const step of def.steps) {
+        if (step.kind === 'map') v = step.fn(v);
+        else if (!step.fn(v)) {
+          throw new NondeterministicPipelineError(def.name, r.position, 'was filtered out');
+        }
+      }
+    } catch (e) {
+      if (e instanceof NondeterministicPipelineError) throw e;
+      throw new NondeterministicPipelineError(def.name, r.position, `threw (${messageOf(e)})`, e);
+    }
+    return v as IN;
   }
 
   private planWindowWrite(
@@ -1050,11 +1089,11 @@ export class WindowOperator<IN, ACC, OUT> {
       const t = times[i] as number;
       try {
         if (cur === undefined || t > cur.end) {
-          const acc = agg.add(batch.values[i] as IN, agg.createAccumulator());
+          const acc = agg.add(this.valueAt(batch, i), agg.createAccumulator());
           cur = { start: t, end: t + gap, acc, item: undefined };
           parts.push(cur);
         } else {
-          cur.acc = agg.add(batch.values[i] as IN, cur.acc as ACC);
+          cur.acc = agg.add(this.valueAt(batch, i), cur.acc as ACC);
           if (t + gap > cur.end) cur.end = t + gap;
         }
       } catch (e) {
