@@ -108,7 +108,6 @@ interface Batch<IN> {
    * sessions (see {@link WindowOperator.valueAt}); `undefined` otherwise.
    */
   readonly values: IN[] | undefined;
-  readonly keys: string[];
   readonly times: Float64Array;
   readonly enc: (string | undefined)[];
   /** Index of the first record above the committed position (`n` when none). */
@@ -124,14 +123,16 @@ interface Batch<IN> {
 function comparePositions(a: Position, b: Position): number {
   const x = a.sequenceNumber;
   const y = b.sequenceNumber;
-  if (x !== y) {
-    if (x.charCodeAt(0) !== 48 && y.charCodeAt(0) !== 48) {
-      if (x.length !== y.length) return x.length - y.length;
-      return x < y ? -1 : 1;
-    }
-    return compareSequenceNumbers(x, y);
+  // Canonical sequence numbers (no leading zero) compare by length, then as
+  // strings; the common case, increasing positions, costs one comparison.
+  if (x.charCodeAt(0) !== 48 && y.charCodeAt(0) !== 48) {
+    if (x.length !== y.length) return x.length - y.length;
+    if (x < y) return -1;
+    if (x !== y) return 1;
+    return a.subSequenceNumber - b.subSequenceNumber;
   }
-  return a.subSequenceNumber - b.subSequenceNumber;
+  const c = compareSequenceNumbers(x, y);
+  return c !== 0 ? c : a.subSequenceNumber - b.subSequenceNumber;
 }
 
 function utf8Length(s: string): number {
@@ -397,7 +398,6 @@ export class WindowOperator<IN, ACC, OUT> {
       applied: new Uint8Array(n),
       winCount: def.assigner.kind === 'sliding' ? new Uint16Array(n) : undefined,
       values: keepValues ? new Array<IN>(n) : undefined,
-      keys: new Array<string>(n),
       times: new Float64Array(n),
       enc: new Array<string | undefined>(n),
       firstLive: committed === null ? 0 : n,
@@ -406,7 +406,7 @@ export class WindowOperator<IN, ACC, OUT> {
       lateIdx: [],
       dead: [],
     };
-    const { status, values, keys, times } = batch;
+    const { status, values, times } = batch;
     const steps = def.steps;
     const nSteps = steps.length;
     const decoder = def.decoder;
@@ -561,7 +561,6 @@ export class WindowOperator<IN, ACC, OUT> {
       const w = low > published ? low : published;
       if (t > maxSeen) maxSeen = t;
       if (values !== undefined) values[i] = value;
-      keys[i] = key;
       times[i] = t;
 
       if (kind === 'tumbling') {
@@ -569,7 +568,7 @@ export class WindowOperator<IN, ACC, OUT> {
         const start = t >= lastStart && t < lastStart + size ? lastStart : windowStart(t, offset, size);
         const end = start + size;
         if (end - 1 + lateness < w) {
-          this.lateRecord(batch, i, [{ start, end }], LateReason.WINDOW_CLOSED, w);
+          this.lateRecord(batch, i, key, [{ start, end }], LateReason.WINDOW_CLOSED, w);
           status[i] = LATE;
           continue;
         }
@@ -627,7 +626,7 @@ export class WindowOperator<IN, ACC, OUT> {
         if (threw) continue;
         (batch.winCount as Uint16Array)[i] = added;
         if (lateWindows !== undefined) {
-          this.lateRecord(batch, i, lateWindows, LateReason.WINDOW_CLOSED, w);
+          this.lateRecord(batch, i, key, lateWindows, LateReason.WINDOW_CLOSED, w);
           if (added > 0) partiallyLate++;
         }
         status[i] = added > 0 ? IN_STATE : LATE;
@@ -636,7 +635,7 @@ export class WindowOperator<IN, ACC, OUT> {
         // isElementLate). That also guarantees it can never touch a session
         // that was already purged, so incremental merging equals a recompute.
         if (t + lateness <= w) {
-          this.lateRecord(batch, i, [{ start: t, end: t + size }], LateReason.SESSION_CLOSED, w);
+          this.lateRecord(batch, i, key, [{ start: t, end: t + size }], LateReason.SESSION_CLOSED, w);
           status[i] = LATE;
           continue;
         }
@@ -815,6 +814,7 @@ export class WindowOperator<IN, ACC, OUT> {
   private lateRecord(
     batch: Batch<IN>,
     i: number,
+    key: string,
     windows: readonly TimeWindow[],
     reason: LateReason,
     watermark: number,
@@ -826,7 +826,7 @@ export class WindowOperator<IN, ACC, OUT> {
       position: r.position,
       partitionKey: r.partitionKey,
       data: batch.raw ? (r as SourceRecord).data : undefined,
-      key: batch.keys[i] as string,
+      key,
       eventTime: batch.times[i] as number,
       windows,
       reason,
@@ -939,7 +939,7 @@ export class WindowOperator<IN, ACC, OUT> {
       };
     }
     if (item.purged) {
-      this.purgedWindow(batch, idxs, cut, { start: g.start, end: g.end });
+      this.purgedWindow(batch, g.key, idxs, cut, { start: g.start, end: g.end });
       return undefined;
     }
     const merged = agg.merge(agg.deserialize(item.accumulator), acc);
@@ -961,13 +961,14 @@ export class WindowOperator<IN, ACC, OUT> {
   /** Records for a window whose state is gone: only reachable after a restore moved the watermark back. */
   private purgedWindow(
     batch: Batch<IN>,
+    key: string,
     idxs: readonly number[],
     cut: number,
     window: TimeWindow,
   ): void {
     for (const i of idxs) {
       if (batch.status[i] !== IN_STATE || i < cut) continue;
-      this.lateRecord(batch, i, [window], LateReason.WINDOW_PURGED, -Infinity);
+      this.lateRecord(batch, i, key, [window], LateReason.WINDOW_PURGED, -Infinity);
       const wc = batch.winCount;
       if (wc !== undefined) wc[i] = (wc[i] ?? 1) - 1;
       if (wc === undefined || wc[i] === 0) batch.status[i] = LATE;
