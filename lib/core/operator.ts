@@ -1234,14 +1234,15 @@ export class WindowOperator<IN, ACC, OUT> {
           version,
           supersedes: item.supersedes,
         });
-        // Past its lateness already (W > maxTimestamp + L): fired and purged by the same write.
-        const expired = item.cleanupAt < w;
+        // Fired, not purged, even when already past its lateness: the purge
+        // below skips an item another shard updated in between (see
+        // docs/semantics.md, "Firing and purging are two writes").
         planned.push([
           {
             kind: 'put',
             expectedRevision: item.revision,
             // Fired in state and put in the outbox by one write: emission is re-driven until acknowledged.
-            item: changed(item, expired ? null : item.accumulator, item.absorbed, version, false, expired, NONE, {
+            item: changed(item, item.accumulator, item.absorbed, version, false, false, NONE, {
               version,
               value: toJsonValue(value),
               supersedes: item.supersedes,
