@@ -33,6 +33,14 @@ import type {
   WindowAssigner,
 } from '../lib/core/index.ts';
 import { ManualClock } from '../lib/ports/index.ts';
+import type {
+  OperatorProgress,
+  OutboxAck,
+  StateStore,
+  WindowItem,
+  WindowRef,
+  WindowWrite,
+} from '../lib/ports/state-store.ts';
 import { FIRST_SEQUENCE_NUMBER } from '../lib/testing/index.ts';
 import type { BenchSection } from './run.ts';
 
@@ -122,6 +130,45 @@ const assigners: Record<string, WindowAssigner> = {
   session: session(seconds(30)),
 };
 
+/**
+ * A measuring instrument, not a state store: it keeps nothing (every read
+ * finds nothing, every write succeeds, nothing is ever due or expired). The
+ * operator against it does all its per-record and planning work but no state
+ * work and no firing: the ceiling the state machinery is measured against.
+ */
+class DiscardingStateStore implements StateStore {
+  readProgress(): Promise<OperatorProgress> {
+    return Promise.resolve({ watermark: null, shards: [] });
+  }
+  writeShardProgress(): Promise<boolean> {
+    return Promise.resolve(true);
+  }
+  advanceWatermark(_operator: string, watermark: number): Promise<number> {
+    return Promise.resolve(watermark);
+  }
+  getWindows(_operator: string, refs: readonly WindowRef[]): Promise<readonly (WindowItem | undefined)[]> {
+    return Promise.resolve(refs.map(() => undefined));
+  }
+  listKeyWindows(): Promise<ReadonlyMap<string, readonly WindowItem[]>> {
+    return Promise.resolve(new Map());
+  }
+  write(_operator: string, groups: readonly (readonly WindowWrite[])[]): Promise<readonly boolean[]> {
+    return Promise.resolve(groups.map(() => true));
+  }
+  listDue(): Promise<readonly WindowItem[]> {
+    return Promise.resolve([]);
+  }
+  listExpired(): Promise<readonly WindowItem[]> {
+    return Promise.resolve([]);
+  }
+  listOutbox(): Promise<readonly WindowItem[]> {
+    return Promise.resolve([]);
+  }
+  ackOutbox(_operator: string, acks: readonly OutboxAck[]): Promise<readonly boolean[]> {
+    return Promise.resolve(acks.map(() => false));
+  }
+}
+
 async function runCore(
   assigner: WindowAssigner,
   batchSize: number,
@@ -129,9 +176,9 @@ async function runCore(
   events: Click[],
   base64: string[],
   positions: Position[],
+  store: StateStore = new InMemoryStateStore(),
 ): Promise<{ perS: number; writesPerRecord: number; results: number }> {
   const clock = new ManualClock(T0);
-  const store = new InMemoryStateStore();
   const op = createWindowOperator(definition(assigner), { store, clock });
   let writes = 0;
   let results = 0;
@@ -249,11 +296,16 @@ export const coreSection: BenchSection = {
       figures[`decode_only_records_per_s_${dist}`] = limit;
     }
     // Tumbling/uniform with more records per (key, window), each against its own decode-only limit.
-    const variant = async (name: string, events: Click[], batchSize: number): Promise<void> => {
+    const variant = async (
+      name: string,
+      events: Click[],
+      batchSize: number,
+      store: () => StateStore = () => new InMemoryStateStore(),
+    ): Promise<void> => {
       const base64 = events.map((e) => Buffer.from(JSON.stringify(e)).toString('base64'));
       let limit = Math.max(decodeOnly(base64), decodeOnly(base64), decodeOnly(base64));
       const raw = await best(() =>
-        runCore(assigners['tumbling'] as WindowAssigner, batchSize, 'raw', events, base64, positions),
+        runCore(assigners['tumbling'] as WindowAssigner, batchSize, 'raw', events, base64, positions, store()),
       );
       limit = Math.max(limit, decodeOnly(base64), decodeOnly(base64));
       figures[`core_records_per_s_raw_tumbling_uniform_${name}`] = raw.perS;
@@ -268,6 +320,8 @@ export const coreSection: BenchSection = {
     // The headline workload (1,000 uniform keys, 10,000-record batches) with
     // the stream at one shard's write limit: ~10x the records per (key, window).
     await variant('shard_limit', makeEvents('uniform', KEYS, SHARD_LIMIT_SPACING_MS), HEADLINE_BATCH);
+    // The headline workload against a store that keeps nothing: the ceiling without state work.
+    await variant('discarding_store', makeEvents('uniform'), HEADLINE_BATCH, () => new DiscardingStateStore());
     figures['decode_only_records_per_s'] = decodeLimit;
     figures['core_records_per_s_raw'] = figures[
       'core_records_per_s_raw_tumbling_uniform'
