@@ -21,7 +21,13 @@
  */
 import { WeirError } from '../errors.ts';
 import type { Clock } from '../ports/clock.ts';
-import type { ShardProgress, StateStore, WindowItem, WindowWrite } from '../ports/state-store.ts';
+import type {
+  JudgedView,
+  ShardProgress,
+  StateStore,
+  WindowItem,
+  WindowWrite,
+} from '../ports/state-store.ts';
 import type { AggregateFunction } from './aggregate.ts';
 import {
   AggregateResultError,
@@ -407,6 +413,14 @@ export class WindowOperator<IN, ACC, OUT> {
       dead: [],
     };
     const { status, values, times } = batch;
+    // An earlier attempt that delivered late output for records of this range
+    // judged them against `sp.judged`: judge those records against at least
+    // that view, so a record never goes to the late output and, on a retry
+    // whose view is lower (a shard came back from idleness), into state too.
+    const floor = sp?.judged;
+    const floorEnd = floor === undefined ? 0 : this.indexAbove(batch, floor.upTo);
+    const floorPublished = floor === undefined ? published : Math.max(published, floor.published);
+    const floorOthers = floor === undefined ? others : Math.max(others, floor.others);
     const steps = def.steps;
     const nSteps = steps.length;
     const decoder = def.decoder;
@@ -557,8 +571,10 @@ export class WindowOperator<IN, ACC, OUT> {
       // The watermark this record is judged against: what the operator knew
       // before it (its own event time never makes it late).
       const shardWm = maxSeen - ooo > shardWm0 ? maxSeen - ooo : shardWm0;
-      const low = shardWm < others ? shardWm : others;
-      const w = low > published ? low : published;
+      const oth = i < floorEnd ? floorOthers : others;
+      const pub = i < floorEnd ? floorPublished : published;
+      const low = shardWm < oth ? shardWm : oth;
+      const w = low > pub ? low : pub;
       if (t > maxSeen) maxSeen = t;
       if (values !== undefined) values[i] = value;
       times[i] = t;
@@ -652,7 +668,25 @@ export class WindowOperator<IN, ACC, OUT> {
     if (kind === 'session') stateWrites = await this.writeSessions(batch, sessionRecs);
     else stateWrites = await this.writeWindows(batch, groups);
 
+    let judged: JudgedView | undefined = floor;
     if (options.sideOutputs !== undefined && (batch.late.length > 0 || batch.dead.length > 0)) {
+      if (batch.late.length > 0) {
+        // Before any late record leaves: what this attempt judged against (merged with an earlier floor).
+        const upTo = this.encAt(batch, n - 1);
+        judged = {
+          upTo: floor !== undefined && floor.upTo > upTo ? floor.upTo : upTo,
+          published: floorPublished,
+          others: floorOthers,
+        };
+        await this.store.writeShardProgress(op, {
+          shardId,
+          committed,
+          watermark: sp?.watermark ?? null,
+          lastActivity: now,
+          closed: sp?.closed ?? false,
+          judged,
+        });
+      }
       await options.sideOutputs(batch.late, batch.dead);
     }
     // Progress after the state writes: records at or below `committed` are
@@ -671,6 +705,8 @@ export class WindowOperator<IN, ACC, OUT> {
       watermark: Number.isFinite(shardWm) ? shardWm : (sp?.watermark ?? null),
       lastActivity: now,
       closed: (options.shardEnded ?? false) || (sp?.closed ?? false),
+      // A view still covering records above the new commit (a bisected retry) stays.
+      ...(judged !== undefined && (newCommitted === null || judged.upTo > newCommitted) ? { judged } : {}),
     };
     await this.store.writeShardProgress(op, mine);
     const shards = progress.shards.filter((p) => p.shardId !== shardId);
@@ -787,6 +823,18 @@ export class WindowOperator<IN, ACC, OUT> {
   private reclaimed(batch: Batch<IN>, i: number): void {
     batch.status[i] = IN_STATE;
     batch.applied[i] = 1;
+  }
+
+  /** Index of the first record of the batch above the encoded offset `enc` (`n` when none). */
+  private indexAbove(batch: Batch<IN>, enc: string): number {
+    let lo = 0;
+    let hi = batch.records.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.encAt(batch, mid) <= enc) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   private encAt(batch: Batch<IN>, i: number): string {

@@ -2,6 +2,7 @@
 export { ManualClock, systemClock } from './clock.ts';
 export type { Clock } from './clock.ts';
 export type {
+  JudgedView,
   OperatorProgress,
   ShardProgress,
   StateStore,

@@ -104,6 +104,24 @@ export interface ShardProgress {
   readonly lastActivity: number;
   /** The shard is closed (resharding) and fully consumed. */
   readonly closed: boolean;
+  /**
+   * The view an attempt judged lateness against, written before it delivered
+   * late output and kept until the shard commits past `upTo`: a retry judges
+   * those records against at least this view, so a record an attempt sent to
+   * the late output never goes into state on a retry (docs/semantics.md).
+   * Absent when no attempt in flight delivered late output.
+   */
+  readonly judged?: JudgedView | undefined;
+}
+
+/** What an attempt judged lateness against (see {@link ShardProgress.judged}). */
+export interface JudgedView {
+  /** Encoded offset of the attempt's last record: the view covers records up to it. */
+  readonly upTo: string;
+  /** The published operator watermark it read (`-Infinity`: none yet). */
+  readonly published: number;
+  /** The lowest watermark of the other active shards it read (`Infinity`: none active). */
+  readonly others: number;
 }
 
 /** The progress of every shard plus the published operator watermark. */

@@ -71,6 +71,8 @@ export class OperatorRuntime<IN, ACC, OUT> {
   readonly operator: WindowOperator<IN, ACC, OUT>;
   private readonly name: string;
   private readonly log: RuntimeLog;
+  /** Open shards registered once by this instance (then by every tick). */
+  private shardsRegistered = false;
 
   constructor(private readonly options: OperatorRuntimeOptions<IN, ACC, OUT>) {
     this.name = options.definition.name;
@@ -97,6 +99,8 @@ export class OperatorRuntime<IN, ACC, OUT> {
     const reports: BatchReport[] = [];
     for (const batch of batches) {
       try {
+        // Once per cold start: every open shard holds the watermark back before this batch can move it.
+        if (!this.shardsRegistered) await this.registerShards();
         reports.push(await this.handleShardBatch(batch));
       } catch (err) {
         const resumeAt = await this.lowestUnapplied(batch);
@@ -134,6 +138,7 @@ export class OperatorRuntime<IN, ACC, OUT> {
    * watermark by processing time (idleness), fires due windows and emits them.
    */
   async tick(): Promise<TickReport> {
+    await this.registerShards();
     const closedShards = await this.closeConsumedShards();
     await this.refreshBackloggedShards();
     const outcome = await this.operator.tick();
@@ -142,6 +147,39 @@ export class OperatorRuntime<IN, ACC, OUT> {
     const report: TickReport = { watermark: outcome.watermark, closedShards, fired: outcome.results.length, redriven };
     this.log({ level: 'INFO', msg: 'tick', operator: this.name, ...report });
     return report;
+  }
+
+  /**
+   * Registers every open shard of the stream that has no progress item yet
+   * (committed and watermark unknown, last activity now), so that it holds
+   * the operator watermark back like any active shard until it delivers a
+   * batch or goes idle: what a Flink source split does before its first
+   * record. Without a shard directory a shard counts from its first batch.
+   */
+  async registerShards(): Promise<string[]> {
+    const dir = this.options.shards;
+    if (!dir) return [];
+    const [shards, progress] = await Promise.all([dir.listShards(), this.options.store.readProgress(this.name)]);
+    const known = new Set(progress.shards.map((p) => p.shardId));
+    const now = this.options.clock.now();
+    const registered: string[] = [];
+    for (const s of shards) {
+      if (s.closed || known.has(s.shardId)) continue;
+      // Conditional: never moves progress a batch wrote in the meantime backwards.
+      if (
+        await this.options.store.writeShardProgress(this.name, {
+          shardId: s.shardId,
+          committed: null,
+          watermark: null,
+          lastActivity: now,
+          closed: false,
+        })
+      )
+        registered.push(s.shardId);
+    }
+    this.shardsRegistered = true;
+    if (registered.length > 0) this.log({ level: 'INFO', msg: 'shards registered', operator: this.name, shards: registered });
+    return registered;
   }
 
   /**

@@ -315,6 +315,21 @@ describe('WeirOperator', () => {
       });
     });
 
+    it('GIVEN the batch handler WHEN synthesized THEN its role may list the stream\'s shards (registration at cold start)', () => {
+      const { template } = synth();
+      const roleId = (
+        Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.handler' } }))[0]!['Properties'] as {
+          Role: { 'Fn::GetAtt': [string, string] };
+        }
+      ).Role['Fn::GetAtt'][0];
+      template.hasResourceProperties('AWS::IAM::Policy', {
+        Roles: [{ Ref: roleId }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([Match.objectLike({ Action: Match.arrayWith(['kinesis:ListShards']) })]),
+        },
+      });
+    });
+
     it('GIVEN a tickerHandler that is not an identifier WHEN constructed THEN a ConfigError names the field', () => {
       expect(() => synth({ tickerHandler: 'index.ticker' })).toThrow(/tickerHandler must be the name of an exported function/);
     });

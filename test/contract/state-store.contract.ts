@@ -88,6 +88,20 @@ export function describeStateStoreContract(name: string, makeStore: () => StateS
         expect(read.shards.find((s) => s.shardId === 's-1')).toEqual({ ...p, committed: OFFSET_1, watermark: -10 });
       });
 
+      it('GIVEN a judged view WHEN written, carried and dropped THEN it round-trips, infinities included', async () => {
+        const { store, op } = await setup();
+        const p = { shardId: 's-1', committed: null, watermark: null, lastActivity: 1, closed: false };
+        const open = { upTo: OFFSET_1, published: -Infinity, others: Infinity };
+        expect(await store.writeShardProgress(op, { ...p, judged: open })).toBe(true);
+        expect((await store.readProgress(op)).shards).toEqual([{ ...p, judged: open }]);
+        const finite = { upTo: OFFSET_2, published: 1_700_000_000_000, others: -1_500 };
+        expect(await store.writeShardProgress(op, { ...p, committed: OFFSET_1, watermark: 7, judged: finite })).toBe(true);
+        expect((await store.readProgress(op)).shards).toEqual([{ ...p, committed: OFFSET_1, watermark: 7, judged: finite }]);
+        // A commit past the view writes progress without it: gone.
+        expect(await store.writeShardProgress(op, { ...p, committed: OFFSET_2, watermark: 8 })).toBe(true);
+        expect((await store.readProgress(op)).shards).toEqual([{ ...p, committed: OFFSET_2, watermark: 8 }]);
+      });
+
       it('GIVEN a watermark WHEN advanced up and down THEN it never decreases and the stored value is returned', async () => {
         const { store, op } = await setup();
         expect(await store.advanceWatermark(op, -60_000)).toBe(-60_000);

@@ -33,6 +33,18 @@ export type RefStep =
     }
   | { readonly kind: 'tick'; readonly now: number }
   | {
+      /**
+       * An attempt of `shard` is about to deliver late output for its records
+       * up to index `upTo`, judged against the view at this step: from now on
+       * those records are judged against at least this view (the published
+       * watermark and the lowest watermark of the other active shards).
+       */
+      readonly kind: 'judged';
+      readonly shard: number;
+      readonly upTo: number;
+      readonly now: number;
+    }
+  | {
       readonly kind: 'close';
       readonly shard: number;
       readonly now: number;
@@ -54,6 +66,8 @@ interface ShardState {
   maxT: number;
   lastActivity: number;
   closed: boolean;
+  /** The highest view an attempt judged records up to `upTo` against (see the `judged` step). */
+  floor: { upTo: number; W: number; others: number } | undefined;
 }
 
 export function runReference(
@@ -101,9 +115,28 @@ export function runReference(
     return out;
   };
 
+  const othersOf = (shard: number, now: number): number => {
+    let others = Infinity;
+    for (const [id, o] of state)
+      if (id !== shard && active(o, now)) others = Math.min(others, o.maxT - config.ooo);
+    return others;
+  };
+
   for (const step of steps) {
     if (step.kind === 'tick') {
       advance(step.now);
+      continue;
+    }
+    if (step.kind === 'judged') {
+      const s = state.get(step.shard);
+      if (s === undefined) throw new Error(`judged step for shard ${step.shard} before any progress of it`);
+      const others = othersOf(step.shard, step.now);
+      const f = s.floor;
+      s.floor = {
+        upTo: Math.max(f?.upTo ?? -1, step.upTo),
+        W: Math.max(f?.W ?? -Infinity, W),
+        others: Math.max(f?.others ?? -Infinity, others),
+      };
       continue;
     }
     if (step.kind === 'close') {
@@ -112,6 +145,7 @@ export function runReference(
         maxT: -Infinity,
         lastActivity: step.now,
         closed: false,
+        floor: undefined,
       };
       s.closed = true;
       state.set(step.shard, s);
@@ -123,10 +157,9 @@ export function runReference(
       maxT: -Infinity,
       lastActivity: step.now,
       closed: false,
+      floor: undefined,
     };
-    let others = Infinity;
-    for (const [id, o] of state)
-      if (id !== step.shard && active(o, step.now)) others = Math.min(others, o.maxT - config.ooo);
+    const others = othersOf(step.shard, step.now);
     const data = shards[step.shard] ?? [];
     for (let i = step.from; i < step.to; i++) {
       if (i <= s.seen) continue;
@@ -158,7 +191,11 @@ export function runReference(
         dead.add(id);
         continue;
       }
-      const w = Math.max(W, Math.min(s.maxT - config.ooo, others));
+      const f = s.floor !== undefined && i <= s.floor.upTo ? s.floor : undefined;
+      const w = Math.max(
+        f === undefined ? W : Math.max(W, f.W),
+        Math.min(s.maxT - config.ooo, f === undefined ? others : Math.max(others, f.others)),
+      );
       s.maxT = Math.max(s.maxT, t);
       const v = e.v as number;
       if (config.kind === 'session') {
@@ -185,6 +222,8 @@ export function runReference(
       if (lateWindows.length > 0) late.set(id, lateWindows.join(','));
     }
     s.lastActivity = step.now;
+    // Committed past the view: no record it covers is ever judged again.
+    if (s.floor !== undefined && s.seen >= s.floor.upTo) s.floor = undefined;
     state.set(step.shard, s);
     if (step.noAdvance !== true) advance(step.now);
   }

@@ -171,6 +171,7 @@ function recordingStore(
 ): StateStore {
   const committed = new Map<string, number>();
   const closed = new Set<string>();
+  const judged = new Map<string, string>();
   return {
     readProgress: (op) => inner.readProgress(op),
     getWindows: (op, refs) => inner.getWindows(op, refs),
@@ -201,6 +202,14 @@ function recordingStore(
         noAdvance: true,
       });
       committed.set(p.shardId, Math.max(prev, last));
+      // A new view an attempt judged late records against (carried unchanged by later writes).
+      const view = p.judged === undefined ? undefined : JSON.stringify(p.judged);
+      if (view !== undefined && judged.get(p.shardId) !== view) {
+        const upTo = indexOfSeq(decodeOffset((p.judged as { upTo: string }).upTo).sequenceNumber);
+        steps.push({ kind: 'judged', shard, upTo, now });
+      }
+      if (view !== undefined) judged.set(p.shardId, view);
+      else judged.delete(p.shardId);
       return ok;
     },
     async advanceWatermark(op, w) {

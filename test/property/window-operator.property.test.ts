@@ -195,6 +195,7 @@ async function check(kind: RefConfig['kind'], s: Scenario): Promise<void> {
     const ref = step.ref;
     if (ref.kind === 'tick') await h.tick();
     else if (ref.kind === 'close') await h.closeShard(ref.shard);
+    else if (ref.kind === 'judged') throw new Error('the core property generates no judged steps');
     else {
       const batch = (records[ref.shard] ?? []).slice(ref.from, ref.to);
       if (step.crash === 0) store.crashDuringNextStateUpdate(step.crashAt);

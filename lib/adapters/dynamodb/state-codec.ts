@@ -45,6 +45,12 @@ export const StateAttr = {
   WATERMARK: 'watermark',
   LAST_ACTIVITY: 'lastActivity',
   CLOSED: 'closed',
+  /** `ShardProgress.judged`: present while an attempt's late output covers records above `committed`. */
+  JUDGED_UP_TO: 'judgedUpTo',
+  /** Absent when the view had no published watermark (-Infinity). */
+  JUDGED_PUBLISHED: 'judgedPublished',
+  /** Absent when the view had no other active shard (Infinity). */
+  JUDGED_OTHERS: 'judgedOthers',
 } as const;
 
 /** Index names (the construct's `WeirResourceNames` spell the same). */
@@ -228,6 +234,12 @@ export function progressToAttributes(operator: string, p: ShardProgress): Record
   };
   if (p.committed !== null) a[StateAttr.COMMITTED] = S(p.committed);
   if (p.watermark !== null) a[StateAttr.WATERMARK] = N(p.watermark);
+  const j = p.judged;
+  if (j !== undefined) {
+    a[StateAttr.JUDGED_UP_TO] = S(j.upTo);
+    if (Number.isFinite(j.published)) a[StateAttr.JUDGED_PUBLISHED] = N(j.published);
+    if (Number.isFinite(j.others)) a[StateAttr.JUDGED_OTHERS] = N(j.others);
+  }
   return a;
 }
 
@@ -239,6 +251,21 @@ export function attributesToProgress(a: Record<string, AttributeValue>): ShardPr
     watermark: a[StateAttr.WATERMARK]?.N === undefined ? null : Number(a[StateAttr.WATERMARK]?.N),
     lastActivity: num(a[StateAttr.LAST_ACTIVITY], StateAttr.LAST_ACTIVITY),
     closed: a[StateAttr.CLOSED]?.BOOL === true,
+    ...(a[StateAttr.JUDGED_UP_TO] === undefined
+      ? {}
+      : {
+          judged: {
+            upTo: str(a[StateAttr.JUDGED_UP_TO], StateAttr.JUDGED_UP_TO),
+            published:
+              a[StateAttr.JUDGED_PUBLISHED] === undefined
+                ? -Infinity
+                : num(a[StateAttr.JUDGED_PUBLISHED], StateAttr.JUDGED_PUBLISHED),
+            others:
+              a[StateAttr.JUDGED_OTHERS] === undefined
+                ? Infinity
+                : num(a[StateAttr.JUDGED_OTHERS], StateAttr.JUDGED_OTHERS),
+          },
+        }),
   };
 }
 

@@ -357,12 +357,18 @@ describe('exactly-once under retries and crashes', () => {
       h.records(0, [{ k: 'a', t: 50 }, { k: 'a', t: 1 }, 'x']),
       {
         sideOutputs: async (late, dead) => {
-          const p = await store.readProgress('op');
-          seen.push(`late=${late.length} dead=${dead.length} committed=${p.shards.length}`);
+          const p = (await store.readProgress('op')).shards[0];
+          seen.push(
+            `late=${late.length} dead=${dead.length} committed=${p?.committed ?? 'none'} judged=${p?.judged !== undefined}`,
+          );
         },
       },
     );
-    expect(seen).toEqual(['late=1 dead=1 committed=0']);
+    // The progress has not moved; only the view the late record was judged against is recorded.
+    expect(seen).toEqual(['late=1 dead=1 committed=none judged=true']);
+    const after = (await store.readProgress('op')).shards[0];
+    expect(after?.committed).not.toBeNull();
+    expect(after?.judged).toBeUndefined();
   });
 
   it('rejects batches out of order or of another shard', async () => {

@@ -202,5 +202,47 @@ describe('OperatorRuntime', () => {
       await runtime.tick();
       expect(results.results().map((r) => [r.key, r.value])).toEqual([['a', 1]]);
     });
+
+    it('GIVEN two open shards WHEN only one has delivered THEN the other holds the watermark back until it delivers or goes idle', async () => {
+      const clock = new ManualClock(0);
+      const OTHER = 'shardId-000000000001';
+      const shards = new FakeShards([SHARD, OTHER]);
+      const { runtime, results } = withShards(shards, clock);
+      // The cold start registers both shards before the first batch can move the watermark.
+      const first = await runtime.handle(event([ev('a', 1), ev('a', 50)]));
+      expect(first.reports[0]?.watermark).toBe(-Infinity);
+      expect(results.results()).toEqual([]);
+      clock.set(500);
+      await runtime.tick(); // the other shard is registered and not idle yet
+      expect(results.results()).toEqual([]);
+      clock.set(1600); // both idle now: idleAdvance moves the watermark to 1600 - 1000
+      await runtime.tick();
+      expect(results.results().map((r) => [r.key, r.window.start, r.value])).toEqual([
+        ['a', 0, 1],
+        ['a', 50, 1],
+      ]);
+    });
+
+    it('GIVEN a shard registered by a tick WHEN its first batch commits THEN registration never moves its progress backwards', async () => {
+      const clock = new ManualClock(0);
+      const shards = new FakeShards([SHARD]);
+      const store = new InMemoryStateStore();
+      const runtime = new OperatorRuntime({
+        definition: idleDefinition,
+        store,
+        clock,
+        results: new InMemoryResultSink(),
+        lateOutputs: { late: new InMemoryLateRecordSink() },
+        deadLetter: new InMemoryDeadLetter(),
+        shards,
+        log: () => undefined,
+      });
+      expect(await runtime.registerShards()).toEqual([SHARD]);
+      await runtime.handle(event([ev('a', 1)]));
+      expect(await runtime.registerShards()).toEqual([]); // known: left alone
+      const [p] = (await store.readProgress('op')).shards;
+      expect(p?.committed).not.toBeNull();
+      expect(p?.watermark).toBe(1);
+    });
   });
 });

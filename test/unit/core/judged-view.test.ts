@@ -1,0 +1,95 @@
+/**
+ * A retry judges lateness against at least the view an earlier attempt judged
+ * against, once that attempt delivered late output (ShardProgress.judged).
+ * Without it, a retry whose view is lower (here: a shard came back from
+ * idleness in between) would put into state a record the earlier attempt had
+ * already sent to the late output: counted twice.
+ */
+import { describe, expect, it } from 'vitest';
+import { count, json, pipeline, tumbling } from '../../../lib/core/index.ts';
+import type { LateRecord } from '../../../lib/core/index.ts';
+import { InMemoryStateStore } from '../../../lib/adapters/memory/index.ts';
+import { WindowOperatorHarness } from '../../../lib/testing/index.ts';
+
+interface Ev {
+  k: string;
+  t: number;
+}
+
+const definition = pipeline('op')
+  .decode(json<Ev>())
+  .keyBy((e) => e.k)
+  .eventTime((e) => e.t, { idleTimeout: 100 })
+  .window(tumbling(10))
+  .sideOutputLateData('late')
+  .aggregate(count());
+
+class CrashAfterDelivery extends Error {}
+
+describe('judged view (late output, then a retry with a lower view)', () => {
+  it('a record an attempt sent to the late output stays late on the retry, never also in state', async () => {
+    const store = new InMemoryStateStore();
+    const h = new WindowOperatorHarness(definition, { startTime: 0, store });
+    await h.send(1, [{ k: 'a', t: 0 }]); // shard 1: watermark 0; the operator watermark becomes 0
+    h.clock.advance(200); // shard 1 goes idle: shard 0 now judges against its own watermark alone
+
+    const batch = h.records(0, [
+      { k: 'a', t: 100 },
+      { k: 'a', t: 5 }, // late for [0, 10) against shard 0's own watermark (100)
+    ]);
+    const delivered: LateRecord[] = [];
+    const firstAttempt = h.operator.processBatch('shardId-000000000000', batch, {
+      sideOutputs: (late) => {
+        delivered.push(...late);
+        return Promise.reject(new CrashAfterDelivery('the process died after delivering late output'));
+      },
+    });
+    await expect(firstAttempt).rejects.toBeInstanceOf(CrashAfterDelivery);
+    expect(delivered.map((l) => l.eventTime)).toEqual([5]);
+
+    // Shard 1 comes back (watermark 1): the retry's own view would judge t=5 on time.
+    await h.send(1, [{ k: 'a', t: 1 }]);
+    const retry = await h.operator.processBatch('shardId-000000000000', batch, {
+      sideOutputs: (late) => {
+        delivered.push(...late);
+        return Promise.resolve();
+      },
+    });
+
+    expect(retry.counts).toMatchObject({ received: 2, inState: 1, late: 1 });
+    expect(delivered.map((l) => l.eventTime)).toEqual([5, 5]); // the same record again: idempotent by position
+    const item = store.allItems('op').find((i) => i.key === 'a' && i.start === 0);
+    expect(item?.accumulator).toBe(2); // t=0 and t=1 of shard 1; t=5 only in the late output
+    const progress = (await h.store.readProgress('op')).shards.find((p) => p.shardId === 'shardId-000000000000');
+    expect(progress?.judged).toBeUndefined(); // committed past the view: cleared
+  });
+
+  it('keeps the view for records above a bisected retry\'s commit', async () => {
+    const store = new InMemoryStateStore();
+    const h = new WindowOperatorHarness(definition, { startTime: 0, store });
+    await h.send(1, [{ k: 'a', t: 0 }]);
+    h.clock.advance(200);
+    const batch = h.records(0, [
+      { k: 'a', t: 100 },
+      { k: 'a', t: 5 },
+      { k: 'a', t: 6 },
+    ]);
+    const first = h.operator.processBatch('shardId-000000000000', batch, {
+      sideOutputs: () => Promise.reject(new CrashAfterDelivery('died')),
+    });
+    await expect(first).rejects.toBeInstanceOf(CrashAfterDelivery);
+    await h.send(1, [{ k: 'a', t: 1 }]);
+    // Lambda bisects: the first half alone commits, the view still covers the rest.
+    const half = await h.operator.processBatch('shardId-000000000000', batch.slice(0, 2), {
+      sideOutputs: () => Promise.resolve(),
+    });
+    expect(half.counts).toMatchObject({ inState: 1, late: 1 });
+    const between = (await h.store.readProgress('op')).shards.find((p) => p.shardId === 'shardId-000000000000');
+    expect(between?.judged).toBeDefined();
+    const rest = await h.operator.processBatch('shardId-000000000000', batch.slice(2), {
+      sideOutputs: () => Promise.resolve(),
+    });
+    expect(rest.counts).toMatchObject({ inState: 0, late: 1 });
+    expect(store.allItems('op').find((i) => i.key === 'a' && i.start === 0)?.accumulator).toBe(2);
+  });
+});
