@@ -441,12 +441,13 @@ async function check(kind: RefConfig['kind'], s: Scenario): Promise<void> {
     // Retries interleaved with other shards and ticks: an attempt judges
     // lateness against the watermark and the other shards it reads at its
     // start, so a failed attempt and its retry may judge a record differently
-    // (docs/semantics.md, known limits). Late output is delivered before
-    // progress commits and is never retracted, so the record may end in state
-    // AND in the late output: never lost, counted twice. What must hold: every
-    // record the committing attempt judged late is in the late output, and
-    // every window that differs from the reference has a record in the late
-    // output for it.
+    // (docs/semantics.md, "Retries and lateness"). A retry never judges on
+    // time what an attempt sent to the late output (the judged view), but a
+    // retry with a higher view may judge late what an attempt applied; for
+    // sessions that record may end in state AND in the late output: never
+    // lost, counted twice. What must hold: every record the committing
+    // attempt judged late is in the late output, and every window that
+    // differs from the reference has a record in the late output for it.
     // Since the core reclaims late records a window item already absorbed, a record the
     // committing attempt judged late may instead be in state (an earlier attempt applied it):
     // in state XOR in the late output, never both for tumbling and sliding windows.
