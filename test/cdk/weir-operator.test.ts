@@ -24,6 +24,12 @@ function synth(props: Partial<WeirOperatorProps> = {}): { template: Template; op
   return { template: Template.fromStack(stack), operator, stack };
 }
 
+/** Logical id of the role of the function with this `Handler`. */
+function roleOf(template: Template, handler: string): string {
+  const fn = Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Handler: handler } }))[0];
+  return (fn!['Properties'] as { Role: { 'Fn::GetAtt': [string, string] } }).Role['Fn::GetAtt'][0];
+}
+
 describe('WeirOperator', () => {
   describe('event source mapping', () => {
     it('GIVEN defaults WHEN synthesized THEN the ESM carries weir defaults from resolveEsmSettings', () => {
@@ -291,11 +297,7 @@ describe('WeirOperator', () => {
 
     it('GIVEN the ticker WHEN synthesized THEN its role may read and write state, results and the bucket', () => {
       const { template } = synth();
-      const roleId = (
-        Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.ticker' } }))[0]!['Properties'] as {
-          Role: { 'Fn::GetAtt': [string, string] };
-        }
-      ).Role['Fn::GetAtt'][0];
+      const roleId = roleOf(template, 'index.ticker');
       template.hasResourceProperties('AWS::IAM::Policy', {
         Roles: [{ Ref: roleId }],
         PolicyDocument: {
@@ -317,11 +319,7 @@ describe('WeirOperator', () => {
 
     it('GIVEN the batch handler WHEN synthesized THEN its role may list the stream\'s shards (registration at cold start)', () => {
       const { template } = synth();
-      const roleId = (
-        Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.handler' } }))[0]!['Properties'] as {
-          Role: { 'Fn::GetAtt': [string, string] };
-        }
-      ).Role['Fn::GetAtt'][0];
+      const roleId = roleOf(template, 'index.handler');
       template.hasResourceProperties('AWS::IAM::Policy', {
         Roles: [{ Ref: roleId }],
         PolicyDocument: {
