@@ -664,29 +664,34 @@ export class WindowOperator<IN, ACC, OUT> {
 
     if (batch.late.length > 0) partiallyLate -= await this.reclaimAbsorbedLate(batch);
 
+    // Before any state write and before any late record leaves: record what
+    // this attempt judged against (merged with an earlier view). A retry then
+    // judges these records against at least the same view, so a record judged
+    // late here is never applied by a retry (which the per-key session guard
+    // would otherwise skip as already absorbed, losing it) nor output twice.
+    let judged: JudgedView | undefined = floor;
+    if (batch.late.length > 0) {
+      const upTo = this.encAt(batch, n - 1);
+      judged = {
+        upTo: floor !== undefined && floor.upTo > upTo ? floor.upTo : upTo,
+        published: floorPublished,
+        others: floorOthers,
+      };
+      await this.store.writeShardProgress(op, {
+        shardId,
+        committed,
+        watermark: sp?.watermark ?? null,
+        lastActivity: now,
+        closed: sp?.closed ?? false,
+        judged,
+      });
+    }
+
     let stateWrites: number;
     if (kind === 'session') stateWrites = await this.writeSessions(batch, sessionRecs);
     else stateWrites = await this.writeWindows(batch, groups);
 
-    let judged: JudgedView | undefined = floor;
     if (options.sideOutputs !== undefined && (batch.late.length > 0 || batch.dead.length > 0)) {
-      if (batch.late.length > 0) {
-        // Before any late record leaves: what this attempt judged against (merged with an earlier floor).
-        const upTo = this.encAt(batch, n - 1);
-        judged = {
-          upTo: floor !== undefined && floor.upTo > upTo ? floor.upTo : upTo,
-          published: floorPublished,
-          others: floorOthers,
-        };
-        await this.store.writeShardProgress(op, {
-          shardId,
-          committed,
-          watermark: sp?.watermark ?? null,
-          lastActivity: now,
-          closed: sp?.closed ?? false,
-          judged,
-        });
-      }
       await options.sideOutputs(batch.late, batch.dead);
     }
     // Progress after the state writes: records at or below `committed` are

@@ -105,11 +105,11 @@ export interface ShardProgress {
   /** The shard is closed (resharding) and fully consumed. */
   readonly closed: boolean;
   /**
-   * The view an attempt judged lateness against, written before it delivered
-   * late output and kept until the shard commits past `upTo`: a retry judges
-   * those records against at least this view, so a record an attempt sent to
-   * the late output never goes into state on a retry (docs/semantics.md).
-   * Absent when no attempt in flight delivered late output.
+   * The view an attempt judged lateness against, written before its state
+   * writes when it has late records, and kept until the shard commits past
+   * `upTo`: a retry judges those records against at least this view, so a
+   * record an attempt judged late stays late (docs/semantics.md "Retries and
+   * lateness"). Absent when no attempt in flight had late records.
    */
   readonly judged?: JudgedView | undefined;
 }

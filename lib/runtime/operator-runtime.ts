@@ -43,7 +43,11 @@ export interface OperatorRuntimeOptions<IN, ACC, OUT> {
   /** Where late records go, by side-output tag; a tag without a sink fails at construction. */
   readonly lateOutputs: Readonly<Record<string, Sink<LateRecord>>>;
   readonly deadLetter: DeadLetter;
-  /** Shards of the source stream, for the ticker's resharding step. @default none (closed shards go inactive by idleness only) */
+  /**
+   * Shards of the source stream: registration of open shards (cold start and
+   * ticks) and the ticker's resharding step. @default none (a shard counts
+   * from its first batch; closed shards go inactive by idleness only)
+   */
   readonly shards?: ShardDirectory;
   /** @default JSON lines to console.log */
   readonly log?: RuntimeLog;
@@ -100,7 +104,7 @@ export class OperatorRuntime<IN, ACC, OUT> {
     for (const batch of batches) {
       try {
         // Once per cold start: every open shard holds the watermark back before this batch can move it.
-        if (!this.shardsRegistered) await this.registerShards();
+        if (!this.shardsRegistered) await this.tryRegisterShards();
         reports.push(await this.handleShardBatch(batch));
       } catch (err) {
         const resumeAt = await this.lowestUnapplied(batch);
@@ -180,6 +184,20 @@ export class OperatorRuntime<IN, ACC, OUT> {
     this.shardsRegistered = true;
     if (registered.length > 0) this.log({ level: 'INFO', msg: 'shards registered', operator: this.name, shards: registered });
     return registered;
+  }
+
+  /**
+   * Registration before a batch must not stop the stream: if the shard
+   * directory fails (throttled, or a deployment without `kinesis:ListShards`),
+   * the batch goes on with the shards already known, a warning is logged, and
+   * the next batch (and every tick) tries again.
+   */
+  private async tryRegisterShards(): Promise<void> {
+    try {
+      await this.registerShards();
+    } catch (err) {
+      this.log({ level: 'WARN', msg: 'shard registration failed', operator: this.name, error: describe(err) });
+    }
   }
 
   /**

@@ -6,7 +6,7 @@
  * already sent to the late output: counted twice.
  */
 import { describe, expect, it } from 'vitest';
-import { count, json, pipeline, tumbling } from '../../../lib/core/index.ts';
+import { count, json, pipeline, session, sum, tumbling } from '../../../lib/core/index.ts';
 import type { LateRecord } from '../../../lib/core/index.ts';
 import { InMemoryStateStore } from '../../../lib/adapters/memory/index.ts';
 import { WindowOperatorHarness } from '../../../lib/testing/index.ts';
@@ -14,6 +14,7 @@ import { WindowOperatorHarness } from '../../../lib/testing/index.ts';
 interface Ev {
   k: string;
   t: number;
+  v?: number;
 }
 
 const definition = pipeline('op')
@@ -91,5 +92,42 @@ describe('judged view (late output, then a retry with a lower view)', () => {
     });
     expect(rest.counts).toMatchObject({ inState: 0, late: 1 });
     expect(store.allItems('op').find((i) => i.key === 'a' && i.start === 0)?.accumulator).toBe(2);
+  });
+
+  it('sessions: a crash before the view is recorded leaves no state behind, so a retry with a lower view loses nothing', async () => {
+    // The per-key session guard skips every record at or below the key's
+    // absorbed position. Had the state write come before the recorded view, a
+    // record judged late by the crashed attempt (t=200 after t=200 moved the
+    // shard watermark) and on time by the retry would have been skipped by
+    // the guard: in neither state nor the late output.
+    const store = new InMemoryStateStore();
+    const sessions = pipeline('op')
+      .decode(json<Ev>())
+      .keyBy((e) => e.k)
+      .eventTime((e) => e.t, { idleTimeout: 100 })
+      .window(session(1))
+      .sideOutputLateData('late')
+      .aggregate(sum((e) => e.v ?? 0));
+    const h = new WindowOperatorHarness(sessions, { startTime: 0, store });
+    await h.send(1, [{ k: 'z', t: 0 }]);
+    h.clock.advance(200); // shard 1 idle: shard 0 judges against its own watermark
+    const batch = h.records(0, [
+      { k: 'a', t: 200, v: 1 },
+      { k: 'a', t: 200, v: 10 }, // late against shard 0's own watermark (200)
+      { k: 'a', t: 201, v: 100 },
+    ]);
+    store.crashOnNextProgressWrite();
+    await expect(h.operator.processBatch('shardId-000000000000', batch)).rejects.toThrow(/injected crash/);
+    expect(store.allItems('op').filter((i) => i.key === 'a')).toEqual([]);
+
+    await h.send(1, [{ k: 'z', t: 1 }]); // shard 1 is back: the retry's view is lower
+    const retry = await h.operator.processBatch('shardId-000000000000', batch);
+    const inState = store
+      .allItems('op')
+      .filter((i) => i.key === 'a')
+      .reduce((total, i) => total + (i.accumulator as number), 0);
+    const late = retry.late.map((l) => JSON.parse(new TextDecoder().decode(l.data)) as Ev);
+    expect(inState + late.reduce((total, e) => total + (e.v ?? 0), 0)).toBe(111);
+    expect(retry.counts).toMatchObject({ received: 3, inState: 3, late: 0, alreadyApplied: 0 });
   });
 });

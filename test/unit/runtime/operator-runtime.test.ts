@@ -223,6 +223,35 @@ describe('OperatorRuntime', () => {
       ]);
     });
 
+    it('GIVEN ListShards failing WHEN a batch arrives THEN it is processed anyway, a warning is logged, and the next batch registers', async () => {
+      const clock = new ManualClock(0);
+      const OTHER = 'shardId-000000000001';
+      const shards = new FakeShards([SHARD, OTHER]);
+      let failures = 1;
+      const listShards = shards.listShards.bind(shards);
+      shards.listShards = () =>
+        failures-- > 0 ? Promise.reject(new Error('AccessDeniedException: kinesis:ListShards')) : listShards();
+      const store = new InMemoryStateStore();
+      const logs: Record<string, unknown>[] = [];
+      const runtime = new OperatorRuntime({
+        definition: idleDefinition,
+        store,
+        clock,
+        results: new InMemoryResultSink(),
+        lateOutputs: { late: new InMemoryLateRecordSink() },
+        deadLetter: new InMemoryDeadLetter(),
+        shards,
+        log: (e) => logs.push(e),
+      });
+      const first = await runtime.handle(event([ev('a', 1)]));
+      expect(first.batchItemFailures).toEqual([]);
+      expect(first.reports[0]?.counts.inState).toBe(1);
+      expect(logs.find((e) => e['msg'] === 'shard registration failed')).toMatchObject({ level: 'WARN' });
+      expect((await store.readProgress('op')).shards.map((p) => p.shardId)).toEqual([SHARD]);
+      await runtime.handle(event([ev('a', 2)]));
+      expect((await store.readProgress('op')).shards.map((p) => p.shardId).sort()).toEqual([SHARD, OTHER]);
+    });
+
     it('GIVEN a shard registered by a tick WHEN its first batch commits THEN registration never moves its progress backwards', async () => {
       const clock = new ManualClock(0);
       const shards = new FakeShards([SHARD]);
