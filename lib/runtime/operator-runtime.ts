@@ -23,10 +23,10 @@ import type { WindowedOperatorDefinition } from '../core/pipeline.ts';
 import type { WindowResult as CoreResult, BatchCounts } from '../core/records.ts';
 import { decodeOffset } from '../core/position.ts';
 import type { Clock } from '../ports/clock.ts';
-import type { StateStore } from '../ports/state-store.ts';
+import type { OperatorProgress, StateStore } from '../ports/state-store.ts';
 import type { DeadLetter, DeadLetterEntry } from '../ports/dead-letter.ts';
 import type { LateRecord, Sink, WindowResult } from '../ports/sink.ts';
-import type { ShardDirectory } from '../ports/shard-directory.ts';
+import type { ShardDirectory, ShardInfo } from '../ports/shard-directory.ts';
 import { shardBatchesFromEvent, type ShardBatch } from './lambda/event-records.ts';
 import { toDeadLetterEntry, toSinkLateRecords, toSinkResult } from './outputs.ts';
 
@@ -51,6 +51,13 @@ export interface OperatorRuntimeOptions<IN, ACC, OUT> {
   readonly shards?: ShardDirectory;
   /** @default JSON lines to console.log */
   readonly log?: RuntimeLog;
+}
+
+/** The stream's shards next to the operator's progress, as one tick step reads them. */
+interface ShardView {
+  readonly dir: ShardDirectory;
+  readonly shards: readonly ShardInfo[];
+  readonly progress: OperatorProgress;
 }
 
 /** Totals of one handled event, logged and returned for tests. */
@@ -142,8 +149,10 @@ export class OperatorRuntime<IN, ACC, OUT> {
    * watermark by processing time (idleness), fires due windows and emits them.
    */
   async tick(): Promise<TickReport> {
-    await this.registerShards();
-    const closedShards = await this.closeConsumedShards();
+    // One ListShards and one progress read serve registration and the end-of-shard check.
+    const view = await this.shardView();
+    if (view !== undefined) await this.register(view);
+    const closedShards = view === undefined ? [] : await this.closeConsumedShards(view);
     await this.refreshBackloggedShards();
     const outcome = await this.operator.tick();
     await this.emit(outcome.results);
@@ -161,9 +170,19 @@ export class OperatorRuntime<IN, ACC, OUT> {
    * record. Without a shard directory a shard counts from its first batch.
    */
   async registerShards(): Promise<string[]> {
+    const view = await this.shardView();
+    return view === undefined ? [] : this.register(view);
+  }
+
+  /** The stream's shards and the operator's progress, read together; `undefined` without a shard directory. */
+  private async shardView(): Promise<ShardView | undefined> {
     const dir = this.options.shards;
-    if (!dir) return [];
+    if (!dir) return undefined;
     const [shards, progress] = await Promise.all([dir.listShards(), this.options.store.readProgress(this.name)]);
+    return { dir, shards, progress };
+  }
+
+  private async register({ shards, progress }: ShardView): Promise<string[]> {
     const known = new Set(progress.shards.map((p) => p.shardId));
     const now = this.options.clock.now();
     const registered: string[] = [];
@@ -228,10 +247,7 @@ export class OperatorRuntime<IN, ACC, OUT> {
     }
   }
 
-  private async closeConsumedShards(): Promise<string[]> {
-    const dir = this.options.shards;
-    if (!dir) return [];
-    const [shards, progress] = await Promise.all([dir.listShards(), this.options.store.readProgress(this.name)]);
+  private async closeConsumedShards({ dir, shards, progress }: ShardView): Promise<string[]> {
     const closed: string[] = [];
     for (const s of shards) {
       if (!s.closed) continue;
