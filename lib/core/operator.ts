@@ -830,9 +830,9 @@ export class WindowOperator<IN, ACC, OUT> {
     batch.applied[i] = 1;
   }
 
-  /** Index of the first record of the batch above the encoded offset `enc` (`n` when none). */
-  private indexAbove(batch: Batch<IN>, enc: string): number {
-    let lo = 0;
+  /** Index of the first record at `from` or later above the encoded offset `enc` (`n` when none). */
+  private indexAbove(batch: Batch<IN>, enc: string, from = 0): number {
+    let lo = from;
     let hi = batch.records.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
@@ -900,16 +900,7 @@ export class WindowOperator<IN, ACC, OUT> {
     const n = batch.records.length;
     if (first >= n || abs < this.encAt(batch, first)) return 0;
     let c = batch.cuts.get(abs);
-    if (c !== undefined) return c;
-    let lo = first + 1;
-    let hi = n;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.encAt(batch, mid) <= abs) lo = mid + 1;
-      else hi = mid;
-    }
-    c = lo;
-    batch.cuts.set(abs, c);
+    if (c === undefined) batch.cuts.set(abs, (c = this.indexAbove(batch, abs, first + 1)));
     return c;
   }
 
