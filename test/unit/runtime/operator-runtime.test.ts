@@ -14,6 +14,7 @@ import { count, json, pipeline, tumbling } from '../../../lib/core/index.ts';
 import { aggregate } from '../../../lib/kinesis/kpl.ts';
 import { ManualClock } from '../../../lib/ports/clock.ts';
 import { OperatorRuntime } from '../../../lib/runtime/operator-runtime.ts';
+import type { RuntimeLog } from '../../../lib/runtime/operator-runtime.ts';
 import { buildKinesisEvent } from '../../../lib/runtime/local/esm/kinesis-event.ts';
 import type { ShardDirectory, ShardInfo } from '../../../lib/ports/shard-directory.ts';
 
@@ -170,20 +171,21 @@ describe('OperatorRuntime', () => {
       .sideOutputLateData('late')
       .aggregate(count());
 
-    function withShards(shards: FakeShards, clock: ManualClock) {
+    function withShards(shards: FakeShards, clock: ManualClock, log: RuntimeLog = () => undefined) {
+      const store = new InMemoryStateStore();
       const results = new InMemoryResultSink();
       const late = new InMemoryLateRecordSink();
       const runtime = new OperatorRuntime({
         definition: idleDefinition,
-        store: new InMemoryStateStore(),
+        store,
         clock,
         results,
         lateOutputs: { late },
         deadLetter: new InMemoryDeadLetter(),
         shards,
-        log: () => undefined,
+        log,
       });
-      return { runtime, results, late };
+      return { runtime, store, results, late };
     }
 
     it('GIVEN a shard silent past half the idle timeout but with records waiting WHEN the ticker runs THEN it is not idle and the watermark does not jump', async () => {
@@ -231,18 +233,8 @@ describe('OperatorRuntime', () => {
       const listShards = shards.listShards.bind(shards);
       shards.listShards = () =>
         failures-- > 0 ? Promise.reject(new Error('AccessDeniedException: kinesis:ListShards')) : listShards();
-      const store = new InMemoryStateStore();
       const logs: Record<string, unknown>[] = [];
-      const runtime = new OperatorRuntime({
-        definition: idleDefinition,
-        store,
-        clock,
-        results: new InMemoryResultSink(),
-        lateOutputs: { late: new InMemoryLateRecordSink() },
-        deadLetter: new InMemoryDeadLetter(),
-        shards,
-        log: (e) => logs.push(e),
-      });
+      const { runtime, store } = withShards(shards, clock, (e) => logs.push(e));
       const first = await runtime.handle(event([ev('a', 1)]));
       expect(first.batchItemFailures).toEqual([]);
       expect(first.reports[0]?.counts.inState).toBe(1);
@@ -255,17 +247,7 @@ describe('OperatorRuntime', () => {
     it('GIVEN a shard registered by a tick WHEN its first batch commits THEN registration never moves its progress backwards', async () => {
       const clock = new ManualClock(0);
       const shards = new FakeShards([SHARD]);
-      const store = new InMemoryStateStore();
-      const runtime = new OperatorRuntime({
-        definition: idleDefinition,
-        store,
-        clock,
-        results: new InMemoryResultSink(),
-        lateOutputs: { late: new InMemoryLateRecordSink() },
-        deadLetter: new InMemoryDeadLetter(),
-        shards,
-        log: () => undefined,
-      });
+      const { runtime, store } = withShards(shards, clock);
       expect(await runtime.registerShards()).toEqual([SHARD]);
       await runtime.handle(event([ev('a', 1)]));
       expect(await runtime.registerShards()).toEqual([]); // known: left alone
