@@ -542,21 +542,14 @@ class TemplateReader {
         throw new ConfigError(`${logicalId}.${key}`, props[key], 'is not reproduced by weir\'s local ESM; remove it from the mapping');
       }
     }
-    const operator = fn.Metadata?.['weir:operator'];
-    const handlerProp = fn.Properties?.['Handler'];
-    const handlerExport = typeof handlerProp === 'string' && handlerProp.includes('.') ? handlerProp.slice(handlerProp.lastIndexOf('.') + 1) : 'handler';
-    const variables = ((fn.Properties?.['Environment'] as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {});
-    const environment: Record<string, string> = {};
-    for (const [k, v] of Object.entries(variables)) {
-      environment[k] = this.resolveString(v, `${functionLogicalId}.Environment.Variables.${k}`);
-    }
+    const { handlerExport, environment, operatorName } = this.functionDetails(functionLogicalId, fn);
 
     return {
       logicalId,
       functionLogicalId,
       handlerEntry: entry,
       handlerExport,
-      operatorName: typeof operator === 'string' ? operator : undefined,
+      operatorName,
       streamLogicalId,
       streamName,
       streamArn: sourceArn,
