@@ -12,4 +12,5 @@ export type {
   OutboxAck,
   OutboxEntry,
 } from './state-store.ts';
+export { keptJudgedView, progressRegresses } from './state-store.ts';
 export type { ShardDirectory, ShardInfo } from './shard-directory.ts';

@@ -124,6 +124,47 @@ export interface JudgedView {
   readonly others: number;
 }
 
+/**
+ * Whether writing `written` over `stored` would move `committed` or
+ * `watermark` backwards (a stored value and a written `null` count as
+ * backwards): the condition every {@link StateStore.writeShardProgress} enforces.
+ */
+export function progressRegresses(stored: ShardProgress, written: ShardProgress): boolean {
+  if (stored.committed !== null && (written.committed === null || written.committed < stored.committed)) return true;
+  return stored.watermark !== null && (written.watermark === null || written.watermark < stored.watermark);
+}
+
+/**
+ * The judged view a store keeps when `written` is written over a stored
+ * view: the higher of the two in every part (views only ever rise, as an
+ * attempt merges its view with the one it read), dropped once `written`
+ * commits at or past its `upTo` (no record it covers is judged again).
+ *
+ * Merging in the store, rather than letting the last writer win, is what
+ * keeps a view that an attempt wrote after another writer read the
+ * progress: the ticker's backlog refresh or a shard's registration would
+ * otherwise replace it with the view they read, or none, and a retry would
+ * judge the records the attempt sent to the late output against a lower
+ * view (docs/semantics.md "Retries and lateness").
+ */
+export function keptJudgedView(
+  stored: JudgedView | undefined,
+  written: ShardProgress,
+): JudgedView | undefined {
+  const w = written.judged;
+  let view: JudgedView | undefined;
+  if (stored === undefined) view = w;
+  else if (w === undefined) view = stored;
+  else
+    view = {
+      upTo: stored.upTo > w.upTo ? stored.upTo : w.upTo,
+      published: Math.max(stored.published, w.published),
+      others: Math.max(stored.others, w.others),
+    };
+  if (view !== undefined && written.committed !== null && written.committed >= view.upTo) return undefined;
+  return view;
+}
+
 /** The progress of every shard plus the published operator watermark. */
 export interface OperatorProgress {
   /** Operator watermark; `null` before it first advanced. Never decreases. */
@@ -137,7 +178,11 @@ export interface StateStore {
   readProgress(operator: string): Promise<OperatorProgress>;
   /**
    * Writes a shard's progress. Conditional: never moves `committed` or
-   * `watermark` backwards (returns `false` and changes nothing if it would).
+   * `watermark` backwards (returns `false` and changes nothing if it would;
+   * see {@link progressRegresses}). The stored `judged` view is never
+   * replaced by a lower one or dropped by a writer that read the progress
+   * before the view was written: the store keeps {@link keptJudgedView} of
+   * the stored view and the written progress.
    */
   writeShardProgress(operator: string, progress: ShardProgress): Promise<boolean>;
   /** Raises the operator watermark to at least `watermark`; returns the stored value (monotonic). */

@@ -88,18 +88,48 @@ export function describeStateStoreContract(name: string, makeStore: () => StateS
         expect(read.shards.find((s) => s.shardId === 's-1')).toEqual({ ...p, committed: OFFSET_1, watermark: -10 });
       });
 
-      it('GIVEN a judged view WHEN written, carried and dropped THEN it round-trips, infinities included', async () => {
+      it('GIVEN judged views WHEN written THEN they round-trip, every infinity included', async () => {
+        const { store, op } = await setup();
+        const p = { committed: null, watermark: null, lastActivity: 1, closed: false };
+        const views = {
+          's-1': { upTo: OFFSET_1, published: -Infinity, others: Infinity },
+          's-2': { upTo: OFFSET_2, published: 1_700_000_000_000, others: -1_500 },
+          // Another active shard had no watermark yet.
+          's-3': { upTo: OFFSET_BIG, published: 5, others: -Infinity },
+        };
+        for (const [shardId, judged] of Object.entries(views)) {
+          expect(await store.writeShardProgress(op, { ...p, shardId, judged })).toBe(true);
+        }
+        const read = [...(await store.readProgress(op)).shards].sort((a, b) => a.shardId.localeCompare(b.shardId));
+        expect(read).toEqual(Object.entries(views).map(([shardId, judged]) => ({ ...p, shardId, judged })));
+      });
+
+      it('GIVEN a judged view WHEN later writes carry no view, a lower one or commit past it THEN the store keeps the higher view until the commit passes it', async () => {
         const { store, op } = await setup();
         const p = { shardId: 's-1', committed: null, watermark: null, lastActivity: 1, closed: false };
-        const open = { upTo: OFFSET_1, published: -Infinity, others: Infinity };
-        expect(await store.writeShardProgress(op, { ...p, judged: open })).toBe(true);
-        expect((await store.readProgress(op)).shards).toEqual([{ ...p, judged: open }]);
-        const finite = { upTo: OFFSET_2, published: 1_700_000_000_000, others: -1_500 };
-        expect(await store.writeShardProgress(op, { ...p, committed: OFFSET_1, watermark: 7, judged: finite })).toBe(true);
-        expect((await store.readProgress(op)).shards).toEqual([{ ...p, committed: OFFSET_1, watermark: 7, judged: finite }]);
-        // A commit past the view writes progress without it: gone.
-        expect(await store.writeShardProgress(op, { ...p, committed: OFFSET_2, watermark: 8 })).toBe(true);
+        const view = { upTo: OFFSET_2, published: 100, others: 50 };
+        const viewOf = async () => (await store.readProgress(op)).shards[0]?.judged;
+        expect(await store.writeShardProgress(op, { ...p, judged: view })).toBe(true);
+        // A writer that read the progress before the view was written (the ticker's backlog refresh).
+        expect(await store.writeShardProgress(op, { ...p, lastActivity: 9 })).toBe(true);
+        expect((await store.readProgress(op)).shards).toEqual([{ ...p, lastActivity: 9, judged: view }]);
+        // A lower view raises only what it has higher.
+        expect(await store.writeShardProgress(op, { ...p, judged: { upTo: OFFSET_1, published: 200, others: -Infinity } })).toBe(true);
+        expect(await viewOf()).toEqual({ upTo: OFFSET_2, published: 200, others: 50 });
+        expect(await store.writeShardProgress(op, { ...p, judged: { upTo: OFFSET_1, published: 0, others: Infinity } })).toBe(true);
+        expect(await viewOf()).toEqual({ upTo: OFFSET_2, published: 200, others: Infinity });
+        // A commit below upTo (a bisected retry) keeps it; a regression changes nothing.
+        expect(await store.writeShardProgress(op, { ...p, committed: OFFSET_1, watermark: 7 })).toBe(true);
+        expect(await viewOf()).toEqual({ upTo: OFFSET_2, published: 200, others: Infinity });
+        expect(await store.writeShardProgress(op, { ...p, judged: { upTo: OFFSET_BIG, published: 999, others: 999 } })).toBe(false);
+        expect(await viewOf()).toEqual({ upTo: OFFSET_2, published: 200, others: Infinity });
+        // A commit at upTo drops it, whatever view the writer carried.
+        expect(await store.writeShardProgress(op, { ...p, committed: OFFSET_2, watermark: 8, judged: { upTo: OFFSET_1, published: 1, others: 1 } })).toBe(true);
         expect((await store.readProgress(op)).shards).toEqual([{ ...p, committed: OFFSET_2, watermark: 8 }]);
+        // And a view above the commit starts afresh.
+        const next = { upTo: OFFSET_BIG, published: -Infinity, others: -Infinity };
+        expect(await store.writeShardProgress(op, { ...p, committed: OFFSET_2, watermark: 8, judged: next })).toBe(true);
+        expect(await viewOf()).toEqual(next);
       });
 
       it('GIVEN a watermark WHEN advanced up and down THEN it never decreases and the stored value is returned', async () => {

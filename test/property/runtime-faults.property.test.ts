@@ -202,10 +202,13 @@ function recordingStore(
         noAdvance: true,
       });
       committed.set(p.shardId, Math.max(prev, last));
-      // A new view an attempt judged late records against (carried unchanged by later writes).
-      const view = p.judged === undefined ? undefined : JSON.stringify(p.judged);
-      if (view !== undefined && judged.get(p.shardId) !== view) {
-        const upTo = indexOfSeq(decodeOffset((p.judged as { upTo: string }).upTo).sequenceNumber);
+      // A new view an attempt judged late records against. Read back: the
+      // store keeps the higher of the stored and the written view, so what a
+      // writer carried (a stale view or none) is not what the store holds.
+      const stored = (await inner.readProgress(op)).shards.find((s) => s.shardId === p.shardId)?.judged;
+      const view = stored === undefined ? undefined : JSON.stringify(stored);
+      if (stored !== undefined && judged.get(p.shardId) !== view) {
+        const upTo = indexOfSeq(decodeOffset(stored.upTo).sequenceNumber);
         steps.push({ kind: 'judged', shard, upTo, now });
       }
       if (view !== undefined) judged.set(p.shardId, view);

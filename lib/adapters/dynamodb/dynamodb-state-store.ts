@@ -33,6 +33,7 @@
 import {
   BatchGetItemCommand,
   DeleteItemCommand,
+  GetItemCommand,
   PutItemCommand,
   QueryCommand,
   TransactWriteItemsCommand,
@@ -45,7 +46,9 @@ import {
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConfigError, WeirError } from '../../errors.ts';
 import { systemClock, type Clock } from '../../ports/clock.ts';
+import { keptJudgedView, progressRegresses } from '../../ports/state-store.ts';
 import type {
+  JudgedView,
   OperatorProgress,
   OutboxAck,
   ShardProgress,
@@ -65,6 +68,8 @@ import {
   bucketValue,
   encodeTime,
   itemSizeBytes,
+  judgedOthersValue,
+  progressSortKey,
   progressToAttributes,
   windowItemToAttributes,
   windowPartitionKey,
@@ -222,26 +227,62 @@ export class DynamoDbStateStore implements StateStore {
 
   async writeShardProgress(operator: string, progress: ShardProgress): Promise<boolean> {
     checkOperator(operator);
-    // Mirrors InMemoryStateStore: a stored committed/watermark may only be
-    // kept or raised; a stored value and an incoming null is a regression.
-    const values: Record<string, AttributeValue> = {};
-    const committed =
-      progress.committed === null
-        ? 'attribute_not_exists(#c)'
-        : ((values[':c'] = { S: progress.committed }), '(attribute_not_exists(#c) OR #c <= :c)');
-    const watermark =
-      progress.watermark === null
-        ? 'attribute_not_exists(#w)'
-        : ((values[':w'] = { N: String(progress.watermark) }), '(attribute_not_exists(#w) OR #w <= :w)');
-    return this.conditional(operator, undefined, () =>
-      new PutItemCommand({
+    // Mirrors InMemoryStateStore: committed and watermark may only be kept or
+    // raised, and the judged view becomes keptJudgedView(stored, written).
+    // DynamoDB cannot take a maximum in an update, so the view is a
+    // read-modify-write: the put assumes the stored view (none at first) and
+    // is conditional on the stored view being no higher; when that fails,
+    // the item is read and the put retried with the merged view.
+    let stored: JudgedView | undefined;
+    for (let attempt = 1; ; attempt++) {
+      const judged = keptJudgedView(stored, progress);
+      const { judged: _written, ...rest } = progress;
+      const item = judged === undefined ? rest : { ...rest, judged };
+      const names: Record<string, string> = { '#pk': StateAttr.PK, '#c': StateAttr.COMMITTED, '#w': StateAttr.WATERMARK };
+      const values: Record<string, AttributeValue> = {};
+      const committed =
+        progress.committed === null
+          ? 'attribute_not_exists(#c)'
+          : ((values[':c'] = { S: progress.committed }), '(attribute_not_exists(#c) OR #c <= :c)');
+      const watermark =
+        progress.watermark === null
+          ? 'attribute_not_exists(#w)'
+          : ((values[':w'] = { N: String(progress.watermark) }), '(attribute_not_exists(#w) OR #w <= :w)');
+      const view = judgedCondition(judged, progress.committed, names, values);
+      const ok = await this.conditional(operator, undefined, () =>
+        new PutItemCommand({
+          TableName: this.table,
+          Item: progressToAttributes(operator, item),
+          ConditionExpression: `attribute_not_exists(#pk) OR (${committed} AND ${watermark} AND ${view})`,
+          ExpressionAttributeNames: names,
+          ...(Object.keys(values).length > 0 ? { ExpressionAttributeValues: values } : {}),
+        }),
+      );
+      if (ok) return true;
+      const current = await this.readShardProgress(operator, progress.shardId);
+      if (current !== undefined && progressRegresses(current, progress)) return false;
+      if (attempt >= MAX_PROGRESS_ATTEMPTS) {
+        throw new StateStoreError(
+          operator,
+          undefined,
+          `the progress of ${progress.shardId} kept changing under ${MAX_PROGRESS_ATTEMPTS} conditional writes; ` +
+            'only the batch of a shard, the ticker and shard registration write it, so check for a second consumer of the shard',
+        );
+      }
+      stored = current?.judged;
+    }
+  }
+
+  /** One shard's progress item (consistent read), or `undefined` before it was first written. */
+  private async readShardProgress(operator: string, shardId: string): Promise<ShardProgress | undefined> {
+    const out = (await this.call(operator, undefined, () =>
+      new GetItemCommand({
         TableName: this.table,
-        Item: progressToAttributes(operator, progress),
-        ConditionExpression: `attribute_not_exists(#pk) OR (${committed} AND ${watermark})`,
-        ExpressionAttributeNames: { '#pk': StateAttr.PK, '#c': StateAttr.COMMITTED, '#w': StateAttr.WATERMARK },
-        ...(Object.keys(values).length > 0 ? { ExpressionAttributeValues: values } : {}),
+        Key: { [StateAttr.PK]: { S: operator }, [StateAttr.SK]: { S: progressSortKey(shardId) } },
+        ConsistentRead: true,
       }),
-    );
+    )) as { Item?: Record<string, AttributeValue> };
+    return out.Item === undefined ? undefined : attributesToProgress(out.Item);
   }
 
   async advanceWatermark(operator: string, watermark: number): Promise<number> {
@@ -546,6 +587,42 @@ export class DynamoDbStateStore implements StateStore {
     }
     return out;
   }
+}
+
+/** Conditional progress writes before `writeShardProgress` gives up (only a second consumer makes them race). */
+const MAX_PROGRESS_ATTEMPTS = 10;
+
+/**
+ * The condition under which putting a progress item with view `judged`
+ * stores keptJudgedView(stored view, written progress): no stored view, or
+ * one no higher than `judged` in every part (absent numbers are the
+ * infinities of JudgedView); without a view, no stored view or one the
+ * write commits past.
+ */
+function judgedCondition(
+  judged: JudgedView | undefined,
+  committed: string | null,
+  names: Record<string, string>,
+  values: Record<string, AttributeValue>,
+): string {
+  names['#ju'] = StateAttr.JUDGED_UP_TO;
+  if (judged === undefined) {
+    return committed === null ? 'attribute_not_exists(#ju)' : '(attribute_not_exists(#ju) OR #ju <= :c)';
+  }
+  values[':ju'] = { S: judged.upTo };
+  const parts = ['#ju <= :ju'];
+  names['#jp'] = StateAttr.JUDGED_PUBLISHED;
+  if (Number.isFinite(judged.published)) {
+    values[':jp'] = { N: String(judged.published) };
+    parts.push('(attribute_not_exists(#jp) OR #jp <= :jp)');
+  } else parts.push('attribute_not_exists(#jp)');
+  const others = judgedOthersValue(judged.others);
+  if (others !== undefined) {
+    names['#jo'] = StateAttr.JUDGED_OTHERS;
+    values[':jo'] = others;
+    parts.push('#jo <= :jo');
+  }
+  return `(attribute_not_exists(#ju) OR (${parts.join(' AND ')}))`;
 }
 
 /** Internal: a condition failed (a domain conflict, surfaced as `false`). */

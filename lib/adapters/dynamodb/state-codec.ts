@@ -49,7 +49,10 @@ export const StateAttr = {
   JUDGED_UP_TO: 'judgedUpTo',
   /** Absent when the view had no published watermark (-Infinity). */
   JUDGED_PUBLISHED: 'judgedPublished',
-  /** Absent when the view had no other active shard (Infinity). */
+  /**
+   * Absent when the view had no other active shard (Infinity);
+   * {@link NO_WATERMARK_N} when another active shard had no watermark yet (-Infinity).
+   */
   JUDGED_OTHERS: 'judgedOthers',
 } as const;
 
@@ -223,6 +226,28 @@ export function attributesToWindowItem(a: Record<string, AttributeValue>): Windo
   };
 }
 
+/**
+ * How `judgedOthers` stores -Infinity (an active shard without a watermark
+ * yet): a number below every watermark (event times lie within ±8.64e15 ms)
+ * that DynamoDB can hold, so the store's numeric conditions compare it as
+ * the lowest value.
+ */
+export const NO_WATERMARK_N = '-1E+125';
+
+/** `JudgedView.others` as stored: `undefined` for Infinity (the attribute is absent). */
+export function judgedOthersValue(others: number): AttributeValue | undefined {
+  if (others === Infinity) return undefined;
+  if (others === -Infinity) return { N: NO_WATERMARK_N };
+  return N(others);
+}
+
+/** Reads `judgedOthers` back (compared as a number: DynamoDB may return it in another notation). */
+function judgedOthersOf(a: AttributeValue | undefined): number {
+  if (a === undefined) return Infinity;
+  const n = num(a, StateAttr.JUDGED_OTHERS);
+  return n <= Number(NO_WATERMARK_N) ? -Infinity : n;
+}
+
 /** A shard's progress item. */
 export function progressToAttributes(operator: string, p: ShardProgress): Record<string, AttributeValue> {
   const a: Record<string, AttributeValue> = {
@@ -238,7 +263,8 @@ export function progressToAttributes(operator: string, p: ShardProgress): Record
   if (j !== undefined) {
     a[StateAttr.JUDGED_UP_TO] = S(j.upTo);
     if (Number.isFinite(j.published)) a[StateAttr.JUDGED_PUBLISHED] = N(j.published);
-    if (Number.isFinite(j.others)) a[StateAttr.JUDGED_OTHERS] = N(j.others);
+    const others = judgedOthersValue(j.others);
+    if (others !== undefined) a[StateAttr.JUDGED_OTHERS] = others;
   }
   return a;
 }
@@ -260,10 +286,7 @@ export function attributesToProgress(a: Record<string, AttributeValue>): ShardPr
               a[StateAttr.JUDGED_PUBLISHED] === undefined
                 ? -Infinity
                 : num(a[StateAttr.JUDGED_PUBLISHED], StateAttr.JUDGED_PUBLISHED),
-            others:
-              a[StateAttr.JUDGED_OTHERS] === undefined
-                ? Infinity
-                : num(a[StateAttr.JUDGED_OTHERS], StateAttr.JUDGED_OTHERS),
+            others: judgedOthersOf(a[StateAttr.JUDGED_OTHERS]),
           },
         }),
   };

@@ -5,6 +5,7 @@
  * indexes as min-heaps with lazy deletion (the analogue of sparse GSIs).
  */
 import { WeirError } from '../../errors.ts';
+import { keptJudgedView, progressRegresses } from '../../ports/state-store.ts';
 import type {
   OutboxAck,
   OperatorProgress,
@@ -258,19 +259,17 @@ export class InMemoryStateStore implements StateStore {
     }
     const s = this.op(operator);
     const old = s.progress.get(progress.shardId);
-    if (old !== undefined) {
-      if (
-        old.committed !== null &&
-        (progress.committed === null || progress.committed < old.committed)
-      )
-        return Promise.resolve(false);
-      if (
-        old.watermark !== null &&
-        (progress.watermark === null || progress.watermark < old.watermark)
-      )
-        return Promise.resolve(false);
-    }
-    s.progress.set(progress.shardId, { ...progress });
+    if (old !== undefined && progressRegresses(old, progress)) return Promise.resolve(false);
+    const { shardId, committed, watermark, lastActivity, closed } = progress;
+    const judged = keptJudgedView(old?.judged, progress);
+    s.progress.set(shardId, {
+      shardId,
+      committed,
+      watermark,
+      lastActivity,
+      closed,
+      ...(judged === undefined ? {} : { judged }),
+    });
     return Promise.resolve(true);
   }
 

@@ -6,6 +6,7 @@ import {
   InternalServerError,
   ProvisionedThroughputExceededException,
   TransactionCanceledException,
+  type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import {
   DynamoDbStateStore,
@@ -219,12 +220,54 @@ describe('DynamoDbStateStore', () => {
       expect(calls[0]!.input['ReturnValuesOnConditionCheckFailure']).toBe('ALL_OLD');
     });
 
-    it('GIVEN a regressing progress write WHEN the condition fails THEN it is false', async () => {
-      const { store, calls } = storeWith(() => {
+    const progressItem = (extra: Record<string, AttributeValue>): Record<string, AttributeValue> => ({
+      pk: { S: 'op' },
+      sk: { S: 'P#s' },
+      shardId: { S: 's' },
+      lastActivity: { N: '1' },
+      closed: { BOOL: false },
+      ...extra,
+    });
+
+    it('GIVEN a regressing progress write WHEN the condition fails THEN the item is read once and the write is false', async () => {
+      const { store, calls } = storeWith((call) => {
+        if (call.command === 'GetItemCommand') return { Item: progressItem({ watermark: { N: '9' } }) };
         throw ccf();
       });
       expect(await store.writeShardProgress('op', { shardId: 's', committed: null, watermark: 5, lastActivity: 1, closed: false })).toBe(false);
-      expect(calls[0]!.input['ConditionExpression']).toBe('attribute_not_exists(#pk) OR (attribute_not_exists(#c) AND (attribute_not_exists(#w) OR #w <= :w))');
+      expect(calls.map((c) => c.command)).toEqual(['PutItemCommand', 'GetItemCommand']);
+      expect(calls[0]!.input['ConditionExpression']).toBe(
+        'attribute_not_exists(#pk) OR (attribute_not_exists(#c) AND (attribute_not_exists(#w) OR #w <= :w) AND attribute_not_exists(#ju))',
+      );
+      expect(calls[1]!.input['ConsistentRead']).toBe(true);
+    });
+
+    it('GIVEN a stored judged view WHEN progress without one is written THEN the put is retried carrying the stored view, conditional on it', async () => {
+      const stored = { judgedUpTo: { S: 'o9' }, judgedPublished: { N: '100' }, judgedOthers: { N: '-1E+125' } };
+      let puts = 0;
+      const { store, calls } = storeWith((call) => {
+        if (call.command === 'GetItemCommand') return { Item: progressItem(stored) };
+        if (++puts === 1) throw ccf();
+        return {};
+      });
+      expect(await store.writeShardProgress('op', { shardId: 's', committed: 'o1', watermark: 5, lastActivity: 2, closed: false })).toBe(true);
+      expect(calls.map((c) => c.command)).toEqual(['PutItemCommand', 'GetItemCommand', 'PutItemCommand']);
+      expect(calls[0]!.input['ConditionExpression']).toContain('(attribute_not_exists(#ju) OR #ju <= :c)');
+      const retry = calls[2]!.input;
+      expect((retry['Item'] as Record<string, AttributeValue>)['judgedUpTo']).toEqual({ S: 'o9' });
+      expect((retry['Item'] as Record<string, AttributeValue>)['judgedOthers']).toEqual({ N: '-1E+125' });
+      expect(retry['ConditionExpression']).toContain('(attribute_not_exists(#ju) OR (#ju <= :ju AND (attribute_not_exists(#jp) OR #jp <= :jp) AND #jo <= :jo))');
+    });
+
+    it('GIVEN a progress item that keeps changing WHEN written THEN it gives up with a StateStoreError naming the shard', async () => {
+      const { store, calls } = storeWith((call) => {
+        if (call.command === 'GetItemCommand') return { Item: progressItem({ judgedUpTo: { S: `o${calls.length}` } }) };
+        throw ccf();
+      });
+      const write = store.writeShardProgress('op', { shardId: 's', committed: null, watermark: null, lastActivity: 1, closed: false });
+      await expect(write).rejects.toThrow(StateStoreError);
+      await expect(write).rejects.toThrow(/progress of s kept changing under 10 conditional writes/);
+      expect(calls.filter((c) => c.command === 'PutItemCommand')).toHaveLength(10);
     });
 
     it('GIVEN due items in several buckets WHEN listed THEN every bucket is queried on the index and base items are read', async () => {

@@ -25,6 +25,16 @@ const definition = pipeline('op')
   .sideOutputLateData('late')
   .aggregate(count());
 
+const sessions = pipeline('op')
+  .decode(json<Ev>())
+  .keyBy((e) => e.k)
+  .eventTime((e) => e.t, { idleTimeout: 100 })
+  .window(session(1))
+  .sideOutputLateData('late')
+  .aggregate(sum((e) => e.v ?? 0));
+
+const SHARD_0 = 'shardId-000000000000';
+
 class CrashAfterDelivery extends Error {}
 
 describe('judged view (late output, then a retry with a lower view)', () => {
@@ -101,13 +111,6 @@ describe('judged view (late output, then a retry with a lower view)', () => {
     // shard watermark) and on time by the retry would have been skipped by
     // the guard: in neither state nor the late output.
     const store = new InMemoryStateStore();
-    const sessions = pipeline('op')
-      .decode(json<Ev>())
-      .keyBy((e) => e.k)
-      .eventTime((e) => e.t, { idleTimeout: 100 })
-      .window(session(1))
-      .sideOutputLateData('late')
-      .aggregate(sum((e) => e.v ?? 0));
     const h = new WindowOperatorHarness(sessions, { startTime: 0, store });
     await h.send(1, [{ k: 'z', t: 0 }]);
     h.clock.advance(200); // shard 1 idle: shard 0 judges against its own watermark
@@ -130,4 +133,60 @@ describe('judged view (late output, then a retry with a lower view)', () => {
     expect(inState + late.reduce((total, e) => total + (e.v ?? 0), 0)).toBe(111);
     expect(retry.counts).toMatchObject({ received: 3, inState: 3, late: 0, alreadyApplied: 0 });
   });
+
+  // Two other writers of a shard's progress write what they read earlier:
+  // registration (a shard with no progress yet) and the ticker's backlog
+  // refresh (`{ ...p, lastActivity }`). The store keeps the view an attempt
+  // wrote in between; were the view dropped, the retry below would judge
+  // t=200 (v=10) on time and the per-key guard would skip it as absorbed.
+  it.each(['registration', 'backlog refresh'] as const)(
+    'sessions: a %s write from an earlier read, between a crashed attempt and its retry, keeps the view: nothing lost',
+    async (writer) => {
+      const store = new InMemoryStateStore();
+      const h = new WindowOperatorHarness(sessions, { startTime: 0, store });
+      await h.send(1, [{ k: 'z', t: 0 }]);
+      if (writer === 'backlog refresh') await h.send(0, [{ k: 'y', t: 0 }]);
+      const before = (await store.readProgress('op')).shards.find((p) => p.shardId === SHARD_0);
+      h.clock.advance(200); // shard 1 idle: shard 0 judges against its own watermark
+      const batch = h.records(0, [
+        { k: 'a', t: 200, v: 1 },
+        { k: 'a', t: 200, v: 10 }, // late against shard 0's own watermark (200)
+        { k: 'a', t: 201, v: 100 },
+      ]);
+      const delivered: number[] = [];
+      const deliver = (late: readonly LateRecord[]): void => {
+        for (const l of late) delivered.push((JSON.parse(new TextDecoder().decode(l.data)) as Ev).v ?? 0);
+      };
+      const first = h.operator.processBatch(SHARD_0, batch, {
+        sideOutputs: (late) => {
+          deliver(late);
+          return Promise.reject(new CrashAfterDelivery('died after the state write and the late output'));
+        },
+      });
+      await expect(first).rejects.toBeInstanceOf(CrashAfterDelivery);
+      expect(delivered).toEqual([10]);
+
+      const stale =
+        writer === 'registration'
+          ? { shardId: SHARD_0, committed: null, watermark: null, lastActivity: h.clock.now(), closed: false }
+          : { ...(before as NonNullable<typeof before>), lastActivity: h.clock.now() };
+      expect(before === undefined).toBe(writer === 'registration');
+      expect(await store.writeShardProgress('op', stale)).toBe(true);
+
+      await h.send(1, [{ k: 'z', t: 1 }]); // shard 1 is back: the retry's own view is lower
+      const retry = await h.operator.processBatch(SHARD_0, batch, {
+        sideOutputs: (late) => {
+          deliver(late);
+          return Promise.resolve();
+        },
+      });
+      const inState = store
+        .allItems('op')
+        .filter((i) => i.key === 'a')
+        .reduce((total, i) => total + (i.accumulator as number), 0);
+      expect(inState).toBe(101);
+      expect(delivered).toEqual([10, 10]); // the same record again: idempotent by position
+      expect(retry.counts).toMatchObject({ received: 3, inState: 2, late: 1 });
+    },
+  );
 });
