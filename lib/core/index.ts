@@ -31,6 +31,7 @@ export {
   WindowOperator,
   MIN_EVENT_TIME,
   MAX_EVENT_TIME,
+  DEFAULT_PAGE_SIZE,
 } from './operator.ts';
 export type { BatchOptions, WindowOperatorDeps } from './operator.ts';
 export { pipeline, MAX_TIME_SETTING, MAX_KEY_BYTES_LIMIT } from './pipeline.ts';

@@ -19,7 +19,7 @@
  * A crash anywhere is safe: a retry skips committed records, the per-item
  * guard drops records an item already absorbed, and firing is conditional.
  */
-import { WeirError } from '../errors.ts';
+import { ConfigError, WeirError } from '../errors.ts';
 import type { Clock } from '../ports/clock.ts';
 import type {
   JudgedView,
@@ -61,7 +61,14 @@ export const MAX_EVENT_TIME = 8.64e15;
 
 const MAX_ATTEMPTS = 20;
 const NONE: readonly TimeWindow[] = Object.freeze([]);
-const PAGE = 1000;
+/**
+ * Default of {@link WindowOperatorDeps.pageSize}: Lambda's largest Kinesis
+ * batch, so the windows one batch closes are normally fired (and purged) in
+ * one round. With 1,000, a 10,000-record batch that closes 1,700 windows took
+ * two listing rounds plus an empty one for each of firing and purging, and the
+ * bench's core ran about 6% slower (docs/benchmarks.md).
+ */
+export const DEFAULT_PAGE_SIZE = 10_000;
 /** Keys whose URI encoding {@link ResultIds} keeps. */
 const KEY_CACHE = 10_000;
 
@@ -76,6 +83,12 @@ const IN_STATE = 5;
 export interface WindowOperatorDeps {
   readonly store: StateStore;
   readonly clock: Clock;
+  /**
+   * Windows listed per store query when firing, purging and listing pending
+   * results; more are taken in further rounds. An integer 1..100,000.
+   * @default 10_000 ({@link DEFAULT_PAGE_SIZE})
+   */
+  readonly pageSize?: number;
 }
 
 /** Per-batch options. */
@@ -263,12 +276,18 @@ export class WindowOperator<IN, ACC, OUT> {
   private readonly clock: Clock;
   private readonly agg: AggregateFunction<IN, ACC, OUT>;
   private readonly ids: ResultIds;
+  private readonly page: number;
 
   constructor(definition: WindowedOperatorDefinition<IN, ACC, OUT>, deps: WindowOperatorDeps) {
     this.definition = definition;
     this.ids = new ResultIds(definition.name);
     this.store = deps.store;
     this.clock = deps.clock;
+    const page = deps.pageSize ?? DEFAULT_PAGE_SIZE;
+    if (!Number.isInteger(page) || page < 1 || page > 100_000) {
+      throw new ConfigError('pageSize', page, 'must be an integer 1..100000 (windows per store query)');
+    }
+    this.page = page;
     this.agg = definition.aggregate;
   }
 
@@ -309,7 +328,7 @@ export class WindowOperator<IN, ACC, OUT> {
    * at most `limit`. A runtime re-drives them to its sinks (idempotent by
    * version) and then calls {@link acknowledge}.
    */
-  async pendingResults(limit = PAGE): Promise<WindowResult<JsonValue>[]> {
+  async pendingResults(limit = this.page): Promise<WindowResult<JsonValue>[]> {
     const op = this.definition.name;
     const items = await this.store.listOutbox(op, limit);
     const out: WindowResult<JsonValue>[] = [];
@@ -1249,7 +1268,7 @@ export class WindowOperator<IN, ACC, OUT> {
     const out: WindowResult<OUT>[] = [];
     for (let round = 1; ; round++) {
       if (round > MAX_ATTEMPTS * 1000) throw new StateContentionError(op, round);
-      const due = [...(await this.store.listDue(op, w, PAGE))];
+      const due = [...(await this.store.listDue(op, w, this.page))];
       if (due.length === 0) return out;
       due.sort(
         (a, b) =>
@@ -1304,7 +1323,7 @@ export class WindowOperator<IN, ACC, OUT> {
   private async purge(w: number): Promise<void> {
     const op = this.definition.name;
     for (;;) {
-      const expired = await this.store.listExpired(op, w, PAGE);
+      const expired = await this.store.listExpired(op, w, this.page);
       const planned: WindowWrite[][] = [];
       for (const item of expired) {
         if (item.pending) continue; // updated after firing: the next fire/purge round takes it
@@ -1318,7 +1337,7 @@ export class WindowOperator<IN, ACC, OUT> {
       }
       if (planned.length === 0) return;
       const ok = await this.store.write(op, planned);
-      if (!ok.some((x) => x) && expired.length < PAGE) return;
+      if (!ok.some((x) => x) && expired.length < this.page) return;
     }
   }
 }
