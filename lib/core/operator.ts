@@ -432,14 +432,22 @@ export class WindowOperator<IN, ACC, OUT> {
       dead: [],
     };
     const { status, values, times } = batch;
-    // An earlier attempt that delivered late output for records of this range
-    // judged them against `sp.judged`: judge those records against at least
-    // that view, so a record never goes to the late output and, on a retry
-    // whose view is lower (a shard came back from idleness), into state too.
+    // An earlier attempt of this range recorded the view it judged against
+    // (`sp.judged`). Tumbling and sliding windows (which record it only when
+    // they send records to the late output) judge those records against at
+    // least that view, so a record never goes to the late output and, on a
+    // retry whose view is lower (a shard came back from idleness), into state
+    // too. Sessions record it in every attempt and judge the whole attempt
+    // against exactly that view: the per-key guard cannot tell an applied
+    // record from a late one, so every attempt must decide alike (a retry
+    // whose view is higher would otherwise send to the late output a record
+    // the crashed attempt had put in state).
     const floor = sp?.judged;
-    const floorEnd = floor === undefined ? 0 : this.indexAbove(batch, floor.upTo);
-    const floorPublished = floor === undefined ? published : Math.max(published, floor.published);
-    const floorOthers = floor === undefined ? others : Math.max(others, floor.others);
+    const exact = def.assigner.kind === 'session';
+    const floorEnd = floor === undefined ? 0 : exact ? n : this.indexAbove(batch, floor.upTo);
+    const floorPublished =
+      floor === undefined ? published : exact ? floor.published : Math.max(published, floor.published);
+    const floorOthers = floor === undefined ? others : exact ? floor.others : Math.max(others, floor.others);
     const steps = def.steps;
     const nSteps = steps.length;
     const decoder = def.decoder;
@@ -685,11 +693,13 @@ export class WindowOperator<IN, ACC, OUT> {
 
     // Before any state write and before any late record leaves: record what
     // this attempt judged against (merged with an earlier view). A retry then
-    // judges these records against at least the same view, so a record judged
-    // late here is never applied by a retry (which the per-key session guard
-    // would otherwise skip as already absorbed, losing it) nor output twice.
+    // judges these records against at least the same view (sessions: exactly
+    // it), so a record judged late here is never applied by a retry (which the
+    // per-key session guard would otherwise skip as already absorbed, losing
+    // it) nor output twice, and a session record applied here is never sent
+    // to the late output by a retry.
     let judged: JudgedView | undefined = floor;
-    if (batch.late.length > 0) {
+    if (batch.late.length > 0 || (exact && batch.firstLive < n)) {
       const upTo = this.encAt(batch, n - 1);
       judged = {
         upTo: floor !== undefined && floor.upTo > upTo ? floor.upTo : upTo,
@@ -1130,14 +1140,29 @@ export class WindowOperator<IN, ACC, OUT> {
       if (a !== undefined && (maxAbs === undefined || a > maxAbs)) maxAbs = a;
     }
     const cut = this.cut(batch, maxAbs);
+    const times = batch.times;
+    const tombs = items.filter((it) => it.purged);
     const recs: number[] = [];
     for (const i of idxs) {
       if (batch.status[i] !== IN_STATE) continue;
-      if (i < cut) batch.applied[i] = 1;
-      else recs.push(i);
+      if (i < cut) {
+        batch.applied[i] = 1;
+        continue;
+      }
+      // A session that would join one already purged: its state is gone. Only
+      // reachable when the record was judged against an older view than the
+      // purge's (a retry judges its range against the view the range first
+      // recorded; or a restore moved the watermark back), as a tumbling
+      // window's record meeting a tombstone.
+      const t = times[i] as number;
+      if (tombs.some((it) => t <= it.end && it.start <= t + gap)) {
+        this.lateRecord(batch, i, key, [{ start: t, end: t + gap }], LateReason.WINDOW_PURGED, -Infinity);
+        batch.status[i] = LATE;
+        continue;
+      }
+      recs.push(i);
     }
     if (recs.length === 0) return [];
-    const times = batch.times;
     recs.sort((a, b) => (times[a] as number) - (times[b] as number) || a - b);
 
     interface Part {

@@ -46,7 +46,12 @@ export const LateReason = {
   WINDOW_CLOSED: 'window-closed',
   /** Session windows: event time + allowedLateness was at or behind the watermark. */
   SESSION_CLOSED: 'session-closed',
-  /** The window's state had already been purged (only after a restore moved the watermark back). */
+  /**
+   * The window's state had already been purged: after a restore moved the
+   * watermark back, or (sessions) when a retry judged the record against the
+   * view its range first recorded and the session it would join was purged
+   * in between.
+   */
   WINDOW_PURGED: 'window-purged',
 } as const;
 /** Why a record went to the late-data output. */

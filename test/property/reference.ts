@@ -132,11 +132,15 @@ export function runReference(
       if (s === undefined) throw new Error(`judged step for shard ${step.shard} before any progress of it`);
       const others = othersOf(step.shard, step.now);
       const f = s.floor;
-      s.floor = {
-        upTo: Math.max(f?.upTo ?? -1, step.upTo),
-        W: Math.max(f?.W ?? -Infinity, W),
-        others: Math.max(f?.others ?? -Infinity, others),
-      };
+      s.floor =
+        config.kind === 'session' && f !== undefined
+          ? // Sessions: every attempt judges against exactly the first recorded view.
+            { ...f, upTo: Math.max(f.upTo, step.upTo) }
+          : {
+              upTo: Math.max(f?.upTo ?? -1, step.upTo),
+              W: Math.max(f?.W ?? -Infinity, W),
+              others: Math.max(f?.others ?? -Infinity, others),
+            };
       continue;
     }
     if (step.kind === 'close') {
@@ -192,10 +196,13 @@ export function runReference(
         continue;
       }
       const f = s.floor !== undefined && i <= s.floor.upTo ? s.floor : undefined;
-      const w = Math.max(
-        f === undefined ? W : Math.max(W, f.W),
-        Math.min(s.maxT - config.ooo, f === undefined ? others : Math.max(others, f.others)),
-      );
+      const w =
+        f !== undefined && config.kind === 'session'
+          ? Math.max(f.W, Math.min(s.maxT - config.ooo, f.others))
+          : Math.max(
+              f === undefined ? W : Math.max(W, f.W),
+              Math.min(s.maxT - config.ooo, f === undefined ? others : Math.max(others, f.others)),
+            );
       s.maxT = Math.max(s.maxT, t);
       const v = e.v as number;
       if (config.kind === 'session') {

@@ -445,12 +445,16 @@ async function check(kind: RefConfig['kind'], s: Scenario): Promise<void> {
     // lateness against the watermark and the other shards it reads at its
     // start, so a failed attempt and its retry may judge a record differently
     // (docs/semantics.md, "Retries and lateness"). A retry never judges on
-    // time what an attempt sent to the late output (the judged view), but a
-    // retry with a higher view may judge late what an attempt applied; for
-    // sessions that record may end in state AND in the late output: never
-    // lost, counted twice. What must hold: every record the committing
-    // attempt judged late is in the late output, and every window that
-    // differs from the reference has a record in the late output for it.
+    // time what an attempt sent to the late output (the judged view); a
+    // retry with a higher view may judge late what an attempt applied, which
+    // the core reclaims (tumbling, sliding) or avoids by judging against the
+    // first attempt's view (sessions; (c2) below checks nothing is counted
+    // twice). Sessions can still differ from the reference: a record judged
+    // on time against that older view whose session would join one purged
+    // in between goes to the late output (window-purged). What must hold:
+    // every record the committing attempt judged late is in the late output,
+    // and every window that differs from the reference has a record in the
+    // late output for it.
     // Since the core reclaims late records a window item already absorbed, a record the
     // committing attempt judged late may instead be in state (an earlier attempt applied it):
     // in state XOR in the late output, never both for tumbling and sliding windows.
@@ -494,6 +498,26 @@ async function check(kind: RefConfig['kind'], s: Scenario): Promise<void> {
   }
   const dead = new Set(deadLetter.entries().map((d) => id(d.position.sequenceNumber)));
   expect(dead).toEqual(expected.dead);
+
+  // (c2) counted exactly once (tumbling and sessions, where a record belongs
+  // to one window): the final results and the late output together hold
+  // every valid record's value once. A record a crashed attempt put in state
+  // and its retry sent to the late output as well would add its value twice.
+  if (kind !== 'sliding') {
+    const valueOf = (data: Uint8Array): number => (JSON.parse(new TextDecoder().decode(data)) as { v: number }).v;
+    const lateValues = new Map<string, number>();
+    for (const l of lateSink.items()) if (l.data !== undefined) lateValues.set(id(l.position.sequenceNumber), valueOf(l.data));
+    let input = 0;
+    for (const [sh, shard] of kinesis.shards.entries())
+      for (const r of shard.records) {
+        if (dead.has(`${sh}:${r.index}`) || parse(new TextDecoder().decode(r.Data)).key === '~flush') continue;
+        input += valueOf(r.Data);
+      }
+    let counted = 0;
+    for (const v of actual.values()) counted += v as number;
+    for (const v of lateValues.values()) counted += v;
+    expect(counted, 'final results + late output = every valid record once').toBe(input);
+  }
 
   // (d) reconciliation: every record is consumed and in state, late output or a dead letter.
   for (const [sh, shard] of kinesis.shards.entries()) {

@@ -205,7 +205,8 @@ function* allOf(items: Items): Generator<WindowItem> {
 export class InMemoryStateStore implements StateStore {
   private readonly operators = new Map<string, OperatorState>();
   private crashAfterGroups: number | undefined;
-  private crashOnProgress = false;
+  /** Progress writes to let through before the injected crash; `undefined`: none armed. */
+  private crashOnProgress: number | undefined;
   /** Stamp of the last index query (see {@link drain}). */
   private drains = 0;
   /** Number of `write` calls and groups applied, for tests and benchmarks. */
@@ -239,12 +240,16 @@ export class InMemoryStateStore implements StateStore {
   /** Cancels an injected crash that has not happened yet. */
   disarm(): void {
     this.crashAfterGroups = undefined;
-    this.crashOnProgress = false;
+    this.crashOnProgress = undefined;
   }
 
-  /** The next `writeShardProgress` throws {@link InjectedCrashError} without writing. */
-  crashOnNextProgressWrite(): void {
-    this.crashOnProgress = true;
+  /**
+   * A coming `writeShardProgress` throws {@link InjectedCrashError} without
+   * writing: the next one, or the one after `skip` more progress writes (a
+   * session batch first records its judged view, then commits).
+   */
+  crashOnNextProgressWrite(skip = 0): void {
+    this.crashOnProgress = skip;
   }
 
   readProgress(operator: string): Promise<OperatorProgress> {
@@ -253,8 +258,8 @@ export class InMemoryStateStore implements StateStore {
   }
 
   writeShardProgress(operator: string, progress: ShardProgress): Promise<boolean> {
-    if (this.crashOnProgress) {
-      this.crashOnProgress = false;
+    if (this.crashOnProgress !== undefined && this.crashOnProgress-- === 0) {
+      this.crashOnProgress = undefined;
       return Promise.reject(new InjectedCrashError('injected crash before the progress write'));
     }
     const s = this.op(operator);

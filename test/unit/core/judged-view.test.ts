@@ -189,4 +189,55 @@ describe('judged view (late output, then a retry with a lower view)', () => {
       expect(retry.counts).toMatchObject({ received: 3, inState: 2, late: 1 });
     },
   );
+
+  it('sessions: a retry whose view is higher judges against the crashed attempt\'s view, so a record it applied is not also sent late', async () => {
+    const store = new InMemoryStateStore();
+    const h = new WindowOperatorHarness(sessions, { startTime: 0, store });
+    await h.send(1, [{ k: 'z', t: 0 }]); // shard 1 active at watermark 0
+    const batch = h.records(0, [
+      { k: 'a', t: 200, v: 1 },
+      { k: 'a', t: 150, v: 10 }, // on time against shard 1's watermark (0)
+      { k: 'a', t: 201, v: 100 },
+    ]);
+    store.crashOnNextProgressWrite(1); // the commit, after the recorded view and the state writes
+    await expect(h.operator.processBatch(SHARD_0, batch)).rejects.toThrow(/injected crash/);
+    const applied = () =>
+      store
+        .allItems('op')
+        .filter((i) => i.key === 'a')
+        .reduce((total, i) => total + (i.accumulator as number), 0);
+    expect(applied()).toBe(111);
+
+    await h.send(1, [{ k: 'z', t: 1000 }]); // shard 1 moves on: the retry's own view would judge t=150 late
+    const retry = await h.operator.processBatch(SHARD_0, batch);
+    expect(retry.late).toEqual([]);
+    expect(retry.counts).toMatchObject({ received: 3, inState: 3, late: 0, alreadyApplied: 3 });
+    // Its commit moves the watermark to 201: both sessions fire once, t=150 in state only.
+    expect(
+      retry.results.filter((r) => r.key === 'a').map((r) => [r.window.start, r.window.end, r.value, r.version]).sort((x, y) => (x[0] as number) - (y[0] as number)),
+    ).toEqual([
+      [150, 151, 10, 1],
+      [200, 202, 101, 1],
+    ]);
+  });
+
+  it('sessions: a retry whose recorded view is older than a purge sends a record that would join the purged session to the late output', async () => {
+    const store = new InMemoryStateStore();
+    const h = new WindowOperatorHarness(sessions, { startTime: 0, store });
+    await h.send(1, [{ k: 'z', t: 0 }]);
+    await h.send(0, [{ k: 'a', t: 100, v: 1000 }]); // session [100, 101)
+    const batch = h.records(0, [{ k: 'a', t: 101, v: 1 }]); // touches it: on time against watermark 0
+    store.crashDuringNextStateUpdate(0);
+    await expect(h.operator.processBatch(SHARD_0, batch)).rejects.toThrow(/injected crash/);
+
+    h.clock.advance(200); // shard 0 idle
+    const moved = await h.send(1, [{ k: 'z', t: 500 }]); // the watermark passes 100: [100, 101) fires and is purged
+    expect(moved.results.map((r) => [r.key, r.window, r.value])).toContainEqual(['a', { start: 100, end: 101 }, 1000]);
+    expect(store.allItems('op').find((i) => i.key === 'a')?.purged).toBe(true);
+
+    const retry = await h.operator.processBatch(SHARD_0, batch); // judged against the recorded view: on time
+    expect(retry.late.map((l) => [l.eventTime, l.reason, l.windows])).toEqual([[101, 'window-purged', [{ start: 101, end: 102 }]]]);
+    expect(retry.counts).toMatchObject({ received: 1, inState: 0, late: 1 });
+    expect(store.allItems('op').filter((i) => i.key === 'a' && !i.purged)).toEqual([]);
+  });
 });

@@ -340,8 +340,9 @@ describe('exactly-once under retries and crashes', () => {
       { k: 'a', t: 1 },
       { k: 'a', t: 3 },
     ]);
-    store.crashOnNextProgressWrite();
+    store.crashOnNextProgressWrite(1); // the commit: a session batch first records its judged view
     await expect(h.deliver(0, batch)).rejects.toThrow('injected crash');
+    expect(store.allItems('op').map((i) => i.accumulator)).toEqual([2]);
     const retry = await h.deliver(0, batch);
     expect(retry.counts).toMatchObject({ inState: 2, alreadyApplied: 2 });
     await h.send(0, [{ k: 'z', t: 100 }]);
