@@ -21,6 +21,7 @@
  */
 import { ConfigError, WeirError } from '../errors.ts';
 import type { Clock } from '../ports/clock.ts';
+import { resultIdPart } from '../ports/sink.ts';
 import type {
   JudgedView,
   ShardProgress,
@@ -208,10 +209,9 @@ function absorbedWith(
 }
 
 /**
- * Builds deterministic result ids in the format of `resultId` (ports/sink.ts),
- * `<operator>/<key>/<start>-<end>/v<version>` (operator and key URI-encoded so
- * that no key can make two ids collide), with the operator part and recent
- * keys' encodings cached: firing builds one id per window, on the hot path.
+ * Builds the ids `resultId` (ports/sink.ts) builds, from the same parts
+ * (`resultIdPart`), with the operator part and recent keys' parts cached:
+ * firing builds one id per window, on the hot path.
  */
 export class ResultIds {
   private readonly prefix: string;
@@ -222,7 +222,7 @@ export class ResultIds {
   private lastEnd = NaN;
 
   constructor(operator: string) {
-    this.prefix = encodeURIComponent(operator) + '/';
+    this.prefix = resultIdPart.operator(operator);
   }
 
   /** The id of (key, [start, end), version); equals `resultId(operator, key, { start, end }, version)`. */
@@ -230,13 +230,13 @@ export class ResultIds {
     let k = this.keys.get(key);
     if (k === undefined) {
       if (this.keys.size >= KEY_CACHE) this.keys.clear();
-      k = encodeURIComponent(key) + '/';
+      k = resultIdPart.key(key);
       this.keys.set(key, k);
     }
     if (start !== this.lastStart || end !== this.lastEnd) {
       this.lastStart = start;
       this.lastEnd = end;
-      this.bounds = String(start) + '-' + String(end) + '/v';
+      this.bounds = resultIdPart.window(start, end);
     }
     return this.prefix + k + this.bounds + String(version);
   }

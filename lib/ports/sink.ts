@@ -80,8 +80,22 @@ export function resultId(
   window: WindowBounds,
   version: number,
 ): string {
-  return `${encodeURIComponent(operator)}/${encodeURIComponent(key)}/${window.start}-${window.end}/v${version}`;
+  return resultIdPart.operator(operator) + resultIdPart.key(key) + resultIdPart.window(window.start, window.end) + String(version);
 }
+
+/**
+ * The parts of a {@link resultId}, in order (the version follows the last
+ * one), for a caller that builds many ids and caches the parts they share
+ * (the core's firing: one operator, recurring keys, windows in order).
+ */
+export const resultIdPart = {
+  /** `<operator>/`, URI-encoded. */
+  operator: (operator: string): string => encodeURIComponent(operator) + '/',
+  /** `<key>/`, URI-encoded. */
+  key: (key: string): string => encodeURIComponent(key) + '/',
+  /** `<start>-<end>/v`. */
+  window: (start: number, end: number): string => String(start) + '-' + String(end) + '/v',
+} as const;
 
 /**
  * Builds a {@link WindowResult} with its id filled in.
