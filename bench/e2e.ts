@@ -17,7 +17,8 @@
  * - `e2e_writes_per_record`: every DynamoDB write request the workload made (content, progress,
  *   watermark, firing with outbox, result sink, outbox ack, purge; counted by a loopback proxy in
  *   front of DynamoDB Local) / records: the "writes per record" of the limit
- * - `e2e_write_conflicts`: conditional writes that failed (concurrent firers, retried guards)
+ * - `e2e_write_conflicts`: conditional writes that failed (concurrent firers, retried guards);
+ *   `_content`, `_fire`, `_purge`: those of window items, by the write's kind
  * - `e2e_limit_records_per_s`, `e2e_vs_limit_ratio`
  */
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
@@ -129,6 +130,12 @@ export const e2eSection: BenchSection = {
       const writes = proxy.writes();
       const writesPerRecord = writes.length / RECORDS;
       const conflicts = writes.filter((w) => w.outcome === 'condition-failed').length;
+      const byKind = { content: 0, fire: 0, purge: 0 };
+      for (const w of writes) {
+        if (w.outcome !== 'condition-failed') continue;
+        const kind = windowWriteKind(w.item);
+        if (kind !== undefined) byKind[kind]++;
+      }
       const limit = Math.min(rawDrain, ddbRate / writesPerRecord);
       return {
         e2e_records_per_s: Math.round(e2e),
@@ -137,6 +144,9 @@ export const e2eSection: BenchSection = {
         e2e_state_writes_per_record: Math.round((stateWrites / RECORDS) * 1000) / 1000,
         e2e_writes_per_record: Math.round(writesPerRecord * 1000) / 1000,
         e2e_write_conflicts: conflicts,
+        e2e_write_conflicts_content: byKind.content,
+        e2e_write_conflicts_fire: byKind.fire,
+        e2e_write_conflicts_purge: byKind.purge,
         e2e_limit_records_per_s: Math.round(limit),
         e2e_vs_limit_ratio: Math.round((e2e / limit) * 1000) / 1000,
       };
@@ -146,6 +156,17 @@ export const e2eSection: BenchSection = {
     }
   },
 };
+
+/**
+ * Which write of a window's life a state-table put is (lib/adapters/dynamodb/state-codec.ts):
+ * a purge makes a tombstone, a content write sets `pending`, a firing puts the result into the outbox.
+ */
+function windowWriteKind(item: Readonly<Record<string, { readonly [k: string]: unknown }>> | undefined): 'content' | 'fire' | 'purge' | undefined {
+  if (item === undefined || item['purged'] === undefined) return undefined;
+  if (item['purged']['BOOL'] === true) return 'purge';
+  if (item['pending']?.['BOOL'] === true) return 'content';
+  return item['outbox']?.['M'] !== undefined ? 'fire' : undefined;
+}
 
 /** Reads every record of every shard with GetRecords (10,000 per call), shards in parallel. */
 async function drainRaw(kinesis: KinesisClient, stream: string): Promise<number> {
