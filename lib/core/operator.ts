@@ -138,6 +138,8 @@ interface Batch<IN> {
   /** Batch index of each entry of `late`. */
   readonly lateIdx: number[];
   readonly dead: DeadLetter[];
+  /** Sessions: the lowest end of the session items this batch planned to write. */
+  lowestWrittenEnd: number;
 }
 
 function comparePositions(a: Position, b: Position): number {
@@ -430,6 +432,7 @@ export class WindowOperator<IN, ACC, OUT> {
       late: [],
       lateIdx: [],
       dead: [],
+      lowestWrittenEnd: Infinity,
     };
     const { status, values, times } = batch;
     // An earlier attempt of this range recorded the view it judged against
@@ -745,8 +748,23 @@ export class WindowOperator<IN, ACC, OUT> {
     await this.store.writeShardProgress(op, mine);
     const shards = progress.shards.filter((p) => p.shardId !== shardId);
     shards.push(mine);
-    const w = await this.advance(progress.watermark, watermarkCandidate(shards, now, time));
-    const results = await this.fireAndPurge(w);
+    const read = progress.watermark ?? -Infinity;
+    const candidate = watermarkCandidate(shards, now, time);
+    const w = await this.advance(progress.watermark, candidate);
+    // Firing is the job of the batch that raised the watermark: other shards'
+    // batches finishing at the same time would list the same due windows and
+    // race it for every one (conditional writes make that safe, not cheap). A
+    // batch also fires when it wrote a window that is now due (a late update
+    // re-fires at the end of its batch), and when it is a retry (its records
+    // start at or below the committed position: an attempt that raised the
+    // watermark may have died before firing). Anything left waits for the
+    // next raise or tick. See docs/semantics.md, "Who fires".
+    let lowestEnd = Infinity;
+    if (kind === 'session') lowestEnd = batch.lowestWrittenEnd;
+    else for (const g of groups) if (g.end < lowestEnd) lowestEnd = g.end;
+    const raised = w > read && w === candidate;
+    const retried = batch.firstLive > 0;
+    const results = raised || retried || lowestEnd - 1 <= w ? await this.fireAndPurge(w) : [];
 
     let skippedCommitted = 0;
     let filtered = 0;
@@ -1103,6 +1121,7 @@ export class WindowOperator<IN, ACC, OUT> {
         if (group.length > 0) {
           planned.push(group);
           planKeys.push(key);
+          for (const w of group) if (w.kind === 'put' && w.item.end < batch.lowestWrittenEnd) batch.lowestWrittenEnd = w.item.end;
         }
       }
       if (planned.length === 0) break;
