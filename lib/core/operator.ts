@@ -66,8 +66,8 @@ const NONE: readonly TimeWindow[] = Object.freeze([]);
  * Default of {@link WindowOperatorDeps.pageSize}: Lambda's largest Kinesis
  * batch, so the windows one batch closes are normally fired (and purged) in
  * one round. With 1,000, a 10,000-record batch that closes 1,700 windows took
- * two listing rounds plus an empty one for each of firing and purging, and the
- * bench's core ran about 6% slower (docs/benchmarks.md).
+ * two listing rounds plus an empty one for each of firing and purging (on
+ * DynamoDB, a due-index query per bucket and a BatchGetItem per round).
  */
 export const DEFAULT_PAGE_SIZE = 10_000;
 /** Keys whose URI encoding {@link ResultIds} keeps. */
