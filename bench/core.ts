@@ -66,7 +66,6 @@ const FEW_KEYS = 100;
 const SHARD = 'shardId-000000000000';
 const T0 = 1_700_000_000_000;
 
-
 function keyPicker(dist: 'uniform' | 'zipf', random: () => number, keys = KEYS): () => number {
   if (dist === 'uniform') return () => Math.floor(random() * keys);
   return zipfSampler(KEYS, 1.1, random);
@@ -146,13 +145,19 @@ class DiscardingStateStore implements StateStore {
   advanceWatermark(_operator: string, watermark: number): Promise<number> {
     return Promise.resolve(watermark);
   }
-  getWindows(_operator: string, refs: readonly WindowRef[]): Promise<readonly (WindowItem | undefined)[]> {
+  getWindows(
+    _operator: string,
+    refs: readonly WindowRef[],
+  ): Promise<readonly (WindowItem | undefined)[]> {
     return Promise.resolve(refs.map(() => undefined));
   }
   listKeyWindows(): Promise<ReadonlyMap<string, readonly WindowItem[]>> {
     return Promise.resolve(new Map());
   }
-  write(_operator: string, groups: readonly (readonly WindowWrite[])[]): Promise<readonly boolean[]> {
+  write(
+    _operator: string,
+    groups: readonly (readonly WindowWrite[])[],
+  ): Promise<readonly boolean[]> {
     return Promise.resolve(groups.map(() => true));
   }
   listDue(): Promise<readonly WindowItem[]> {
@@ -305,7 +310,15 @@ export const coreSection: BenchSection = {
       const base64 = events.map((e) => Buffer.from(JSON.stringify(e)).toString('base64'));
       let limit = Math.max(decodeOnly(base64), decodeOnly(base64), decodeOnly(base64));
       const raw = await best(() =>
-        runCore(assigners['tumbling'] as WindowAssigner, batchSize, 'raw', events, base64, positions, store()),
+        runCore(
+          assigners['tumbling'] as WindowAssigner,
+          batchSize,
+          'raw',
+          events,
+          base64,
+          positions,
+          store(),
+        ),
       );
       limit = Math.max(limit, decodeOnly(base64), decodeOnly(base64));
       figures[`core_records_per_s_raw_tumbling_uniform_${name}`] = raw.perS;
@@ -319,9 +332,18 @@ export const coreSection: BenchSection = {
     await variant('100_keys', makeEvents('uniform', FEW_KEYS), 1000);
     // The headline workload (1,000 uniform keys, 10,000-record batches) with
     // the stream at one shard's write limit: ~10x the records per (key, window).
-    await variant('shard_limit', makeEvents('uniform', KEYS, SHARD_LIMIT_SPACING_MS), HEADLINE_BATCH);
+    await variant(
+      'shard_limit',
+      makeEvents('uniform', KEYS, SHARD_LIMIT_SPACING_MS),
+      HEADLINE_BATCH,
+    );
     // The headline workload against a store that keeps nothing: the ceiling without state work.
-    await variant('discarding_store', makeEvents('uniform'), HEADLINE_BATCH, () => new DiscardingStateStore());
+    await variant(
+      'discarding_store',
+      makeEvents('uniform'),
+      HEADLINE_BATCH,
+      () => new DiscardingStateStore(),
+    );
     figures['decode_only_records_per_s'] = decodeLimit;
     figures['core_records_per_s_raw'] = figures[
       'core_records_per_s_raw_tumbling_uniform'

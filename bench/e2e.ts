@@ -22,7 +22,12 @@
  * - `e2e_limit_records_per_s`, `e2e_vs_limit_ratio`
  */
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
-import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
+import {
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  ListShardsCommand,
+  type KinesisClient,
+} from '@aws-sdk/client-kinesis';
 import { startLocalAws } from '../lib/local-aws/index.ts';
 import { putRecords } from '../lib/kinesis/index.ts';
 import { generateClicks } from '../lib/demo/clickstream.ts';
@@ -54,7 +59,14 @@ export const e2eSection: BenchSection = {
       const mapping = resources.mappings[0];
       if (!mapping) throw new Error('no event source mapping in the bench stack');
       const start = Math.floor((Date.now() - 10 * 60_000) / 60_000) * 60_000;
-      const clicks = generateClicks({ count: RECORDS, pages: KEYS, skew: 1.1, startMs: start, spanMs: 4 * 60_000, disorderMs: 2000 });
+      const clicks = generateClicks({
+        count: RECORDS,
+        pages: KEYS,
+        skew: 1.1,
+        startMs: start,
+        spanMs: 4 * 60_000,
+        disorderMs: 2000,
+      });
       await putRecords(
         clients.kinesis,
         mapping.streamName,
@@ -81,7 +93,11 @@ export const e2eSection: BenchSection = {
         }),
       );
       const rateStarted = performance.now();
-      await naiveUpdates(clients.dynamodb, 'bench-e2e-rate', Array.from({ length: RATE_OPS }, (_, i) => `rate#${i % 2000}`));
+      await naiveUpdates(
+        clients.dynamodb,
+        'bench-e2e-rate',
+        Array.from({ length: RATE_OPS }, (_, i) => `rate#${i % 2000}`),
+      );
       const ddbRate = RATE_OPS / ((performance.now() - rateStarted) / 1000);
 
       // Every DynamoDB write of the handlers goes through a counting proxy (bytes forwarded unchanged).
@@ -112,7 +128,9 @@ export const e2eSection: BenchSection = {
       const off = esm.on((e) => {
         if (e.type === 'batch-start' && firstInvocation === 0) firstInvocation = performance.now();
         if (process.env['BENCH_DEBUG'] && (e.type === 'batch-start' || e.type === 'batch-end')) {
-          console.error(`${((performance.now() - firstInvocation) / 1000).toFixed(2)} ${e.type} ${e.shardId} ${'size' in e ? e.size : ''} ${'outcome' in e ? String(e.outcome) : ''}`);
+          console.error(
+            `${((performance.now() - firstInvocation) / 1000).toFixed(2)} ${e.type} ${e.shardId} ${'size' in e ? e.size : ''} ${'outcome' in e ? String(e.outcome) : ''}`,
+          );
         }
       });
       await esm.start();
@@ -125,7 +143,8 @@ export const e2eSection: BenchSection = {
         await proxy.close();
       }
       const seconds = (performance.now() - firstInvocation) / 1000;
-      if (applied !== RECORDS) throw new Error(`the handlers applied ${applied} of ${RECORDS} records`);
+      if (applied !== RECORDS)
+        throw new Error(`the handlers applied ${applied} of ${RECORDS} records`);
       const e2e = RECORDS / seconds;
       const writes = proxy.writes();
       const writesPerRecord = writes.length / RECORDS;
@@ -161,7 +180,9 @@ export const e2eSection: BenchSection = {
  * Which write of a window's life a state-table put is (lib/adapters/dynamodb/state-codec.ts):
  * a purge makes a tombstone, a content write sets `pending`, a firing puts the result into the outbox.
  */
-function windowWriteKind(item: Readonly<Record<string, { readonly [k: string]: unknown }>> | undefined): 'content' | 'fire' | 'purge' | undefined {
+function windowWriteKind(
+  item: Readonly<Record<string, { readonly [k: string]: unknown }>> | undefined,
+): 'content' | 'fire' | 'purge' | undefined {
   if (item === undefined || item['purged'] === undefined) return undefined;
   if (item['purged']['BOOL'] === true) return 'purge';
   if (item['pending']?.['BOOL'] === true) return 'content';
@@ -175,12 +196,18 @@ async function drainRaw(kinesis: KinesisClient, stream: string): Promise<number>
     shards.map(async (s) => {
       let it = (
         await kinesis.send(
-          new GetShardIteratorCommand({ StreamName: stream, ShardId: s.ShardId, ShardIteratorType: 'TRIM_HORIZON' }),
+          new GetShardIteratorCommand({
+            StreamName: stream,
+            ShardId: s.ShardId,
+            ShardIteratorType: 'TRIM_HORIZON',
+          }),
         )
       ).ShardIterator;
       let n = 0;
       while (it) {
-        const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: it, Limit: 10_000 }));
+        const page = await kinesis.send(
+          new GetRecordsCommand({ ShardIterator: it, Limit: 10_000 }),
+        );
         n += page.Records?.length ?? 0;
         if ((page.Records?.length ?? 0) === 0 && page.MillisBehindLatest === 0) break;
         it = page.NextShardIterator;

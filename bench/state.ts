@@ -36,8 +36,6 @@ const MINUTE = 60_000;
 const UPDATE_RATE_OPS = 6_000;
 const IN_FLIGHT = 32;
 
-
-
 const WRITE_COMMANDS = new Set(['PutItemCommand', 'UpdateItemCommand', 'DeleteItemCommand']);
 
 /** Counts write requests (items) sent through a client. */
@@ -46,7 +44,10 @@ function countWrites(client: DynamoDBClient): { n: number } {
   client.middlewareStack.add(
     (next, context) => (args) => {
       const name = context.commandName ?? '';
-      const input = args.input as { TransactItems?: unknown[]; RequestItems?: Record<string, unknown[]> };
+      const input = args.input as {
+        TransactItems?: unknown[];
+        RequestItems?: Record<string, unknown[]>;
+      };
       if (WRITE_COMMANDS.has(name)) counter.n += 1;
       else if (name === 'TransactWriteItemsCommand') counter.n += input.TransactItems?.length ?? 0;
       else if (name === 'BatchWriteItemCommand') {
@@ -75,7 +76,8 @@ export const stateSection: BenchSection = {
       });
       const stateTable = tables.find((t) => t.globalSecondaryIndexes.includes('due'));
       const plainTable = tables.find((t) => t.globalSecondaryIndexes.length === 0);
-      if (stateTable === undefined || plainTable === undefined) throw new Error('the demo template lacks the state or results table');
+      if (stateTable === undefined || plainTable === undefined)
+        throw new Error('the demo template lacks the state or results table');
       const counter = countWrites(clients.dynamodb);
 
       const random = seededRandom(42);
@@ -94,7 +96,10 @@ export const stateSection: BenchSection = {
         .eventTime((e) => e.t)
         .window(tumbling(MINUTE))
         .aggregate(count());
-      const store = new DynamoDbStateStore({ client: clients.dynamodb, tableName: stateTable.name });
+      const store = new DynamoDbStateStore({
+        client: clients.dynamodb,
+        tableName: stateTable.name,
+      });
       const h = new WindowOperatorHarness(definition, { store, startTime: 1_700_000_000_000 });
       let writes = 0;
       let bound = 0;
@@ -111,7 +116,11 @@ export const stateSection: BenchSection = {
       // Naive baseline: one UpdateItem per record of the first batch.
       counter.n = 0;
       const naiveStarted = performance.now();
-      await naiveUpdates(clients.dynamodb, plainTable.name, (batches[0] ?? []).map((e) => `naive#${e.k}`));
+      await naiveUpdates(
+        clients.dynamodb,
+        plainTable.name,
+        (batches[0] ?? []).map((e) => `naive#${e.k}`),
+      );
       const naiveSeconds = (performance.now() - naiveStarted) / 1000;
       const naive = counter.n;
 
@@ -138,7 +147,11 @@ export const stateSection: BenchSection = {
   },
 };
 
-export async function naiveUpdates(client: DynamoDBClient, table: string, keys: readonly string[]): Promise<void> {
+export async function naiveUpdates(
+  client: DynamoDBClient,
+  table: string,
+  keys: readonly string[],
+): Promise<void> {
   const settled = await mapSettled(keys, IN_FLIGHT, (pk) =>
     client.send(
       new UpdateItemCommand({
@@ -151,5 +164,5 @@ export async function naiveUpdates(client: DynamoDBClient, table: string, keys: 
     ),
   );
   const failed = settled.find((s) => s.status === 'rejected');
-  if (failed !== undefined) throw (failed).reason;
+  if (failed !== undefined) throw failed.reason;
 }

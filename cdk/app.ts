@@ -22,13 +22,18 @@ const streamName = context('weir:streamName');
 const handlerEntry = context('weir:handlerEntry');
 
 new WeirDemoStack(app, context('weir:stackName') ?? 'WeirDemo', {
-  description: 'weir demo: click-counter operator (Kinesis -> Lambda -> DynamoDB state, S3 checkpoints)',
+  description:
+    'weir demo: click-counter operator (Kinesis -> Lambda -> DynamoDB state, S3 checkpoints)',
   ...(streamName !== undefined ? { streamName } : {}),
   ...(shardCount !== undefined ? { shardCount: Number(shardCount) } : {}),
   ...(handlerEntry !== undefined ? { handlerEntry } : {}),
   env: {
-    ...(process.env['CDK_DEFAULT_ACCOUNT'] !== undefined ? { account: process.env['CDK_DEFAULT_ACCOUNT'] } : {}),
-    ...(process.env['CDK_DEFAULT_REGION'] !== undefined ? { region: process.env['CDK_DEFAULT_REGION'] } : {}),
+    ...(process.env['CDK_DEFAULT_ACCOUNT'] !== undefined
+      ? { account: process.env['CDK_DEFAULT_ACCOUNT'] }
+      : {}),
+    ...(process.env['CDK_DEFAULT_REGION'] !== undefined
+      ? { region: process.env['CDK_DEFAULT_REGION'] }
+      : {}),
   },
 });
 

@@ -92,13 +92,24 @@ export {
 } from './adapters/sinks.ts';
 export { InMemoryStateStore } from './adapters/memory/index.ts';
 export { OperatorRuntime } from './runtime/operator-runtime.ts';
-export type { OperatorRuntimeOptions, BatchReport, TickReport } from './runtime/operator-runtime.ts';
+export type {
+  OperatorRuntimeOptions,
+  BatchReport,
+  TickReport,
+} from './runtime/operator-runtime.ts';
 export { createLambdaHandlers } from './runtime/lambda/handlers.ts';
 export type { LambdaHandlers, LambdaHandlerOptions } from './runtime/lambda/handlers.ts';
 export { lambdaConfigFromEnv, WeirEnv } from './runtime/lambda/config.ts';
 export type { LambdaRuntimeConfig } from './runtime/lambda/config.ts';
-export { resolveEsmSettings, DEFAULT_ESM_SETTINGS, StartingPosition } from './runtime/esm-settings.ts';
-export type { EventSourceMappingSettings, EventSourceMappingInput } from './runtime/esm-settings.ts';
+export {
+  resolveEsmSettings,
+  DEFAULT_ESM_SETTINGS,
+  StartingPosition,
+} from './runtime/esm-settings.ts';
+export type {
+  EventSourceMappingSettings,
+  EventSourceMappingInput,
+} from './runtime/esm-settings.ts';
 export { putRecords, aggregate, deaggregate, KplDecodeError } from './kinesis/index.ts';
 export type { PutRecordsOptions, PutRecordsResult, ProducerRecord } from './kinesis/index.ts';
 export { startLocalAws, connectLocalAws, localAwsFromEnv } from './local-aws/index.ts';

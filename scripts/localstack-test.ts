@@ -12,7 +12,11 @@
  * Extra arguments are passed to vitest.
  */
 import { spawn } from 'node:child_process';
-import { LocalStackNotReadyError, fetchLocalStackHealth, waitForLocalStack } from '../lib/runtime/local/localstack-health.ts';
+import {
+  LocalStackNotReadyError,
+  fetchLocalStackHealth,
+  waitForLocalStack,
+} from '../lib/runtime/local/localstack-health.ts';
 
 const HOW_TO_START = `
 LocalStack is needed for this tier. Start it, then point weir at it:
@@ -33,7 +37,9 @@ async function main(): Promise<number> {
   try {
     await fetchLocalStackHealth(endpoint, 3000);
   } catch (e) {
-    process.stderr.write(`Nothing answers like LocalStack at ${endpoint} (${e instanceof Error ? e.message : String(e)}).\n${HOW_TO_START}`);
+    process.stderr.write(
+      `Nothing answers like LocalStack at ${endpoint} (${e instanceof Error ? e.message : String(e)}).\n${HOW_TO_START}`,
+    );
     return 2;
   }
 
@@ -43,10 +49,15 @@ async function main(): Promise<number> {
       endpoint,
       timeoutMs,
       onPoll: (p) => {
-        if (p.kind === 'waiting') process.stderr.write(`waiting for LocalStack: ${p.notReady.map((s) => `${s}=${p.health.services[s] ?? 'missing'}`).join(', ')}\n`);
+        if (p.kind === 'waiting')
+          process.stderr.write(
+            `waiting for LocalStack: ${p.notReady.map((s) => `${s}=${p.health.services[s] ?? 'missing'}`).join(', ')}\n`,
+          );
       },
     });
-    process.stderr.write(`LocalStack ${health.version ?? '?'} (${health.edition ?? '?'}) ready at ${endpoint}\n`);
+    process.stderr.write(
+      `LocalStack ${health.version ?? '?'} (${health.edition ?? '?'}) ready at ${endpoint}\n`,
+    );
   } catch (e) {
     if (e instanceof LocalStackNotReadyError) {
       process.stderr.write(`${e.message}\n`);
@@ -66,7 +77,11 @@ async function main(): Promise<number> {
   };
   delete env['AWS_PROFILE'];
   delete env['AWS_SESSION_TOKEN'];
-  const child = spawn('npx', ['vitest', 'run', '--project', 'integration', ...process.argv.slice(2)], { stdio: 'inherit', env });
+  const child = spawn(
+    'npx',
+    ['vitest', 'run', '--project', 'integration', ...process.argv.slice(2)],
+    { stdio: 'inherit', env },
+  );
   return new Promise((resolve) => {
     child.on('exit', (code, signal) => resolve(code ?? (signal !== null ? 1 : 0)));
   });

@@ -44,7 +44,8 @@ export const OnFailureDestinationType = {
   S3: 's3',
 } as const;
 /** Where the ESM sends the description of a batch it gave up on. */
-export type OnFailureDestinationType = (typeof OnFailureDestinationType)[keyof typeof OnFailureDestinationType];
+export type OnFailureDestinationType =
+  (typeof OnFailureDestinationType)[keyof typeof OnFailureDestinationType];
 
 /**
  * Names shared by the construct, the local provisioner and the state store:
@@ -252,9 +253,21 @@ export class WeirOperator extends Construct {
     // (strongly consistent) after the query, because a GSI is only
     // eventually consistent.
     for (const [indexName, partitionKey, sortKey] of [
-      [WeirResourceNames.DUE_INDEX, WeirResourceNames.DUE_INDEX_PARTITION_KEY, WeirResourceNames.DUE_INDEX_SORT_KEY],
-      [WeirResourceNames.EXPIRY_INDEX, WeirResourceNames.EXPIRY_INDEX_PARTITION_KEY, WeirResourceNames.EXPIRY_INDEX_SORT_KEY],
-      [WeirResourceNames.OUTBOX_INDEX, WeirResourceNames.OUTBOX_INDEX_PARTITION_KEY, WeirResourceNames.OUTBOX_INDEX_SORT_KEY],
+      [
+        WeirResourceNames.DUE_INDEX,
+        WeirResourceNames.DUE_INDEX_PARTITION_KEY,
+        WeirResourceNames.DUE_INDEX_SORT_KEY,
+      ],
+      [
+        WeirResourceNames.EXPIRY_INDEX,
+        WeirResourceNames.EXPIRY_INDEX_PARTITION_KEY,
+        WeirResourceNames.EXPIRY_INDEX_SORT_KEY,
+      ],
+      [
+        WeirResourceNames.OUTBOX_INDEX,
+        WeirResourceNames.OUTBOX_INDEX_PARTITION_KEY,
+        WeirResourceNames.OUTBOX_INDEX_SORT_KEY,
+      ],
     ] as const) {
       this.stateTable.addGlobalSecondaryIndex({
         indexName,
@@ -281,8 +294,12 @@ export class WeirOperator extends Construct {
       autoDeleteObjects: autoDelete,
     });
 
-    const projectRoot = path.resolve(props.projectRoot ?? findProjectRoot(path.resolve(props.entry)));
-    const entry = path.isAbsolute(props.entry) ? props.entry : path.resolve(projectRoot, props.entry);
+    const projectRoot = path.resolve(
+      props.projectRoot ?? findProjectRoot(path.resolve(props.entry)),
+    );
+    const entry = path.isAbsolute(props.entry)
+      ? props.entry
+      : path.resolve(projectRoot, props.entry);
     this.entryPath = path.relative(projectRoot, entry).split(path.sep).join('/');
 
     const logGroup = new logs.LogGroup(this, 'LogGroup', {
@@ -324,10 +341,15 @@ export class WeirOperator extends Construct {
         // runtime happens to ship, so deployed code runs what the tests ran.
         externalModules: [],
         // CommonJS dependencies inside an ESM bundle still call require().
-        banner: "import { createRequire as __weirCreateRequire } from 'node:module'; const require = __weirCreateRequire(import.meta.url);",
+        banner:
+          "import { createRequire as __weirCreateRequire } from 'node:module'; const require = __weirCreateRequire(import.meta.url);",
       },
     });
-    this.function = new nodejs.NodejsFunction(this, 'Function', functionProps(props.handler ?? 'handler', logGroup));
+    this.function = new nodejs.NodejsFunction(
+      this,
+      'Function',
+      functionProps(props.handler ?? 'handler', logGroup),
+    );
     const cfnFunction = this.function.node.defaultChild as lambda.CfnFunction;
     cfnFunction.addMetadata(WeirResourceNames.ENTRY_METADATA, this.entryPath);
     cfnFunction.addMetadata(WeirResourceNames.OPERATOR_METADATA, props.operatorName);
@@ -338,7 +360,11 @@ export class WeirOperator extends Construct {
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
       removalPolicy,
     });
-    this.tickerFunction = new nodejs.NodejsFunction(this, 'TickerFunction', functionProps(props.tickerHandler ?? 'ticker', tickerLogGroup));
+    this.tickerFunction = new nodejs.NodejsFunction(
+      this,
+      'TickerFunction',
+      functionProps(props.tickerHandler ?? 'ticker', tickerLogGroup),
+    );
     const cfnTicker = this.tickerFunction.node.defaultChild as lambda.CfnFunction;
     cfnTicker.addMetadata(WeirResourceNames.ENTRY_METADATA, this.entryPath);
     cfnTicker.addMetadata(WeirResourceNames.OPERATOR_METADATA, props.operatorName);
@@ -354,7 +380,12 @@ export class WeirOperator extends Construct {
       this.checkpointBucket.grantReadWrite(fn);
     }
     // The ticker checks the stream for closed (resharded) shards.
-    this.stream.grant(this.tickerFunction, 'kinesis:DescribeStream', 'kinesis:DescribeStreamSummary', 'kinesis:ListShards');
+    this.stream.grant(
+      this.tickerFunction,
+      'kinesis:DescribeStream',
+      'kinesis:DescribeStreamSummary',
+      'kinesis:ListShards',
+    );
 
     let onFailure: lambda.IEventSourceDlq;
     switch (this.onFailureType) {
@@ -382,7 +413,9 @@ export class WeirOperator extends Construct {
         });
         // aws-cdk-lib's own declarations of Bucket and IBucket disagree under
         // exactOptionalPropertyTypes; at run time a Bucket is an IBucket.
-        onFailure = new eventSources.S3OnFailureDestination(this.failureBucket as unknown as s3.IBucket);
+        onFailure = new eventSources.S3OnFailureDestination(
+          this.failureBucket as unknown as s3.IBucket,
+        );
         break;
     }
 
@@ -419,12 +452,18 @@ export class WeirOperator extends Construct {
 
   /** Read access to the checkpoints (e.g. `weir restore`). */
   grantReadCheckpoints(grantee: iam.IGrantable): iam.Grant {
-    return this.checkpointBucket.grantRead(grantee, `${this.checkpointPrefix}/${this.operatorName}/*`);
+    return this.checkpointBucket.grantRead(
+      grantee,
+      `${this.checkpointPrefix}/${this.operatorName}/*`,
+    );
   }
 
   /** Read and write access to the checkpoints (e.g. the ticker taking checkpoints). */
   grantReadWriteCheckpoints(grantee: iam.IGrantable): iam.Grant {
-    return this.checkpointBucket.grantReadWrite(grantee, `${this.checkpointPrefix}/${this.operatorName}/*`);
+    return this.checkpointBucket.grantReadWrite(
+      grantee,
+      `${this.checkpointPrefix}/${this.operatorName}/*`,
+    );
   }
 
   /**
@@ -443,7 +482,11 @@ export class WeirOperator extends Construct {
    * operator is behind the stream's tip. Maximum over 1 minute by default.
    */
   metricIteratorAge(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.function.metric('IteratorAge', { statistic: cloudwatch.Stats.MAXIMUM, period: Duration.minutes(1), ...props });
+    return this.function.metric('IteratorAge', {
+      statistic: cloudwatch.Stats.MAXIMUM,
+      period: Duration.minutes(1),
+      ...props,
+    });
   }
 
   /** Invocations that failed (the ESM retries, bisects and finally sends an on-failure record). Sum over 5 minutes. */
@@ -453,7 +496,10 @@ export class WeirOperator extends Construct {
 
   /** On-failure records waiting to be redriven (SQS destination only; undefined otherwise). */
   metricOnFailureBacklog(props?: cloudwatch.MetricOptions): cloudwatch.Metric | undefined {
-    return this.failureQueue?.metricApproximateNumberOfMessagesVisible({ statistic: cloudwatch.Stats.MAXIMUM, ...props });
+    return this.failureQueue?.metricApproximateNumberOfMessagesVisible({
+      statistic: cloudwatch.Stats.MAXIMUM,
+      ...props,
+    });
   }
 }
 
@@ -466,9 +512,16 @@ function validateProps(props: WeirOperatorProps): void {
     );
   }
   if (props.stream !== undefined && props.shardCount !== undefined) {
-    throw new ConfigError('shardCount', props.shardCount, 'cannot be set together with stream (the stream already exists); remove one of them');
+    throw new ConfigError(
+      'shardCount',
+      props.shardCount,
+      'cannot be set together with stream (the stream already exists); remove one of them',
+    );
   }
-  if (props.shardCount !== undefined && (!Number.isInteger(props.shardCount) || props.shardCount < 1 || props.shardCount > 10_000)) {
+  if (
+    props.shardCount !== undefined &&
+    (!Number.isInteger(props.shardCount) || props.shardCount < 1 || props.shardCount > 10_000)
+  ) {
     throw new ConfigError('shardCount', props.shardCount, 'must be an integer 1..10000');
   }
   if (props.checkpointPrefix !== undefined && !CHECKPOINT_PREFIX.test(props.checkpointPrefix)) {
@@ -478,25 +531,47 @@ function validateProps(props: WeirOperatorProps): void {
       "must be S3-safe path segments (letters, digits, !_.*'()-) joined by '/', without a leading or trailing '/'",
     );
   }
-  if (props.memorySize !== undefined && (!Number.isInteger(props.memorySize) || props.memorySize < 128 || props.memorySize > 10_240)) {
+  if (
+    props.memorySize !== undefined &&
+    (!Number.isInteger(props.memorySize) || props.memorySize < 128 || props.memorySize > 10_240)
+  ) {
     throw new ConfigError('memorySize', props.memorySize, 'must be an integer 128..10240 (MiB)');
   }
   if (props.timeout !== undefined && !props.timeout.isUnresolved()) {
     const seconds = props.timeout.toSeconds();
-    if (seconds < 1 || seconds > 900) throw new ConfigError('timeout', `${seconds} s`, 'must be 1 s..15 minutes');
+    if (seconds < 1 || seconds > 900)
+      throw new ConfigError('timeout', `${seconds} s`, 'must be 1 s..15 minutes');
   }
-  if (props.onFailure !== undefined && !Object.values(OnFailureDestinationType).includes(props.onFailure)) {
-    throw new ConfigError('onFailure', props.onFailure, `must be one of ${Object.values(OnFailureDestinationType).join(', ')}`);
+  if (
+    props.onFailure !== undefined &&
+    !Object.values(OnFailureDestinationType).includes(props.onFailure)
+  ) {
+    throw new ConfigError(
+      'onFailure',
+      props.onFailure,
+      `must be one of ${Object.values(OnFailureDestinationType).join(', ')}`,
+    );
   }
-  if (props.tickerHandler !== undefined && !/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(props.tickerHandler)) {
-    throw new ConfigError('tickerHandler', props.tickerHandler, 'must be the name of an exported function');
+  if (
+    props.tickerHandler !== undefined &&
+    !/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(props.tickerHandler)
+  ) {
+    throw new ConfigError(
+      'tickerHandler',
+      props.tickerHandler,
+      'must be the name of an exported function',
+    );
   }
   if (!/\.(ts|mts|js|mjs)$/.test(props.entry)) {
     throw new ConfigError('entry', props.entry, 'must be a .ts, .mts, .js or .mjs file');
   }
   for (const name of Object.keys(props.environment ?? {})) {
     if (Object.values<string>(WeirEnvironment).includes(name)) {
-      throw new ConfigError(`environment.${name}`, props.environment?.[name], 'is set by WeirOperator; use the matching prop instead');
+      throw new ConfigError(
+        `environment.${name}`,
+        props.environment?.[name],
+        'is set by WeirOperator; use the matching prop instead',
+      );
     }
   }
 }

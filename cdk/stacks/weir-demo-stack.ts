@@ -56,7 +56,11 @@ export class WeirDemoStack extends Stack {
     super(scope, id, props);
     const streamName = props.streamName ?? 'weir-clicks';
     if (!STREAM_NAME.test(streamName)) {
-      throw new ConfigError('streamName', streamName, 'must be 1..128 characters of letters, digits, _ . -');
+      throw new ConfigError(
+        'streamName',
+        streamName,
+        'must be 1..128 characters of letters, digits, _ . -',
+      );
     }
     const shardCount = props.shardCount ?? 4;
     if (!Number.isInteger(shardCount) || shardCount < 1 || shardCount > 10_000) {
@@ -76,7 +80,9 @@ export class WeirDemoStack extends Stack {
       entry: props.handlerEntry ?? CLICK_COUNTER_ENTRY,
       projectRoot: PROJECT_ROOT,
       stream: this.stream,
-      ...(props.eventSourceMapping !== undefined ? { eventSourceMapping: props.eventSourceMapping } : {}),
+      ...(props.eventSourceMapping !== undefined
+        ? { eventSourceMapping: props.eventSourceMapping }
+        : {}),
       ...(props.onFailure !== undefined ? { onFailure: props.onFailure } : {}),
       removalPolicy,
     });
@@ -84,10 +90,14 @@ export class WeirDemoStack extends Stack {
     new CfnOutput(this, 'StreamName', { value: this.stream.streamName });
     new CfnOutput(this, 'StreamArn', { value: this.stream.streamArn });
     new CfnOutput(this, 'StateTableName', { value: this.clickCounter.stateTable.tableName });
-    new CfnOutput(this, 'CheckpointBucketName', { value: this.clickCounter.checkpointBucket.bucketName });
+    new CfnOutput(this, 'CheckpointBucketName', {
+      value: this.clickCounter.checkpointBucket.bucketName,
+    });
     new CfnOutput(this, 'ResultsTableName', { value: this.clickCounter.resultsTable.tableName });
     new CfnOutput(this, 'FunctionName', { value: this.clickCounter.function.functionName });
-    new CfnOutput(this, 'TickerFunctionName', { value: this.clickCounter.tickerFunction.functionName });
+    new CfnOutput(this, 'TickerFunctionName', {
+      value: this.clickCounter.tickerFunction.functionName,
+    });
     if (this.clickCounter.failureQueue !== undefined) {
       new CfnOutput(this, 'FailureQueueUrl', { value: this.clickCounter.failureQueue.queueUrl });
     }

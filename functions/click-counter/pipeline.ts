@@ -16,7 +16,11 @@ export interface Click {
 export const clickCounter = pipeline('click-counter')
   .decode(json<Click>())
   .keyBy((c) => c.page)
-  .eventTime((c) => c.ts, { maxOutOfOrderness: seconds(5), idleTimeout: seconds(10), idleAdvance: true })
+  .eventTime((c) => c.ts, {
+    maxOutOfOrderness: seconds(5),
+    idleTimeout: seconds(10),
+    idleAdvance: true,
+  })
   .window(tumbling(minutes(1)))
   .allowedLateness(seconds(30))
   .sideOutputLateData('late')

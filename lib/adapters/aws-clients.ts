@@ -139,9 +139,12 @@ export function createAwsClients(config: AwsClientConfig = {}): AwsClients {
  * `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL_SQS`
  * per service (which win).
  */
-export function endpointsFromEnv(env: Readonly<Record<string, string | undefined>>): ServiceEndpoints {
+export function endpointsFromEnv(
+  env: Readonly<Record<string, string | undefined>>,
+): ServiceEndpoints {
   const all = nonEmpty(env['AWS_ENDPOINT_URL']);
-  const pick = (name: string): string | undefined => nonEmpty(env[`AWS_ENDPOINT_URL_${name}`]) ?? all;
+  const pick = (name: string): string | undefined =>
+    nonEmpty(env[`AWS_ENDPOINT_URL_${name}`]) ?? all;
   const out: { -readonly [K in keyof ServiceEndpoints]: string } = {};
   const kinesis = pick('KINESIS');
   const dynamodb = pick('DYNAMODB');

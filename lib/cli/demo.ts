@@ -44,7 +44,13 @@ export const demoCommand: Command = {
   },
 };
 
-function intFlag(args: readonly string[], name: string, dflt: number, min: number, max: number): number {
+function intFlag(
+  args: readonly string[],
+  name: string,
+  dflt: number,
+  min: number,
+  max: number,
+): number {
   const i = args.indexOf(name);
   if (i < 0) return dflt;
   const v = Number(args[i + 1]);

@@ -16,15 +16,16 @@ export async function main(args: readonly string[], ctx: CliContext): Promise<nu
     ctx.stdout.write(
       'Usage: weir <command> [options]\n\nCommands:\n' +
         commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`).join('\n') +
-        '\n\nRun `weir <command> --help` for a command\'s options.\n',
+        "\n\nRun `weir <command> --help` for a command's options.\n",
     );
     return name === undefined ? 2 : 0;
   }
   const command = commands.find((c) => c.name === name);
   if (!command) {
-    ctx.stderr.write(`weir: unknown command "${name}". Known: ${commands.map((c) => c.name).join(', ')}\n`);
+    ctx.stderr.write(
+      `weir: unknown command "${name}". Known: ${commands.map((c) => c.name).join(', ')}\n`,
+    );
     return 2;
   }
   return command.run(rest, ctx);
 }
-

@@ -8,7 +8,11 @@ export interface Progress {
 }
 
 /** Creates a progress reporter writing to `out`. */
-export function progressBar(out: Writable & { isTTY?: boolean }, label: string, total: number): Progress {
+export function progressBar(
+  out: Writable & { isTTY?: boolean },
+  label: string,
+  total: number,
+): Progress {
   const tty = out.isTTY === true;
   let lastPct = -1;
   const render = (done: number): string => {

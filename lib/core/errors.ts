@@ -60,10 +60,18 @@ export class AggregateResultError extends WeirError {
  */
 export class NondeterministicPipelineError extends WeirError {
   readonly operator: string;
-  readonly position: { readonly shardId: string; readonly sequenceNumber: string; readonly subSequenceNumber: number };
+  readonly position: {
+    readonly shardId: string;
+    readonly sequenceNumber: string;
+    readonly subSequenceNumber: number;
+  };
   constructor(
     operator: string,
-    position: { readonly shardId: string; readonly sequenceNumber: string; readonly subSequenceNumber: number },
+    position: {
+      readonly shardId: string;
+      readonly sequenceNumber: string;
+      readonly subSequenceNumber: number;
+    },
     detail: string,
     cause?: unknown,
   ) {

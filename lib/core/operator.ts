@@ -287,7 +287,11 @@ export class WindowOperator<IN, ACC, OUT> {
     this.clock = deps.clock;
     const page = deps.pageSize ?? DEFAULT_PAGE_SIZE;
     if (!Number.isInteger(page) || page < 1 || page > 100_000) {
-      throw new ConfigError('pageSize', page, 'must be an integer 1..100000 (windows per store query)');
+      throw new ConfigError(
+        'pageSize',
+        page,
+        'must be an integer 1..100000 (windows per store query)',
+      );
     }
     this.page = page;
     this.agg = definition.aggregate;
@@ -449,8 +453,13 @@ export class WindowOperator<IN, ACC, OUT> {
     const exact = def.assigner.kind === 'session';
     const floorEnd = floor === undefined ? 0 : exact ? n : this.indexAbove(batch, floor.upTo);
     const floorPublished =
-      floor === undefined ? published : exact ? floor.published : Math.max(published, floor.published);
-    const floorOthers = floor === undefined ? others : exact ? floor.others : Math.max(others, floor.others);
+      floor === undefined
+        ? published
+        : exact
+          ? floor.published
+          : Math.max(published, floor.published);
+    const floorOthers =
+      floor === undefined ? others : exact ? floor.others : Math.max(others, floor.others);
     const steps = def.steps;
     const nSteps = steps.length;
     const decoder = def.decoder;
@@ -611,7 +620,8 @@ export class WindowOperator<IN, ACC, OUT> {
 
       if (kind === 'tumbling') {
         // Consecutive records mostly share a window: skip the (floating-point) modulo then.
-        const start = t >= lastStart && t < lastStart + size ? lastStart : windowStart(t, offset, size);
+        const start =
+          t >= lastStart && t < lastStart + size ? lastStart : windowStart(t, offset, size);
         const end = start + size;
         if (end - 1 + lateness < w) {
           this.lateRecord(batch, i, key, [{ start, end }], LateReason.WINDOW_CLOSED, w);
@@ -681,7 +691,14 @@ export class WindowOperator<IN, ACC, OUT> {
         // isElementLate). That also guarantees it can never touch a session
         // that was already purged, so incremental merging equals a recompute.
         if (t + lateness <= w) {
-          this.lateRecord(batch, i, key, [{ start: t, end: t + size }], LateReason.SESSION_CLOSED, w);
+          this.lateRecord(
+            batch,
+            i,
+            key,
+            [{ start: t, end: t + size }],
+            LateReason.SESSION_CLOSED,
+            w,
+          );
           status[i] = LATE;
           continue;
         }
@@ -743,7 +760,9 @@ export class WindowOperator<IN, ACC, OUT> {
       lastActivity: now,
       closed: (options.shardEnded ?? false) || (sp?.closed ?? false),
       // A view still covering records above the new commit (a bisected retry) stays.
-      ...(judged !== undefined && (newCommitted === null || judged.upTo > newCommitted) ? { judged } : {}),
+      ...(judged !== undefined && (newCommitted === null || judged.upTo > newCommitted)
+        ? { judged }
+        : {}),
     };
     await this.store.writeShardProgress(op, mine);
     const shards = progress.shards.filter((p) => p.shardId !== shardId);
@@ -841,7 +860,9 @@ export class WindowOperator<IN, ACC, OUT> {
     if (this.definition.assigner.kind === 'session') return 0;
     {
       const refs = new Map<string, { key: string; start: number; end: number }>();
-      for (const l of batch.late) for (const w of l.windows) refs.set(`${w.start}/${w.end}/${l.key}`, { key: l.key, start: w.start, end: w.end });
+      for (const l of batch.late)
+        for (const w of l.windows)
+          refs.set(`${w.start}/${w.end}/${l.key}`, { key: l.key, start: w.start, end: w.end });
       const list = [...refs.values()];
       const items = await this.store.getWindows(op, list);
       const byRef = new Map<string, WindowItem | undefined>();
@@ -1121,7 +1142,9 @@ export class WindowOperator<IN, ACC, OUT> {
         if (group.length > 0) {
           planned.push(group);
           planKeys.push(key);
-          for (const w of group) if (w.kind === 'put' && w.item.end < batch.lowestWrittenEnd) batch.lowestWrittenEnd = w.item.end;
+          for (const w of group)
+            if (w.kind === 'put' && w.item.end < batch.lowestWrittenEnd)
+              batch.lowestWrittenEnd = w.item.end;
         }
       }
       if (planned.length === 0) break;
@@ -1175,7 +1198,14 @@ export class WindowOperator<IN, ACC, OUT> {
       // window's record meeting a tombstone.
       const t = times[i] as number;
       if (tombs.some((it) => t <= it.end && it.start <= t + gap)) {
-        this.lateRecord(batch, i, key, [{ start: t, end: t + gap }], LateReason.WINDOW_PURGED, -Infinity);
+        this.lateRecord(
+          batch,
+          i,
+          key,
+          [{ start: t, end: t + gap }],
+          LateReason.WINDOW_PURGED,
+          -Infinity,
+        );
         batch.status[i] = LATE;
         continue;
       }

@@ -40,7 +40,9 @@ export function shardId(value: string): ShardId {
 /** Validates and brands a sequence number. */
 export function sequenceNumber(value: string): SequenceNumber {
   if (!DIGITS.test(value)) {
-    throw new RangeError(`sequence number must be 1..128 decimal digits (given ${JSON.stringify(value)})`);
+    throw new RangeError(
+      `sequence number must be 1..128 decimal digits (given ${JSON.stringify(value)})`,
+    );
   }
   return value as SequenceNumber;
 }
@@ -63,7 +65,9 @@ export function compareSequenceNumbers(a: string, b: string): number {
  */
 export function comparePositions(a: Position, b: Position): number {
   if (a.shardId !== b.shardId) {
-    throw new RangeError(`positions of different shards are not ordered (${a.shardId} vs ${b.shardId})`);
+    throw new RangeError(
+      `positions of different shards are not ordered (${a.shardId} vs ${b.shardId})`,
+    );
   }
   const c = compareSequenceNumbers(a.sequenceNumber, b.sequenceNumber);
   return c !== 0 ? c : a.subSequenceNumber - b.subSequenceNumber;
@@ -84,13 +88,23 @@ export function encodeOffset(p: Pick<Position, 'sequenceNumber' | 'subSequenceNu
   const head = seq.length < SEQUENCE_NUMBER_WIDTH ? ZEROS.slice(seq.length) + seq : seq;
   if (sub === 0) return head + ZERO_SUB;
   const digits = String(sub);
-  return head + '.' + (digits.length < SUB_SEQUENCE_WIDTH ? ZEROS.slice(0, SUB_SEQUENCE_WIDTH - digits.length) + digits : digits);
+  return (
+    head +
+    '.' +
+    (digits.length < SUB_SEQUENCE_WIDTH
+      ? ZEROS.slice(0, SUB_SEQUENCE_WIDTH - digits.length) + digits
+      : digits)
+  );
 }
 
 /** Inverse of {@link encodeOffset}. */
-export function decodeOffset(encoded: string): { sequenceNumber: SequenceNumber; subSequenceNumber: number } {
+export function decodeOffset(encoded: string): {
+  sequenceNumber: SequenceNumber;
+  subSequenceNumber: number;
+} {
   const [seq, sub] = encoded.split('.');
-  if (seq === undefined || sub === undefined) throw new RangeError(`not an encoded offset: ${encoded}`);
+  if (seq === undefined || sub === undefined)
+    throw new RangeError(`not an encoded offset: ${encoded}`);
   const trimmed = seq.replace(/^0+(?=\d)/, '');
   return { sequenceNumber: sequenceNumber(trimmed), subSequenceNumber: Number(sub) };
 }

@@ -28,13 +28,41 @@ export function badRecords(now: number): BadRecord[] {
   return [
     { kind: 'not JSON', data: enc('this is not json'), partitionKey: 'bad-1' },
     { kind: 'truncated JSON', data: enc('{"page":"/a","ts":'), partitionKey: 'bad-2' },
-    { kind: 'invalid UTF-8', data: new Uint8Array([0xff, 0xfe, 0x7b, 0x7d]), partitionKey: 'bad-3' },
-    { kind: 'missing timestamp', data: enc(JSON.stringify({ page: '/a', user: 'u' })), partitionKey: 'bad-4' },
-    { kind: 'timestamp of the wrong type', data: enc(JSON.stringify({ page: '/a', user: 'u', ts: 'yesterday' })), partitionKey: 'bad-5' },
-    { kind: 'absurd timestamp', data: enc(JSON.stringify({ page: '/a', user: 'u', ts: 1e300 })), partitionKey: 'bad-6' },
-    { kind: 'missing key field', data: enc(JSON.stringify({ user: 'u', ts: now })), partitionKey: 'bad-7' },
-    { kind: 'key of the wrong type', data: enc(JSON.stringify({ page: { nested: true }, user: 'u', ts: now })), partitionKey: 'bad-8' },
-    { kind: 'oversized key (900 KB value)', data: enc(JSON.stringify({ page: 'x'.repeat(900_000), user: 'u', ts: now })), partitionKey: 'bad-9' },
+    {
+      kind: 'invalid UTF-8',
+      data: new Uint8Array([0xff, 0xfe, 0x7b, 0x7d]),
+      partitionKey: 'bad-3',
+    },
+    {
+      kind: 'missing timestamp',
+      data: enc(JSON.stringify({ page: '/a', user: 'u' })),
+      partitionKey: 'bad-4',
+    },
+    {
+      kind: 'timestamp of the wrong type',
+      data: enc(JSON.stringify({ page: '/a', user: 'u', ts: 'yesterday' })),
+      partitionKey: 'bad-5',
+    },
+    {
+      kind: 'absurd timestamp',
+      data: enc(JSON.stringify({ page: '/a', user: 'u', ts: 1e300 })),
+      partitionKey: 'bad-6',
+    },
+    {
+      kind: 'missing key field',
+      data: enc(JSON.stringify({ user: 'u', ts: now })),
+      partitionKey: 'bad-7',
+    },
+    {
+      kind: 'key of the wrong type',
+      data: enc(JSON.stringify({ page: { nested: true }, user: 'u', ts: now })),
+      partitionKey: 'bad-8',
+    },
+    {
+      kind: 'oversized key (900 KB value)',
+      data: enc(JSON.stringify({ page: 'x'.repeat(900_000), user: 'u', ts: now })),
+      partitionKey: 'bad-9',
+    },
     { kind: 'broken KPL aggregate (bad MD5)', data: corrupted, partitionKey: 'bad-10' },
     { kind: 'JSON null', data: enc('null'), partitionKey: 'bad-11' },
   ];

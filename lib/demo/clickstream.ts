@@ -33,8 +33,6 @@ export interface ClickstreamOptions {
   readonly seed?: number;
 }
 
-
-
 /** Generates `count` clicks, deterministic for a seed. */
 export function generateClicks(options: ClickstreamOptions): Click[] {
   const random = seededRandom(options.seed ?? 42);

@@ -26,7 +26,11 @@ import {
   SqsOnFailureDestination,
   type OnFailureDestination,
 } from '../runtime/local/esm/index.ts';
-import { loadDemoTemplate, provisionFromTemplate, type LocalMapping } from '../runtime/local/provision.ts';
+import {
+  loadDemoTemplate,
+  provisionFromTemplate,
+  type LocalMapping,
+} from '../runtime/local/provision.ts';
 import { clickCounter } from '../../functions/click-counter/pipeline.ts';
 import { badRecords } from './bad-records.ts';
 import { generateClicks, type Click } from './clickstream.ts';
@@ -72,26 +76,42 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
         : `using external AWS endpoints (${aws.endpoints.kinesis})`,
     );
     // The embedded tier has no SQS, so the on-failure destination is an S3 bucket there.
-    const template = await loadDemoTemplate({ shardCount: o.shards, onFailure: aws.endpoints.sqs ? 'sqs' : 's3' });
+    const template = await loadDemoTemplate({
+      shardCount: o.shards,
+      onFailure: aws.endpoints.sqs ? 'sqs' : 's3',
+    });
     const resources = await provisionFromTemplate(template, clients);
     const mapping = resources.mappings[0];
     const ticker = resources.tickers[0];
-    if (!mapping || !ticker) throw new Error('the demo stack needs one event source mapping and one ticker');
-    say(`stack ${resources.stackName}: stream ${mapping.streamName} (${o.shards} shards), operator ${clickCounter.name}`);
+    if (!mapping || !ticker)
+      throw new Error('the demo stack needs one event source mapping and one ticker');
+    say(
+      `stack ${resources.stackName}: stream ${mapping.streamName} (${o.shards} shards), operator ${clickCounter.name}`,
+    );
 
     // Event times end a little before now, so processing-time idleness can close the last windows.
     const start = Math.floor((Date.now() - 7 * MINUTE) / MINUTE) * MINUTE;
-    const clicks = generateClicks({ count: o.events, startMs: start, spanMs: 5 * MINUTE, disorderMs: 3000 });
+    const clicks = generateClicks({
+      count: o.events,
+      startMs: start,
+      spanMs: 5 * MINUTE,
+      disorderMs: 3000,
+    });
     const late: Click[] = Array.from({ length: LATE_RECORDS }, (_, i) => ({
       page: `/page/${i % 3}`,
       user: `late-${i}`,
       ts: start + (i % 2) * MINUTE + 17_000, // the first two minutes closed (plus lateness) long before these arrive
     }));
     const bad = badRecords(start + MINUTE);
-    const input: ProducerRecord[] = clicks.map((c) => ({ data: JSON.stringify(c), partitionKey: c.user }));
+    const input: ProducerRecord[] = clicks.map((c) => ({
+      data: JSON.stringify(c),
+      partitionKey: c.user,
+    }));
     // Malformed records go in mid-stream: their shards must keep flowing.
     const step = Math.max(1, Math.floor(input.length / (bad.length + 1)));
-    bad.forEach((b, i) => input.splice((i + 1) * step + i, 0, { data: b.data, partitionKey: b.partitionKey }));
+    bad.forEach((b, i) =>
+      input.splice((i + 1) * step + i, 0, { data: b.data, partitionKey: b.partitionKey }),
+    );
 
     const invoker = new ProcessHandlerInvoker({
       handler: `${mapping.handlerEntry}#${mapping.handlerExport}`,
@@ -112,11 +132,15 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
       pollIntervalMs: 100,
       functionName: mapping.functionLogicalId,
     });
-    const tick = createLambdaHandlers(clickCounter, lambdaConfigFromEnv({ ...aws.env(), ...ticker.environment }), {
-      log: (entry) => {
-        if (o.env['WEIR_DEMO_VERBOSE']) o.stderr.write(`[ticker] ${JSON.stringify(entry)}\n`);
+    const tick = createLambdaHandlers(
+      clickCounter,
+      lambdaConfigFromEnv({ ...aws.env(), ...ticker.environment }),
+      {
+        log: (entry) => {
+          if (o.env['WEIR_DEMO_VERBOSE']) o.stderr.write(`[ticker] ${JSON.stringify(entry)}\n`);
+        },
       },
-    }).ticker;
+    ).ticker;
 
     const bar = progressBar(o.stderr, 'producing', input.length);
     // The kills are armed once every shard has completed a batch: a shard whose very first batch dies
@@ -156,7 +180,9 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
       await esm.waitUntilIdle({ timeoutMs: 60_000 });
       say(
         `produced ${produced.records + late.length} records (${clicks.length} clicks, ${bad.length} malformed, ${late.length} late); ` +
-          `per shard: ${Object.entries(produced.perShard).map(([s, n]) => `${s.replace('shardId-', '')}=${n}`).join(' ')}`,
+          `per shard: ${Object.entries(produced.perShard)
+            .map(([s, n]) => `${s.replace('shardId-', '')}=${n}`)
+            .join(' ')}`,
       );
     } finally {
       await esm.stop();
@@ -188,20 +214,41 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
     const output = mapping.environment['WEIR_OUTPUT_BUCKET'] ?? '';
     const prefix = mapping.environment['WEIR_CHECKPOINT_PREFIX'] ?? 'weir';
     const results = await scanResults(clients, mapping.environment['WEIR_RESULTS_TABLE'] ?? '');
-    const deadKeys = await listKeys(clients, output, `${prefix}/${encodeURIComponent(clickCounter.name)}/dead-letter/`);
-    const lateKeys = await listKeys(clients, output, `${prefix}/${encodeURIComponent(clickCounter.name)}/late/`);
+    const deadKeys = await listKeys(
+      clients,
+      output,
+      `${prefix}/${encodeURIComponent(clickCounter.name)}/dead-letter/`,
+    );
+    const lateKeys = await listKeys(
+      clients,
+      output,
+      `${prefix}/${encodeURIComponent(clickCounter.name)}/late/`,
+    );
     const lateOutput = await Promise.all(lateKeys.map((k) => readLateClick(clients, output, k)));
-    return report(say, { clicks, late, bad: bad.length, results, deadLetters: deadKeys.length, lateOutput, kills, crashes });
+    return report(say, {
+      clicks,
+      late,
+      bad: bad.length,
+      results,
+      deadLetters: deadKeys.length,
+      lateOutput,
+      kills,
+      crashes,
+    });
   } finally {
     clients.destroy();
     await aws.stop();
   }
 }
 
-function onFailureDestination(mapping: LocalMapping, clients: AwsClients): OnFailureDestination | undefined {
+function onFailureDestination(
+  mapping: LocalMapping,
+  clients: AwsClients,
+): OnFailureDestination | undefined {
   const f = mapping.onFailure;
   if (f?.type === 's3') return new S3OnFailureDestination({ client: clients.s3, bucket: f.name });
-  if (f?.type === 'sqs') return new SqsOnFailureDestination({ client: clients.sqs, queueUrl: f.name });
+  if (f?.type === 'sqs')
+    return new SqsOnFailureDestination({ client: clients.sqs, queueUrl: f.name });
   return undefined;
 }
 
@@ -221,7 +268,9 @@ async function scanResults(clients: AwsClients, table: string): Promise<WindowRe
 /** The click inside a late-output object (its raw bytes, base64). */
 async function readLateClick(clients: AwsClients, bucket: string, key: string): Promise<Click> {
   const obj = await clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  const doc = JSON.parse(await (obj.Body?.transformToString() ?? Promise.resolve('{}'))) as { data?: string };
+  const doc = JSON.parse(await (obj.Body?.transformToString() ?? Promise.resolve('{}'))) as {
+    data?: string;
+  };
   return JSON.parse(Buffer.from(doc.data ?? '', 'base64').toString('utf8')) as Click;
 }
 
@@ -230,7 +279,11 @@ async function listKeys(clients: AwsClients, bucket: string, prefix: string): Pr
   let token: string | undefined;
   do {
     const page = await clients.s3.send(
-      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }),
+      new ListObjectsV2Command({
+        Bucket: bucket,
+        Prefix: prefix,
+        ...(token ? { ContinuationToken: token } : {}),
+      }),
     );
     for (const c of page.Contents ?? []) if (c.Key) keys.push(c.Key);
     token = page.NextContinuationToken;
@@ -258,10 +311,12 @@ function report(
   // Independent recount: every produced click per (page, minute), minus the clicks the late output holds.
   const windowOf = (c: Click): string => `${c.page}|${Math.floor(c.ts / MINUTE) * MINUTE}`;
   const expected = new Map<string, number>();
-  for (const c of [...r.clicks, ...r.late]) expected.set(windowOf(c), (expected.get(windowOf(c)) ?? 0) + 1);
+  for (const c of [...r.clicks, ...r.late])
+    expected.set(windowOf(c), (expected.get(windowOf(c)) ?? 0) + 1);
   for (const c of r.lateOutput) expected.set(windowOf(c), (expected.get(windowOf(c)) ?? 0) - 1);
   let mismatched = 0;
-  for (const w of r.results) if (expected.get(`${w.key}|${w.window.start}`) !== Number(w.value)) mismatched++;
+  for (const w of r.results)
+    if (expected.get(`${w.key}|${w.window.start}`) !== Number(w.value)) mismatched++;
   const expectedWindows = [...expected.values()].filter((n) => n > 0).length;
   mismatched += Math.abs(expectedWindows - r.results.length);
 
@@ -279,7 +334,10 @@ function report(
   const lateCount = r.lateOutput.length;
   // The crash must really have happened for the run to prove anything about it.
   const ok =
-    produced === applied + lateCount + r.deadLetters && mismatched === 0 && r.deadLetters === r.bad && r.crashes >= r.kills;
+    produced === applied + lateCount + r.deadLetters &&
+    mismatched === 0 &&
+    r.deadLetters === r.bad &&
+    r.crashes >= r.kills;
   say(
     `reconciliation: records in ${produced} = applied ${applied} + late ${lateCount} + dead-lettered ${r.deadLetters}; ` +
       `${r.results.length} windows, ${mismatched} differ from an independent recount: ${ok ? 'OK' : 'MISMATCH'}`,

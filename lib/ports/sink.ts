@@ -80,7 +80,12 @@ export function resultId(
   window: WindowBounds,
   version: number,
 ): string {
-  return resultIdPart.operator(operator) + resultIdPart.key(key) + resultIdPart.window(window.start, window.end) + String(version);
+  return (
+    resultIdPart.operator(operator) +
+    resultIdPart.key(key) +
+    resultIdPart.window(window.start, window.end) +
+    String(version)
+  );
 }
 
 /**

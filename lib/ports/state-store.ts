@@ -130,8 +130,15 @@ export interface JudgedView {
  * backwards): the condition every {@link StateStore.writeShardProgress} enforces.
  */
 export function progressRegresses(stored: ShardProgress, written: ShardProgress): boolean {
-  if (stored.committed !== null && (written.committed === null || written.committed < stored.committed)) return true;
-  return stored.watermark !== null && (written.watermark === null || written.watermark < stored.watermark);
+  if (
+    stored.committed !== null &&
+    (written.committed === null || written.committed < stored.committed)
+  )
+    return true;
+  return (
+    stored.watermark !== null &&
+    (written.watermark === null || written.watermark < stored.watermark)
+  );
 }
 
 /**
@@ -161,7 +168,8 @@ export function keptJudgedView(
       published: Math.max(stored.published, w.published),
       others: Math.max(stored.others, w.others),
     };
-  if (view !== undefined && written.committed !== null && written.committed >= view.upTo) return undefined;
+  if (view !== undefined && written.committed !== null && written.committed >= view.upTo)
+    return undefined;
   return view;
 }
 

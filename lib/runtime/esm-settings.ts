@@ -67,25 +67,39 @@ export type EventSourceMappingInput = {
  * @example
  * resolveEsmSettings({ batchSize: 500, maximumRetryAttempts: 2 });
  */
-export function resolveEsmSettings(input: EventSourceMappingInput = {}): EventSourceMappingSettings {
+export function resolveEsmSettings(
+  input: EventSourceMappingInput = {},
+): EventSourceMappingSettings {
   const s = { ...DEFAULT_ESM_SETTINGS, ...stripUndefined(input) };
   intIn('batchSize', s.batchSize, 1, 10_000);
   intIn('maximumBatchingWindowInSeconds', s.maximumBatchingWindowInSeconds, 0, 300);
   if (!Object.values(StartingPosition).includes(s.startingPosition)) {
-    throw new ConfigError('startingPosition', s.startingPosition, `must be one of ${Object.values(StartingPosition).join(', ')}`);
+    throw new ConfigError(
+      'startingPosition',
+      s.startingPosition,
+      `must be one of ${Object.values(StartingPosition).join(', ')}`,
+    );
   }
   if (s.startingPosition === StartingPosition.AT_TIMESTAMP) {
-    if (s.startingPositionTimestamp === undefined || !Number.isFinite(s.startingPositionTimestamp)) {
-      throw new ConfigError('startingPositionTimestamp', s.startingPositionTimestamp, 'must be set (epoch seconds) when startingPosition is AT_TIMESTAMP');
+    if (
+      s.startingPositionTimestamp === undefined ||
+      !Number.isFinite(s.startingPositionTimestamp)
+    ) {
+      throw new ConfigError(
+        'startingPositionTimestamp',
+        s.startingPositionTimestamp,
+        'must be set (epoch seconds) when startingPosition is AT_TIMESTAMP',
+      );
     }
   }
   intIn('maximumRetryAttempts', s.maximumRetryAttempts, -1, 10_000);
-  if (s.maximumRecordAgeInSeconds !== -1) intIn('maximumRecordAgeInSeconds', s.maximumRecordAgeInSeconds, 60, 604_800, ' or -1');
+  if (s.maximumRecordAgeInSeconds !== -1)
+    intIn('maximumRecordAgeInSeconds', s.maximumRecordAgeInSeconds, 60, 604_800, ' or -1');
   if (s.parallelizationFactor !== 1) {
     throw new ConfigError(
       'parallelizationFactor',
       s.parallelizationFactor,
-      'must be 1: a factor above 1 processes one shard in parallel by partition key, which breaks the per-shard ordering weir\'s exactly-once guards rely on',
+      "must be 1: a factor above 1 processes one shard in parallel by partition key, which breaks the per-shard ordering weir's exactly-once guards rely on",
     );
   }
   return s as EventSourceMappingSettings;

@@ -87,7 +87,10 @@ export class OperatorRuntime<IN, ACC, OUT> {
 
   constructor(private readonly options: OperatorRuntimeOptions<IN, ACC, OUT>) {
     this.name = options.definition.name;
-    this.operator = createWindowOperator(options.definition, { store: options.store, clock: options.clock });
+    this.operator = createWindowOperator(options.definition, {
+      store: options.store,
+      clock: options.clock,
+    });
     this.log = options.log ?? ((e) => console.log(JSON.stringify(e)));
     const tag = options.definition.lateDataTag;
     if (!options.lateOutputs[tag]) {
@@ -105,7 +108,9 @@ export class OperatorRuntime<IN, ACC, OUT> {
    * it returns `batchItemFailures` naming the lowest record that is not
    * durably applied, so Lambda retries from there (ReportBatchItemFailures).
    */
-  async handle(event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse & { reports: BatchReport[] }> {
+  async handle(
+    event: KinesisStreamEvent,
+  ): Promise<KinesisStreamBatchResponse & { reports: BatchReport[] }> {
     const batches = shardBatchesFromEvent(event.Records, this.name, this.options.clock.now());
     const reports: BatchReport[] = [];
     for (const batch of batches) {
@@ -115,7 +120,14 @@ export class OperatorRuntime<IN, ACC, OUT> {
         reports.push(await this.handleShardBatch(batch));
       } catch (err) {
         const resumeAt = await this.lowestUnapplied(batch);
-        this.log({ level: 'ERROR', msg: 'batch failed', operator: this.name, shardId: batch.shardId, resumeAt, error: describe(err) });
+        this.log({
+          level: 'ERROR',
+          msg: 'batch failed',
+          operator: this.name,
+          shardId: batch.shardId,
+          resumeAt,
+          error: describe(err),
+        });
         if (resumeAt === undefined) continue; // everything was applied before the failure
         return { batchItemFailures: [{ itemIdentifier: resumeAt }], reports };
       }
@@ -129,7 +141,10 @@ export class OperatorRuntime<IN, ACC, OUT> {
     if (batch.deadLetters.length > 0) await this.options.deadLetter.send(batch.deadLetters);
     const outcome = await this.operator.processBatch(batch.shardId, batch.records, {
       sideOutputs: async (late, dead) => {
-        await Promise.all([this.sendLate(late), this.sendDead(dead.map((d) => toDeadLetterEntry(this.name, d, now)))]);
+        await Promise.all([
+          this.sendLate(late),
+          this.sendDead(dead.map((d) => toDeadLetterEntry(this.name, d, now))),
+        ]);
       },
     });
     await this.emit(outcome.results);
@@ -140,7 +155,13 @@ export class OperatorRuntime<IN, ACC, OUT> {
       results: outcome.results.length,
       watermark: outcome.watermark,
     };
-    this.log({ level: 'INFO', msg: 'batch', operator: this.name, ...report, stateWrites: outcome.stateWrites });
+    this.log({
+      level: 'INFO',
+      msg: 'batch',
+      operator: this.name,
+      ...report,
+      stateWrites: outcome.stateWrites,
+    });
     return report;
   }
 
@@ -157,7 +178,12 @@ export class OperatorRuntime<IN, ACC, OUT> {
     const outcome = await this.operator.tick();
     await this.emit(outcome.results);
     const redriven = await this.redriveOutbox();
-    const report: TickReport = { watermark: outcome.watermark, closedShards, fired: outcome.results.length, redriven };
+    const report: TickReport = {
+      watermark: outcome.watermark,
+      closedShards,
+      fired: outcome.results.length,
+      redriven,
+    };
     this.log({ level: 'INFO', msg: 'tick', operator: this.name, ...report });
     return report;
   }
@@ -178,7 +204,10 @@ export class OperatorRuntime<IN, ACC, OUT> {
   private async shardView(): Promise<ShardView | undefined> {
     const dir = this.options.shards;
     if (!dir) return undefined;
-    const [shards, progress] = await Promise.all([dir.listShards(), this.options.store.readProgress(this.name)]);
+    const [shards, progress] = await Promise.all([
+      dir.listShards(),
+      this.options.store.readProgress(this.name),
+    ]);
     return { dir, shards, progress };
   }
 
@@ -201,7 +230,13 @@ export class OperatorRuntime<IN, ACC, OUT> {
         registered.push(s.shardId);
     }
     this.shardsRegistered = true;
-    if (registered.length > 0) this.log({ level: 'INFO', msg: 'shards registered', operator: this.name, shards: registered });
+    if (registered.length > 0)
+      this.log({
+        level: 'INFO',
+        msg: 'shards registered',
+        operator: this.name,
+        shards: registered,
+      });
     return registered;
   }
 
@@ -215,7 +250,12 @@ export class OperatorRuntime<IN, ACC, OUT> {
     try {
       await this.registerShards();
     } catch (err) {
-      this.log({ level: 'WARN', msg: 'shard registration failed', operator: this.name, error: describe(err) });
+      this.log({
+        level: 'WARN',
+        msg: 'shard registration failed',
+        operator: this.name,
+        error: describe(err),
+      });
     }
   }
 
@@ -240,10 +280,17 @@ export class OperatorRuntime<IN, ACC, OUT> {
         backlogged = await dir.hasRecordsAfter(p.shardId, committed);
       } catch (err) {
         // One shard the directory cannot answer for (trimmed position, throttling) must not stop the tick.
-        this.log({ level: 'WARN', msg: 'backlog check failed', operator: this.name, shardId: p.shardId, error: describe(err) });
+        this.log({
+          level: 'WARN',
+          msg: 'backlog check failed',
+          operator: this.name,
+          shardId: p.shardId,
+          error: describe(err),
+        });
         continue;
       }
-      if (backlogged) await this.options.store.writeShardProgress(this.name, { ...p, lastActivity: now });
+      if (backlogged)
+        await this.options.store.writeShardProgress(this.name, { ...p, lastActivity: now });
     }
   }
 
@@ -258,7 +305,13 @@ export class OperatorRuntime<IN, ACC, OUT> {
       try {
         consumed = await dir.isConsumed(s.shardId, committed);
       } catch (err) {
-        this.log({ level: 'WARN', msg: 'end-of-shard check failed', operator: this.name, shardId: s.shardId, error: describe(err) });
+        this.log({
+          level: 'WARN',
+          msg: 'end-of-shard check failed',
+          operator: this.name,
+          shardId: s.shardId,
+          error: describe(err),
+        });
         continue;
       }
       if (consumed) {
@@ -304,7 +357,8 @@ export class OperatorRuntime<IN, ACC, OUT> {
     }
     for (const [tag, items] of byTag) {
       const sink = this.options.lateOutputs[tag];
-      if (!sink) throw new WeirError(`operator ${this.name}: no sink for late-data output "${tag}"`);
+      if (!sink)
+        throw new WeirError(`operator ${this.name}: no sink for late-data output "${tag}"`);
       await sink.write(items);
     }
   }
@@ -323,7 +377,10 @@ export class OperatorRuntime<IN, ACC, OUT> {
       const c = decodeOffset(committed);
       const cSeq = BigInt(c.sequenceNumber);
       // A sequence number equal to the committed one may still hold unapplied sub-records: resume there.
-      const lowest = batch.sequenceNumbers.find((s) => BigInt(s) > cSeq || (BigInt(s) === cSeq && hasLaterSub(batch, s, c.subSequenceNumber)));
+      const lowest = batch.sequenceNumbers.find(
+        (s) =>
+          BigInt(s) > cSeq || (BigInt(s) === cSeq && hasLaterSub(batch, s, c.subSequenceNumber)),
+      );
       return lowest;
     } catch {
       return first; // cannot tell: retry the whole batch, the guards make it idempotent
@@ -332,7 +389,9 @@ export class OperatorRuntime<IN, ACC, OUT> {
 }
 
 function hasLaterSub(batch: ShardBatch, seq: string, committedSub: number): boolean {
-  return batch.records.some((r) => r.position.sequenceNumber === seq && r.position.subSequenceNumber > committedSub);
+  return batch.records.some(
+    (r) => r.position.sequenceNumber === seq && r.position.subSequenceNumber > committedSub,
+  );
 }
 
 function describe(err: unknown): string {

@@ -3,7 +3,11 @@
  * into the output ports' shapes. The core stays free of sink concerns; the
  * ports stay free of engine internals.
  */
-import type { DeadLetter as CoreDeadLetter, LateRecord as CoreLateRecord, WindowResult as CoreResult } from '../core/records.ts';
+import type {
+  DeadLetter as CoreDeadLetter,
+  LateRecord as CoreLateRecord,
+  WindowResult as CoreResult,
+} from '../core/records.ts';
 import { DeadLetterReason } from '../core/records.ts';
 import { DeadLetterKind, type DeadLetterEntry } from '../ports/dead-letter.ts';
 import type { JsonValue, LateRecord, WindowResult } from '../ports/sink.ts';
@@ -56,7 +60,11 @@ const KIND_OF_REASON: Readonly<Record<DeadLetterReason, DeadLetterKind>> = {
 };
 
 /** A core dead letter as a dead-letter entry; the reason keeps the core's code and message. */
-export function toDeadLetterEntry(operator: string, d: CoreDeadLetter, at: number): DeadLetterEntry {
+export function toDeadLetterEntry(
+  operator: string,
+  d: CoreDeadLetter,
+  at: number,
+): DeadLetterEntry {
   return {
     operator,
     position: d.position,

@@ -39,7 +39,6 @@ export class SimulatedCrash extends Error {
   }
 }
 
-
 /** Options of {@link FaultPlan}. */
 export interface FaultPlanOptions {
   readonly seed: number;

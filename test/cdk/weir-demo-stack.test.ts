@@ -22,13 +22,24 @@ describe('WeirDemoStack', () => {
   });
 
   it('GIVEN a stream name WHEN synthesized THEN the stream uses it', () => {
-    synth({ streamName: 'weir-clicks-ci-42' }).hasResourceProperties('AWS::Kinesis::Stream', { Name: 'weir-clicks-ci-42' });
+    synth({ streamName: 'weir-clicks-ci-42' }).hasResourceProperties('AWS::Kinesis::Stream', {
+      Name: 'weir-clicks-ci-42',
+    });
   });
 
   it('GIVEN the demo WHEN synthesized THEN stream, tables, bucket, functions and failure queue are stack outputs', () => {
     const outputs = synth().findOutputs('*');
     expect(Object.keys(outputs).sort()).toEqual(
-      ['CheckpointBucketName', 'FailureQueueUrl', 'FunctionName', 'ResultsTableName', 'StateTableName', 'StreamArn', 'StreamName', 'TickerFunctionName'].sort(),
+      [
+        'CheckpointBucketName',
+        'FailureQueueUrl',
+        'FunctionName',
+        'ResultsTableName',
+        'StateTableName',
+        'StreamArn',
+        'StreamName',
+        'TickerFunctionName',
+      ].sort(),
     );
   });
 
@@ -37,6 +48,8 @@ describe('WeirDemoStack', () => {
   });
 
   it('GIVEN a bad stream name WHEN constructed THEN the error echoes it', () => {
-    expect(() => synth({ streamName: 'weir clicks' })).toThrow('streamName must be 1..128 characters of letters, digits, _ . - (given "weir clicks")');
+    expect(() => synth({ streamName: 'weir clicks' })).toThrow(
+      'streamName must be 1..128 characters of letters, digits, _ . - (given "weir clicks")',
+    );
   });
 });

@@ -18,15 +18,25 @@ function testStack(): Stack {
   return new Stack(app, 'Test', { env: { account: '111111111111', region: 'eu-west-1' } });
 }
 
-function synth(props: Partial<WeirOperatorProps> = {}): { template: Template; operator: WeirOperator; stack: Stack } {
+function synth(props: Partial<WeirOperatorProps> = {}): {
+  template: Template;
+  operator: WeirOperator;
+  stack: Stack;
+} {
   const stack = testStack();
-  const operator = new WeirOperator(stack, 'Op', { operatorName: 'click-counter', entry: ENTRY, ...props });
+  const operator = new WeirOperator(stack, 'Op', {
+    operatorName: 'click-counter',
+    entry: ENTRY,
+    ...props,
+  });
   return { template: Template.fromStack(stack), operator, stack };
 }
 
 /** Logical id of the role of the function with this `Handler`. */
 function roleOf(template: Template, handler: string): string {
-  const fn = Object.values(template.findResources('AWS::Lambda::Function', { Properties: { Handler: handler } }))[0];
+  const fn = Object.values(
+    template.findResources('AWS::Lambda::Function', { Properties: { Handler: handler } }),
+  )[0];
   return (fn!['Properties'] as { Role: { 'Fn::GetAtt': [string, string] } }).Role['Fn::GetAtt'][0];
 }
 
@@ -44,7 +54,11 @@ describe('WeirOperator', () => {
         MaximumRetryAttempts: 3,
         MaximumRecordAgeInSeconds: Match.absent(),
         ParallelizationFactor: 1,
-        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('^OpFailureQueue'), 'Arn'] } } },
+        DestinationConfig: {
+          OnFailure: {
+            Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('^OpFailureQueue'), 'Arn'] },
+          },
+        },
       });
     });
 
@@ -72,7 +86,12 @@ describe('WeirOperator', () => {
     });
 
     it('GIVEN AT_TIMESTAMP WHEN synthesized THEN the timestamp is set', () => {
-      const { template } = synth({ eventSourceMapping: { startingPosition: 'AT_TIMESTAMP', startingPositionTimestamp: 1_700_000_000 } });
+      const { template } = synth({
+        eventSourceMapping: {
+          startingPosition: 'AT_TIMESTAMP',
+          startingPositionTimestamp: 1_700_000_000,
+        },
+      });
       template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
         StartingPosition: 'AT_TIMESTAMP',
         StartingPositionTimestamp: 1_700_000_000,
@@ -81,7 +100,9 @@ describe('WeirOperator', () => {
 
     it('GIVEN retries until expiry (-1) WHEN synthesized THEN MaximumRetryAttempts is -1', () => {
       const { template } = synth({ eventSourceMapping: { maximumRetryAttempts: -1 } });
-      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { MaximumRetryAttempts: -1 });
+      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        MaximumRetryAttempts: -1,
+      });
     });
 
     it('GIVEN onFailure s3 WHEN synthesized THEN the destination is a private bucket', () => {
@@ -90,7 +111,11 @@ describe('WeirOperator', () => {
       expect(operator.failureQueue).toBeUndefined();
       template.resourceCountIs('AWS::SQS::Queue', 0);
       template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
-        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('^OpFailureBucket'), 'Arn'] } } },
+        DestinationConfig: {
+          OnFailure: {
+            Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('^OpFailureBucket'), 'Arn'] },
+          },
+        },
       });
     });
 
@@ -98,7 +123,9 @@ describe('WeirOperator', () => {
       const { template } = synth({ onFailure: 'sns' });
       template.resourceCountIs('AWS::SNS::Topic', 1);
       template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
-        DestinationConfig: { OnFailure: { Destination: { Ref: Match.stringLikeRegexp('^OpFailureTopic') } } },
+        DestinationConfig: {
+          OnFailure: { Destination: { Ref: Match.stringLikeRegexp('^OpFailureTopic') } },
+        },
       });
     });
 
@@ -115,7 +142,10 @@ describe('WeirOperator', () => {
 
     it('GIVEN no stream WHEN synthesized THEN a provisioned stream of shardCount shards is created', () => {
       const { template } = synth({ shardCount: 3 });
-      template.hasResourceProperties('AWS::Kinesis::Stream', { ShardCount: 3, StreamModeDetails: { StreamMode: 'PROVISIONED' } });
+      template.hasResourceProperties('AWS::Kinesis::Stream', {
+        ShardCount: 3,
+        StreamModeDetails: { StreamMode: 'PROVISIONED' },
+      });
     });
   });
 
@@ -183,7 +213,10 @@ describe('WeirOperator', () => {
 
     it('GIVEN default removal policy WHEN synthesized THEN state is retained on stack deletion', () => {
       const { template } = synth();
-      template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+      template.hasResource('AWS::DynamoDB::Table', {
+        DeletionPolicy: 'Retain',
+        UpdateReplacePolicy: 'Retain',
+      });
       template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Retain' });
     });
   });
@@ -192,7 +225,11 @@ describe('WeirOperator', () => {
     it('GIVEN an operator WHEN synthesized THEN the bucket is encrypted, blocks public access and enforces SSL', () => {
       const { template } = synth();
       template.hasResourceProperties('AWS::S3::Bucket', {
-        BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [
+            { ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } },
+          ],
+        },
         PublicAccessBlockConfiguration: {
           BlockPublicAcls: true,
           BlockPublicPolicy: true,
@@ -203,7 +240,10 @@ describe('WeirOperator', () => {
       template.hasResourceProperties('AWS::S3::BucketPolicy', {
         PolicyDocument: {
           Statement: Match.arrayWith([
-            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+            Match.objectLike({
+              Effect: 'Deny',
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            }),
           ]),
         },
       });
@@ -236,13 +276,19 @@ describe('WeirOperator', () => {
       const { template, operator } = synth();
       expect(operator.entryPath).toBe('test/cdk/fixtures/click-counter-handler.ts');
       template.hasResource('AWS::Lambda::Function', {
-        Metadata: Match.objectLike({ 'weir:entry': 'test/cdk/fixtures/click-counter-handler.ts', 'weir:operator': 'click-counter' }),
+        Metadata: Match.objectLike({
+          'weir:entry': 'test/cdk/fixtures/click-counter-handler.ts',
+          'weir:operator': 'click-counter',
+        }),
       });
     });
 
     it('GIVEN grantReadState WHEN a role is granted THEN it gets read-only DynamoDB actions on the table', () => {
       const stack = testStack();
-      const operator = new WeirOperator(stack, 'Op', { operatorName: 'click-counter', entry: ENTRY });
+      const operator = new WeirOperator(stack, 'Op', {
+        operatorName: 'click-counter',
+        entry: ENTRY,
+      });
       const role = new iam.Role(stack, 'Reader', { assumedBy: new iam.AccountRootPrincipal() });
       operator.grantReadState(role);
       const template = Template.fromStack(stack);
@@ -250,7 +296,10 @@ describe('WeirOperator', () => {
         Roles: [{ Ref: Match.stringLikeRegexp('^Reader') }],
         PolicyDocument: {
           Statement: Match.arrayWith([
-            Match.objectLike({ Action: Match.arrayWith(['dynamodb:Query', 'dynamodb:GetItem']), Effect: 'Allow' }),
+            Match.objectLike({
+              Action: Match.arrayWith(['dynamodb:Query', 'dynamodb:GetItem']),
+              Effect: 'Allow',
+            }),
           ]),
         },
       });
@@ -263,7 +312,9 @@ describe('WeirOperator', () => {
       expect(metric.namespace).toBe('AWS/Lambda');
       expect(metric.statistic).toBe('Maximum');
       expect(metric.period.toSeconds()).toBe(60);
-      expect(operator.metricOnFailureBacklog()?.metricName).toBe('ApproximateNumberOfMessagesVisible');
+      expect(operator.metricOnFailureBacklog()?.metricName).toBe(
+        'ApproximateNumberOfMessagesVisible',
+      );
     });
   });
 
@@ -273,9 +324,16 @@ describe('WeirOperator', () => {
       template.resourceCountIs('AWS::Lambda::Function', 2);
       template.hasResource('AWS::Lambda::Function', {
         Properties: Match.objectLike({ Handler: 'index.ticker', Runtime: 'nodejs22.x' }),
-        Metadata: Match.objectLike({ 'weir:entry': 'test/cdk/fixtures/click-counter-handler.ts', 'weir:ticker': true }),
+        Metadata: Match.objectLike({
+          'weir:entry': 'test/cdk/fixtures/click-counter-handler.ts',
+          'weir:ticker': true,
+        }),
       });
-      const tickerId = Object.keys(template.findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.ticker' } }))[0]!;
+      const tickerId = Object.keys(
+        template.findResources('AWS::Lambda::Function', {
+          Properties: { Handler: 'index.ticker' },
+        }),
+      )[0]!;
       template.hasResourceProperties('AWS::Events::Rule', {
         ScheduleExpression: 'rate(1 minute)',
         State: 'ENABLED',
@@ -290,8 +348,13 @@ describe('WeirOperator', () => {
     });
 
     it('GIVEN tickerSchedule and tickerHandler WHEN synthesized THEN the rule and handler follow them', () => {
-      const { template } = synth({ tickerSchedule: events.Schedule.rate(Duration.minutes(5)), tickerHandler: 'tick' });
-      template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(5 minutes)' });
+      const { template } = synth({
+        tickerSchedule: events.Schedule.rate(Duration.minutes(5)),
+        tickerHandler: 'tick',
+      });
+      template.hasResourceProperties('AWS::Events::Rule', {
+        ScheduleExpression: 'rate(5 minutes)',
+      });
       template.hasResourceProperties('AWS::Lambda::Function', { Handler: 'index.tick' });
     });
 
@@ -303,12 +366,20 @@ describe('WeirOperator', () => {
         PolicyDocument: {
           Statement: Match.arrayWith([
             Match.objectLike({
-              Action: Match.arrayWith(['dynamodb:Query', 'dynamodb:BatchWriteItem', 'dynamodb:PutItem']),
-              Resource: Match.arrayWith([{ 'Fn::GetAtt': [Match.stringLikeRegexp('^OpStateTable'), 'Arn'] }]),
+              Action: Match.arrayWith([
+                'dynamodb:Query',
+                'dynamodb:BatchWriteItem',
+                'dynamodb:PutItem',
+              ]),
+              Resource: Match.arrayWith([
+                { 'Fn::GetAtt': [Match.stringLikeRegexp('^OpStateTable'), 'Arn'] },
+              ]),
             }),
             Match.objectLike({
               Action: Match.arrayWith(['dynamodb:PutItem']),
-              Resource: Match.arrayWith([{ 'Fn::GetAtt': [Match.stringLikeRegexp('^OpResultsTable'), 'Arn'] }]),
+              Resource: Match.arrayWith([
+                { 'Fn::GetAtt': [Match.stringLikeRegexp('^OpResultsTable'), 'Arn'] },
+              ]),
             }),
             Match.objectLike({ Action: Match.arrayWith(['s3:PutObject']) }),
             Match.objectLike({ Action: Match.arrayWith(['kinesis:ListShards']) }),
@@ -317,51 +388,89 @@ describe('WeirOperator', () => {
       });
     });
 
-    it('GIVEN the batch handler WHEN synthesized THEN its role may list the stream\'s shards (registration at cold start)', () => {
+    it("GIVEN the batch handler WHEN synthesized THEN its role may list the stream's shards (registration at cold start)", () => {
       const { template } = synth();
       const roleId = roleOf(template, 'index.handler');
       template.hasResourceProperties('AWS::IAM::Policy', {
         Roles: [{ Ref: roleId }],
         PolicyDocument: {
-          Statement: Match.arrayWith([Match.objectLike({ Action: Match.arrayWith(['kinesis:ListShards']) })]),
+          Statement: Match.arrayWith([
+            Match.objectLike({ Action: Match.arrayWith(['kinesis:ListShards']) }),
+          ]),
         },
       });
     });
 
     it('GIVEN a tickerHandler that is not an identifier WHEN constructed THEN a ConfigError names the field', () => {
-      expect(() => synth({ tickerHandler: 'index.ticker' })).toThrow(/tickerHandler must be the name of an exported function/);
+      expect(() => synth({ tickerHandler: 'index.ticker' })).toThrow(
+        /tickerHandler must be the name of an exported function/,
+      );
     });
   });
 
   describe('validation', () => {
     it('GIVEN parallelizationFactor 2 WHEN constructed THEN a ConfigError names the field and echoes the value', () => {
-      expect(() => synth({ eventSourceMapping: { parallelizationFactor: 2 } })).toThrow(ConfigError);
-      expect(() => synth({ eventSourceMapping: { parallelizationFactor: 2 } })).toThrow(/parallelizationFactor must be 1.*\(given 2\)/);
+      expect(() => synth({ eventSourceMapping: { parallelizationFactor: 2 } })).toThrow(
+        ConfigError,
+      );
+      expect(() => synth({ eventSourceMapping: { parallelizationFactor: 2 } })).toThrow(
+        /parallelizationFactor must be 1.*\(given 2\)/,
+      );
     });
 
     it('GIVEN batchSize 20000 WHEN constructed THEN the message echoes the input', () => {
-      expect(() => synth({ eventSourceMapping: { batchSize: 20_000 } })).toThrow('batchSize must be an integer 1..10000 (given 20000)');
+      expect(() => synth({ eventSourceMapping: { batchSize: 20_000 } })).toThrow(
+        'batchSize must be an integer 1..10000 (given 20000)',
+      );
     });
 
     it.each([
-      ['operatorName', { operatorName: 'Click_Counter' }, /operatorName .* \(given "Click_Counter"\)/],
+      [
+        'operatorName',
+        { operatorName: 'Click_Counter' },
+        /operatorName .* \(given "Click_Counter"\)/,
+      ],
       ['operatorName', { operatorName: '' }, /operatorName/],
-      ['checkpointPrefix', { checkpointPrefix: '/weir/' }, /checkpointPrefix .* \(given "\/weir\/"\)/],
-      ['memorySize', { memorySize: 64 }, /memorySize must be an integer 128..10240 \(MiB\) \(given 64\)/],
-      ['timeout', { timeout: Duration.minutes(20) }, /timeout must be 1 s..15 minutes \(given "1200 s"\)/],
-      ['environment', { environment: { WEIR_OPERATOR: 'x' } }, /environment.WEIR_OPERATOR is set by WeirOperator/],
-      ['onFailure', { onFailure: 'kafka' as never }, /onFailure must be one of sqs, sns, s3 \(given "kafka"\)/],
+      [
+        'checkpointPrefix',
+        { checkpointPrefix: '/weir/' },
+        /checkpointPrefix .* \(given "\/weir\/"\)/,
+      ],
+      [
+        'memorySize',
+        { memorySize: 64 },
+        /memorySize must be an integer 128..10240 \(MiB\) \(given 64\)/,
+      ],
+      [
+        'timeout',
+        { timeout: Duration.minutes(20) },
+        /timeout must be 1 s..15 minutes \(given "1200 s"\)/,
+      ],
+      [
+        'environment',
+        { environment: { WEIR_OPERATOR: 'x' } },
+        /environment.WEIR_OPERATOR is set by WeirOperator/,
+      ],
+      [
+        'onFailure',
+        { onFailure: 'kafka' as never },
+        /onFailure must be one of sqs, sns, s3 \(given "kafka"\)/,
+      ],
       ['shardCount', { shardCount: 0 }, /shardCount must be an integer 1..10000 \(given 0\)/],
-    ])('GIVEN a bad %s WHEN constructed THEN ConfigError says what is allowed', (_field, props, message) => {
-      expect(() => synth(props as Partial<WeirOperatorProps>)).toThrow(message);
-    });
+    ])(
+      'GIVEN a bad %s WHEN constructed THEN ConfigError says what is allowed',
+      (_field, props, message) => {
+        expect(() => synth(props as Partial<WeirOperatorProps>)).toThrow(message);
+      },
+    );
 
     it('GIVEN stream and shardCount together WHEN constructed THEN it is rejected', () => {
       const stack = testStack();
       const stream = new kinesis.Stream(stack, 'Input', { shardCount: 2 });
-      expect(() => new WeirOperator(stack, 'Op', { operatorName: 'x', entry: ENTRY, stream, shardCount: 2 })).toThrow(
-        /shardCount cannot be set together with stream/,
-      );
+      expect(
+        () =>
+          new WeirOperator(stack, 'Op', { operatorName: 'x', entry: ENTRY, stream, shardCount: 2 }),
+      ).toThrow(/shardCount cannot be set together with stream/);
     });
   });
 });

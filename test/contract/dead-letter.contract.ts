@@ -5,7 +5,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { position } from '../../lib/core/position.ts';
-import { DeadLetterKind, deadLetterId, type DeadLetter, type DeadLetterEntry } from '../../lib/ports/outputs.ts';
+import {
+  DeadLetterKind,
+  deadLetterId,
+  type DeadLetter,
+  type DeadLetterEntry,
+} from '../../lib/ports/outputs.ts';
 
 export interface DeadLetterSubject {
   readonly deadLetter: DeadLetter;
@@ -32,10 +37,19 @@ function bytes(length: number, seed: number): Uint8Array {
   return out;
 }
 
-function entry(operator: string, seqSuffix: number, raw: Uint8Array, overrides: Partial<DeadLetterEntry> = {}): DeadLetterEntry {
+function entry(
+  operator: string,
+  seqSuffix: number,
+  raw: Uint8Array,
+  overrides: Partial<DeadLetterEntry> = {},
+): DeadLetterEntry {
   return {
     operator,
-    position: position('shardId-000000000001', `${SEQ.slice(0, -3)}${String(seqSuffix).padStart(3, '0')}`, 0),
+    position: position(
+      'shardId-000000000001',
+      `${SEQ.slice(0, -3)}${String(seqSuffix).padStart(3, '0')}`,
+      0,
+    ),
     raw,
     reason: 'could not decode JSON: Unexpected token',
     kind: DeadLetterKind.Decode,
@@ -47,7 +61,10 @@ function entry(operator: string, seqSuffix: number, raw: Uint8Array, overrides: 
 const sortById = (es: DeadLetterEntry[]): DeadLetterEntry[] =>
   [...es].sort((a, b) => (deadLetterId(a) < deadLetterId(b) ? -1 : 1));
 
-export function describeDeadLetterContract(name: string, makeSubject: () => DeadLetterSubject | Promise<DeadLetterSubject>): void {
+export function describeDeadLetterContract(
+  name: string,
+  makeSubject: () => DeadLetterSubject | Promise<DeadLetterSubject>,
+): void {
   describe(`DeadLetter contract: ${name}`, () => {
     let cached: Promise<DeadLetterSubject> | undefined;
     const subject = (): Promise<DeadLetterSubject> => (cached ??= Promise.resolve(makeSubject()));
@@ -55,8 +72,14 @@ export function describeDeadLetterContract(name: string, makeSubject: () => Dead
     it('keeps raw bytes byte-for-byte, including invalid UTF-8 and empty payloads', async () => {
       const s = await subject();
       const op = operatorName();
-      const invalidUtf8 = new Uint8Array([0xff, 0xfe, 0x00, 0xc3, 0x28, 0xa0, 0xa1, 0xe2, 0x28, 0xa1, 0xf0, 0x28, 0x8c, 0xbc]);
-      const sent = [entry(op, 1, invalidUtf8), entry(op, 2, new Uint8Array(0)), entry(op, 3, bytes(4096, 7))];
+      const invalidUtf8 = new Uint8Array([
+        0xff, 0xfe, 0x00, 0xc3, 0x28, 0xa0, 0xa1, 0xe2, 0x28, 0xa1, 0xf0, 0x28, 0x8c, 0xbc,
+      ]);
+      const sent = [
+        entry(op, 1, invalidUtf8),
+        entry(op, 2, new Uint8Array(0)),
+        entry(op, 3, bytes(4096, 7)),
+      ];
       await s.deadLetter.send(sent);
       const got = sortById(await s.readAll(op));
       expect(got).toHaveLength(3);
@@ -73,7 +96,11 @@ export function describeDeadLetterContract(name: string, makeSubject: () => Dead
         entry(op, 10 + i, new TextEncoder().encode(`{"i":${i}}`), {
           kind,
           reason: `reason ${kind} — ü`,
-          position: position('shardId-000000000007', `${SEQ.slice(0, -3)}${String(10 + i).padStart(3, '0')}`, i),
+          position: position(
+            'shardId-000000000007',
+            `${SEQ.slice(0, -3)}${String(10 + i).padStart(3, '0')}`,
+            i,
+          ),
           ...(i % 2 === 0 ? { error: `Error: boom ${i}\n    at f (file.ts:1:1)` } : {}),
         }),
       );
@@ -89,7 +116,9 @@ export function describeDeadLetterContract(name: string, makeSubject: () => Dead
       const op = operatorName();
       const size = Math.min(s.maxRawBytes ?? 1024 * 1024, 1024 * 1024);
       const raw = bytes(size, 99);
-      await s.deadLetter.send([entry(op, 500, raw, { kind: DeadLetterKind.Oversized, reason: 'value over 400 KB' })]);
+      await s.deadLetter.send([
+        entry(op, 500, raw, { kind: DeadLetterKind.Oversized, reason: 'value over 400 KB' }),
+      ]);
       const got = await s.readAll(op);
       expect(got).toHaveLength(1);
       expect(got[0]?.raw.byteLength).toBe(size);
@@ -108,7 +137,7 @@ export function describeDeadLetterContract(name: string, makeSubject: () => Dead
       if (s.idempotent) expect(got).toHaveLength(3);
     });
 
-    it('does not let later mutation of the caller\'s buffer change what was stored', async () => {
+    it("does not let later mutation of the caller's buffer change what was stored", async () => {
       const s = await subject();
       const op = operatorName();
       const raw = new Uint8Array([1, 2, 3]);

@@ -21,7 +21,8 @@ describeDeadLetterContract('InMemoryDeadLetter', () => {
   const deadLetter = new InMemoryDeadLetter();
   return {
     deadLetter,
-    readAll: (operator) => Promise.resolve(deadLetter.entries().filter((e) => e.operator === operator)),
+    readAll: (operator) =>
+      Promise.resolve(deadLetter.entries().filter((e) => e.operator === operator)),
     idempotent: true,
   };
 });

@@ -22,12 +22,17 @@ function late(operator: string, i: number, data: Uint8Array, withWindow = true):
   return {
     operator,
     output: 'late-clicks',
-    position: position('shardId-000000000002', `4959033827149025660855969253836157109592157598913658${String(8000 + i)}`, i % 3),
+    position: position(
+      'shardId-000000000002',
+      `4959033827149025660855969253836157109592157598913658${String(8000 + i)}`,
+      i % 3,
+    ),
     data,
     eventTime: 1_700_000_000_000 + i,
     ...(withWindow ? { window: { start: 1_700_000_000_000, end: 1_700_000_060_000 } } : {}),
     watermark: 1_700_000_500_000,
-    reason: 'window [1700000000000, 1700000060000) closed: maxTimestamp + allowedLateness < watermark',
+    reason:
+      'window [1700000000000, 1700000060000) closed: maxTimestamp + allowedLateness < watermark',
   };
 }
 
@@ -37,7 +42,8 @@ export function describeLateRecordSinkContract(
 ): void {
   describe(`Sink<LateRecord> contract: ${name}`, () => {
     let cached: Promise<LateRecordSinkSubject> | undefined;
-    const subject = (): Promise<LateRecordSinkSubject> => (cached ??= Promise.resolve(makeSubject()));
+    const subject = (): Promise<LateRecordSinkSubject> =>
+      (cached ??= Promise.resolve(makeSubject()));
 
     it('stores every late record with its raw bytes and fields', async () => {
       const s = await subject();
@@ -50,7 +56,9 @@ export function describeLateRecordSinkContract(
       expect(report.items.map((i) => i.index)).toEqual([0, 1]);
       expect(report.written).toBe(2);
       const got = (await s.readAll(op)).sort((a, b) => a.eventTime - b.eventTime);
-      expect(got.map((g) => ({ ...g, data: [...g.data] }))).toEqual(sent.map((e) => ({ ...e, data: [...e.data] })));
+      expect(got.map((g) => ({ ...g, data: [...g.data] }))).toEqual(
+        sent.map((e) => ({ ...e, data: [...e.data] })),
+      );
     });
 
     it('a retried write adds no distinct record', async () => {

@@ -4,7 +4,14 @@
  * unit tests and the real adapters on the embedded AWS in integration tests.
  */
 import { describe, expect, it } from 'vitest';
-import { SinkOutcome, windowResult, type JsonValue, type Sink, type WindowBounds, type WindowResult } from '../../lib/ports/outputs.ts';
+import {
+  SinkOutcome,
+  windowResult,
+  type JsonValue,
+  type Sink,
+  type WindowBounds,
+  type WindowResult,
+} from '../../lib/ports/outputs.ts';
 
 export interface ResultSinkSubject {
   /** A sink over the shared backing store; called several times to make concurrent writers. */
@@ -23,8 +30,21 @@ let counter = 0;
 const operatorName = (): string => `op-${process.pid}-${Date.now().toString(36)}-${++counter}`;
 const W: WindowBounds = { start: 1_700_000_000_000, end: 1_700_000_060_000 };
 
-function result(operator: string, key: string, version: number, value: JsonValue = version * 10, window = W): WindowResult {
-  return windowResult({ operator, key, window, value, version, firedAt: 1_700_000_061_000 + version });
+function result(
+  operator: string,
+  key: string,
+  version: number,
+  value: JsonValue = version * 10,
+  window = W,
+): WindowResult {
+  return windowResult({
+    operator,
+    key,
+    window,
+    value,
+    version,
+    firedAt: 1_700_000_061_000 + version,
+  });
 }
 
 /** A small deterministic PRNG so shuffles are reproducible. */
@@ -36,7 +56,10 @@ function prng(seed: number): () => number {
   };
 }
 
-export function describeResultSinkContract(name: string, makeSubject: () => ResultSinkSubject | Promise<ResultSinkSubject>): void {
+export function describeResultSinkContract(
+  name: string,
+  makeSubject: () => ResultSinkSubject | Promise<ResultSinkSubject>,
+): void {
   describe(`Sink<WindowResult> contract: ${name}`, () => {
     let cached: Promise<ResultSinkSubject> | undefined;
     const subject = (): Promise<ResultSinkSubject> => (cached ??= Promise.resolve(makeSubject()));
@@ -44,7 +67,12 @@ export function describeResultSinkContract(name: string, makeSubject: () => Resu
     it('writes a first version and reads it back unchanged', async () => {
       const s = await subject();
       const op = operatorName();
-      const r = result(op, 'user-1', 1, { count: 3, sum: 1.5, tags: ['a', 'ü', '😀'], nested: { n: null, t: true } });
+      const r = result(op, 'user-1', 1, {
+        count: 3,
+        sum: 1.5,
+        tags: ['a', 'ü', '😀'],
+        nested: { n: null, t: true },
+      });
       const report = await s.newSink().write([r]);
       expect(report.items).toEqual([{ index: 0, outcome: SinkOutcome.Written }]);
       expect(report.written).toBe(1);
@@ -59,7 +87,11 @@ export function describeResultSinkContract(name: string, makeSubject: () => Resu
       const again = await s.newSink().write([r]);
       expect(again.items).toHaveLength(1);
       if (s.reportsDuplicates) {
-        expect(again.items[0]).toMatchObject({ index: 0, outcome: SinkOutcome.AlreadyPresent, storedVersion: 1 });
+        expect(again.items[0]).toMatchObject({
+          index: 0,
+          outcome: SinkOutcome.AlreadyPresent,
+          storedVersion: 1,
+        });
         expect(again.alreadyPresent).toBe(1);
       }
       expect(await s.readBack(op, 'k', W)).toEqual(r);
@@ -94,12 +126,22 @@ export function describeResultSinkContract(name: string, makeSubject: () => Resu
       const s = await subject();
       const op = operatorName();
       await s.newSink().write([result(op, 'a', 2)]);
-      const batch = [result(op, 'a', 1), result(op, 'b', 1), result(op, 'a', 2), result(op, 'c', 1)];
+      const batch = [
+        result(op, 'a', 1),
+        result(op, 'b', 1),
+        result(op, 'a', 2),
+        result(op, 'c', 1),
+      ];
       const report = await s.newSink().write(batch);
       expect(report.items.map((i) => i.index)).toEqual([0, 1, 2, 3]);
       expect(report.written + report.alreadyPresent + report.superseded).toBe(4);
       if (s.reportsDuplicates) {
-        expect(report.items.map((i) => i.outcome)).toEqual(['superseded', 'written', 'already-present', 'written']);
+        expect(report.items.map((i) => i.outcome)).toEqual([
+          'superseded',
+          'written',
+          'already-present',
+          'written',
+        ]);
       }
       expect((await s.readBack(op, 'a', W))?.version).toBe(2);
       expect((await s.readBack(op, 'b', W))?.version).toBe(1);
@@ -108,11 +150,16 @@ export function describeResultSinkContract(name: string, makeSubject: () => Resu
     it('concurrent writers of different versions end at the highest version', async () => {
       const s = await subject();
       const op = operatorName();
-      const windows: WindowBounds[] = [0, 1, 2].map((i) => ({ start: W.start + i * 60_000, end: W.end + i * 60_000 }));
+      const windows: WindowBounds[] = [0, 1, 2].map((i) => ({
+        start: W.start + i * 60_000,
+        end: W.end + i * 60_000,
+      }));
       const random = prng(42);
       const writers = Array.from({ length: 6 }, () => s.newSink());
       const jobs = writers.map((sink) => {
-        const items = windows.flatMap((w) => [1, 2, 3, 4, 5].map((v) => result(op, 'hot', v, v, w)));
+        const items = windows.flatMap((w) =>
+          [1, 2, 3, 4, 5].map((v) => result(op, 'hot', v, v, w)),
+        );
         for (let i = items.length - 1; i > 0; i -= 1) {
           const j = Math.floor(random() * (i + 1));
           [items[i], items[j]] = [items[j] as WindowResult, items[i] as WindowResult];
@@ -123,7 +170,8 @@ export function describeResultSinkContract(name: string, makeSubject: () => Resu
         })();
       });
       await Promise.all(jobs);
-      for (const w of windows) expect(await s.readBack(op, 'hot', w)).toEqual(result(op, 'hot', 5, 5, w));
+      for (const w of windows)
+        expect(await s.readBack(op, 'hot', w)).toEqual(result(op, 'hot', 5, 5, w));
     });
 
     it('a merged session carries what it supersedes; conditional sinks mask the old session for good', async () => {
@@ -133,7 +181,14 @@ export function describeResultSinkContract(name: string, makeSubject: () => Resu
       const old: WindowBounds = { start: W.start, end: W.start + 10_000 };
       const merged: WindowBounds = { start: W.start, end: W.start + 30_000 };
       await sink.write([result(op, 's', 1, 1, old)]);
-      const m = windowResult({ operator: op, key: 's', window: merged, value: 3, version: 1, supersedes: [old] });
+      const m = windowResult({
+        operator: op,
+        key: 's',
+        window: merged,
+        value: 3,
+        version: 1,
+        supersedes: [old],
+      });
       await sink.write([m]);
       expect((await s.readBack(op, 's', merged))?.supersedes).toEqual([old]);
       if (s.reportsDuplicates) {

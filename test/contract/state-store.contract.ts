@@ -18,7 +18,9 @@ const OFFSET_2 = `${'2'.padStart(128, '0')}.${'0'.padStart(10, '0')}`;
 const OFFSET_BIG = `${'49590338271490256608559692538361571095921575989136588898'.padStart(128, '0')}.${'3'.padStart(10, '0')}`;
 
 /** A window item with sensible defaults. */
-export function windowItem(overrides: Partial<WindowItem> & Pick<WindowItem, 'key' | 'start' | 'end'>): WindowItem {
+export function windowItem(
+  overrides: Partial<WindowItem> & Pick<WindowItem, 'key' | 'start' | 'end'>,
+): WindowItem {
   return {
     accumulator: 1,
     absorbed: { 'shardId-000000000000': OFFSET_1 },
@@ -33,7 +35,11 @@ export function windowItem(overrides: Partial<WindowItem> & Pick<WindowItem, 'ke
   };
 }
 
-const put = (item: WindowItem, expectedRevision: number | null): WindowWrite => ({ kind: 'put', item, expectedRevision });
+const put = (item: WindowItem, expectedRevision: number | null): WindowWrite => ({
+  kind: 'put',
+  item,
+  expectedRevision,
+});
 
 function refs(items: readonly WindowItem[]): string[] {
   return items.map((i) => `${i.key}@${i.start}-${i.end}`).sort();
@@ -45,9 +51,15 @@ function refs(items: readonly WindowItem[]): string[] {
  * @example
  * describeStateStoreContract('InMemoryStateStore', () => new InMemoryStateStore());
  */
-export function describeStateStoreContract(name: string, makeStore: () => StateStore | Promise<StateStore>): void {
+export function describeStateStoreContract(
+  name: string,
+  makeStore: () => StateStore | Promise<StateStore>,
+): void {
   describe(`StateStore contract: ${name}`, () => {
-    const setup = async (): Promise<{ store: StateStore; op: string }> => ({ store: await makeStore(), op: freshOperator() });
+    const setup = async (): Promise<{ store: StateStore; op: string }> => ({
+      store: await makeStore(),
+      op: freshOperator(),
+    });
 
     describe('progress and watermark', () => {
       it('GIVEN a new operator WHEN progress is read THEN there is no watermark and no shard', async () => {
@@ -57,35 +69,84 @@ export function describeStateStoreContract(name: string, makeStore: () => StateS
 
       it('GIVEN shard progress WHEN written forwards, equal or backwards THEN only regressions are refused', async () => {
         const { store, op } = await setup();
-        const p = { shardId: 'shardId-000000000000', committed: OFFSET_1, watermark: 1000, lastActivity: 5, closed: false };
+        const p = {
+          shardId: 'shardId-000000000000',
+          committed: OFFSET_1,
+          watermark: 1000,
+          lastActivity: 5,
+          closed: false,
+        };
         expect(await store.writeShardProgress(op, p)).toBe(true);
         expect(await store.writeShardProgress(op, { ...p, lastActivity: 6 })).toBe(true);
-        expect(await store.writeShardProgress(op, { ...p, committed: OFFSET_2, watermark: 2000, lastActivity: 7 })).toBe(true);
-        expect(await store.writeShardProgress(op, { ...p, committed: OFFSET_1, watermark: 3000 })).toBe(false);
-        expect(await store.writeShardProgress(op, { ...p, committed: OFFSET_2, watermark: 1999 })).toBe(false);
-        expect(await store.writeShardProgress(op, { ...p, committed: null, watermark: 3000 })).toBe(false);
-        expect(await store.writeShardProgress(op, { ...p, committed: OFFSET_2, watermark: null })).toBe(false);
-        expect(await store.writeShardProgress(op, { ...p, committed: OFFSET_BIG, watermark: 2000, lastActivity: 8, closed: true })).toBe(true);
+        expect(
+          await store.writeShardProgress(op, {
+            ...p,
+            committed: OFFSET_2,
+            watermark: 2000,
+            lastActivity: 7,
+          }),
+        ).toBe(true);
+        expect(
+          await store.writeShardProgress(op, { ...p, committed: OFFSET_1, watermark: 3000 }),
+        ).toBe(false);
+        expect(
+          await store.writeShardProgress(op, { ...p, committed: OFFSET_2, watermark: 1999 }),
+        ).toBe(false);
+        expect(await store.writeShardProgress(op, { ...p, committed: null, watermark: 3000 })).toBe(
+          false,
+        );
+        expect(
+          await store.writeShardProgress(op, { ...p, committed: OFFSET_2, watermark: null }),
+        ).toBe(false);
+        expect(
+          await store.writeShardProgress(op, {
+            ...p,
+            committed: OFFSET_BIG,
+            watermark: 2000,
+            lastActivity: 8,
+            closed: true,
+          }),
+        ).toBe(true);
         const read = await store.readProgress(op);
         expect(read.shards).toEqual([
-          { shardId: 'shardId-000000000000', committed: OFFSET_BIG, watermark: 2000, lastActivity: 8, closed: true },
+          {
+            shardId: 'shardId-000000000000',
+            committed: OFFSET_BIG,
+            watermark: 2000,
+            lastActivity: 8,
+            closed: true,
+          },
         ]);
       });
 
       it('GIVEN progress with nulls WHEN written and read THEN nulls round-trip and may later be set', async () => {
         const { store, op } = await setup();
-        const p = { shardId: 's-1', committed: null, watermark: null, lastActivity: 1, closed: false };
+        const p = {
+          shardId: 's-1',
+          committed: null,
+          watermark: null,
+          lastActivity: 1,
+          closed: false,
+        };
         expect(await store.writeShardProgress(op, p)).toBe(true);
         expect(await store.writeShardProgress(op, p)).toBe(true);
-        expect(await store.writeShardProgress(op, { ...p, shardId: 's-2', watermark: -5000 })).toBe(true);
+        expect(await store.writeShardProgress(op, { ...p, shardId: 's-2', watermark: -5000 })).toBe(
+          true,
+        );
         let read = await store.readProgress(op);
         expect(read.shards.slice().sort((a, b) => a.shardId.localeCompare(b.shardId))).toEqual([
           p,
           { ...p, shardId: 's-2', watermark: -5000 },
         ]);
-        expect(await store.writeShardProgress(op, { ...p, committed: OFFSET_1, watermark: -10 })).toBe(true);
+        expect(
+          await store.writeShardProgress(op, { ...p, committed: OFFSET_1, watermark: -10 }),
+        ).toBe(true);
         read = await store.readProgress(op);
-        expect(read.shards.find((s) => s.shardId === 's-1')).toEqual({ ...p, committed: OFFSET_1, watermark: -10 });
+        expect(read.shards.find((s) => s.shardId === 's-1')).toEqual({
+          ...p,
+          committed: OFFSET_1,
+          watermark: -10,
+        });
       });
 
       it('GIVEN judged views WHEN written THEN they round-trip, every infinity included', async () => {
@@ -100,35 +161,80 @@ export function describeStateStoreContract(name: string, makeStore: () => StateS
         for (const [shardId, judged] of Object.entries(views)) {
           expect(await store.writeShardProgress(op, { ...p, shardId, judged })).toBe(true);
         }
-        const read = [...(await store.readProgress(op)).shards].sort((a, b) => a.shardId.localeCompare(b.shardId));
-        expect(read).toEqual(Object.entries(views).map(([shardId, judged]) => ({ ...p, shardId, judged })));
+        const read = [...(await store.readProgress(op)).shards].sort((a, b) =>
+          a.shardId.localeCompare(b.shardId),
+        );
+        expect(read).toEqual(
+          Object.entries(views).map(([shardId, judged]) => ({ ...p, shardId, judged })),
+        );
       });
 
       it('GIVEN a judged view WHEN later writes carry no view, a lower one or commit past it THEN the store keeps the higher view until the commit passes it', async () => {
         const { store, op } = await setup();
-        const p = { shardId: 's-1', committed: null, watermark: null, lastActivity: 1, closed: false };
+        const p = {
+          shardId: 's-1',
+          committed: null,
+          watermark: null,
+          lastActivity: 1,
+          closed: false,
+        };
         const view = { upTo: OFFSET_2, published: 100, others: 50 };
         const viewOf = async () => (await store.readProgress(op)).shards[0]?.judged;
         expect(await store.writeShardProgress(op, { ...p, judged: view })).toBe(true);
         // A writer that read the progress before the view was written (the ticker's backlog refresh).
         expect(await store.writeShardProgress(op, { ...p, lastActivity: 9 })).toBe(true);
-        expect((await store.readProgress(op)).shards).toEqual([{ ...p, lastActivity: 9, judged: view }]);
+        expect((await store.readProgress(op)).shards).toEqual([
+          { ...p, lastActivity: 9, judged: view },
+        ]);
         // A lower view raises only what it has higher.
-        expect(await store.writeShardProgress(op, { ...p, judged: { upTo: OFFSET_1, published: 200, others: -Infinity } })).toBe(true);
+        expect(
+          await store.writeShardProgress(op, {
+            ...p,
+            judged: { upTo: OFFSET_1, published: 200, others: -Infinity },
+          }),
+        ).toBe(true);
         expect(await viewOf()).toEqual({ upTo: OFFSET_2, published: 200, others: 50 });
-        expect(await store.writeShardProgress(op, { ...p, judged: { upTo: OFFSET_1, published: 0, others: Infinity } })).toBe(true);
+        expect(
+          await store.writeShardProgress(op, {
+            ...p,
+            judged: { upTo: OFFSET_1, published: 0, others: Infinity },
+          }),
+        ).toBe(true);
         expect(await viewOf()).toEqual({ upTo: OFFSET_2, published: 200, others: Infinity });
         // A commit below upTo (a bisected retry) keeps it; a regression changes nothing.
-        expect(await store.writeShardProgress(op, { ...p, committed: OFFSET_1, watermark: 7 })).toBe(true);
+        expect(
+          await store.writeShardProgress(op, { ...p, committed: OFFSET_1, watermark: 7 }),
+        ).toBe(true);
         expect(await viewOf()).toEqual({ upTo: OFFSET_2, published: 200, others: Infinity });
-        expect(await store.writeShardProgress(op, { ...p, judged: { upTo: OFFSET_BIG, published: 999, others: 999 } })).toBe(false);
+        expect(
+          await store.writeShardProgress(op, {
+            ...p,
+            judged: { upTo: OFFSET_BIG, published: 999, others: 999 },
+          }),
+        ).toBe(false);
         expect(await viewOf()).toEqual({ upTo: OFFSET_2, published: 200, others: Infinity });
         // A commit at upTo drops it, whatever view the writer carried.
-        expect(await store.writeShardProgress(op, { ...p, committed: OFFSET_2, watermark: 8, judged: { upTo: OFFSET_1, published: 1, others: 1 } })).toBe(true);
-        expect((await store.readProgress(op)).shards).toEqual([{ ...p, committed: OFFSET_2, watermark: 8 }]);
+        expect(
+          await store.writeShardProgress(op, {
+            ...p,
+            committed: OFFSET_2,
+            watermark: 8,
+            judged: { upTo: OFFSET_1, published: 1, others: 1 },
+          }),
+        ).toBe(true);
+        expect((await store.readProgress(op)).shards).toEqual([
+          { ...p, committed: OFFSET_2, watermark: 8 },
+        ]);
         // And a view above the commit starts afresh.
         const next = { upTo: OFFSET_BIG, published: -Infinity, others: -Infinity };
-        expect(await store.writeShardProgress(op, { ...p, committed: OFFSET_2, watermark: 8, judged: next })).toBe(true);
+        expect(
+          await store.writeShardProgress(op, {
+            ...p,
+            committed: OFFSET_2,
+            watermark: 8,
+            judged: next,
+          }),
+        ).toBe(true);
         expect(await viewOf()).toEqual(next);
       });
 
@@ -145,7 +251,13 @@ export function describeStateStoreContract(name: string, makeStore: () => StateS
       it('GIVEN two operators WHEN progress is written THEN they do not see each other', async () => {
         const { store, op } = await setup();
         const other = freshOperator();
-        await store.writeShardProgress(op, { shardId: 's', committed: OFFSET_1, watermark: 1, lastActivity: 1, closed: false });
+        await store.writeShardProgress(op, {
+          shardId: 's',
+          committed: OFFSET_1,
+          watermark: 1,
+          lastActivity: 1,
+          closed: false,
+        });
         await store.advanceWatermark(op, 7);
         expect(await store.readProgress(other)).toEqual({ watermark: null, shards: [] });
       });
@@ -173,7 +285,9 @@ export function describeStateStoreContract(name: string, makeStore: () => StateS
 
       it('GIVEN no item WHEN put with an expected revision THEN it fails', async () => {
         const { store, op } = await setup();
-        expect(await store.write(op, [[put(windowItem({ key: 'k', start: 0, end: 10 }), 1)]])).toEqual([false]);
+        expect(
+          await store.write(op, [[put(windowItem({ key: 'k', start: 0, end: 10 }), 1)]]),
+        ).toEqual([false]);
         expect(await store.getWindows(op, [{ key: 'k', start: 0, end: 10 }])).toEqual([undefined]);
       });
 
@@ -183,8 +297,16 @@ export function describeStateStoreContract(name: string, makeStore: () => StateS
         const b = windowItem({ key: 'b', start: 0, end: 10 });
         await store.write(op, [[put(b, null)]]);
         const c = windowItem({ key: 'c', start: 0, end: 10 });
-        expect(await store.write(op, [[put(a, null)], [put(b, null)], [put(c, null)]])).toEqual([true, false, true]);
-        expect(refs((await store.getWindows(op, [a, b, c])).filter((x): x is WindowItem => x !== undefined))).toEqual(refs([a, b, c]));
+        expect(await store.write(op, [[put(a, null)], [put(b, null)], [put(c, null)]])).toEqual([
+          true,
+          false,
+          true,
+        ]);
+        expect(
+          refs(
+            (await store.getWindows(op, [a, b, c])).filter((x): x is WindowItem => x !== undefined),
+          ),
+        ).toEqual(refs([a, b, c]));
       });
 
       it('GIVEN a multi-write group WHEN one condition fails THEN nothing of the group applies (atomic)', async () => {
@@ -207,7 +329,11 @@ export function describeStateStoreContract(name: string, makeStore: () => StateS
           { kind: 'delete', ref: s2, expectedRevision: 1 },
         ];
         expect(await store.write(op, [good])).toEqual([true]);
-        expect(await store.getWindows(op, [s1, s2, merged])).toEqual([undefined, undefined, merged]);
+        expect(await store.getWindows(op, [s1, s2, merged])).toEqual([
+          undefined,
+          undefined,
+          merged,
+        ]);
         const listed = await store.listKeyWindows(op, ['u']);
         expect(listed.get('u')).toEqual([merged]);
       });
@@ -216,8 +342,12 @@ export function describeStateStoreContract(name: string, makeStore: () => StateS
         const { store, op } = await setup();
         const item = windowItem({ key: 'k', start: 0, end: 10, revision: 4 });
         await store.write(op, [[put(item, null)]]);
-        expect(await store.write(op, [[{ kind: 'delete', ref: item, expectedRevision: 3 }]])).toEqual([false]);
-        expect(await store.write(op, [[{ kind: 'delete', ref: item, expectedRevision: 4 }]])).toEqual([true]);
+        expect(
+          await store.write(op, [[{ kind: 'delete', ref: item, expectedRevision: 3 }]]),
+        ).toEqual([false]);
+        expect(
+          await store.write(op, [[{ kind: 'delete', ref: item, expectedRevision: 4 }]]),
+        ).toEqual([true]);
         expect(await store.getWindows(op, [item])).toEqual([undefined]);
         expect((await store.listKeyWindows(op, ['k'])).get('k')).toEqual([]);
       });
@@ -235,14 +365,27 @@ export function describeStateStoreContract(name: string, makeStore: () => StateS
           key: 'user/ü#1 "quoted"',
           start: -120_000,
           end: -60_000,
-          accumulator: { sum: 0.1 + 0.2, count: 3, big: 1e300, tiny: 5e-324, neg: -0.5, list: [1, 'x', null, true], nested: { a: [] } },
+          accumulator: {
+            sum: 0.1 + 0.2,
+            count: 3,
+            big: 1e300,
+            tiny: 5e-324,
+            neg: -0.5,
+            list: [1, 'x', null, true],
+            nested: { a: [] },
+          },
           absorbed: { 'shardId-000000000000': OFFSET_1, 'shardId-000000000001': OFFSET_BIG },
           firedVersion: 2,
           pending: false,
           cleanupAt: 30_000,
           revision: 7,
           supersedes: [{ start: -120_000, end: -90_000 }],
-          outbox: { version: 2, value: { n: 12345678901234567000, s: 'v', f: 1.5 }, supersedes: [{ start: -1, end: 0 }], firedAt: 1_700_000_000_123 },
+          outbox: {
+            version: 2,
+            value: { n: 12345678901234567000, s: 'v', f: 1.5 },
+            supersedes: [{ start: -1, end: 0 }],
+            firedAt: 1_700_000_000_123,
+          },
         });
         await store.write(op, [[put(item, null)]]);
         expect(await store.getWindows(op, [item])).toEqual([item]);
@@ -250,8 +393,13 @@ export function describeStateStoreContract(name: string, makeStore: () => StateS
 
       it('GIVEN refs in any order, missing ones and repeats WHEN read THEN results follow the refs', async () => {
         const { store, op } = await setup();
-        const items = Array.from({ length: 130 }, (_, i) => windowItem({ key: `k${i % 13}`, start: i * 10, end: i * 10 + 10 }));
-        await store.write(op, items.map((it) => [put(it, null)]));
+        const items = Array.from({ length: 130 }, (_, i) =>
+          windowItem({ key: `k${i % 13}`, start: i * 10, end: i * 10 + 10 }),
+        );
+        await store.write(
+          op,
+          items.map((it) => [put(it, null)]),
+        );
         const wanted = [...items].reverse();
         const missing = { key: 'nope', start: 0, end: 10 };
         const got = await store.getWindows(op, [missing, ...wanted, items[0]!, missing]);
@@ -261,10 +409,22 @@ export function describeStateStoreContract(name: string, makeStore: () => StateS
       it('GIVEN open items and tombstones of several keys WHEN listed by key THEN each key gets exactly its items', async () => {
         const { store, op } = await setup();
         const open = windowItem({ key: 'a', start: 0, end: 10 });
-        const tomb = windowItem({ key: 'a', start: -10, end: 0, accumulator: null, pending: false, purged: true });
+        const tomb = windowItem({
+          key: 'a',
+          start: -10,
+          end: 0,
+          accumulator: null,
+          pending: false,
+          purged: true,
+        });
         const prefix = windowItem({ key: 'a#b', start: 0, end: 10 });
         const other = windowItem({ key: 'b', start: 0, end: 10 });
-        await store.write(op, [[put(open, null)], [put(tomb, null)], [put(prefix, null)], [put(other, null)]]);
+        await store.write(op, [
+          [put(open, null)],
+          [put(tomb, null)],
+          [put(prefix, null)],
+          [put(other, null)],
+        ]);
         const listed = await store.listKeyWindows(op, ['a', 'a#b', 'none']);
         expect(refs(listed.get('a') ?? [])).toEqual(refs([open, tomb]));
         expect(listed.get('a#b')).toEqual([prefix]);
@@ -279,9 +439,25 @@ export function describeStateStoreContract(name: string, makeStore: () => StateS
         const due1 = windowItem({ key: 'a', start: -120_000, end: -60_000 });
         const due2 = windowItem({ key: 'b', start: 0, end: 60_000 });
         const notYet = windowItem({ key: 'c', start: 60_000, end: 120_000 });
-        const fired = windowItem({ key: 'd', start: 0, end: 60_000, pending: false, firedVersion: 1 });
-        const tomb = windowItem({ key: 'e', start: 0, end: 60_000, pending: false, purged: true, accumulator: null });
-        await store.write(op, [due1, due2, notYet, fired, tomb].map((it) => [put(it, null)]));
+        const fired = windowItem({
+          key: 'd',
+          start: 0,
+          end: 60_000,
+          pending: false,
+          firedVersion: 1,
+        });
+        const tomb = windowItem({
+          key: 'e',
+          start: 0,
+          end: 60_000,
+          pending: false,
+          purged: true,
+          accumulator: null,
+        });
+        await store.write(
+          op,
+          [due1, due2, notYet, fired, tomb].map((it) => [put(it, null)]),
+        );
         expect(refs(await store.listDue(op, 59_999, 100))).toEqual(refs([due1, due2]));
         expect(refs(await store.listDue(op, 59_998, 100))).toEqual(refs([due1]));
         expect(refs(await store.listDue(op, -60_001, 100))).toEqual(refs([due1]));
@@ -291,8 +467,13 @@ export function describeStateStoreContract(name: string, makeStore: () => StateS
 
       it('GIVEN many due items WHEN listed with a limit THEN at most limit come back, earliest first, and listing consumes nothing', async () => {
         const { store, op } = await setup();
-        const items = Array.from({ length: 30 }, (_, i) => windowItem({ key: `k${i}`, start: i * 1000, end: i * 1000 + 1000 }));
-        await store.write(op, items.map((it) => [put(it, null)]));
+        const items = Array.from({ length: 30 }, (_, i) =>
+          windowItem({ key: `k${i}`, start: i * 1000, end: i * 1000 + 1000 }),
+        );
+        await store.write(
+          op,
+          items.map((it) => [put(it, null)]),
+        );
         const first = await store.listDue(op, 1e9, 5);
         expect(first.map((i) => i.end)).toEqual([1000, 2000, 3000, 4000, 5000]);
         expect(refs(await store.listDue(op, 1e9, 5))).toEqual(refs(first));
@@ -316,8 +497,19 @@ export function describeStateStoreContract(name: string, makeStore: () => StateS
         const a = windowItem({ key: 'a', start: -20, end: -10, cleanupAt: -5, pending: false });
         const b = windowItem({ key: 'b', start: 0, end: 10, cleanupAt: 100 });
         const c = windowItem({ key: 'c', start: 0, end: 10, cleanupAt: 101 });
-        const tomb = windowItem({ key: 'd', start: 0, end: 10, cleanupAt: 0, purged: true, pending: false, accumulator: null });
-        await store.write(op, [a, b, c, tomb].map((it) => [put(it, null)]));
+        const tomb = windowItem({
+          key: 'd',
+          start: 0,
+          end: 10,
+          cleanupAt: 0,
+          purged: true,
+          pending: false,
+          accumulator: null,
+        });
+        await store.write(
+          op,
+          [a, b, c, tomb].map((it) => [put(it, null)]),
+        );
         expect(refs(await store.listExpired(op, 101, 100))).toEqual(refs([a, b]));
         expect(refs(await store.listExpired(op, 100, 100))).toEqual(refs([a]));
         expect(refs(await store.listExpired(op, -5, 100))).toEqual([]);
@@ -330,12 +522,43 @@ export function describeStateStoreContract(name: string, makeStore: () => StateS
 
       it('GIVEN fired items with outboxes WHEN listed and acknowledged THEN only unacknowledged versions remain', async () => {
         const { store, op } = await setup();
-        const outbox = (version: number, firedAt: number): WindowItem['outbox'] => ({ version, value: { n: version }, supersedes: [], firedAt });
-        const a = windowItem({ key: 'a', start: 0, end: 10, pending: false, firedVersion: 1, outbox: outbox(1, 1000) });
-        const b = windowItem({ key: 'b', start: 0, end: 10, pending: false, firedVersion: 2, outbox: outbox(2, 2000) });
-        const tomb = windowItem({ key: 'c', start: 0, end: 10, pending: false, purged: true, accumulator: null, firedVersion: 1, outbox: outbox(1, 3000) });
+        const outbox = (version: number, firedAt: number): WindowItem['outbox'] => ({
+          version,
+          value: { n: version },
+          supersedes: [],
+          firedAt,
+        });
+        const a = windowItem({
+          key: 'a',
+          start: 0,
+          end: 10,
+          pending: false,
+          firedVersion: 1,
+          outbox: outbox(1, 1000),
+        });
+        const b = windowItem({
+          key: 'b',
+          start: 0,
+          end: 10,
+          pending: false,
+          firedVersion: 2,
+          outbox: outbox(2, 2000),
+        });
+        const tomb = windowItem({
+          key: 'c',
+          start: 0,
+          end: 10,
+          pending: false,
+          purged: true,
+          accumulator: null,
+          firedVersion: 1,
+          outbox: outbox(1, 3000),
+        });
         const none = windowItem({ key: 'd', start: 0, end: 10 });
-        await store.write(op, [a, b, tomb, none].map((it) => [put(it, null)]));
+        await store.write(
+          op,
+          [a, b, tomb, none].map((it) => [put(it, null)]),
+        );
         expect(refs(await store.listOutbox(op, 100))).toEqual(refs([a, b, tomb]));
         expect(await store.listOutbox(op, 2)).toHaveLength(2);
 
@@ -349,29 +572,61 @@ export function describeStateStoreContract(name: string, makeStore: () => StateS
         expect(refs(await store.listOutbox(op, 100))).toEqual(refs([b, tomb]));
         const [aNow] = await store.getWindows(op, [a]);
         expect(aNow).toEqual({ ...a, outbox: null, revision: a.revision + 1 });
-        expect(await store.ackOutbox(op, [{ key: 'a', start: 0, end: 10, version: 1 }])).toEqual([false]);
-        expect(await store.ackOutbox(op, [{ key: 'c', start: 0, end: 10, version: 1 }, { key: 'b', start: 0, end: 10, version: 2 }])).toEqual([
-          true,
-          true,
+        expect(await store.ackOutbox(op, [{ key: 'a', start: 0, end: 10, version: 1 }])).toEqual([
+          false,
         ]);
+        expect(
+          await store.ackOutbox(op, [
+            { key: 'c', start: 0, end: 10, version: 1 },
+            { key: 'b', start: 0, end: 10, version: 2 },
+          ]),
+        ).toEqual([true, true]);
         expect(await store.listOutbox(op, 100)).toEqual([]);
         // The revision bump makes a writer holding the old revision lose its race.
-        expect(await store.write(op, [[put({ ...a, revision: a.revision + 1 }, a.revision)]])).toEqual([false]);
+        expect(
+          await store.write(op, [[put({ ...a, revision: a.revision + 1 }, a.revision)]]),
+        ).toEqual([false]);
       });
 
       it('GIVEN a re-firing WHEN a stale ack arrives THEN the newer outbox stays', async () => {
         const { store, op } = await setup();
-        const v1 = windowItem({ key: 'a', start: 0, end: 10, pending: false, firedVersion: 1, outbox: { version: 1, value: 1, supersedes: [], firedAt: 1 } });
+        const v1 = windowItem({
+          key: 'a',
+          start: 0,
+          end: 10,
+          pending: false,
+          firedVersion: 1,
+          outbox: { version: 1, value: 1, supersedes: [], firedAt: 1 },
+        });
         await store.write(op, [[put(v1, null)]]);
-        const v2 = { ...v1, firedVersion: 2, revision: 2, outbox: { version: 2, value: 2, supersedes: [], firedAt: 2 } };
+        const v2 = {
+          ...v1,
+          firedVersion: 2,
+          revision: 2,
+          outbox: { version: 2, value: 2, supersedes: [], firedAt: 2 },
+        };
         await store.write(op, [[put(v2, 1)]]);
-        expect(await store.ackOutbox(op, [{ key: 'a', start: 0, end: 10, version: 1 }])).toEqual([false]);
+        expect(await store.ackOutbox(op, [{ key: 'a', start: 0, end: 10, version: 1 }])).toEqual([
+          false,
+        ]);
         expect(await store.listOutbox(op, 10)).toEqual([v2]);
       });
 
       it('GIVEN a limit of 0 or an empty operator WHEN queried THEN nothing comes back', async () => {
         const { store, op } = await setup();
-        await store.write(op, [[put(windowItem({ key: 'a', start: 0, end: 10, outbox: { version: 1, value: 1, supersedes: [], firedAt: 1 } }), null)]]);
+        await store.write(op, [
+          [
+            put(
+              windowItem({
+                key: 'a',
+                start: 0,
+                end: 10,
+                outbox: { version: 1, value: 1, supersedes: [], firedAt: 1 },
+              }),
+              null,
+            ),
+          ],
+        ]);
         expect(await store.listDue(op, 100, 0)).toEqual([]);
         expect(await store.listExpired(op, 100, 0)).toEqual([]);
         expect(await store.listOutbox(op, 0)).toEqual([]);
@@ -386,7 +641,14 @@ export function describeStateStoreContract(name: string, makeStore: () => StateS
     describe('tombstones', () => {
       it('GIVEN an open item WHEN purged to a tombstone THEN it keeps bounds, absorbed and firedVersion, and a create over it fails', async () => {
         const { store, op } = await setup();
-        const item = windowItem({ key: 'k', start: 0, end: 10, pending: false, firedVersion: 3, revision: 5 });
+        const item = windowItem({
+          key: 'k',
+          start: 0,
+          end: 10,
+          pending: false,
+          firedVersion: 3,
+          revision: 5,
+        });
         await store.write(op, [[put(item, null)]]);
         const tomb = { ...item, accumulator: null, purged: true, revision: 6 };
         expect(await store.write(op, [[put(tomb, 5)]])).toEqual([true]);

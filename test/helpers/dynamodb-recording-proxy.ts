@@ -61,10 +61,19 @@ export interface RecordingProxyOptions {
    * input); a returned error type (e.g. `ValidationException`) is answered
    * with HTTP 400 and that `__type`, and the request never reaches DynamoDB.
    */
-  readonly fail?: (operation: string, input: Readonly<Record<string, unknown>>) => string | undefined;
+  readonly fail?: (
+    operation: string,
+    input: Readonly<Record<string, unknown>>,
+  ) => string | undefined;
 }
 
-const WRITE_OPERATIONS = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'TransactWriteItems']);
+const WRITE_OPERATIONS = new Set([
+  'PutItem',
+  'UpdateItem',
+  'DeleteItem',
+  'BatchWriteItem',
+  'TransactWriteItems',
+]);
 
 /**
  * A recording DynamoDB proxy on 127.0.0.1 (random port).
@@ -141,8 +150,18 @@ export class DynamoDbRecordingProxy {
   }
 
   /** Requests forwarded (all operations, all tables) and upstream failures. */
-  stats(): { requests: number; recordedWrites: number; forwardErrors: number; injectedFaults: number } {
-    return { requests: this.#requests, recordedWrites: this.#writes.length, forwardErrors: this.#forwardErrors, injectedFaults: this.#injected };
+  stats(): {
+    requests: number;
+    recordedWrites: number;
+    forwardErrors: number;
+    injectedFaults: number;
+  } {
+    return {
+      requests: this.#requests,
+      recordedWrites: this.#writes.length,
+      forwardErrors: this.#forwardErrors,
+      injectedFaults: this.#injected,
+    };
   }
 
   /** Stops listening and drops kept-alive connections. */
@@ -168,7 +187,14 @@ export class DynamoDbRecordingProxy {
     });
     const headers = { ...req.headers, host: target.host };
     const upstream = http.request(
-      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers, agent },
+      {
+        host: target.hostname,
+        port: target.port,
+        method: req.method,
+        path: req.url,
+        headers,
+        agent,
+      },
       (up) => {
         const parts: Buffer[] = [];
         up.on('data', (c: Buffer) => parts.push(c));
@@ -187,7 +213,12 @@ export class DynamoDbRecordingProxy {
           }
           for (const w of recorded) {
             if (w.outcome !== 'pending') continue;
-            w.outcome = status === 200 ? 'written' : errorType === 'ConditionalCheckFailedException' ? 'condition-failed' : 'error';
+            w.outcome =
+              status === 200
+                ? 'written'
+                : errorType === 'ConditionalCheckFailedException'
+                  ? 'condition-failed'
+                  : 'error';
             if (errorType !== undefined) w.errorType = errorType;
           }
           if (res.destroyed) return;
@@ -238,13 +269,23 @@ export class DynamoDbRecordingProxy {
     }
     if (errorType === undefined) return false;
     this.#injected += 1;
-    const answer = JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${errorType}`, message: 'injected by the recording proxy' });
-    res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(answer) });
+    const answer = JSON.stringify({
+      __type: `com.amazonaws.dynamodb.v20120810#${errorType}`,
+      message: 'injected by the recording proxy',
+    });
+    res.writeHead(400, {
+      'content-type': 'application/x-amz-json-1.0',
+      'content-length': Buffer.byteLength(answer),
+    });
     res.end(answer);
     return true;
   }
 
-  private recordRequest(req: http.IncomingMessage, body: Buffer, record: (table: string) => boolean): RecordedWrite[] {
+  private recordRequest(
+    req: http.IncomingMessage,
+    body: Buffer,
+    record: (table: string) => boolean,
+  ): RecordedWrite[] {
     const target = req.headers['x-amz-target'];
     const operation = typeof target === 'string' ? target.slice(target.lastIndexOf('.') + 1) : '';
     if (!WRITE_OPERATIONS.has(operation)) return [];
@@ -255,7 +296,12 @@ export class DynamoDbRecordingProxy {
       return [];
     }
     const out: RecordedWrite[] = [];
-    const add = (table: unknown, item: WireItem | undefined, key: WireItem | undefined, conditional: boolean): void => {
+    const add = (
+      table: unknown,
+      item: WireItem | undefined,
+      key: WireItem | undefined,
+      conditional: boolean,
+    ): void => {
       if (typeof table !== 'string' || !record(table)) return;
       const k = item ?? key;
       const version = item?.['version']?.N;
@@ -276,7 +322,8 @@ export class DynamoDbRecordingProxy {
       this.#writes.push(w);
       out.push(w);
     };
-    const cond = (o: Record<string, unknown>): boolean => typeof o['ConditionExpression'] === 'string';
+    const cond = (o: Record<string, unknown>): boolean =>
+      typeof o['ConditionExpression'] === 'string';
     switch (operation) {
       case 'PutItem':
         add(input['TableName'], input['Item'] as WireItem, undefined, cond(input));
@@ -286,7 +333,9 @@ export class DynamoDbRecordingProxy {
         add(input['TableName'], undefined, input['Key'] as WireItem, cond(input));
         break;
       case 'BatchWriteItem':
-        for (const [table, requests] of Object.entries((input['RequestItems'] ?? {}) as Record<string, unknown[]>)) {
+        for (const [table, requests] of Object.entries(
+          (input['RequestItems'] ?? {}) as Record<string, unknown[]>,
+        )) {
           for (const r of requests) {
             const put = (r as { PutRequest?: { Item?: WireItem } }).PutRequest;
             const del = (r as { DeleteRequest?: { Key?: WireItem } }).DeleteRequest;
@@ -295,7 +344,9 @@ export class DynamoDbRecordingProxy {
         }
         break;
       case 'TransactWriteItems':
-        for (const t of (input['TransactItems'] ?? []) as Array<Record<string, Record<string, unknown> | undefined>>) {
+        for (const t of (input['TransactItems'] ?? []) as Array<
+          Record<string, Record<string, unknown> | undefined>
+        >) {
           const put = t['Put'];
           const other = t['Update'] ?? t['Delete'] ?? t['ConditionCheck'];
           if (put) add(put['TableName'], put['Item'] as WireItem, undefined, cond(put));

@@ -66,7 +66,12 @@ export type PlannedRecord =
   | { readonly kind: 'kpl'; readonly clicks: readonly PlannedClick[] }
   | { readonly kind: 'bad'; readonly bad: BadKind; readonly id: string }
   /** One on-time click per open shard (pinned by explicit hash key), resolved by the runner. */
-  | { readonly kind: 'anchors'; readonly page: string; readonly dt: number; readonly userPrefix: string };
+  | {
+      readonly kind: 'anchors';
+      readonly page: string;
+      readonly dt: number;
+      readonly userPrefix: string;
+    };
 
 /** A fault to arm on the invoker before a chunk. */
 export interface PlannedFault {
@@ -95,7 +100,9 @@ export interface ScenarioPlan {
   readonly batchSize: number;
   /** Function timeout the local ESM enforces (short when a SIGSTOP fault is planned). */
   readonly functionTimeoutMs: number;
-  readonly reshard: { readonly kind: 'split' | 'merge'; readonly beforeChunk: number; readonly pick: number } | undefined;
+  readonly reshard:
+    | { readonly kind: 'split' | 'merge'; readonly beforeChunk: number; readonly pick: number }
+    | undefined;
   readonly faults: readonly PlannedFault[];
   readonly dynamoFaults: readonly PlannedDynamoFault[];
   readonly chunks: readonly (readonly PlannedRecord[])[];
@@ -109,7 +116,12 @@ export interface ScenarioPlan {
 }
 
 /** Counts of a plan (for logs and the reconciliation). */
-export function planTotals(plan: ScenarioPlan): { clicks: number; bad: number; kpl: number; lateClicks: number } {
+export function planTotals(plan: ScenarioPlan): {
+  clicks: number;
+  bad: number;
+  kpl: number;
+  lateClicks: number;
+} {
   let clicks = 0;
   let bad = 0;
   let kpl = 0;
@@ -160,9 +172,14 @@ export function planScenario(index: number, seed: number): ScenarioPlan {
   const badCount = int(0, 6);
 
   // Nominal times, sorted; chunk c covers a contiguous slice.
-  const nominal = Array.from({ length: mainClicks }, () => Math.floor(r() * spanMs)).sort((a, b) => a - b);
+  const nominal = Array.from({ length: mainClicks }, () => Math.floor(r() * spanMs)).sort(
+    (a, b) => a - b,
+  );
   const cuts = [0];
-  for (let c = 1; c < chunkCount; c++) cuts.push(Math.floor((mainClicks * c) / chunkCount + (r() - 0.5) * (mainClicks / chunkCount / 2)));
+  for (let c = 1; c < chunkCount; c++)
+    cuts.push(
+      Math.floor((mainClicks * c) / chunkCount + (r() - 0.5) * (mainClicks / chunkCount / 2)),
+    );
   cuts.push(mainClicks);
 
   const chunks: PlannedRecord[][] = [];
@@ -177,7 +194,12 @@ export function planScenario(index: number, seed: number): ScenarioPlan {
         const clicks: PlannedClick[] = [];
         for (let k = 0; k < size; k++) {
           const nk = slice[i + k] as number;
-          clicks.push({ page: page(), user: user(), dt: Math.max(0, nk - int(0, 4000)), role: 'on-time' });
+          clicks.push({
+            page: page(),
+            user: user(),
+            dt: Math.max(0, nk - int(0, 4000)),
+            role: 'on-time',
+          });
         }
         out.push({ kind: 'kpl', clicks });
         i += size;
@@ -186,7 +208,12 @@ export function planScenario(index: number, seed: number): ScenarioPlan {
       const x = r();
       let click: PlannedClick;
       if (x < inLatenessShare) {
-        click = { page: page(), user: user(), dt: Math.max(0, n - int(8000, 30_000)), role: 'in-lateness' };
+        click = {
+          page: page(),
+          user: user(),
+          dt: Math.max(0, n - int(8000, 30_000)),
+          role: 'in-lateness',
+        };
       } else if (x < inLatenessShare + boundaryShare) {
         const minuteStart = Math.floor(n / MINUTE) * MINUTE;
         const dt = r() < 0.5 ? minuteStart : Math.max(0, minuteStart - 1);
@@ -197,22 +224,37 @@ export function planScenario(index: number, seed: number): ScenarioPlan {
       out.push({ kind: 'click', click });
       i++;
     }
-    const chunkEnd = slice.length > 0 ? (slice[slice.length - 1] as number) : Math.floor((spanMs * (c + 1)) / chunkCount);
+    const chunkEnd =
+      slice.length > 0
+        ? (slice[slice.length - 1] as number)
+        : Math.floor((spanMs * (c + 1)) / chunkCount);
     // The last chunk's anchors sit at the end of the span: every shard's watermark passes the first window's lateness.
-    out.push({ kind: 'anchors', page: page(), dt: c === chunkCount - 1 ? spanMs : chunkEnd, userPrefix: `u${index}-a${c}-` });
+    out.push({
+      kind: 'anchors',
+      page: page(),
+      dt: c === chunkCount - 1 ? spanMs : chunkEnd,
+      userPrefix: `u${index}-a${c}-`,
+    });
     chunks.push(out);
   }
   // Malformed records anywhere in the main phase.
   for (let b = 0; b < badCount; b++) {
     const chunk = chunks[int(0, chunkCount - 1)] as PlannedRecord[];
-    chunk.splice(int(0, chunk.length - 1), 0, { kind: 'bad', bad: pick(BAD_KINDS), id: `bad-${index}-${b}` });
+    chunk.splice(int(0, chunk.length - 1), 0, {
+      kind: 'bad',
+      bad: pick(BAD_KINDS),
+      id: `bad-${index}-${b}`,
+    });
   }
 
   // Late phase: the first minute is long closed (and purged) by then.
   const late: PlannedRecord[] = [];
   const lateCount = int(3, 20);
   for (let l = 0; l < lateCount; l++) {
-    late.push({ kind: 'click', click: { page: page(), user: user(), dt: int(0, MINUTE - 1), role: 'late' } });
+    late.push({
+      kind: 'click',
+      click: { page: page(), user: user(), dt: int(0, MINUTE - 1), role: 'late' },
+    });
   }
 
   const reshardRoll = r();
@@ -225,14 +267,18 @@ export function planScenario(index: number, seed: number): ScenarioPlan {
 
   const faults: PlannedFault[] = [];
   const killCount = int(1, 3);
-  for (let k = 0; k < killCount; k++) faults.push({ beforeChunk: int(0, chunkCount), afterMs: int(0, 600), signal: 'SIGKILL' });
+  for (let k = 0; k < killCount; k++)
+    faults.push({ beforeChunk: int(0, chunkCount), afterMs: int(0, 600), signal: 'SIGKILL' });
   const hang = r() < 0.25;
-  if (hang) faults.push({ beforeChunk: int(0, chunkCount - 1), afterMs: int(0, 150), signal: 'SIGSTOP' });
+  if (hang)
+    faults.push({ beforeChunk: int(0, chunkCount - 1), afterMs: int(0, 150), signal: 'SIGSTOP' });
   faults.sort((a, b) => a.beforeChunk - b.beforeChunk);
   // Injected DynamoDB errors, at most 2 per table: a batch can never exhaust its 3 retries on them alone.
   const dynamoFaults: PlannedDynamoFault[] = [];
-  if (r() < 0.5) dynamoFaults.push({ beforeChunk: int(0, chunkCount), table: 'state', count: int(1, 2) });
-  if (r() < 0.4) dynamoFaults.push({ beforeChunk: int(0, chunkCount), table: 'results', count: int(1, 2) });
+  if (r() < 0.5)
+    dynamoFaults.push({ beforeChunk: int(0, chunkCount), table: 'state', count: int(1, 2) });
+  if (r() < 0.4)
+    dynamoFaults.push({ beforeChunk: int(0, chunkCount), table: 'results', count: int(1, 2) });
 
   return {
     index,

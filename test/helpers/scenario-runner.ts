@@ -14,11 +14,7 @@
  * It only observes; the test file judges. Nothing here is shared between
  * scenarios except the AWS, its clients and the proxy.
  */
-import {
-  DeleteTableCommand,
-  ScanCommand,
-  type AttributeValue,
-} from '@aws-sdk/client-dynamodb';
+import { DeleteTableCommand, ScanCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import {
   DeleteStreamCommand,
   DescribeStreamSummaryCommand,
@@ -48,7 +44,13 @@ import {
 import { loadDemoTemplate, provisionFromTemplate } from '../../lib/runtime/local/provision.ts';
 import { clickCounter, type Click } from '../../functions/click-counter/pipeline.ts';
 import type { DynamoDbRecordingProxy, RecordedWrite } from './dynamodb-recording-proxy.ts';
-import { rng, type BadKind, type PlannedClick, type PlannedRecord, type ScenarioPlan } from './scenario-plan.ts';
+import {
+  rng,
+  type BadKind,
+  type PlannedClick,
+  type PlannedRecord,
+  type ScenarioPlan,
+} from './scenario-plan.ts';
 
 const MINUTE = 60_000;
 
@@ -150,7 +152,10 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 let nameCounter = 0;
 
 /** Runs one scenario end to end and returns what it observed. Cleans up its stream and tables. */
-export async function runScenario(ctx: ScenarioContext, plan: ScenarioPlan): Promise<ScenarioObservation> {
+export async function runScenario(
+  ctx: ScenarioContext,
+  plan: ScenarioPlan,
+): Promise<ScenarioObservation> {
   const t0 = Date.now();
   const timings: Record<string, number> = {};
   const mark = (what: string): void => {
@@ -170,13 +175,15 @@ export async function runScenario(ctx: ScenarioContext, plan: ScenarioPlan): Pro
   const resources = await provisionFromTemplate(template, clients, { stackName });
   const mapping = resources.mappings[0];
   const tickerDef = resources.tickers[0];
-  if (!mapping || !tickerDef) throw new Error('the demo stack needs one event source mapping and one ticker');
+  if (!mapping || !tickerDef)
+    throw new Error('the demo stack needs one event source mapping and one ticker');
   const env = mapping.environment;
   const resultsTable = need(env, 'WEIR_RESULTS_TABLE');
   const stateTable = need(env, 'WEIR_STATE_TABLE');
   const outputBucket = need(env, 'WEIR_OUTPUT_BUCKET');
   const prefix = env['WEIR_CHECKPOINT_PREFIX'] ?? 'weir';
-  if (mapping.onFailure?.type !== 's3') throw new Error('expected an S3 on-failure destination in the template');
+  if (mapping.onFailure?.type !== 's3')
+    throw new Error('expected an S3 on-failure destination in the template');
   const failureBucket = mapping.onFailure.name;
   mark('provisioned');
 
@@ -238,7 +245,11 @@ export async function runScenario(ctx: ScenarioContext, plan: ScenarioPlan): Pro
   });
   const tickerHandlers = createLambdaHandlers(
     clickCounter,
-    lambdaConfigFromEnv({ ...aws.env(), ...tickerDef.environment, AWS_ENDPOINT_URL_DYNAMODB: proxy.url }),
+    lambdaConfigFromEnv({
+      ...aws.env(),
+      ...tickerDef.environment,
+      AWS_ENDPOINT_URL_DYNAMODB: proxy.url,
+    }),
   );
 
   // One ticker "instance": ticks never overlap each other (EventBridge at rate(1 minute) would not either).
@@ -281,10 +292,12 @@ export async function runScenario(ctx: ScenarioContext, plan: ScenarioPlan): Pro
 
     const arm = (chunk: number): void => {
       for (const f of plan.faults) {
-        if (f.beforeChunk === chunk) invoker.killDuringNextInvocation({ afterMs: f.afterMs, signal: f.signal });
+        if (f.beforeChunk === chunk)
+          invoker.killDuringNextInvocation({ afterMs: f.afterMs, signal: f.signal });
       }
       for (const f of plan.dynamoFaults) {
-        if (f.beforeChunk === chunk) proxy.armFaults(f.table === 'state' ? stateTable : resultsTable, f.count);
+        if (f.beforeChunk === chunk)
+          proxy.armFaults(f.table === 'state' ? stateTable : resultsTable, f.count);
       }
     };
     const produce = async (records: readonly PlannedRecord[]): Promise<void> => {
@@ -294,11 +307,19 @@ export async function runScenario(ctx: ScenarioContext, plan: ScenarioPlan): Pro
         switch (rec.kind) {
           case 'click':
             clicks.push(produced(rec.click, baseMs, false));
-            input.push({ data: JSON.stringify(toClick(rec.click, baseMs)), partitionKey: rec.click.user });
+            input.push({
+              data: JSON.stringify(toClick(rec.click, baseMs)),
+              partitionKey: rec.click.user,
+            });
             break;
           case 'kpl': {
             for (const c of rec.clicks) clicks.push(produced(c, baseMs, true));
-            const agg = aggregate(rec.clicks.map((c) => ({ data: JSON.stringify(toClick(c, baseMs)), partitionKey: c.user })));
+            const agg = aggregate(
+              rec.clicks.map((c) => ({
+                data: JSON.stringify(toClick(c, baseMs)),
+                partitionKey: c.user,
+              })),
+            );
             input.push({ data: agg.data, partitionKey: agg.partitionKey });
             break;
           }
@@ -308,9 +329,18 @@ export async function runScenario(ctx: ScenarioContext, plan: ScenarioPlan): Pro
             break;
           case 'anchors':
             open.forEach((s, i) => {
-              const c: PlannedClick = { page: rec.page, user: `${rec.userPrefix}${i}`, dt: rec.dt, role: 'anchor' };
+              const c: PlannedClick = {
+                page: rec.page,
+                user: `${rec.userPrefix}${i}`,
+                dt: rec.dt,
+                role: 'anchor',
+              };
               clicks.push(produced(c, baseMs, false));
-              input.push({ data: JSON.stringify(toClick(c, baseMs)), partitionKey: c.user, explicitHashKey: s.start.toString() });
+              input.push({
+                data: JSON.stringify(toClick(c, baseMs)),
+                partitionKey: c.user,
+                explicitHashKey: s.start.toString(),
+              });
             });
             break;
         }
@@ -321,7 +351,13 @@ export async function runScenario(ctx: ScenarioContext, plan: ScenarioPlan): Pro
     };
 
     for (let c = 0; c < plan.chunks.length; c++) {
-      if (plan.reshard?.beforeChunk === c) reshardDone = await reshard(clients.kinesis, streamName, plan.reshard.kind, plan.reshard.pick);
+      if (plan.reshard?.beforeChunk === c)
+        reshardDone = await reshard(
+          clients.kinesis,
+          streamName,
+          plan.reshard.kind,
+          plan.reshard.pick,
+        );
       arm(c);
       await produce(plan.chunks[c] ?? []);
       await sleep(plan.pausesMs[c] ?? 0);
@@ -353,15 +389,29 @@ export async function runScenario(ctx: ScenarioContext, plan: ScenarioPlan): Pro
     const deadline = Date.now() + 90_000;
     while (Date.now() < deadline) {
       finalTick = await tick();
-      if (finalTick && finalTick.watermark >= neededWatermark && finalTick.fired === 0 && finalTick.redriven === 0) break;
+      if (
+        finalTick &&
+        finalTick.watermark >= neededWatermark &&
+        finalTick.fired === 0 &&
+        finalTick.redriven === 0
+      )
+        break;
       await sleep(1000);
     }
     mark('windows-closed');
 
     const [results, lateKeys, deadKeys, failureKeys, stateItems] = await Promise.all([
       scanResults(clients, resultsTable),
-      listKeys(clients.s3, outputBucket, `${prefix}/${encodeURIComponent(clickCounter.name)}/late/`),
-      listKeys(clients.s3, outputBucket, `${prefix}/${encodeURIComponent(clickCounter.name)}/dead-letter/`),
+      listKeys(
+        clients.s3,
+        outputBucket,
+        `${prefix}/${encodeURIComponent(clickCounter.name)}/late/`,
+      ),
+      listKeys(
+        clients.s3,
+        outputBucket,
+        `${prefix}/${encodeURIComponent(clickCounter.name)}/dead-letter/`,
+      ),
       listKeys(clients.s3, failureBucket, ''),
       scanAll(clients, stateTable),
     ]);
@@ -406,9 +456,13 @@ export async function runScenario(ctx: ScenarioContext, plan: ScenarioPlan): Pro
   } finally {
     tickerHandlers.clients.destroy();
     await Promise.allSettled([
-      clients.kinesis.send(new DeleteStreamCommand({ StreamName: streamName, EnforceConsumerDeletion: true })),
+      clients.kinesis.send(
+        new DeleteStreamCommand({ StreamName: streamName, EnforceConsumerDeletion: true }),
+      ),
       clients.dynamodb.send(new DeleteTableCommand({ TableName: stateTable })),
-      observation ? clients.dynamodb.send(new DeleteTableCommand({ TableName: resultsTable })) : Promise.resolve(),
+      observation
+        ? clients.dynamodb.send(new DeleteTableCommand({ TableName: resultsTable }))
+        : Promise.resolve(),
     ]);
   }
 }
@@ -528,12 +582,21 @@ async function waitActive(kinesis: KinesisClient, stream: string): Promise<void>
 }
 
 /** SplitShard in the middle of a hash range, or MergeShards of two adjacent open shards; returns what it did. */
-async function reshard(kinesis: KinesisClient, stream: string, kind: 'split' | 'merge', pick: number): Promise<string> {
+async function reshard(
+  kinesis: KinesisClient,
+  stream: string,
+  kind: 'split' | 'merge',
+  pick: number,
+): Promise<string> {
   const open = await openShards(kinesis, stream);
   if (kind === 'split') {
     const s = open[Math.floor(pick * open.length)] as OpenShard;
     await kinesis.send(
-      new SplitShardCommand({ StreamName: stream, ShardToSplit: s.id, NewStartingHashKey: ((s.start + s.end + 1n) / 2n).toString() }),
+      new SplitShardCommand({
+        StreamName: stream,
+        ShardToSplit: s.id,
+        NewStartingHashKey: ((s.start + s.end + 1n) / 2n).toString(),
+      }),
     );
     await waitActive(kinesis, stream);
     return `split ${s.id}`;
@@ -541,7 +604,9 @@ async function reshard(kinesis: KinesisClient, stream: string, kind: 'split' | '
   const i = Math.floor(pick * (open.length - 1));
   const a = open[i] as OpenShard;
   const b = open[i + 1] as OpenShard;
-  await kinesis.send(new MergeShardsCommand({ StreamName: stream, ShardToMerge: a.id, AdjacentShardToMerge: b.id }));
+  await kinesis.send(
+    new MergeShardsCommand({ StreamName: stream, ShardToMerge: a.id, AdjacentShardToMerge: b.id }),
+  );
   await waitActive(kinesis, stream);
   return `merge ${a.id}+${b.id}`;
 }
@@ -551,7 +616,11 @@ async function scanResults(clients: AwsClients, table: string): Promise<WindowRe
   let start: Record<string, AttributeValue> | undefined;
   do {
     const page = await clients.dynamodb.send(
-      new ScanCommand({ TableName: table, ConsistentRead: true, ...(start ? { ExclusiveStartKey: start } : {}) }),
+      new ScanCommand({
+        TableName: table,
+        ConsistentRead: true,
+        ...(start ? { ExclusiveStartKey: start } : {}),
+      }),
     );
     for (const item of page.Items ?? []) out.push(fromResultItem(item));
     start = page.LastEvaluatedKey;
@@ -559,12 +628,19 @@ async function scanResults(clients: AwsClients, table: string): Promise<WindowRe
   return out;
 }
 
-async function scanAll(clients: AwsClients, table: string): Promise<Record<string, AttributeValue>[]> {
+async function scanAll(
+  clients: AwsClients,
+  table: string,
+): Promise<Record<string, AttributeValue>[]> {
   const out: Record<string, AttributeValue>[] = [];
   let start: Record<string, AttributeValue> | undefined;
   do {
     const page = await clients.dynamodb.send(
-      new ScanCommand({ TableName: table, ConsistentRead: true, ...(start ? { ExclusiveStartKey: start } : {}) }),
+      new ScanCommand({
+        TableName: table,
+        ConsistentRead: true,
+        ...(start ? { ExclusiveStartKey: start } : {}),
+      }),
     );
     out.push(...(page.Items ?? []));
     start = page.LastEvaluatedKey;
@@ -577,7 +653,11 @@ async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<s
   let token: string | undefined;
   do {
     const page = await s3.send(
-      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }),
+      new ListObjectsV2Command({
+        Bucket: bucket,
+        Prefix: prefix,
+        ...(token ? { ContinuationToken: token } : {}),
+      }),
     );
     for (const c of page.Contents ?? []) if (c.Key) keys.push(c.Key);
     token = page.NextContinuationToken;
@@ -585,9 +665,16 @@ async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<s
   return keys;
 }
 
-async function readJson(s3: S3Client, bucket: string, key: string): Promise<Record<string, unknown>> {
+async function readJson(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+): Promise<Record<string, unknown>> {
   const obj = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-  return JSON.parse(await (obj.Body?.transformToString() ?? Promise.resolve('{}'))) as Record<string, unknown>;
+  return JSON.parse(await (obj.Body?.transformToString() ?? Promise.resolve('{}'))) as Record<
+    string,
+    unknown
+  >;
 }
 
 /** A late-output object: the click inside (raw bytes, base64) and the judgement's watermark. */
@@ -595,7 +682,11 @@ async function readLate(s3: S3Client, bucket: string, key: string): Promise<Late
   const doc = await readJson(s3, bucket, key);
   const data = typeof doc['data'] === 'string' ? doc['data'] : '';
   const window = doc['window'] as { start: number; end: number } | undefined;
-  const position = (doc['position'] ?? {}) as { shardId?: string; sequenceNumber?: string; subSequenceNumber?: number };
+  const position = (doc['position'] ?? {}) as {
+    shardId?: string;
+    sequenceNumber?: string;
+    subSequenceNumber?: number;
+  };
   return {
     reason: typeof doc['reason'] === 'string' ? doc['reason'] : '?',
     shardId: position.shardId ?? '?',
@@ -609,7 +700,11 @@ async function readLate(s3: S3Client, bucket: string, key: string): Promise<Late
   };
 }
 
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
   const out: R[] = new Array<R>(items.length);
   let next = 0;
   const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {

@@ -15,7 +15,10 @@ import { InMemoryStateStore } from '../../lib/adapters/memory/in-memory-state-st
 import { count, json, pipeline, session, sliding, sum, tumbling } from '../../lib/core/index.ts';
 import type { WindowAssigner } from '../../lib/core/index.ts';
 import type { StateStore } from '../../lib/ports/state-store.ts';
-import { loadDemoTemplate, provisionTablesFromTemplate } from '../../lib/runtime/local/provision.ts';
+import {
+  loadDemoTemplate,
+  provisionTablesFromTemplate,
+} from '../../lib/runtime/local/provision.ts';
 import { WindowOperatorHarness } from '../../lib/testing/index.ts';
 import { describeStateStoreContract } from '../contract/state-store.contract.ts';
 import { uniqueName, useLocalAws } from '../helpers/local-aws.ts';
@@ -38,7 +41,11 @@ const makeStore = (dueBuckets = 4): DynamoDbStateStore =>
 describe('the state table from the template', () => {
   it('GIVEN the provisioned table WHEN described THEN it has the three sparse KEYS_ONLY indexes', async () => {
     const d = await fx.clients.dynamodb.send(new DescribeTableCommand({ TableName: tableName }));
-    const gsis = (d.Table?.GlobalSecondaryIndexes ?? []).map((g) => [g.IndexName, g.KeySchema?.map((k) => k.AttributeName), g.Projection?.ProjectionType]);
+    const gsis = (d.Table?.GlobalSecondaryIndexes ?? []).map((g) => [
+      g.IndexName,
+      g.KeySchema?.map((k) => k.AttributeName),
+      g.Projection?.ProjectionType,
+    ]);
     expect(gsis.sort()).toEqual([
       ['due', ['dueBucket', 'dueAt'], 'KEYS_ONLY'],
       ['expiry', ['expiryBucket', 'cleanupAt'], 'KEYS_ONLY'],
@@ -48,8 +55,9 @@ describe('the state table from the template', () => {
 });
 
 describeStateStoreContract('DynamoDbStateStore (1 bucket)', () => makeStore(1));
-describeStateStoreContract('DynamoDbStateStore (8 buckets, document client)', () =>
-  new DynamoDbStateStore({ client: fx.clients.documentClient, tableName }),
+describeStateStoreContract(
+  'DynamoDbStateStore (8 buckets, document client)',
+  () => new DynamoDbStateStore({ client: fx.clients.documentClient, tableName }),
 );
 
 interface Ev {
@@ -58,7 +66,11 @@ interface Ev {
   v?: number;
 }
 
-function harnesses(assigner: WindowAssigner, lateness: number, maxOutOfOrderness = 1000): [WindowOperatorHarness<Ev, unknown, unknown>, WindowOperatorHarness<Ev, unknown, unknown>] {
+function harnesses(
+  assigner: WindowAssigner,
+  lateness: number,
+  maxOutOfOrderness = 1000,
+): [WindowOperatorHarness<Ev, unknown, unknown>, WindowOperatorHarness<Ev, unknown, unknown>] {
   const name = uniqueName('op').toLowerCase();
   const make = (store: StateStore) => {
     const d = pipeline(name)
@@ -69,7 +81,10 @@ function harnesses(assigner: WindowAssigner, lateness: number, maxOutOfOrderness
       .allowedLateness(lateness)
       .sideOutputLateData('late')
       .aggregate(sum((e) => e.v ?? 1));
-    return new WindowOperatorHarness(d, { startTime: 1_700_000_000_000, store }) as unknown as WindowOperatorHarness<Ev, unknown, unknown>;
+    return new WindowOperatorHarness(d, {
+      startTime: 1_700_000_000_000,
+      store,
+    }) as unknown as WindowOperatorHarness<Ev, unknown, unknown>;
   };
   return [make(new InMemoryStateStore()), make(makeStore())];
 }
@@ -77,7 +92,9 @@ function harnesses(assigner: WindowAssigner, lateness: number, maxOutOfOrderness
 /** Everything observable: results (with versions and supersedes), late records, counts, watermark. */
 function observed(h: WindowOperatorHarness<Ev, unknown, unknown>): unknown {
   return {
-    results: h.results.map((r) => ({ id: r.id, value: r.value, supersedes: r.supersedes })).sort((a, b) => a.id.localeCompare(b.id)),
+    results: h.results
+      .map((r) => ({ id: r.id, value: r.value, supersedes: r.supersedes }))
+      .sort((a, b) => a.id.localeCompare(b.id)),
     final: h.finalResults().map((r) => r.id),
     late: h.late.map((l) => [l.eventTime, l.reason]),
     counts: h.counts,
@@ -98,9 +115,27 @@ describe('the window operator on DynamoDbStateStore', () => {
 
   it('GIVEN tumbling windows over batches of two shards, with a retried batch and a late update WHEN run THEN results equal InMemoryStateStore', async () => {
     const pair = harnesses(tumbling(M), M);
-    const b1 = pair.map((h) => h.records(0, [{ k: 'a', t: 1000 }, { k: 'b', t: 2000, v: 5 }, { k: 'a', t: 59_000 }, { k: 'c', t: -30_000 }]));
-    const b2 = pair.map((h) => h.records(1, [{ k: 'a', t: 3000 }, { k: 'b', t: 61_000 }]));
-    const b3 = pair.map((h) => h.records(0, [{ k: 'a', t: 125_000 }, { k: 'b', t: 30_000, v: 2 }, { k: 'a', t: 62_000 }]));
+    const b1 = pair.map((h) =>
+      h.records(0, [
+        { k: 'a', t: 1000 },
+        { k: 'b', t: 2000, v: 5 },
+        { k: 'a', t: 59_000 },
+        { k: 'c', t: -30_000 },
+      ]),
+    );
+    const b2 = pair.map((h) =>
+      h.records(1, [
+        { k: 'a', t: 3000 },
+        { k: 'b', t: 61_000 },
+      ]),
+    );
+    const b3 = pair.map((h) =>
+      h.records(0, [
+        { k: 'a', t: 125_000 },
+        { k: 'b', t: 30_000, v: 2 },
+        { k: 'a', t: 62_000 },
+      ]),
+    );
     const b4 = pair.map((h) => h.records(1, [{ k: 'b', t: 200_000 }]));
     for (const [i, h] of pair.entries()) {
       await h.deliver(0, b1[i]!);
@@ -123,7 +158,11 @@ describe('the window operator on DynamoDbStateStore', () => {
 
   it('GIVEN sliding windows WHEN run with a retry THEN results equal InMemoryStateStore', async () => {
     const pair = harnesses(sliding(M, 20_000), 0);
-    const events = Array.from({ length: 40 }, (_, i) => ({ k: `k${i % 5}`, t: i * 4_000 - 10_000, v: i }));
+    const events = Array.from({ length: 40 }, (_, i) => ({
+      k: `k${i % 5}`,
+      t: i * 4_000 - 10_000,
+      v: i,
+    }));
     const b1 = pair.map((h) => h.records(0, events.slice(0, 25)));
     const b2 = pair.map((h) => h.records(0, events.slice(25)));
     for (const [i, h] of pair.entries()) {
@@ -138,8 +177,21 @@ describe('the window operator on DynamoDbStateStore', () => {
 
   it('GIVEN sessions bridged by a later batch WHEN run THEN the merge (a transaction) gives the InMemoryStateStore results', async () => {
     const pair = harnesses(session(10_000), 5_000, 30_000);
-    const b1 = pair.map((h) => h.records(0, [{ k: 'u', t: 0 }, { k: 'u', t: 15_000 }, { k: 'v', t: 1000 }]));
-    const b2 = pair.map((h) => h.records(1, [{ k: 'u', t: 8_000 }, { k: 'u', t: 45_000 }, { k: 'u', t: 50_000 }, { k: 'v', t: 90_000 }]));
+    const b1 = pair.map((h) =>
+      h.records(0, [
+        { k: 'u', t: 0 },
+        { k: 'u', t: 15_000 },
+        { k: 'v', t: 1000 },
+      ]),
+    );
+    const b2 = pair.map((h) =>
+      h.records(1, [
+        { k: 'u', t: 8_000 },
+        { k: 'u', t: 45_000 },
+        { k: 'u', t: 50_000 },
+        { k: 'v', t: 90_000 },
+      ]),
+    );
     const b3 = pair.map((h) => h.records(0, [{ k: 'u', t: 200_000 }]));
     const b4 = pair.map((h) => h.records(1, [{ k: 'v', t: 200_000 }]));
     for (const [i, h] of pair.entries()) {
@@ -167,7 +219,10 @@ describe('the window operator on DynamoDbStateStore', () => {
       .aggregate(count());
     const h = new WindowOperatorHarness(d, { store: makeStore() });
     // Two windows in event-time order (so none is late), 150 keys in each.
-    const out = await h.send(0, Array.from({ length: 500 }, (_, i) => ({ k: `key-${i % 150}`, t: i < 250 ? i : M + i })));
+    const out = await h.send(
+      0,
+      Array.from({ length: 500 }, (_, i) => ({ k: `key-${i % 150}`, t: i < 250 ? i : M + i })),
+    );
     expect(out.stateWrites).toBe(300);
   });
 });

@@ -28,7 +28,13 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { useLocalAws } from '../helpers/local-aws.ts';
 import { DynamoDbRecordingProxy, type RecordedWrite } from '../helpers/dynamodb-recording-proxy.ts';
-import { describePlan, planScenario, planTotals, scenarioSeed, type ScenarioPlan } from '../helpers/scenario-plan.ts';
+import {
+  describePlan,
+  planScenario,
+  planTotals,
+  scenarioSeed,
+  type ScenarioPlan,
+} from '../helpers/scenario-plan.ts';
 import { runScenario, type ScenarioObservation } from '../helpers/scenario-runner.ts';
 import { DeleteTableCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { DeleteStreamCommand } from '@aws-sdk/client-kinesis';
@@ -54,9 +60,9 @@ const ONLY = (process.env['SCENARIO_ONLY'] ?? '')
   .filter((s) => s.trim() !== '')
   .map(Number);
 
-const plans: ScenarioPlan[] = Array.from({ length: COUNT }, (_, i) => planScenario(i, scenarioSeed(MASTER_SEED, i))).filter(
-  (p) => ONLY.length === 0 || ONLY.includes(p.index),
-);
+const plans: ScenarioPlan[] = Array.from({ length: COUNT }, (_, i) =>
+  planScenario(i, scenarioSeed(MASTER_SEED, i)),
+).filter((p) => ONLY.length === 0 || ONLY.includes(p.index));
 
 const fixture = useLocalAws();
 let proxy: DynamoDbRecordingProxy | undefined;
@@ -69,7 +75,9 @@ const verdicts = new Map<number, number>();
 const startedAt = Date.now();
 
 beforeAll(async () => {
-  say(`exactly-once scenarios: SCENARIO_SEED=${MASTER_SEED} SCENARIOS=${COUNT} concurrency ${CONCURRENCY}`);
+  say(
+    `exactly-once scenarios: SCENARIO_SEED=${MASTER_SEED} SCENARIOS=${COUNT} concurrency ${CONCURRENCY}`,
+  );
   // The in-process runtime logs a JSON line per tick and batch; keep the output readable.
   vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => {
     if (typeof args[0] === 'string' && args[0].startsWith('{"level":"INFO","msg":"')) return;
@@ -113,7 +121,9 @@ describe.runIf(plans.length > 0)(`exactly-once scenarios (SCENARIO_SEED=${MASTER
       verdicts.set(plan.index, appliedAndLate.length);
       if (violations.length > 0 && process.env['SCENARIO_DEBUG']) say(debugDump(obs));
       if (violations.length > 0) {
-        say(`scenario #${plan.index} (SCENARIO_SEED=${MASTER_SEED} SCENARIO_ONLY=${plan.index}) violations:\n  ${violations.join('\n  ')}`);
+        say(
+          `scenario #${plan.index} (SCENARIO_SEED=${MASTER_SEED} SCENARIO_ONLY=${plan.index}) violations:\n  ${violations.join('\n  ')}`,
+        );
       }
       if (appliedAndLate.length > 0) {
         say(
@@ -143,7 +153,12 @@ describe('after every scenario', () => {
 });
 
 describe('the (c) check itself', () => {
-  const write = (seq: number, version: number, value: string, outcome: RecordedWrite['outcome']): RecordedWrite => ({
+  const write = (
+    seq: number,
+    version: number,
+    value: string,
+    outcome: RecordedWrite['outcome'],
+  ): RecordedWrite => ({
     seq,
     table: 't',
     operation: 'PutItem',
@@ -166,101 +181,162 @@ describe('the (c) check itself', () => {
     id: 'click-counter/%2Fa/60000-120000/v2',
   };
   it('accepts re-writes of a version with the same value, and the final item among the accepted writes', () => {
-    const ws = [write(0, 1, '3', 'written'), write(1, 1, '3', 'condition-failed'), write(2, 2, '5', 'written')];
+    const ws = [
+      write(0, 1, '3', 'written'),
+      write(1, 1, '3', 'condition-failed'),
+      write(2, 2, '5', 'written'),
+    ];
     expect(judgeResultWrites(ws, [final])).toEqual([]);
   });
   it('catches a version written with two values, a regression, and a final item nobody was seen writing', () => {
-    const twoValues = [write(0, 1, '3', 'written'), write(1, 1, '4', 'condition-failed'), write(2, 2, '5', 'written')];
-    expect(judgeResultWrites(twoValues, [final]).join('\n')).toMatch(/v1 written with different values/);
+    const twoValues = [
+      write(0, 1, '3', 'written'),
+      write(1, 1, '4', 'condition-failed'),
+      write(2, 2, '5', 'written'),
+    ];
+    expect(judgeResultWrites(twoValues, [final]).join('\n')).toMatch(
+      /v1 written with different values/,
+    );
     const shrinking = [write(0, 1, '6', 'written'), write(1, 2, '5', 'written')];
-    expect(judgeResultWrites(shrinking, [final]).join('\n')).toMatch(/v2 = 5 does not exceed v1 = 6/);
-    expect(judgeResultWrites([write(0, 1, '3', 'written')], [final]).join('\n')).toMatch(/never seen written through the proxy/);
+    expect(judgeResultWrites(shrinking, [final]).join('\n')).toMatch(
+      /v2 = 5 does not exceed v1 = 6/,
+    );
+    expect(judgeResultWrites([write(0, 1, '3', 'written')], [final]).join('\n')).toMatch(
+      /never seen written through the proxy/,
+    );
   });
 });
 
 describe('pinned: a retry judged after the watermark moved', () => {
-  it('GIVEN state written but progress not committed WHEN the retry comes after idleAdvance moved the watermark THEN the records stay in their window and none goes to the late output', { timeout: 60_000 }, async () => {
-    // Deterministic version of what the scenarios hit with real kills: the
-    // shard's batch writes state, then fails before its progress commits (an
-    // injected error on that PutItem instead of a SIGKILL); the retry comes
-    // later than idleTimeout (10 s), a tick has moved the watermark by
-    // idleAdvance meanwhile, and the retry judges the same records late.
-    const { aws, clients } = fixture;
-    const stackName = `EoPin${Date.now().toString(36).slice(-6)}`;
-    const template = await loadDemoTemplate({ stackName, streamName: `eo-${stackName}`, shardCount: 2, onFailure: 's3' });
-    const resources = await provisionFromTemplate(template, clients, { stackName });
-    const env = resources.mappings[0]?.environment ?? {};
-    const stateTable = env['WEIR_STATE_TABLE'] ?? '';
-    const resultsTable = env['WEIR_RESULTS_TABLE'] ?? '';
-    const shardId = 'shardId-000000000001';
-    let failCommit = true;
-    const faulty = await DynamoDbRecordingProxy.start({
-      target: aws.endpoints.dynamodb,
-      record: () => false,
-      fail: (operation, input) => {
-        const item = input['Item'] as { sk?: { S?: string }; committed?: unknown } | undefined;
-        return failCommit && operation === 'PutItem' && input['TableName'] === stateTable && item?.sk?.S === `P#${shardId}` && item.committed !== undefined
-          ? 'ValidationException'
-          : undefined;
-      },
-    });
-    const handlers = createLambdaHandlers(
-      clickCounter,
-      lambdaConfigFromEnv({ ...aws.env(), ...env, AWS_ENDPOINT_URL_DYNAMODB: faulty.url }),
-    );
-    try {
-      const base = Math.floor((Date.now() - 7 * MINUTE) / MINUTE) * MINUTE;
-      const batch = buildKinesisEvent(
-        Array.from({ length: 3 }, (_, i) => ({
-          SequenceNumber: (49_680_514_199_409_641_896_077_182_677_042_377_638_377_395_437_116_000_000n + BigInt(i)).toString(),
-          PartitionKey: `pin-${i}`,
-          Data: new TextEncoder().encode(JSON.stringify({ page: '/pin', user: `pin-${i}`, ts: base + 10_000 + i })),
-          ApproximateArrivalTimestamp: new Date(),
-        })),
-        { shardId, streamArn: `arn:aws:kinesis:us-east-1:000000000000:stream/eo-${stackName}`, awsRegion: 'us-east-1', invokeIdentityArn: 'arn:aws:iam::000000000000:role/pin' },
+  it(
+    'GIVEN state written but progress not committed WHEN the retry comes after idleAdvance moved the watermark THEN the records stay in their window and none goes to the late output',
+    { timeout: 60_000 },
+    async () => {
+      // Deterministic version of what the scenarios hit with real kills: the
+      // shard's batch writes state, then fails before its progress commits (an
+      // injected error on that PutItem instead of a SIGKILL); the retry comes
+      // later than idleTimeout (10 s), a tick has moved the watermark by
+      // idleAdvance meanwhile, and the retry judges the same records late.
+      const { aws, clients } = fixture;
+      const stackName = `EoPin${Date.now().toString(36).slice(-6)}`;
+      const template = await loadDemoTemplate({
+        stackName,
+        streamName: `eo-${stackName}`,
+        shardCount: 2,
+        onFailure: 's3',
+      });
+      const resources = await provisionFromTemplate(template, clients, { stackName });
+      const env = resources.mappings[0]?.environment ?? {};
+      const stateTable = env['WEIR_STATE_TABLE'] ?? '';
+      const resultsTable = env['WEIR_RESULTS_TABLE'] ?? '';
+      const shardId = 'shardId-000000000001';
+      let failCommit = true;
+      const faulty = await DynamoDbRecordingProxy.start({
+        target: aws.endpoints.dynamodb,
+        record: () => false,
+        fail: (operation, input) => {
+          const item = input['Item'] as { sk?: { S?: string }; committed?: unknown } | undefined;
+          return failCommit &&
+            operation === 'PutItem' &&
+            input['TableName'] === stateTable &&
+            item?.sk?.S === `P#${shardId}` &&
+            item.committed !== undefined
+            ? 'ValidationException'
+            : undefined;
+        },
+      });
+      const handlers = createLambdaHandlers(
+        clickCounter,
+        lambdaConfigFromEnv({ ...aws.env(), ...env, AWS_ENDPOINT_URL_DYNAMODB: faulty.url }),
       );
-      // Another shard has committed progress, so idleAdvance has a shard to be idle.
-      const other = buildKinesisEvent(
-        [
-          {
-            SequenceNumber: '49680514199409641896077182677042377638377395437116000100',
-            PartitionKey: 'pin-other',
-            Data: new TextEncoder().encode(JSON.stringify({ page: '/pin-other', user: 'pin-other', ts: base + 10_000 })),
+      try {
+        const base = Math.floor((Date.now() - 7 * MINUTE) / MINUTE) * MINUTE;
+        const batch = buildKinesisEvent(
+          Array.from({ length: 3 }, (_, i) => ({
+            SequenceNumber: (
+              49_680_514_199_409_641_896_077_182_677_042_377_638_377_395_437_116_000_000n +
+              BigInt(i)
+            ).toString(),
+            PartitionKey: `pin-${i}`,
+            Data: new TextEncoder().encode(
+              JSON.stringify({ page: '/pin', user: `pin-${i}`, ts: base + 10_000 + i }),
+            ),
             ApproximateArrivalTimestamp: new Date(),
+          })),
+          {
+            shardId,
+            streamArn: `arn:aws:kinesis:us-east-1:000000000000:stream/eo-${stackName}`,
+            awsRegion: 'us-east-1',
+            invokeIdentityArn: 'arn:aws:iam::000000000000:role/pin',
           },
-        ],
-        { shardId: 'shardId-000000000000', streamArn: `arn:aws:kinesis:us-east-1:000000000000:stream/eo-${stackName}`, awsRegion: 'us-east-1', invokeIdentityArn: 'arn:aws:iam::000000000000:role/pin' },
-      );
-      expect((await handlers.handler(other)).batchItemFailures).toEqual([]);
-      const first = await handlers.handler(batch);
-      expect(first.batchItemFailures).toEqual([{ itemIdentifier: batch.Records[0]?.kinesis.sequenceNumber }]);
-      failCommit = false;
-      await new Promise((r) => setTimeout(r, clickCounter.time.idleTimeout! + 500));
-      expect((await handlers.ticker()).watermark).toBeGreaterThan(base + 2 * MINUTE); // idleAdvance: now - 15 s
-      expect((await handlers.handler(batch)).batchItemFailures).toEqual([]); // the retry
-      await handlers.ticker();
+        );
+        // Another shard has committed progress, so idleAdvance has a shard to be idle.
+        const other = buildKinesisEvent(
+          [
+            {
+              SequenceNumber: '49680514199409641896077182677042377638377395437116000100',
+              PartitionKey: 'pin-other',
+              Data: new TextEncoder().encode(
+                JSON.stringify({ page: '/pin-other', user: 'pin-other', ts: base + 10_000 }),
+              ),
+              ApproximateArrivalTimestamp: new Date(),
+            },
+          ],
+          {
+            shardId: 'shardId-000000000000',
+            streamArn: `arn:aws:kinesis:us-east-1:000000000000:stream/eo-${stackName}`,
+            awsRegion: 'us-east-1',
+            invokeIdentityArn: 'arn:aws:iam::000000000000:role/pin',
+          },
+        );
+        expect((await handlers.handler(other)).batchItemFailures).toEqual([]);
+        const first = await handlers.handler(batch);
+        expect(first.batchItemFailures).toEqual([
+          { itemIdentifier: batch.Records[0]?.kinesis.sequenceNumber },
+        ]);
+        failCommit = false;
+        await new Promise((r) => setTimeout(r, clickCounter.time.idleTimeout! + 500));
+        expect((await handlers.ticker()).watermark).toBeGreaterThan(base + 2 * MINUTE); // idleAdvance: now - 15 s
+        expect((await handlers.handler(batch)).batchItemFailures).toEqual([]); // the retry
+        await handlers.ticker();
 
-      const scan = await clients.dynamodb.send(new ScanCommand({ TableName: resultsTable, ConsistentRead: true }));
-      const window0 = (scan.Items ?? []).map((i) => fromResultItem(i)).find((r) => r.key === '/pin' && r.window.start === base);
-      const bucket = env['WEIR_OUTPUT_BUCKET'] ?? '';
-      const late = await clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'weir/click-counter/late/' }));
-      // Exactly once: the first attempt applied them, so the retry must not also send them to the late output.
-      expect({ windowCount: window0?.value, late: late.KeyCount ?? 0 }).toEqual({ windowCount: 3, late: 0 });
-    } finally {
-      handlers.clients.destroy();
-      await faulty.close();
-      await Promise.allSettled([
-        clients.kinesis.send(new DeleteStreamCommand({ StreamName: `eo-${stackName}`, EnforceConsumerDeletion: true })),
-        clients.dynamodb.send(new DeleteTableCommand({ TableName: stateTable })),
-        clients.dynamodb.send(new DeleteTableCommand({ TableName: resultsTable })),
-      ]);
-    }
-  });
+        const scan = await clients.dynamodb.send(
+          new ScanCommand({ TableName: resultsTable, ConsistentRead: true }),
+        );
+        const window0 = (scan.Items ?? [])
+          .map((i) => fromResultItem(i))
+          .find((r) => r.key === '/pin' && r.window.start === base);
+        const bucket = env['WEIR_OUTPUT_BUCKET'] ?? '';
+        const late = await clients.s3.send(
+          new ListObjectsV2Command({ Bucket: bucket, Prefix: 'weir/click-counter/late/' }),
+        );
+        // Exactly once: the first attempt applied them, so the retry must not also send them to the late output.
+        expect({ windowCount: window0?.value, late: late.KeyCount ?? 0 }).toEqual({
+          windowCount: 3,
+          late: 0,
+        });
+      } finally {
+        handlers.clients.destroy();
+        await faulty.close();
+        await Promise.allSettled([
+          clients.kinesis.send(
+            new DeleteStreamCommand({
+              StreamName: `eo-${stackName}`,
+              EnforceConsumerDeletion: true,
+            }),
+          ),
+          clients.dynamodb.send(new DeleteTableCommand({ TableName: stateTable })),
+          clients.dynamodb.send(new DeleteTableCommand({ TableName: resultsTable })),
+        ]);
+      }
+    },
+  );
 });
 
 // ---------------------------------------------------------------------------
 
-const windowKey = (page: string, ts: number): string => `${page}|${Math.floor(ts / MINUTE) * MINUTE}`;
+const windowKey = (page: string, ts: number): string =>
+  `${page}|${Math.floor(ts / MINUTE) * MINUTE}`;
 
 /** What {@link judge} found. */
 interface Verdict {
@@ -288,14 +364,26 @@ function judge(o: ScenarioObservation): Verdict {
   const lateUsers = new Set<string>();
   for (const l of o.late) {
     const c = byUser.get(l.click.user);
-    if (!c) v.push(`late output holds a click nobody produced: ${JSON.stringify(l.click)} (${l.key})`);
-    else if (c.page !== l.click.page || c.ts !== l.click.ts) v.push(`late output changed a click: ${JSON.stringify(l.click)} vs produced ${JSON.stringify(c)}`);
+    if (!c)
+      v.push(`late output holds a click nobody produced: ${JSON.stringify(l.click)} (${l.key})`);
+    else if (c.page !== l.click.page || c.ts !== l.click.ts)
+      v.push(
+        `late output changed a click: ${JSON.stringify(l.click)} vs produced ${JSON.stringify(c)}`,
+      );
     if (lateUsers.has(l.click.user)) v.push(`click ${l.click.user} is in the late output twice`);
     lateUsers.add(l.click.user);
-    if (l.window === undefined || l.window.start !== Math.floor(l.click.ts / MINUTE) * MINUTE || l.window.end !== l.window.start + MINUTE) {
-      v.push(`late record ${l.click.user} names window ${JSON.stringify(l.window)} for ts ${l.click.ts}`);
+    if (
+      l.window === undefined ||
+      l.window.start !== Math.floor(l.click.ts / MINUTE) * MINUTE ||
+      l.window.end !== l.window.start + MINUTE
+    ) {
+      v.push(
+        `late record ${l.click.user} names window ${JSON.stringify(l.window)} for ts ${l.click.ts}`,
+      );
     } else if (!(l.window.end - 1 + clickCounter.allowedLateness < l.watermark)) {
-      v.push(`late record ${l.click.user} was not late: window end ${l.window.end}, watermark ${l.watermark}`);
+      v.push(
+        `late record ${l.click.user} was not late: window end ${l.window.end}, watermark ${l.watermark}`,
+      );
     }
   }
   for (const c of o.clicks) {
@@ -307,17 +395,22 @@ function judge(o: ScenarioObservation): Verdict {
 
   // --- (a) recount per (page, minute)
   const expected = new Map<string, number>();
-  for (const c of o.clicks) expected.set(windowKey(c.page, c.ts), (expected.get(windowKey(c.page, c.ts)) ?? 0) + 1);
+  for (const c of o.clicks)
+    expected.set(windowKey(c.page, c.ts), (expected.get(windowKey(c.page, c.ts)) ?? 0) + 1);
   for (const l of o.late) {
     if (twice.has(l.click.user)) continue; // in state too: counted by the window (see Verdict.appliedAndLate)
-    expected.set(windowKey(l.click.page, l.click.ts), (expected.get(windowKey(l.click.page, l.click.ts)) ?? 0) - 1);
+    expected.set(
+      windowKey(l.click.page, l.click.ts),
+      (expected.get(windowKey(l.click.page, l.click.ts)) ?? 0) - 1,
+    );
   }
   const seen = new Set<string>();
   for (const r of o.results) {
     const k = `${r.key}|${r.window.start}`;
     if (seen.has(k)) v.push(`results table holds window ${k} twice`);
     seen.add(k);
-    if (r.window.end !== r.window.start + MINUTE) v.push(`result ${r.id} is not a one-minute window`);
+    if (r.window.end !== r.window.start + MINUTE)
+      v.push(`result ${r.id} is not a one-minute window`);
     if (r.operator !== clickCounter.name) v.push(`result ${r.id} has operator ${r.operator}`);
     const want = expected.get(k) ?? 0;
     if (Number(r.value) !== want) {
@@ -326,16 +419,24 @@ function judge(o: ScenarioObservation): Verdict {
         `(a) window ${k}: results table ${JSON.stringify(r.value)} (v${r.version}), recount ${want}; late output here: ` +
           lateHere
             .map((l) => {
-              const hit = o.failedInvocations.find((f) => f.shardId === l.shardId && inRange(l.sequenceNumber, f.first, f.last));
-              return `${l.click.user}(${byUser.get(l.click.user)?.role}) ${l.shardId}:${l.sequenceNumber.slice(-6)} wm ${l.watermark - o.baseMs}` +
-                (hit ? ` [in a ${hit.outcome} batch, retry ${hit.retry}${hit.firstOfShard ? ', first of its shard' : ''}]` : '');
+              const hit = o.failedInvocations.find(
+                (f) => f.shardId === l.shardId && inRange(l.sequenceNumber, f.first, f.last),
+              );
+              return (
+                `${l.click.user}(${byUser.get(l.click.user)?.role}) ${l.shardId}:${l.sequenceNumber.slice(-6)} wm ${l.watermark - o.baseMs}` +
+                (hit
+                  ? ` [in a ${hit.outcome} batch, retry ${hit.retry}${hit.firstOfShard ? ', first of its shard' : ''}]`
+                  : '')
+              );
             })
             .join('; '),
       );
     }
   }
-  for (const [k, n] of expected) if (n > 0 && !seen.has(k)) v.push(`(a) window ${k}: recount ${n}, no result`);
-  for (const [k, n] of expected) if (n < 0) v.push(`(a) window ${k}: more late records than produced clicks (${n})`);
+  for (const [k, n] of expected)
+    if (n > 0 && !seen.has(k)) v.push(`(a) window ${k}: recount ${n}, no result`);
+  for (const [k, n] of expected)
+    if (n < 0) v.push(`(a) window ${k}: more late records than produced clicks (${n})`);
 
   // --- (b) records in = applied + late + dead-lettered
   const applied = o.results.reduce((n, r) => n + Number(r.value), 0);
@@ -345,30 +446,43 @@ function judge(o: ScenarioObservation): Verdict {
       `(b) records in ${recordsIn} (+ ${twice.size} both applied and late) != applied ${applied} + late ${o.late.length} + dead-lettered ${o.deadLetters}`,
     );
   }
-  if (o.deadLetters !== o.bad) v.push(`(b) ${o.bad} malformed records produced, ${o.deadLetters} dead letters (${JSON.stringify(o.deadLetterReasons)})`);
+  if (o.deadLetters !== o.bad)
+    v.push(
+      `(b) ${o.bad} malformed records produced, ${o.deadLetters} dead letters (${JSON.stringify(o.deadLetterReasons)})`,
+    );
   if (o.esm.recordsDiscarded !== 0 || o.failureObjects !== 0) {
-    v.push(`(b) the ESM discarded ${o.esm.recordsDiscarded} records (${o.failureObjects} on-failure objects)`);
+    v.push(
+      `(b) the ESM discarded ${o.esm.recordsDiscarded} records (${o.failureObjects} on-failure objects)`,
+    );
   }
 
   // --- (c) the results table's writes, as recorded on the wire
   v.push(...judgeResultWrites(o.resultWrites, o.results));
 
   // --- (d) and the run itself
-  if (o.orphanPids.length > 0) v.push(`(d) worker processes alive after close: ${o.orphanPids.join(', ')}`);
+  if (o.orphanPids.length > 0)
+    v.push(`(d) worker processes alive after close: ${o.orphanPids.join(', ')}`);
   if (!o.finalTick || o.finalTick.watermark < o.neededWatermark) {
-    v.push(`the ticker never closed every window: watermark ${o.finalTick?.watermark}, needed ${o.neededWatermark}`);
+    v.push(
+      `the ticker never closed every window: watermark ${o.finalTick?.watermark}, needed ${o.neededWatermark}`,
+    );
   }
   // A tick that failed on an injected DynamoDB error is retried by the next tick, as EventBridge would.
   const tickErrors = o.tickErrors.filter((e) => !e.includes('injected by the recording proxy'));
-  if (tickErrors.length > 0) v.push(`ticker failed ${tickErrors.length}x: ${tickErrors.slice(0, 3).join(' | ')}`);
+  if (tickErrors.length > 0)
+    v.push(`ticker failed ${tickErrors.length}x: ${tickErrors.slice(0, 3).join(' | ')}`);
   return {
     violations: v,
     appliedAndLate: appliedAndLate.map((l) => {
-      const hit = o.failedInvocations.find((f) => f.shardId === l.shardId && inRange(l.sequenceNumber, f.first, f.last));
+      const hit = o.failedInvocations.find(
+        (f) => f.shardId === l.shardId && inRange(l.sequenceNumber, f.first, f.last),
+      );
       return (
         `${l.click.user} (${byUser.get(l.click.user)?.role ?? '?'}, window ${windowKey(l.click.page, l.click.ts)}, ${l.shardId}) ` +
         `judged late at watermark ${new Date(l.watermark).toISOString()}` +
-        (hit ? `; its shard's ${hit.firstOfShard ? 'first ' : ''}batch had a ${hit.outcome} (retry ${hit.retry})` : '')
+        (hit
+          ? `; its shard's ${hit.firstOfShard ? 'first ' : ''}batch had a ${hit.outcome} (retry ${hit.retry})`
+          : '')
       );
     }),
   };
@@ -388,18 +502,29 @@ function findAppliedAndLate(o: ScenarioObservation): ScenarioObservation['late']
   }
   return o.late.filter((l) => {
     const at = absorbed.get(windowKey(l.click.page, l.click.ts))?.[l.shardId];
-    return at !== undefined && encodeOffset({ sequenceNumber: sequenceNumber(l.sequenceNumber), subSequenceNumber: l.subSequenceNumber }) <= at;
+    return (
+      at !== undefined &&
+      encodeOffset({
+        sequenceNumber: sequenceNumber(l.sequenceNumber),
+        subSequenceNumber: l.subSequenceNumber,
+      }) <= at
+    );
   });
 }
 
 /** (c): per (key, window, version) one value; every final item is a recorded write of its highest version. */
-function judgeResultWrites(writes: readonly RecordedWrite[], results: ScenarioObservation['results']): string[] {
+function judgeResultWrites(
+  writes: readonly RecordedWrite[],
+  results: ScenarioObservation['results'],
+): string[] {
   const v: string[] = [];
   const byVersion = new Map<string, RecordedWrite[]>();
   const byWindow = new Map<string, RecordedWrite[]>();
   for (const w of writes) {
     if (w.operation !== 'PutItem' || !w.conditional) {
-      v.push(`(c) results table written by ${w.operation}${w.conditional ? '' : ' without a condition'} (${w.pk} ${w.sk})`);
+      v.push(
+        `(c) results table written by ${w.operation}${w.conditional ? '' : ' without a condition'} (${w.pk} ${w.sk})`,
+      );
       continue;
     }
     const k = `${w.pk}|${w.sk}|v${w.version}`;
@@ -410,14 +535,18 @@ function judgeResultWrites(writes: readonly RecordedWrite[], results: ScenarioOb
     const values = new Set(ws.map((w) => w.value));
     const ids = new Set(ws.map((w) => w.item?.['id']?.S));
     if (values.size > 1 || ids.size > 1) {
-      v.push(`(c) ${k} written with different values: ${ws.map((w) => `${w.value} [${w.outcome}${w.callerGone ? ', caller gone' : ''}]`).join(', ')}`);
+      v.push(
+        `(c) ${k} written with different values: ${ws.map((w) => `${w.value} [${w.outcome}${w.callerGone ? ', caller gone' : ''}]`).join(', ')}`,
+      );
     }
     const written = ws.filter((w) => w.outcome === 'written').length;
     if (written > 1) v.push(`(c) ${k} accepted ${written} times by DynamoDB`);
   }
   for (const [k, ws] of byWindow) {
     // One value per version, and a later version counts strictly more (it fired because records were added).
-    const perVersion = [...new Map(ws.map((w) => [w.version ?? 0, Number(w.value)])).entries()].sort((a, b) => a[0] - b[0]);
+    const perVersion = [
+      ...new Map(ws.map((w) => [w.version ?? 0, Number(w.value)])).entries(),
+    ].sort((a, b) => a[0] - b[0]);
     for (let i = 1; i < perVersion.length; i++) {
       const [pv, pval] = perVersion[i - 1] as [number, number];
       const [cv, cval] = perVersion[i] as [number, number];
@@ -426,11 +555,26 @@ function judgeResultWrites(writes: readonly RecordedWrite[], results: ScenarioOb
   }
   for (const r of results) {
     const pk = `${encodeURIComponent(r.operator)}#${encodeURIComponent(r.key)}`;
-    const ws = writes.filter((w) => w.pk === pk && w.outcome === 'written' && w.version !== undefined && w.item?.['windowStart']?.N === String(r.window.start));
+    const ws = writes.filter(
+      (w) =>
+        w.pk === pk &&
+        w.outcome === 'written' &&
+        w.version !== undefined &&
+        w.item?.['windowStart']?.N === String(r.window.start),
+    );
     const top = Math.max(...ws.map((w) => w.version as number));
-    const mine = ws.find((w) => w.version === r.version && w.value === JSON.stringify(r.value) && w.item?.['id']?.S === r.id);
-    if (!mine) v.push(`(c) final item ${r.id} = ${JSON.stringify(r.value)} was never seen written through the proxy`);
-    else if (top !== r.version) v.push(`(c) final item ${r.id} is v${r.version} but v${top} was accepted`);
+    const mine = ws.find(
+      (w) =>
+        w.version === r.version &&
+        w.value === JSON.stringify(r.value) &&
+        w.item?.['id']?.S === r.id,
+    );
+    if (!mine)
+      v.push(
+        `(c) final item ${r.id} = ${JSON.stringify(r.value)} was never seen written through the proxy`,
+      );
+    else if (top !== r.version)
+      v.push(`(c) final item ${r.id} is v${r.version} but v${top} was accepted`);
   }
   return v;
 }
@@ -447,7 +591,9 @@ function scenarioLine(o: ScenarioObservation): string {
     `handler: ${o.handlerLog.batches} batches, ${o.handlerLog.skippedCommitted} skipped committed, ${o.handlerLog.alreadyApplied} already applied, ${o.handlerLog.batchFailed} failed; ` +
     `results writes ${w.length} (${w.filter((x) => x.outcome === 'written').length} accepted, ${w.filter((x) => x.outcome === 'condition-failed').length} already present/superseded, ${w.filter((x) => x.callerGone).length} caller gone); ` +
     `${o.ticks} ticks; invoke ms p50 ${pct(o.invokeMs, 0.5)} p90 ${pct(o.invokeMs, 0.9)}; ` +
-    `timings ${Object.entries(o.timingsMs).map(([k, ms]) => `${k} ${(ms / 1000).toFixed(1)}`).join(', ')}`
+    `timings ${Object.entries(o.timingsMs)
+      .map(([k, ms]) => `${k} ${(ms / 1000).toFixed(1)}`)
+      .join(', ')}`
   );
 }
 
@@ -457,11 +603,15 @@ function debugDump(o: ScenarioObservation): string {
   lines.push('handler batches:');
   for (const b of o.batchLog) lines.push(`  ${JSON.stringify(b)}`);
   lines.push('late output:');
-  for (const l of o.late) lines.push(`  ${l.click.user} ${l.click.page} dt=${l.click.ts - o.baseMs} ${l.shardId}:${l.sequenceNumber} wm=${l.watermark - o.baseMs} ${l.reason}`);
+  for (const l of o.late)
+    lines.push(
+      `  ${l.click.user} ${l.click.page} dt=${l.click.ts - o.baseMs} ${l.shardId}:${l.sequenceNumber} wm=${l.watermark - o.baseMs} ${l.reason}`,
+    );
   lines.push('state items:');
   for (const it of o.stateItems) lines.push(`  ${JSON.stringify(it)}`);
   lines.push('clicks:');
-  for (const c of o.clicks) lines.push(`  ${c.user} ${c.page} dt=${c.ts - o.baseMs} ${c.role}${c.inKpl ? ' kpl' : ''}`);
+  for (const c of o.clicks)
+    lines.push(`  ${c.user} ${c.page} dt=${c.ts - o.baseMs} ${c.role}${c.inKpl ? ' kpl' : ''}`);
   return lines.join('\n');
 }
 
@@ -499,6 +649,9 @@ function summary(obs: readonly ScenarioObservation[], ms: number): string {
     `  results table: ${sum((o) => o.resultWrites.length)} conditional writes seen, ${sum((o) => o.resultWrites.filter((w) => w.outcome === 'condition-failed').length)} already present/superseded, ${sum((o) => o.resultWrites.filter((w) => w.callerGone).length)} whose caller died; ${sum((o) => o.results.filter((r) => r.version > 1).length)} windows re-fired (v2+)`,
     `  late output ${sum((o) => o.late.length)}, dead letters ${sum((o) => o.deadLetters)}, ticks ${sum((o) => o.ticks)}`,
     `  KNOWN LIMIT (applied and late): ${[...verdicts.values()].reduce((a, b) => a + b, 0)} record(s) in ${[...verdicts.values()].filter((n) => n > 0).length} scenario(s)` +
-      ` [${[...verdicts.entries()].filter(([, n]) => n > 0).map(([i, n]) => `#${i}: ${n}`).join(', ')}]`,
+      ` [${[...verdicts.entries()]
+        .filter(([, n]) => n > 0)
+        .map(([i, n]) => `#${i}: ${n}`)
+        .join(', ')}]`,
   ].join('\n');
 }

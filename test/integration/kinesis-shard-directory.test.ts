@@ -28,7 +28,9 @@ describe('KinesisShardDirectory', () => {
 
     const shard = (await kinesis.send(new ListShardsCommand({ StreamName: stream }))).Shards?.[0];
     const mid = (BigInt(shard?.HashKeyRange?.EndingHashKey ?? '0') / 2n).toString();
-    await kinesis.send(new SplitShardCommand({ StreamName: stream, ShardToSplit: parent, NewStartingHashKey: mid }));
+    await kinesis.send(
+      new SplitShardCommand({ StreamName: stream, ShardToSplit: parent, NewStartingHashKey: mid }),
+    );
     let shards = await dir.listShards();
     for (let i = 0; i < 50 && shards.length < 3; i++) {
       await new Promise((r) => setTimeout(r, 100));

@@ -23,7 +23,9 @@ function accepts(url: string): Promise<boolean> {
 
 describe.runIf(!process.env['AWS_ENDPOINT_URL'])('embedded AWS lifecycle', () => {
   it('stops every emulator when its parent is killed with SIGKILL', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', fixture], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', fixture], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const endpoints = await new Promise<Record<string, string>>((resolve, reject) => {
       let buf = '';
       child.stdout.setEncoding('utf8');

@@ -51,13 +51,18 @@ async function createStream(kinesis: KinesisClient, shards: number): Promise<str
 
 async function readAll(kinesis: KinesisClient, stream: string, shardId: string): Promise<string[]> {
   const it = await kinesis.send(
-    new GetShardIteratorCommand({ StreamName: stream, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }),
+    new GetShardIteratorCommand({
+      StreamName: stream,
+      ShardId: shardId,
+      ShardIteratorType: 'TRIM_HORIZON',
+    }),
   );
   let iterator = it.ShardIterator;
   const out: string[] = [];
   for (let i = 0; i < 20 && iterator; i++) {
     const r = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
-    for (const rec of r.Records ?? []) out.push(Buffer.from(rec.Data ?? new Uint8Array()).toString());
+    for (const rec of r.Records ?? [])
+      out.push(Buffer.from(rec.Data ?? new Uint8Array()).toString());
     if ((r.Records ?? []).length === 0 && r.MillisBehindLatest === 0) break;
     iterator = r.NextShardIterator;
   }
@@ -145,12 +150,19 @@ describe('embedded AWS: Kinesis', () => {
     const afterSplit = await kinesis.send(new ListShardsCommand({ StreamName: stream }));
     const children = (afterSplit.Shards ?? []).filter((s) => s.ParentShardId === s0!.ShardId);
     expect(children).toHaveLength(2);
-    expect(afterSplit.Shards?.find((s) => s.ShardId === s0!.ShardId)?.SequenceNumberRange?.EndingSequenceNumber).toBeDefined();
+    expect(
+      afterSplit.Shards?.find((s) => s.ShardId === s0!.ShardId)?.SequenceNumberRange
+        ?.EndingSequenceNumber,
+    ).toBeDefined();
 
     // Merge the upper child with the untouched neighbour (adjacent hash ranges).
     const upper = children.find((c) => BigInt(c.HashKeyRange!.EndingHashKey!) === end)!;
     await kinesis.send(
-      new MergeShardsCommand({ StreamName: stream, ShardToMerge: upper.ShardId, AdjacentShardToMerge: s1!.ShardId }),
+      new MergeShardsCommand({
+        StreamName: stream,
+        ShardToMerge: upper.ShardId,
+        AdjacentShardToMerge: s1!.ShardId,
+      }),
     );
     await waitActive(kinesis, stream);
     const afterMerge = await kinesis.send(new ListShardsCommand({ StreamName: stream }));
@@ -239,13 +251,21 @@ describe('embedded AWS: DynamoDB (Amazon DynamoDB Local)', () => {
         new TransactWriteCommand({
           TransactItems: [
             { Put: { TableName: table, Item: { pk: 'a', sk: '3' } } },
-            { ConditionCheck: { TableName: table, Key: { pk: 'a', sk: '1' }, ConditionExpression: 'attribute_not_exists(pk)' } },
+            {
+              ConditionCheck: {
+                TableName: table,
+                Key: { pk: 'a', sk: '1' },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
           ],
         }),
       )
       .catch((e: unknown) => e);
     expect((cancelled as Error).name).toBe('TransactionCanceledException');
-    expect((await doc.send(new GetCommand({ TableName: table, Key: { pk: 'a', sk: '3' } }))).Item).toBeUndefined();
+    expect(
+      (await doc.send(new GetCommand({ TableName: table, Key: { pk: 'a', sk: '3' } }))).Item,
+    ).toBeUndefined();
 
     const due = await doc.send(
       new QueryCommand({
@@ -260,12 +280,16 @@ describe('embedded AWS: DynamoDB (Amazon DynamoDB Local)', () => {
     await doc.send(
       new BatchWriteCommand({
         RequestItems: {
-          [table]: Array.from({ length: 25 }, (_, i) => ({ PutRequest: { Item: { pk: `p${i}`, sk: 's' } } })),
+          [table]: Array.from({ length: 25 }, (_, i) => ({
+            PutRequest: { Item: { pk: `p${i}`, sk: 's' } },
+          })),
         },
       }),
     );
     const segments = await Promise.all(
-      [0, 1, 2, 3].map((Segment) => doc.send(new ScanCommand({ TableName: table, Segment, TotalSegments: 4 }))),
+      [0, 1, 2, 3].map((Segment) =>
+        doc.send(new ScanCommand({ TableName: table, Segment, TotalSegments: 4 })),
+      ),
     );
     expect(segments.reduce((n, s) => n + (s.Count ?? 0), 0)).toBe(27);
 
@@ -294,7 +318,9 @@ describe('embedded AWS: S3', () => {
         ContentLength: payload.length,
       }),
     );
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'ckpt/1/manifest.json', Body: '{"v":1}' }));
+    await s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: 'ckpt/1/manifest.json', Body: '{"v":1}' }),
+    );
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'other/x', Body: 'x' }));
     const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'ckpt/1/part-0' }));
     const bytes = Buffer.from(await got.Body!.transformToByteArray());
@@ -302,7 +328,10 @@ describe('embedded AWS: S3', () => {
     expect(bytes.length).toBe(payload.length);
     expect(sha(bytes)).toBe(sha(payload));
     const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'ckpt/' }));
-    expect(listed.Contents?.map((c) => c.Key).sort()).toEqual(['ckpt/1/manifest.json', 'ckpt/1/part-0']);
+    expect(listed.Contents?.map((c) => c.Key).sort()).toEqual([
+      'ckpt/1/manifest.json',
+      'ckpt/1/part-0',
+    ]);
     await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'other/x' }));
     const after = await s3.send(new ListObjectsV2Command({ Bucket: bucket }));
     expect(after.KeyCount).toBe(2);

@@ -5,7 +5,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CreateTableCommand, GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import {
   CreateStreamCommand,
   DescribeStreamSummaryCommand,
@@ -91,7 +96,11 @@ async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<s
   let token: string | undefined;
   do {
     const page = await s3.send(
-      new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }),
+      new ListObjectsV2Command({
+        Bucket: bucket,
+        Prefix: prefix,
+        ...(token ? { ContinuationToken: token } : {}),
+      }),
     );
     for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
@@ -110,12 +119,19 @@ async function readStream(kinesis: KinesisClient, stream: string): Promise<strin
   const out: string[] = [];
   for (const shard of shards.Shards ?? []) {
     const it = await kinesis.send(
-      new GetShardIteratorCommand({ StreamName: stream, ShardId: shard.ShardId, ShardIteratorType: 'TRIM_HORIZON' }),
+      new GetShardIteratorCommand({
+        StreamName: stream,
+        ShardId: shard.ShardId,
+        ShardIteratorType: 'TRIM_HORIZON',
+      }),
     );
     let iterator = it.ShardIterator;
     while (iterator) {
-      const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
-      for (const r of page.Records ?? []) out.push(Buffer.from(r.Data ?? new Uint8Array()).toString('utf8'));
+      const page = await kinesis.send(
+        new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }),
+      );
+      for (const r of page.Records ?? [])
+        out.push(Buffer.from(r.Data ?? new Uint8Array()).toString('utf8'));
       if ((page.Records ?? []).length === 0 && (page.MillisBehindLatest ?? 0) === 0) break;
       iterator = page.NextShardIterator;
     }
@@ -162,7 +178,8 @@ const toLate = (j: LateJson): LateRecord => ({
 describeResultSinkContract('DynamoDbResultSink (DynamoDB Local)', async () => {
   const tableName = await createResultsTable();
   return {
-    newSink: () => new DynamoDbResultSink({ client: fx.clients.dynamodb, tableName, concurrency: 8 }),
+    newSink: () =>
+      new DynamoDbResultSink({ client: fx.clients.dynamodb, tableName, concurrency: 8 }),
     readBack: async (operator, key, window) => {
       const got = await fx.clients.dynamodb.send(
         new GetItemCommand({
@@ -180,7 +197,8 @@ describeResultSinkContract('DynamoDbResultSink (DynamoDB Local)', async () => {
 describeResultSinkContract('S3Sink of WindowResult (s3rver)', async () => {
   const bucket = await createBucket();
   return {
-    newSink: () => new S3Sink({ client: fx.clients.s3, bucket, prefix: 'weir', format: windowResultS3Format }),
+    newSink: () =>
+      new S3Sink({ client: fx.clients.s3, bucket, prefix: 'weir', format: windowResultS3Format }),
     readBack: async (operator, key, window) => {
       // Readers take the highest version object of the window.
       const prefix = `weir/${encodeURIComponent(operator)}/results/window_end=${new Date(window.end).toISOString()}/${encodeURIComponent(key)}/${window.start}-${window.end}-v`;
@@ -188,7 +206,9 @@ describeResultSinkContract('S3Sink of WindowResult (s3rver)', async () => {
       const best = keys
         .map((k) => ({ k, v: Number(/-v(\d+)\.json$/.exec(k)?.[1]) }))
         .sort((a, b) => b.v - a.v)[0];
-      return best ? toResult(JSON.parse(await getText(fx.clients.s3, bucket, best.k)) as ResultJson) : undefined;
+      return best
+        ? toResult(JSON.parse(await getText(fx.clients.s3, bucket, best.k)) as ResultJson)
+        : undefined;
     },
     reportsDuplicates: false,
   };
@@ -197,12 +217,25 @@ describeResultSinkContract('S3Sink of WindowResult (s3rver)', async () => {
 describeResultSinkContract('KinesisSink of WindowResult (kinesalite)', async () => {
   const streamName = await createStream();
   return {
-    newSink: () => new KinesisSink({ client: fx.clients.kinesis, streamName, format: windowResultKinesisFormat }),
+    newSink: () =>
+      new KinesisSink({
+        client: fx.clients.kinesis,
+        streamName,
+        format: windowResultKinesisFormat,
+      }),
     readBack: async (operator, key, window) => {
       // Consumers dedupe by id and keep the highest version per window.
-      const all = (await readStream(fx.clients.kinesis, streamName)).map((d) => JSON.parse(d) as ResultJson);
+      const all = (await readStream(fx.clients.kinesis, streamName)).map(
+        (d) => JSON.parse(d) as ResultJson,
+      );
       const mine = all
-        .filter((r) => r.operator === operator && r.key === key && r.window.start === window.start && r.window.end === window.end)
+        .filter(
+          (r) =>
+            r.operator === operator &&
+            r.key === key &&
+            r.window.start === window.start &&
+            r.window.end === window.end,
+        )
         .sort((a, b) => b.version - a.version);
       return mine[0] ? toResult(mine[0]) : undefined;
     },
@@ -215,8 +248,16 @@ describeLateRecordSinkContract('S3Sink of LateRecord (s3rver)', async () => {
   return {
     sink: new S3Sink({ client: fx.clients.s3, bucket, prefix: 'late', format: lateRecordS3Format }),
     readAll: async (operator) => {
-      const keys = await listKeys(fx.clients.s3, bucket, `late/${encodeURIComponent(operator)}/late/`);
-      return Promise.all(keys.map(async (k) => toLate(JSON.parse(await getText(fx.clients.s3, bucket, k)) as LateJson)));
+      const keys = await listKeys(
+        fx.clients.s3,
+        bucket,
+        `late/${encodeURIComponent(operator)}/late/`,
+      );
+      return Promise.all(
+        keys.map(async (k) =>
+          toLate(JSON.parse(await getText(fx.clients.s3, bucket, k)) as LateJson),
+        ),
+      );
     },
     idempotent: true,
   };
@@ -225,7 +266,11 @@ describeLateRecordSinkContract('S3Sink of LateRecord (s3rver)', async () => {
 describeLateRecordSinkContract('KinesisSink of LateRecord (kinesalite)', async () => {
   const streamName = await createStream();
   return {
-    sink: new KinesisSink({ client: fx.clients.kinesis, streamName, format: lateRecordKinesisFormat }),
+    sink: new KinesisSink({
+      client: fx.clients.kinesis,
+      streamName,
+      format: lateRecordKinesisFormat,
+    }),
     readAll: async (operator) =>
       (await readStream(fx.clients.kinesis, streamName))
         .map((d) => JSON.parse(d) as LateJson)
@@ -243,7 +288,11 @@ describeDeadLetterContract('S3DeadLetter (s3rver)', async () => {
     readAll: async (operator) => {
       const keys = await listKeys(fx.clients.s3, bucket, deadLetter.operatorPrefix(operator));
       return Promise.all(
-        keys.map(async (k) => fromDeadLetterDocument(JSON.parse(await getText(fx.clients.s3, bucket, k)) as DeadLetterDocument)),
+        keys.map(async (k) =>
+          fromDeadLetterDocument(
+            JSON.parse(await getText(fx.clients.s3, bucket, k)) as DeadLetterDocument,
+          ),
+        ),
       );
     },
     idempotent: true,
@@ -256,7 +305,11 @@ describe('S3DeadLetter key layout', () => {
     const dl = new S3DeadLetter({ client: fx.clients.s3, bucket, prefix: 'p/' });
     const entry: DeadLetterEntry = {
       operator: 'clicks',
-      position: position('shardId-000000000003', '49590338271490256608559692538361571095921575989136588898', 2),
+      position: position(
+        'shardId-000000000003',
+        '49590338271490256608559692538361571095921575989136588898',
+        2,
+      ),
       raw: new Uint8Array([1]),
       reason: 'bad',
       kind: DeadLetterKind.Kpl,
@@ -286,15 +339,24 @@ describe.runIf(sqsEndpoint !== undefined)('SqsDeadLetter (LocalStack)', () => {
     const queueUrl = created.QueueUrl ?? '';
     const received: DeadLetterEntry[] = [];
     return {
-      deadLetter: new SqsDeadLetter({ client: fx.clients.sqs, queueUrl, maxMessageBytes: 1024 * 1024 }),
+      deadLetter: new SqsDeadLetter({
+        client: fx.clients.sqs,
+        queueUrl,
+        maxMessageBytes: 1024 * 1024,
+      }),
       readAll: async (operator) => {
         for (;;) {
           const out = await fx.clients.sqs.send(
-            new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+            new ReceiveMessageCommand({
+              QueueUrl: queueUrl,
+              MaxNumberOfMessages: 10,
+              WaitTimeSeconds: 1,
+            }),
           );
           const msgs = out.Messages ?? [];
           if (msgs.length === 0) break;
-          for (const m of msgs) received.push(fromDeadLetterDocument(JSON.parse(m.Body ?? '{}') as DeadLetterDocument));
+          for (const m of msgs)
+            received.push(fromDeadLetterDocument(JSON.parse(m.Body ?? '{}') as DeadLetterDocument));
         }
         return received.filter((e) => e.operator === operator);
       },

@@ -129,7 +129,8 @@ export function runReference(
     }
     if (step.kind === 'judged') {
       const s = state.get(step.shard);
-      if (s === undefined) throw new Error(`judged step for shard ${step.shard} before any progress of it`);
+      if (s === undefined)
+        throw new Error(`judged step for shard ${step.shard} before any progress of it`);
       const others = othersOf(step.shard, step.now);
       const f = s.floor;
       s.floor =

@@ -103,7 +103,6 @@ const shardArb = fc.record({
   events: fc.array(eventArb, { maxLength: 15 }),
 });
 
-
 function scenarioArb(kind: RefConfig['kind'], isolateRetries = true) {
   return fc.record({
     win: assignerArb(kind, 6),
@@ -205,7 +204,9 @@ function recordingStore(
       // A new view an attempt judged late records against. Read back: the
       // store keeps the higher of the stored and the written view, so what a
       // writer carried (a stale view or none) is not what the store holds.
-      const stored = (await inner.readProgress(op)).shards.find((s) => s.shardId === p.shardId)?.judged;
+      const stored = (await inner.readProgress(op)).shards.find(
+        (s) => s.shardId === p.shardId,
+      )?.judged;
       const view = stored === undefined ? undefined : JSON.stringify(stored);
       if (stored !== undefined && judged.get(p.shardId) !== view) {
         const upTo = indexOfSeq(decodeOffset(stored.upTo).sequenceNumber);
@@ -468,14 +469,18 @@ async function check(kind: RefConfig['kind'], s: Scenario): Promise<void> {
       const key = parse(new TextDecoder().decode(rec.Data)).key;
       if (key === undefined) return false;
       const [item] = await inner.getWindows(OP, [{ key, start: Number(m[1]), end: Number(m[2]) }]);
-      const held = (item?.absorbed[shard.shardId] ?? '') >= encodeOffset(position(shard.shardId, rec.SequenceNumber));
+      const held =
+        (item?.absorbed[shard.shardId] ?? '') >=
+        encodeOffset(position(shard.shardId, rec.SequenceNumber));
       if (held) reclaimed.add(`${key}|${m[1]}|${m[2]}`);
       return held;
     };
     for (const [k, ws] of wantLate) {
       const have = new Set((late.get(k) ?? '').split(','));
       for (const w of ws.split(','))
-        expect(have.has(w) || (await heldInState(k, w)), `${k} late for ${w}, or in state`).toBe(true);
+        expect(have.has(w) || (await heldInState(k, w)), `${k} late for ${w}, or in state`).toBe(
+          true,
+        );
     }
     if (late.size !== wantLate.size || [...late].some(([k, ws]) => wantLate.get(k) !== ws))
       outputStats.extraLateByRetry++;
@@ -504,13 +509,19 @@ async function check(kind: RefConfig['kind'], s: Scenario): Promise<void> {
   // every valid record's value once. A record a crashed attempt put in state
   // and its retry sent to the late output as well would add its value twice.
   if (kind !== 'sliding') {
-    const valueOf = (data: Uint8Array): number => (JSON.parse(new TextDecoder().decode(data)) as { v: number }).v;
+    const valueOf = (data: Uint8Array): number =>
+      (JSON.parse(new TextDecoder().decode(data)) as { v: number }).v;
     const lateValues = new Map<string, number>();
-    for (const l of lateSink.items()) if (l.data !== undefined) lateValues.set(id(l.position.sequenceNumber), valueOf(l.data));
+    for (const l of lateSink.items())
+      if (l.data !== undefined) lateValues.set(id(l.position.sequenceNumber), valueOf(l.data));
     let input = 0;
     for (const [sh, shard] of kinesis.shards.entries())
       for (const r of shard.records) {
-        if (dead.has(`${sh}:${r.index}`) || parse(new TextDecoder().decode(r.Data)).key === '~flush') continue;
+        if (
+          dead.has(`${sh}:${r.index}`) ||
+          parse(new TextDecoder().decode(r.Data)).key === '~flush'
+        )
+          continue;
         input += valueOf(r.Data);
       }
     let counted = 0;
@@ -659,7 +670,9 @@ describe('session results at the sink', () => {
     expect(merged).toHaveProperty('supersedes', [{ start: 0, end: 10 }]);
     // The stale session is gone and a late re-write of it cannot bring it back.
     expect(results.get(OP, 'a', { start: 0, end: 10 })).toBeUndefined();
-    const stale = await results.write([{ operator: OP, key: 'a', window: { start: 0, end: 10 }, value: 1, version: 1, id: 'old' }]);
+    const stale = await results.write([
+      { operator: OP, key: 'a', window: { start: 0, end: 10 }, value: 1, version: 1, id: 'old' },
+    ]);
     expect(stale.superseded).toBe(1);
     expect(results.get(OP, 'a', { start: 0, end: 10 })).toBeUndefined();
   });

@@ -81,7 +81,6 @@ const opArb = fc.record({
   crashAt: fc.nat(3),
 });
 
-
 interface Step {
   readonly ref: RefStep;
   readonly crash: number | undefined;

@@ -53,8 +53,12 @@ describe('package entry', () => {
         approximateArrivalTimestamp: 1_700_000_000.5,
       },
     });
-    await runtime.handle({ Records: [record(10, { page: '/a', ts: 1_000 }), record(11, { page: '/a', ts: 2_000 })] });
+    await runtime.handle({
+      Records: [record(10, { page: '/a', ts: 1_000 }), record(11, { page: '/a', ts: 2_000 })],
+    });
     await runtime.handle({ Records: [record(12, { page: '/b', ts: 70_000 })] });
-    expect(results.results().map((r) => [r.key, r.window.start, r.value, r.version])).toEqual([['/a', 0, 2, 1]]);
+    expect(results.results().map((r) => [r.key, r.window.start, r.value, r.version])).toEqual([
+      ['/a', 0, 2, 1],
+    ]);
   });
 });

@@ -77,7 +77,8 @@ export function resultPartitionKey(operator: string, key: string): string {
 
 /** The sort key of a result item. */
 export function resultSortKey(window: WindowBounds): string {
-  const pad = (n: number): string => (n < 0 ? `-${String(-n).padStart(16, '0')}` : String(n).padStart(16, '0'));
+  const pad = (n: number): string =>
+    n < 0 ? `-${String(-n).padStart(16, '0')}` : String(n).padStart(16, '0');
   return `W#${pad(window.start)}#${pad(window.end)}`;
 }
 
@@ -95,7 +96,8 @@ export class DynamoDbResultSink implements Sink<WindowResult> {
   readonly #retry: RetryOptions;
 
   constructor(props: DynamoDbResultSinkProps) {
-    if (!props.tableName) throw new ConfigError('tableName', props.tableName, 'must be a non-empty table name');
+    if (!props.tableName)
+      throw new ConfigError('tableName', props.tableName, 'must be a non-empty table name');
     const concurrency = props.concurrency ?? 16;
     if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1000) {
       throw new ConfigError('concurrency', concurrency, 'must be an integer 1..1000');
@@ -107,7 +109,9 @@ export class DynamoDbResultSink implements Sink<WindowResult> {
   }
 
   async write(items: readonly WindowResult[]): Promise<SinkWriteReport> {
-    const settled = await mapSettled(items, this.#concurrency, (item, index) => this.#writeOne(item, index));
+    const settled = await mapSettled(items, this.#concurrency, (item, index) =>
+      this.#writeOne(item, index),
+    );
     const done: SinkItemReport[] = [];
     const unwritten: WindowResult[] = [];
     let firstError: unknown;
@@ -132,19 +136,27 @@ export class DynamoDbResultSink implements Sink<WindowResult> {
 
   async #writeOne(item: WindowResult, index: number): Promise<SinkItemReport> {
     // Mask superseded sessions first: if this write then fails, a re-drive repeats both.
-    for (const w of item.supersedes ?? []) await this.#put(supersededMarker(item, w), SUPERSEDED_VERSION);
+    for (const w of item.supersedes ?? [])
+      await this.#put(supersededMarker(item, w), SUPERSEDED_VERSION);
     return this.#put(item, item.version, index);
   }
 
   async #put(item: WindowResult, version: number, index = -1): Promise<SinkItemReport> {
-    const key = { pk: { S: resultPartitionKey(item.operator, item.key) }, sk: { S: resultSortKey(item.window) } };
+    const key = {
+      pk: { S: resultPartitionKey(item.operator, item.key) },
+      sk: { S: resultSortKey(item.window) },
+    };
     try {
       await withRetry(
         () =>
           this.#client.send(
             new PutItemCommand({
               TableName: this.#tableName,
-              Item: { ...key, ...toAttributes(item), ...(version === SUPERSEDED_VERSION ? { supersededBy: { S: item.id } } : {}) },
+              Item: {
+                ...key,
+                ...toAttributes(item),
+                ...(version === SUPERSEDED_VERSION ? { supersededBy: { S: item.id } } : {}),
+              },
               ConditionExpression: 'attribute_not_exists(pk) OR version < :v',
               ExpressionAttributeValues: { ':v': { N: String(version) } },
               ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -154,7 +166,10 @@ export class DynamoDbResultSink implements Sink<WindowResult> {
       );
       return { index, outcome: SinkOutcome.Written };
     } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException) && nameOf(error) !== 'ConditionalCheckFailedException') {
+      if (
+        !(error instanceof ConditionalCheckFailedException) &&
+        nameOf(error) !== 'ConditionalCheckFailedException'
+      ) {
         throw error;
       }
       // The condition failed, so an item with version >= ours exists. ALL_OLD
@@ -162,7 +177,10 @@ export class DynamoDbResultSink implements Sink<WindowResult> {
       let stored = versionOf((error as { Item?: Record<string, AttributeValue> }).Item);
       if (stored === undefined) {
         const got = await withRetry(
-          () => this.#client.send(new GetItemCommand({ TableName: this.#tableName, Key: key, ConsistentRead: true })),
+          () =>
+            this.#client.send(
+              new GetItemCommand({ TableName: this.#tableName, Key: key, ConsistentRead: true }),
+            ),
           this.#retry,
         );
         stored = versionOf(got.Item) ?? version;
@@ -187,7 +205,14 @@ export function isSupersededItem(item: Record<string, AttributeValue>): boolean 
 }
 
 function supersededMarker(by: WindowResult, window: WindowBounds): WindowResult {
-  return { operator: by.operator, key: by.key, window, value: null, version: SUPERSEDED_VERSION, id: by.id };
+  return {
+    operator: by.operator,
+    key: by.key,
+    window,
+    value: null,
+    version: SUPERSEDED_VERSION,
+    id: by.id,
+  };
 }
 
 /**
@@ -196,7 +221,9 @@ function supersededMarker(by: WindowResult, window: WindowBounds): WindowResult 
  */
 export function fromResultItem(item: Record<string, AttributeValue>): WindowResult {
   if (isSupersededItem(item)) {
-    throw new TypeError(`result item ${item['sk']?.S ?? ''} is a superseded-session marker (skip it with isSupersededItem)`);
+    throw new TypeError(
+      `result item ${item['sk']?.S ?? ''} is a superseded-session marker (skip it with isSupersededItem)`,
+    );
   }
   const s = (name: string): string => {
     const v = item[name]?.S;
@@ -213,7 +240,9 @@ export function fromResultItem(item: Record<string, AttributeValue>): WindowResu
     version: n('version'),
     id: s('id'),
     ...(firedAt === undefined ? {} : { firedAt: Number(firedAt) }),
-    ...(item['supersedes']?.S === undefined ? {} : { supersedes: JSON.parse(item['supersedes'].S) as WindowBounds[] }),
+    ...(item['supersedes']?.S === undefined
+      ? {}
+      : { supersedes: JSON.parse(item['supersedes'].S) as WindowBounds[] }),
   };
 }
 
@@ -227,7 +256,9 @@ function toAttributes(item: WindowResult): Record<string, AttributeValue> {
     id: { S: item.id },
     value: { S: JSON.stringify(item.value) },
     ...(item.firedAt === undefined ? {} : { firedAt: { N: String(item.firedAt) } }),
-    ...(item.supersedes && item.supersedes.length > 0 ? { supersedes: { S: JSON.stringify(item.supersedes) } } : {}),
+    ...(item.supersedes && item.supersedes.length > 0
+      ? { supersedes: { S: JSON.stringify(item.supersedes) } }
+      : {}),
   };
 }
 
@@ -237,13 +268,22 @@ function versionOf(item: Record<string, AttributeValue> | undefined): number | u
 }
 
 function nameOf(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'name' in error && typeof error.name === 'string' ? error.name : undefined;
+  return typeof error === 'object' &&
+    error !== null &&
+    'name' in error &&
+    typeof error.name === 'string'
+    ? error.name
+    : undefined;
 }
 
 /** Errors that re-driving the same item cannot fix (validation, item too large, missing table, access). */
 function isPermanent(error: unknown): boolean {
   const name = nameOf(error);
-  return name === 'ValidationException' || name === 'ResourceNotFoundException' || name === 'AccessDeniedException';
+  return (
+    name === 'ValidationException' ||
+    name === 'ResourceNotFoundException' ||
+    name === 'AccessDeniedException'
+  );
 }
 
 function describe(error: unknown): string {

@@ -57,7 +57,13 @@ import type {
   WindowRef,
   WindowWrite,
 } from '../../ports/state-store.ts';
-import { isThrottlingOrServerError, mapSettled, withRetry, type RetryOptions, backoffDelay } from './retry.ts';
+import {
+  isThrottlingOrServerError,
+  mapSettled,
+  withRetry,
+  type RetryOptions,
+  backoffDelay,
+} from './retry.ts';
 import {
   MAX_ITEM_BYTES,
   StateAttr,
@@ -110,8 +116,16 @@ export class StateStoreError extends WeirError {
   readonly operator: string;
   /** The logical key concerned, when one is. */
   readonly key: string | undefined;
-  constructor(operator: string, key: string | undefined, message: string, options?: { cause?: unknown }) {
-    super(`state store, operator ${operator}${key === undefined ? '' : `, key ${JSON.stringify(key)}`}: ${message}`, options);
+  constructor(
+    operator: string,
+    key: string | undefined,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `state store, operator ${operator}${key === undefined ? '' : `, key ${JSON.stringify(key)}`}: ${message}`,
+      options,
+    );
     this.operator = operator;
     this.key = key;
   }
@@ -120,7 +134,13 @@ export class StateStoreError extends WeirError {
 /** A window item would exceed DynamoDB's 400 KB item limit (`sizeBytes`: the estimate, or the limit when DynamoDB refused it). */
 export class StateItemTooLargeError extends StateStoreError {
   readonly sizeBytes: number;
-  constructor(operator: string, key: string, window: { start: number; end: number } | undefined, sizeBytes: number, options?: { cause?: unknown }) {
+  constructor(
+    operator: string,
+    key: string,
+    window: { start: number; end: number } | undefined,
+    sizeBytes: number,
+    options?: { cause?: unknown },
+  ) {
     super(
       operator,
       key,
@@ -141,31 +161,49 @@ const BATCH_GET_KEYS = 100;
 type Send = (command: unknown) => Promise<unknown>;
 
 function errorName(e: unknown): string | undefined {
-  return typeof e === 'object' && e !== null && 'name' in e && typeof e.name === 'string' ? e.name : undefined;
+  return typeof e === 'object' && e !== null && 'name' in e && typeof e.name === 'string'
+    ? e.name
+    : undefined;
 }
 
 function cancellationCodes(e: unknown): string[] {
-  const reasons = (e as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons ?? [];
+  const reasons =
+    (e as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons ?? [];
   return reasons.map((r) => r.Code ?? 'None');
 }
 
 /** A transaction lost against another transaction (not against our condition): worth retrying. */
 function isTransactionConflict(e: unknown): boolean {
   const name = errorName(e);
-  if (name === 'TransactionConflictException' || name === 'TransactionInProgressException') return true;
+  if (name === 'TransactionConflictException' || name === 'TransactionInProgressException')
+    return true;
   if (name !== 'TransactionCanceledException') return false;
   const codes = cancellationCodes(e);
-  return !codes.includes('ConditionalCheckFailed') && codes.some((c) => c === 'TransactionConflict' || c === 'ThrottlingError' || c === 'ProvisionedThroughputExceeded');
+  return (
+    !codes.includes('ConditionalCheckFailed') &&
+    codes.some(
+      (c) =>
+        c === 'TransactionConflict' ||
+        c === 'ThrottlingError' ||
+        c === 'ProvisionedThroughputExceeded',
+    )
+  );
 }
 
 function isConditionFailure(e: unknown): boolean {
   const name = errorName(e);
   if (name === 'ConditionalCheckFailedException') return true;
-  return name === 'TransactionCanceledException' && cancellationCodes(e).includes('ConditionalCheckFailed');
+  return (
+    name === 'TransactionCanceledException' &&
+    cancellationCodes(e).includes('ConditionalCheckFailed')
+  );
 }
 
 function isItemTooLarge(e: unknown): boolean {
-  return errorName(e) === 'ValidationException' && /item size|maximum allowed size/i.test(e instanceof Error ? e.message : '');
+  return (
+    errorName(e) === 'ValidationException' &&
+    /item size|maximum allowed size/i.test(e instanceof Error ? e.message : '')
+  );
 }
 
 /**
@@ -195,7 +233,13 @@ export class DynamoDbStateStore implements StateStore {
     this.table = options.tableName;
     this.buckets = intOption('dueBuckets', options.dueBuckets, 8, 1, 1000);
     this.concurrency = intOption('concurrency', options.concurrency, 16, 1, 1000);
-    this.tombstoneTtlSeconds = intOption('tombstoneTtlSeconds', options.tombstoneTtlSeconds, 7 * 24 * 3600, 1, 10 * 365 * 24 * 3600);
+    this.tombstoneTtlSeconds = intOption(
+      'tombstoneTtlSeconds',
+      options.tombstoneTtlSeconds,
+      7 * 24 * 3600,
+      1,
+      10 * 365 * 24 * 3600,
+    );
     const user = options.retry ?? {};
     const retryable = user.isRetryable ?? isThrottlingOrServerError;
     this.retry = { ...user, isRetryable: (e) => retryable(e) || isTransactionConflict(e) };
@@ -238,7 +282,11 @@ export class DynamoDbStateStore implements StateStore {
       const judged = keptJudgedView(stored, progress);
       const { judged: _written, ...rest } = progress;
       const item = judged === undefined ? rest : { ...rest, judged };
-      const names: Record<string, string> = { '#pk': StateAttr.PK, '#c': StateAttr.COMMITTED, '#w': StateAttr.WATERMARK };
+      const names: Record<string, string> = {
+        '#pk': StateAttr.PK,
+        '#c': StateAttr.COMMITTED,
+        '#w': StateAttr.WATERMARK,
+      };
       const values: Record<string, AttributeValue> = {};
       const committed =
         progress.committed === null
@@ -247,16 +295,20 @@ export class DynamoDbStateStore implements StateStore {
       const watermark =
         progress.watermark === null
           ? 'attribute_not_exists(#w)'
-          : ((values[':w'] = { N: String(progress.watermark) }), '(attribute_not_exists(#w) OR #w <= :w)');
+          : ((values[':w'] = { N: String(progress.watermark) }),
+            '(attribute_not_exists(#w) OR #w <= :w)');
       const view = judgedCondition(judged, progress.committed, names, values);
-      const ok = await this.conditional(operator, undefined, () =>
-        new PutItemCommand({
-          TableName: this.table,
-          Item: progressToAttributes(operator, item),
-          ConditionExpression: `attribute_not_exists(#pk) OR (${committed} AND ${watermark} AND ${view})`,
-          ExpressionAttributeNames: names,
-          ...(Object.keys(values).length > 0 ? { ExpressionAttributeValues: values } : {}),
-        }),
+      const ok = await this.conditional(
+        operator,
+        undefined,
+        () =>
+          new PutItemCommand({
+            TableName: this.table,
+            Item: progressToAttributes(operator, item),
+            ConditionExpression: `attribute_not_exists(#pk) OR (${committed} AND ${watermark} AND ${view})`,
+            ExpressionAttributeNames: names,
+            ...(Object.keys(values).length > 0 ? { ExpressionAttributeValues: values } : {}),
+          }),
       );
       if (ok) return true;
       const current = await this.readShardProgress(operator, progress.shardId);
@@ -274,31 +326,41 @@ export class DynamoDbStateStore implements StateStore {
   }
 
   /** One shard's progress item (consistent read), or `undefined` before it was first written. */
-  private async readShardProgress(operator: string, shardId: string): Promise<ShardProgress | undefined> {
-    const out = (await this.call(operator, undefined, () =>
-      new GetItemCommand({
-        TableName: this.table,
-        Key: { [StateAttr.PK]: { S: operator }, [StateAttr.SK]: { S: progressSortKey(shardId) } },
-        ConsistentRead: true,
-      }),
+  private async readShardProgress(
+    operator: string,
+    shardId: string,
+  ): Promise<ShardProgress | undefined> {
+    const out = (await this.call(
+      operator,
+      undefined,
+      () =>
+        new GetItemCommand({
+          TableName: this.table,
+          Key: { [StateAttr.PK]: { S: operator }, [StateAttr.SK]: { S: progressSortKey(shardId) } },
+          ConsistentRead: true,
+        }),
     )) as { Item?: Record<string, AttributeValue> };
     return out.Item === undefined ? undefined : attributesToProgress(out.Item);
   }
 
   async advanceWatermark(operator: string, watermark: number): Promise<number> {
     checkOperator(operator);
-    if (!Number.isFinite(watermark)) throw new StateStoreError(operator, undefined, `cannot store the watermark ${watermark}`);
+    if (!Number.isFinite(watermark))
+      throw new StateStoreError(operator, undefined, `cannot store the watermark ${watermark}`);
     try {
-      await this.call(operator, undefined, () =>
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: { [StateAttr.PK]: { S: operator }, [StateAttr.SK]: { S: WATERMARK_SORT_KEY } },
-          UpdateExpression: 'SET #w = :w',
-          ConditionExpression: 'attribute_not_exists(#w) OR #w < :w',
-          ExpressionAttributeNames: { '#w': StateAttr.WATERMARK },
-          ExpressionAttributeValues: { ':w': { N: String(watermark) } },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
+      await this.call(
+        operator,
+        undefined,
+        () =>
+          new UpdateItemCommand({
+            TableName: this.table,
+            Key: { [StateAttr.PK]: { S: operator }, [StateAttr.SK]: { S: WATERMARK_SORT_KEY } },
+            UpdateExpression: 'SET #w = :w',
+            ConditionExpression: 'attribute_not_exists(#w) OR #w < :w',
+            ExpressionAttributeNames: { '#w': StateAttr.WATERMARK },
+            ExpressionAttributeValues: { ':w': { N: String(watermark) } },
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
       );
       return watermark;
     } catch (e) {
@@ -310,19 +372,30 @@ export class DynamoDbStateStore implements StateStore {
     }
   }
 
-  async getWindows(operator: string, refs: readonly WindowRef[]): Promise<readonly (WindowItem | undefined)[]> {
+  async getWindows(
+    operator: string,
+    refs: readonly WindowRef[],
+  ): Promise<readonly (WindowItem | undefined)[]> {
     checkOperator(operator);
     const found = await this.batchGet(
       operator,
-      refs.map((r) => ({ pk: windowPartitionKey(operator, r.key), sk: windowSortKey(r.start, r.end) })),
+      refs.map((r) => ({
+        pk: windowPartitionKey(operator, r.key),
+        sk: windowSortKey(r.start, r.end),
+      })),
     );
     return refs.map((r) => {
-      const a = found.get(`${windowPartitionKey(operator, r.key)}\u0000${windowSortKey(r.start, r.end)}`);
+      const a = found.get(
+        `${windowPartitionKey(operator, r.key)}\u0000${windowSortKey(r.start, r.end)}`,
+      );
       return a === undefined ? undefined : attributesToWindowItem(a);
     });
   }
 
-  async listKeyWindows(operator: string, keys: readonly string[]): Promise<ReadonlyMap<string, readonly WindowItem[]>> {
+  async listKeyWindows(
+    operator: string,
+    keys: readonly string[],
+  ): Promise<ReadonlyMap<string, readonly WindowItem[]>> {
     checkOperator(operator);
     const unique = [...new Set(keys)];
     const lists = await this.all(unique, (key) =>
@@ -330,7 +403,10 @@ export class DynamoDbStateStore implements StateStore {
         TableName: this.table,
         KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :w)',
         ExpressionAttributeNames: { '#pk': StateAttr.PK, '#sk': StateAttr.SK },
-        ExpressionAttributeValues: { ':pk': { S: windowPartitionKey(operator, key) }, ':w': { S: 'W#' } },
+        ExpressionAttributeValues: {
+          ':pk': { S: windowPartitionKey(operator, key) },
+          ':w': { S: 'W#' },
+        },
         ConsistentRead: true,
       }),
     );
@@ -340,61 +416,100 @@ export class DynamoDbStateStore implements StateStore {
     return out;
   }
 
-  async write(operator: string, groups: readonly (readonly WindowWrite[])[]): Promise<readonly boolean[]> {
+  async write(
+    operator: string,
+    groups: readonly (readonly WindowWrite[])[],
+  ): Promise<readonly boolean[]> {
     checkOperator(operator);
     const expiresAt = Math.floor(this.clock.now() / 1000) + this.tombstoneTtlSeconds;
     return this.all(groups, (group) => this.writeGroup(operator, group, expiresAt));
   }
 
-  async listDue(operator: string, watermark: number, limit: number): Promise<readonly WindowItem[]> {
+  async listDue(
+    operator: string,
+    watermark: number,
+    limit: number,
+  ): Promise<readonly WindowItem[]> {
     checkOperator(operator);
     if (!(limit > 0) || Number.isNaN(watermark) || watermark === -Infinity) return [];
-    return this.listIndexed(operator, StateIndex.DUE, StateAttr.DUE_BUCKET, StateAttr.DUE_AT, watermark, limit, (item) =>
-      item.pending && !item.purged && item.end - 1 <= watermark,
+    return this.listIndexed(
+      operator,
+      StateIndex.DUE,
+      StateAttr.DUE_BUCKET,
+      StateAttr.DUE_AT,
+      watermark,
+      limit,
+      (item) => item.pending && !item.purged && item.end - 1 <= watermark,
     );
   }
 
-  async listExpired(operator: string, watermark: number, limit: number): Promise<readonly WindowItem[]> {
+  async listExpired(
+    operator: string,
+    watermark: number,
+    limit: number,
+  ): Promise<readonly WindowItem[]> {
     checkOperator(operator);
     if (!(limit > 0) || Number.isNaN(watermark) || watermark === -Infinity) return [];
-    return this.listIndexed(operator, StateIndex.EXPIRY, StateAttr.EXPIRY_BUCKET, StateAttr.CLEANUP_AT, watermark, limit, (item) =>
-      !item.purged && item.cleanupAt < watermark,
+    return this.listIndexed(
+      operator,
+      StateIndex.EXPIRY,
+      StateAttr.EXPIRY_BUCKET,
+      StateAttr.CLEANUP_AT,
+      watermark,
+      limit,
+      (item) => !item.purged && item.cleanupAt < watermark,
     );
   }
 
   async listOutbox(operator: string, limit: number): Promise<readonly WindowItem[]> {
     checkOperator(operator);
     if (!(limit > 0)) return [];
-    return this.listIndexed(operator, StateIndex.OUTBOX, StateAttr.OUTBOX_BUCKET, StateAttr.OUTBOX_AT, undefined, limit, (item) =>
-      item.outbox !== null,
+    return this.listIndexed(
+      operator,
+      StateIndex.OUTBOX,
+      StateAttr.OUTBOX_BUCKET,
+      StateAttr.OUTBOX_AT,
+      undefined,
+      limit,
+      (item) => item.outbox !== null,
     );
   }
 
   async ackOutbox(operator: string, acks: readonly OutboxAck[]): Promise<readonly boolean[]> {
     checkOperator(operator);
     return this.all(acks, (a) =>
-      this.conditional(operator, a.key, () =>
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: { [StateAttr.PK]: { S: windowPartitionKey(operator, a.key) }, [StateAttr.SK]: { S: windowSortKey(a.start, a.end) } },
-          UpdateExpression: 'REMOVE #o, #ob, #oa SET #rev = #rev + :one',
-          ConditionExpression: '#o.#v = :v',
-          ExpressionAttributeNames: {
-            '#o': StateAttr.OUTBOX,
-            '#ob': StateAttr.OUTBOX_BUCKET,
-            '#oa': StateAttr.OUTBOX_AT,
-            '#rev': StateAttr.REVISION,
-            '#v': 'version',
-          },
-          ExpressionAttributeValues: { ':v': { N: String(a.version) }, ':one': { N: '1' } },
-        }),
+      this.conditional(
+        operator,
+        a.key,
+        () =>
+          new UpdateItemCommand({
+            TableName: this.table,
+            Key: {
+              [StateAttr.PK]: { S: windowPartitionKey(operator, a.key) },
+              [StateAttr.SK]: { S: windowSortKey(a.start, a.end) },
+            },
+            UpdateExpression: 'REMOVE #o, #ob, #oa SET #rev = #rev + :one',
+            ConditionExpression: '#o.#v = :v',
+            ExpressionAttributeNames: {
+              '#o': StateAttr.OUTBOX,
+              '#ob': StateAttr.OUTBOX_BUCKET,
+              '#oa': StateAttr.OUTBOX_AT,
+              '#rev': StateAttr.REVISION,
+              '#v': 'version',
+            },
+            ExpressionAttributeValues: { ':v': { N: String(a.version) }, ':one': { N: '1' } },
+          }),
       ),
     );
   }
 
   // -------------------------------------------------------------------------
 
-  private async writeGroup(operator: string, group: readonly WindowWrite[], expiresAt: number): Promise<boolean> {
+  private async writeGroup(
+    operator: string,
+    group: readonly WindowWrite[],
+    expiresAt: number,
+  ): Promise<boolean> {
     if (group.length === 0) return true;
     const first = group[0] as WindowWrite;
     const firstKey = first.kind === 'put' ? first.item.key : first.ref.key;
@@ -410,16 +525,25 @@ export class DynamoDbStateStore implements StateStore {
     if (actions.length === 1) {
       const a = actions[0] as TransactWriteItem;
       return this.conditional(operator, firstKey, () =>
-        a.Put !== undefined ? new PutItemCommand(a.Put) : new DeleteItemCommand(a.Delete as NonNullable<TransactWriteItem['Delete']>),
+        a.Put !== undefined
+          ? new PutItemCommand(a.Put)
+          : new DeleteItemCommand(a.Delete as NonNullable<TransactWriteItem['Delete']>),
       );
     }
-    return this.conditional(operator, firstKey, () => new TransactWriteItemsCommand({ TransactItems: actions }));
+    return this.conditional(
+      operator,
+      firstKey,
+      () => new TransactWriteItemsCommand({ TransactItems: actions }),
+    );
   }
 
   private action(operator: string, w: WindowWrite, expiresAt: number): TransactWriteItem {
     const condition =
       w.expectedRevision === null
-        ? { ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: { '#pk': StateAttr.PK } }
+        ? {
+            ConditionExpression: 'attribute_not_exists(#pk)',
+            ExpressionAttributeNames: { '#pk': StateAttr.PK },
+          }
         : {
             ConditionExpression: '#rev = :expected',
             ExpressionAttributeNames: { '#rev': StateAttr.REVISION },
@@ -429,12 +553,19 @@ export class DynamoDbStateStore implements StateStore {
       return {
         Delete: {
           TableName: this.table,
-          Key: { [StateAttr.PK]: { S: windowPartitionKey(operator, w.ref.key) }, [StateAttr.SK]: { S: windowSortKey(w.ref.start, w.ref.end) } },
+          Key: {
+            [StateAttr.PK]: { S: windowPartitionKey(operator, w.ref.key) },
+            [StateAttr.SK]: { S: windowSortKey(w.ref.start, w.ref.end) },
+          },
           ...condition,
         },
       };
     }
-    const item = windowItemToAttributes(w.item, { operator, buckets: this.buckets, tombstoneExpiresAt: expiresAt });
+    const item = windowItemToAttributes(w.item, {
+      operator,
+      buckets: this.buckets,
+      tombstoneExpiresAt: expiresAt,
+    });
     const size = itemSizeBytes(item);
     if (size > MAX_ITEM_BYTES) throw new StateItemTooLargeError(operator, w.item.key, w.item, size);
     return { Put: { TableName: this.table, Item: item, ...condition } };
@@ -464,8 +595,14 @@ export class DynamoDbStateStore implements StateStore {
           TableName: this.table,
           IndexName: index,
           KeyConditionExpression: bound === undefined ? '#b = :b' : '#b = :b AND #s <= :s',
-          ExpressionAttributeNames: { '#b': bucketAttr, ...(bound === undefined ? {} : { '#s': sortAttr }) },
-          ExpressionAttributeValues: { ':b': { S: bucketValue(operator, b) }, ...(bound === undefined ? {} : { ':s': { S: bound } }) },
+          ExpressionAttributeNames: {
+            '#b': bucketAttr,
+            ...(bound === undefined ? {} : { '#s': sortAttr }),
+          },
+          ExpressionAttributeValues: {
+            ':b': { S: bucketValue(operator, b) },
+            ...(bound === undefined ? {} : { ':s': { S: bound } }),
+          },
           Limit: Math.min(limit, 1000),
         },
         limit,
@@ -504,25 +641,44 @@ export class DynamoDbStateStore implements StateStore {
   }
 
   /** BatchGetItem in chunks of 100 (in parallel), unprocessed keys retried with backoff. */
-  private async batchGet(operator: string, keys: readonly { pk: string; sk: string }[]): Promise<Map<string, Record<string, AttributeValue>>> {
+  private async batchGet(
+    operator: string,
+    keys: readonly { pk: string; sk: string }[],
+  ): Promise<Map<string, Record<string, AttributeValue>>> {
     const unique = new Map<string, { pk: string; sk: string }>();
     for (const k of keys) unique.set(`${k.pk}\u0000${k.sk}`, k);
     const all = [...unique.values()];
     const chunks: { pk: string; sk: string }[][] = [];
-    for (let i = 0; i < all.length; i += BATCH_GET_KEYS) chunks.push(all.slice(i, i + BATCH_GET_KEYS));
+    for (let i = 0; i < all.length; i += BATCH_GET_KEYS)
+      chunks.push(all.slice(i, i + BATCH_GET_KEYS));
     const found = new Map<string, Record<string, AttributeValue>>();
     await this.all(chunks, async (chunk) => {
-      let pending: Record<string, AttributeValue>[] = chunk.map((k) => ({ [StateAttr.PK]: { S: k.pk }, [StateAttr.SK]: { S: k.sk } }));
+      let pending: Record<string, AttributeValue>[] = chunk.map((k) => ({
+        [StateAttr.PK]: { S: k.pk },
+        [StateAttr.SK]: { S: k.sk },
+      }));
       for (let attempt = 0; pending.length > 0; attempt++) {
         if (attempt > 0) {
           if (attempt >= (this.retry.maxAttempts ?? 8) * 2) {
-            throw new StateStoreError(operator, undefined, `BatchGetItem left ${pending.length} keys unprocessed after ${attempt} attempts (throttled)`);
+            throw new StateStoreError(
+              operator,
+              undefined,
+              `BatchGetItem left ${pending.length} keys unprocessed after ${attempt} attempts (throttled)`,
+            );
           }
           await (this.retry.sleep ?? defaultSleep)(backoffDelay(attempt - 1, this.retry));
         }
-        const out = (await this.call(operator, undefined, () =>
-          new BatchGetItemCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } } }),
-        )) as { Responses?: Record<string, Record<string, AttributeValue>[]>; UnprocessedKeys?: Record<string, { Keys?: Record<string, AttributeValue>[] }> };
+        const out = (await this.call(
+          operator,
+          undefined,
+          () =>
+            new BatchGetItemCommand({
+              RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } },
+            }),
+        )) as {
+          Responses?: Record<string, Record<string, AttributeValue>[]>;
+          UnprocessedKeys?: Record<string, { Keys?: Record<string, AttributeValue>[] }>;
+        };
         for (const a of out.Responses?.[this.table] ?? []) {
           found.set(`${a[StateAttr.PK]?.S ?? ''}\u0000${a[StateAttr.SK]?.S ?? ''}`, a);
         }
@@ -533,13 +689,27 @@ export class DynamoDbStateStore implements StateStore {
   }
 
   /** A paginated Query, up to `max` items. */
-  private async queryAll(operator: string, key: string | undefined, input: QueryCommandInput, max = Infinity): Promise<Record<string, AttributeValue>[]> {
+  private async queryAll(
+    operator: string,
+    key: string | undefined,
+    input: QueryCommandInput,
+    max = Infinity,
+  ): Promise<Record<string, AttributeValue>[]> {
     const items: Record<string, AttributeValue>[] = [];
     let start: Record<string, AttributeValue> | undefined;
     do {
-      const page = (await this.call(operator, key, () =>
-        new QueryCommand({ ...input, ...(start !== undefined ? { ExclusiveStartKey: start } : {}) }),
-      )) as { Items?: Record<string, AttributeValue>[]; LastEvaluatedKey?: Record<string, AttributeValue> };
+      const page = (await this.call(
+        operator,
+        key,
+        () =>
+          new QueryCommand({
+            ...input,
+            ...(start !== undefined ? { ExclusiveStartKey: start } : {}),
+          }),
+      )) as {
+        Items?: Record<string, AttributeValue>[];
+        LastEvaluatedKey?: Record<string, AttributeValue>;
+      };
       for (const it of page.Items ?? []) {
         if (items.length >= max) break;
         items.push(it);
@@ -550,7 +720,11 @@ export class DynamoDbStateStore implements StateStore {
   }
 
   /** A conditional write: `true` if applied, `false` if its condition failed. */
-  private async conditional(operator: string, key: string | undefined, command: () => unknown): Promise<boolean> {
+  private async conditional(
+    operator: string,
+    key: string | undefined,
+    command: () => unknown,
+  ): Promise<boolean> {
     try {
       await this.call(operator, key, command);
       return true;
@@ -561,12 +735,17 @@ export class DynamoDbStateStore implements StateStore {
   }
 
   /** Sends with retries; failed conditions become {@link ConditionFailed}, anything else a StateStoreError. */
-  private async call(operator: string, key: string | undefined, command: () => unknown): Promise<unknown> {
+  private async call(
+    operator: string,
+    key: string | undefined,
+    command: () => unknown,
+  ): Promise<unknown> {
     try {
       return await withRetry(() => this.send(command()), this.retry);
     } catch (e) {
       if (e instanceof WeirError) throw e;
-      if (isConditionFailure(e)) throw new ConditionFailed((e as { Item?: Record<string, AttributeValue> }).Item);
+      if (isConditionFailure(e))
+        throw new ConditionFailed((e as { Item?: Record<string, AttributeValue> }).Item);
       if (isItemTooLarge(e) && key !== undefined) {
         throw new StateItemTooLargeError(operator, key, undefined, MAX_ITEM_BYTES, { cause: e });
       }
@@ -607,7 +786,9 @@ function judgedCondition(
 ): string {
   names['#ju'] = StateAttr.JUDGED_UP_TO;
   if (judged === undefined) {
-    return committed === null ? 'attribute_not_exists(#ju)' : '(attribute_not_exists(#ju) OR #ju <= :c)';
+    return committed === null
+      ? 'attribute_not_exists(#ju)'
+      : '(attribute_not_exists(#ju) OR #ju <= :c)';
   }
   values[':ju'] = { S: judged.upTo };
   const parts = ['#ju <= :ju'];
@@ -632,11 +813,19 @@ class ConditionFailed extends Error {
   }
 }
 
-const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const defaultSleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, ms));
 
-function intOption(field: string, value: number | undefined, fallback: number, min: number, max: number): number {
+function intOption(
+  field: string,
+  value: number | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
   if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < min || value > max) throw new ConfigError(field, value, `must be an integer ${min}..${max}`);
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new ConfigError(field, value, `must be an integer ${min}..${max}`);
   return value;
 }
 

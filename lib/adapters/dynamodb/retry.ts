@@ -49,7 +49,12 @@ export const THROTTLING_ERROR_NAMES: ReadonlySet<string> = new Set([
 /** True for throttling errors and for 5xx / server-fault errors (InternalServerError, ServiceUnavailable). */
 export function isThrottlingOrServerError(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
-  const e = error as { name?: unknown; $fault?: unknown; $metadata?: { httpStatusCode?: unknown }; $retryable?: unknown };
+  const e = error as {
+    name?: unknown;
+    $fault?: unknown;
+    $metadata?: { httpStatusCode?: unknown };
+    $retryable?: unknown;
+  };
   if (typeof e.name === 'string' && THROTTLING_ERROR_NAMES.has(e.name)) return true;
   if (e.$fault === 'server') return true;
   const status = e.$metadata?.httpStatusCode;
@@ -65,7 +70,8 @@ export function backoffDelay(attempt: number, options: RetryOptions = {}): numbe
   return Math.floor(random() * Math.min(cap, base * 2 ** attempt));
 }
 
-const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const defaultSleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Runs `call`, retrying retryable errors with full-jitter backoff; rethrows
@@ -74,7 +80,10 @@ const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => set
  * @example
  * const out = await withRetry(() => client.send(new PutItemCommand(input)), { maxAttempts: 5 });
  */
-export async function withRetry<T>(call: (attempt: number) => Promise<T>, options: RetryOptions = {}): Promise<T> {
+export async function withRetry<T>(
+  call: (attempt: number) => Promise<T>,
+  options: RetryOptions = {},
+): Promise<T> {
   const maxAttempts = Math.max(1, options.maxAttempts ?? 8);
   const isRetryable = options.isRetryable ?? isThrottlingOrServerError;
   const sleep = options.sleep ?? defaultSleep;
@@ -111,6 +120,8 @@ export async function mapSettled<T, R>(
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
+  await Promise.all(
+    Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker),
+  );
   return results;
 }

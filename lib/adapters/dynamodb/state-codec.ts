@@ -121,7 +121,8 @@ export function bucketValue(operator: string, bucket: number): string {
 
 const S = (s: string): AttributeValue => ({ S: s });
 const N = (n: number): AttributeValue => {
-  if (!Number.isFinite(n)) throw new WeirError(`cannot store the non-finite number ${n} in DynamoDB`);
+  if (!Number.isFinite(n))
+    throw new WeirError(`cannot store the non-finite number ${n} in DynamoDB`);
   return { N: String(n) };
 };
 const B = (b: boolean): AttributeValue => ({ BOOL: b });
@@ -135,7 +136,10 @@ export interface ItemEncoding {
 }
 
 /** A window item as the attribute map stored in the table, index attributes included. */
-export function windowItemToAttributes(item: WindowItem, enc: ItemEncoding): Record<string, AttributeValue> {
+export function windowItemToAttributes(
+  item: WindowItem,
+  enc: ItemEncoding,
+): Record<string, AttributeValue> {
   const absorbed: Record<string, AttributeValue> = {};
   for (const shard in item.absorbed) absorbed[shard] = S(item.absorbed[shard] as string);
   const a: Record<string, AttributeValue> = {
@@ -184,11 +188,13 @@ function outboxToAttribute(o: OutboxEntry): AttributeValue {
 }
 
 function str(a: AttributeValue | undefined, what: string): string {
-  if (a?.S === undefined) throw new WeirError(`state item attribute ${what} is missing or not a string`);
+  if (a?.S === undefined)
+    throw new WeirError(`state item attribute ${what} is missing or not a string`);
   return a.S;
 }
 function num(a: AttributeValue | undefined, what: string): number {
-  if (a?.N === undefined) throw new WeirError(`state item attribute ${what} is missing or not a number`);
+  if (a?.N === undefined)
+    throw new WeirError(`state item attribute ${what} is missing or not a number`);
   return Number(a.N);
 }
 function windows(a: AttributeValue | undefined): readonly TimeWindow[] {
@@ -249,7 +255,10 @@ function judgedOthersOf(a: AttributeValue | undefined): number {
 }
 
 /** A shard's progress item. */
-export function progressToAttributes(operator: string, p: ShardProgress): Record<string, AttributeValue> {
+export function progressToAttributes(
+  operator: string,
+  p: ShardProgress,
+): Record<string, AttributeValue> {
   const a: Record<string, AttributeValue> = {
     [StateAttr.PK]: S(operator),
     [StateAttr.SK]: S(progressSortKey(p.shardId)),

@@ -59,19 +59,27 @@ export class KinesisShardDirectory implements ShardDirectory {
   }
 
   /** Looks past a position: a record there, the end of a closed shard, or nothing yet. */
-  private async peek(shardId: string, committedSequenceNumber: string | null): Promise<'records' | 'ended' | 'empty'> {
+  private async peek(
+    shardId: string,
+    committedSequenceNumber: string | null,
+  ): Promise<'records' | 'ended' | 'empty'> {
     const it = await this.options.client.send(
       new GetShardIteratorCommand({
         ...this.stream,
         ShardId: shardId,
         ...(committedSequenceNumber === null
           ? { ShardIteratorType: 'TRIM_HORIZON' }
-          : { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: committedSequenceNumber }),
+          : {
+              ShardIteratorType: 'AFTER_SEQUENCE_NUMBER',
+              StartingSequenceNumber: committedSequenceNumber,
+            }),
       }),
     );
     let iterator = it.ShardIterator;
     for (let i = 0; i < (this.options.maxReadsPerCheck ?? 5) && iterator; i++) {
-      const page = await this.options.client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1 }));
+      const page = await this.options.client.send(
+        new GetRecordsCommand({ ShardIterator: iterator, Limit: 1 }),
+      );
       if ((page.Records ?? []).length > 0) return 'records';
       // A closed shard's iterator ends (null) once its last record is behind it.
       if (page.NextShardIterator === undefined || page.NextShardIterator === null) return 'ended';

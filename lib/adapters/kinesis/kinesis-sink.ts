@@ -17,7 +17,11 @@
  * reported in a non-retryable {@link SinkError}.
  */
 import { createHash } from 'node:crypto';
-import { PutRecordsCommand, type KinesisClient, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
+import {
+  PutRecordsCommand,
+  type KinesisClient,
+  type PutRecordsRequestEntry,
+} from '@aws-sdk/client-kinesis';
 import { ConfigError, RecordTooLargeError } from '../../errors.ts';
 import {
   SinkError,
@@ -123,7 +127,9 @@ export class KinesisSink<T> implements Sink<T> {
               done.push({ index: b.index, outcome: SinkOutcome.Written });
             } else {
               failed.push(b);
-              lastError = new Error(`${r?.ErrorCode ?? 'NoResult'}: ${r?.ErrorMessage ?? 'no result for entry'}`);
+              lastError = new Error(
+                `${r?.ErrorCode ?? 'NoResult'}: ${r?.ErrorMessage ?? 'no result for entry'}`,
+              );
             }
           });
         } catch (error) {
@@ -141,7 +147,11 @@ export class KinesisSink<T> implements Sink<T> {
       const retryable = tooLarge.length === 0;
       const cause =
         pending.length === 0 && tooLarge[0] !== undefined
-          ? new RecordTooLargeError(tooLarge[0], sizeOf(this.#props.format, items[tooLarge[0]] as T), KINESIS_MAX_RECORD_BYTES)
+          ? new RecordTooLargeError(
+              tooLarge[0],
+              sizeOf(this.#props.format, items[tooLarge[0]] as T),
+              KINESIS_MAX_RECORD_BYTES,
+            )
           : lastError;
       throw this.#error(items, done, retryable, cause);
     }
@@ -149,7 +159,12 @@ export class KinesisSink<T> implements Sink<T> {
   }
 
   /** Every item not in `done` is unwritten: the error can never under-report. */
-  #error(items: readonly T[], done: SinkItemReport[], retryable: boolean, cause: unknown): SinkError<T> {
+  #error(
+    items: readonly T[],
+    done: SinkItemReport[],
+    retryable: boolean,
+    cause: unknown,
+  ): SinkError<T> {
     const written = new Set(done.map((d) => d.index));
     const idx = items.map((_, i) => i).filter((i) => !written.has(i));
     const target = 'StreamARN' in this.#target ? this.#target.StreamARN : this.#target.StreamName;
@@ -168,14 +183,22 @@ function isRetryableCall(error: unknown, retry: RetryOptions): boolean {
   if (typeof error !== 'object' || error === null) return false;
   const e = error as { name?: unknown; $fault?: unknown; $metadata?: { httpStatusCode?: unknown } };
   if (e.$fault === 'client') {
-    return e.name === 'ProvisionedThroughputExceededException' || e.name === 'LimitExceededException' || e.name === 'ThrottlingException' || e.name === 'KMSThrottlingException';
+    return (
+      e.name === 'ProvisionedThroughputExceededException' ||
+      e.name === 'LimitExceededException' ||
+      e.name === 'ThrottlingException' ||
+      e.name === 'KMSThrottlingException'
+    );
   }
   return true;
 }
 
 function sizeOf<T>(format: KinesisRecordFormat<T>, item: T): number {
   const raw = format.data(item);
-  return (typeof raw === 'string' ? Buffer.byteLength(raw) : raw.byteLength) + Buffer.byteLength(safePartitionKey(format.partitionKey(item)));
+  return (
+    (typeof raw === 'string' ? Buffer.byteLength(raw) : raw.byteLength) +
+    Buffer.byteLength(safePartitionKey(format.partitionKey(item)))
+  );
 }
 
 /** Kinesis partition keys are 1..256 Unicode characters; longer (or empty) keys are hashed. */
@@ -188,7 +211,10 @@ function* batches<B extends { size: number }>(entries: readonly B[]): Generator<
   let batch: B[] = [];
   let bytes = 0;
   for (const e of entries) {
-    if (batch.length > 0 && (batch.length >= KINESIS_MAX_BATCH_RECORDS || bytes + e.size > KINESIS_MAX_BATCH_BYTES)) {
+    if (
+      batch.length > 0 &&
+      (batch.length >= KINESIS_MAX_BATCH_RECORDS || bytes + e.size > KINESIS_MAX_BATCH_BYTES)
+    ) {
       yield batch;
       batch = [];
       bytes = 0;

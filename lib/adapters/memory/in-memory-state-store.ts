@@ -367,7 +367,12 @@ export class InMemoryStateStore implements StateStore {
   }
 
   /** Stores `item` in its slot (creating one if needed) and keeps the indexes in step. */
-  private put(s: OperatorState, e: KeyEntry | undefined, slot: Slot | undefined, item: WindowItem): void {
+  private put(
+    s: OperatorState,
+    e: KeyEntry | undefined,
+    slot: Slot | undefined,
+    item: WindowItem,
+  ): void {
     const prev = slot?.item;
     if (e === undefined) s.items.set(item.key, (e = { open: [], tombs: undefined }));
     if (slot === undefined) {

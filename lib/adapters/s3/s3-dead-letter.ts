@@ -45,7 +45,8 @@ export class S3DeadLetter implements DeadLetter {
   readonly #concurrency: number;
 
   constructor(props: S3DeadLetterProps) {
-    if (!props.bucket) throw new ConfigError('bucket', props.bucket, 'must be a non-empty bucket name');
+    if (!props.bucket)
+      throw new ConfigError('bucket', props.bucket, 'must be a non-empty bucket name');
     const concurrency = props.concurrency ?? 16;
     if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1000) {
       throw new ConfigError('concurrency', concurrency, 'must be an integer 1..1000');
@@ -87,11 +88,15 @@ export class S3DeadLetter implements DeadLetter {
     if (unsent.length > 0) {
       const first = settled.find((s) => s.status === 'rejected');
       const cause: unknown = first?.status === 'rejected' ? first.reason : undefined;
-      throw new DeadLetterError(`S3DeadLetter(${bucket})`, `PutObject failed: ${cause instanceof Error ? cause.message : String(cause)}`, {
-        unsent,
-        retryable: true,
-        cause,
-      });
+      throw new DeadLetterError(
+        `S3DeadLetter(${bucket})`,
+        `PutObject failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+        {
+          unsent,
+          retryable: true,
+          cause,
+        },
+      );
     }
   }
 }

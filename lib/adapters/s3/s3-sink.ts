@@ -99,7 +99,11 @@ export function lateRecordJson(r: LateRecord): string {
     id: lateRecordId(r),
     operator: r.operator,
     output: r.output,
-    position: { shardId: r.position.shardId, sequenceNumber: r.position.sequenceNumber, subSequenceNumber: r.position.subSequenceNumber },
+    position: {
+      shardId: r.position.shardId,
+      sequenceNumber: r.position.sequenceNumber,
+      subSequenceNumber: r.position.subSequenceNumber,
+    },
     eventTime: r.eventTime,
     ...(r.window ? { window: { start: r.window.start, end: r.window.end } } : {}),
     watermark: r.watermark,
@@ -119,7 +123,8 @@ export class S3Sink<T> implements Sink<T> {
   readonly #concurrency: number;
 
   constructor(props: S3SinkProps<T>) {
-    if (!props.bucket) throw new ConfigError('bucket', props.bucket, 'must be a non-empty bucket name');
+    if (!props.bucket)
+      throw new ConfigError('bucket', props.bucket, 'must be a non-empty bucket name');
     const concurrency = props.concurrency ?? 16;
     if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1000) {
       throw new ConfigError('concurrency', concurrency, 'must be an integer 1..1000');
@@ -135,22 +140,26 @@ export class S3Sink<T> implements Sink<T> {
 
   async write(items: readonly T[]): Promise<SinkWriteReport> {
     const { client, bucket, format, retry } = this.#props;
-    const settled = await mapSettled(items, this.#concurrency, async (item, index): Promise<SinkItemReport> => {
-      const body = format.body(item);
-      await withRetry(
-        () =>
-          client.send(
-            new PutObjectCommand({
-              Bucket: bucket,
-              Key: this.keyOf(item),
-              Body: body,
-              ContentType: format.contentType ?? 'application/json',
-            }),
-          ),
-        retry ?? {},
-      );
-      return { index, outcome: SinkOutcome.Written };
-    });
+    const settled = await mapSettled(
+      items,
+      this.#concurrency,
+      async (item, index): Promise<SinkItemReport> => {
+        const body = format.body(item);
+        await withRetry(
+          () =>
+            client.send(
+              new PutObjectCommand({
+                Bucket: bucket,
+                Key: this.keyOf(item),
+                Body: body,
+                ContentType: format.contentType ?? 'application/json',
+              }),
+            ),
+          retry ?? {},
+        );
+        return { index, outcome: SinkOutcome.Written };
+      },
+    );
     const done: SinkItemReport[] = [];
     const unwritten: T[] = [];
     let firstError: unknown;

@@ -16,7 +16,11 @@
  * `S3DeadLetter` for streams with large records.
  */
 import { createHash } from 'node:crypto';
-import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  SendMessageBatchCommand,
+  type SendMessageBatchRequestEntry,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import { ConfigError } from '../../errors.ts';
 import {
   DeadLetterError,
@@ -65,7 +69,11 @@ export class SqsDeadLetter implements DeadLetter {
     if (!props.queueUrl) throw new ConfigError('queueUrl', props.queueUrl, 'must be a queue URL');
     const maxBytes = props.maxMessageBytes ?? SQS_DEFAULT_MAX_MESSAGE_BYTES;
     if (!Number.isInteger(maxBytes) || maxBytes < 1024 || maxBytes > SQS_MAX_MESSAGE_BYTES_LIMIT) {
-      throw new ConfigError('maxMessageBytes', maxBytes, `must be an integer 1024..${SQS_MAX_MESSAGE_BYTES_LIMIT}`);
+      throw new ConfigError(
+        'maxMessageBytes',
+        maxBytes,
+        `must be an integer 1024..${SQS_MAX_MESSAGE_BYTES_LIMIT}`,
+      );
     }
     this.#props = props;
     this.#maxBytes = maxBytes;
@@ -79,7 +87,8 @@ export class SqsDeadLetter implements DeadLetter {
       return { entry, body, size: Buffer.byteLength(body) };
     });
     for (const m of messages) {
-      if (m.size > this.#maxBytes) throw new DeadLetterTooLargeError(destination, m.entry, m.size, this.#maxBytes, entries);
+      if (m.size > this.#maxBytes)
+        throw new DeadLetterTooLargeError(destination, m.entry, m.size, this.#maxBytes, entries);
     }
 
     const retry = this.#props.retry ?? {};
@@ -110,7 +119,8 @@ export class SqsDeadLetter implements DeadLetter {
           );
         } catch (error) {
           lastError = error;
-          if (!isRetryable(error)) throw fail(`SendMessageBatch failed: ${describe(error)}`, false, error);
+          if (!isRetryable(error))
+            throw fail(`SendMessageBatch failed: ${describe(error)}`, false, error);
           failed.push(...batch);
           continue;
         }
@@ -128,11 +138,13 @@ export class SqsDeadLetter implements DeadLetter {
         }
         // Entries neither successful nor failed (should not happen) are retried, never assumed sent.
         for (const m of batch) if (!sent.has(m) && !failed.includes(m)) failed.push(m);
-        if (senderFault) throw fail(`SQS rejected a dead letter (${senderFault.message})`, false, senderFault);
+        if (senderFault)
+          throw fail(`SQS rejected a dead letter (${senderFault.message})`, false, senderFault);
       }
       pending = failed;
     }
-    if (pending.length > 0) throw fail(`SendMessageBatch kept failing: ${describe(lastError)}`, true, lastError);
+    if (pending.length > 0)
+      throw fail(`SendMessageBatch kept failing: ${describe(lastError)}`, true, lastError);
   }
 
   #request(entry: DeadLetterEntry, body: string, i: number): SendMessageBatchRequestEntry {
@@ -152,7 +164,10 @@ export class SqsDeadLetter implements DeadLetter {
     let batch: M[] = [];
     let bytes = 0;
     for (const m of messages) {
-      if (batch.length > 0 && (batch.length >= SQS_MAX_BATCH_ENTRIES || bytes + m.size > this.#maxBytes)) {
+      if (
+        batch.length > 0 &&
+        (batch.length >= SQS_MAX_BATCH_ENTRIES || bytes + m.size > this.#maxBytes)
+      ) {
         yield batch;
         batch = [];
         bytes = 0;

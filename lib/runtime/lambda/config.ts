@@ -5,7 +5,11 @@
  */
 import { ConfigError } from '../../errors.ts';
 import { WeirEnv } from '../weir-env.ts';
-import { endpointsFromEnv, type ServiceEndpoints, type StaticCredentials } from '../../adapters/aws-clients.ts';
+import {
+  endpointsFromEnv,
+  type ServiceEndpoints,
+  type StaticCredentials,
+} from '../../adapters/aws-clients.ts';
 
 export { WeirEnv } from '../weir-env.ts';
 
@@ -37,17 +41,24 @@ export interface LambdaRuntimeConfig {
  * @example
  * const config = lambdaConfigFromEnv(process.env); // at module scope: once per cold start
  */
-export function lambdaConfigFromEnv(env: Readonly<Record<string, string | undefined>>): LambdaRuntimeConfig {
+export function lambdaConfigFromEnv(
+  env: Readonly<Record<string, string | undefined>>,
+): LambdaRuntimeConfig {
   const need = (name: string, what: string): string => {
     const v = env[name];
-    if (v === undefined || v.trim() === '') throw new ConfigError(name, v, `must name ${what} (set by the WeirOperator construct)`);
+    if (v === undefined || v.trim() === '')
+      throw new ConfigError(name, v, `must name ${what} (set by the WeirOperator construct)`);
     return v.trim();
   };
   const stateTable = need(WeirEnv.STATE_TABLE, 'the DynamoDB state table');
   const resultsTable = need(WeirEnv.RESULTS_TABLE, 'the DynamoDB results table');
   const outputBucket = env[WeirEnv.OUTPUT_BUCKET] ?? env[WeirEnv.CHECKPOINT_BUCKET];
   if (!outputBucket) {
-    throw new ConfigError(WeirEnv.OUTPUT_BUCKET, outputBucket, 'must name the S3 bucket for dead letters and late data');
+    throw new ConfigError(
+      WeirEnv.OUTPUT_BUCKET,
+      outputBucket,
+      'must name the S3 bucket for dead letters and late data',
+    );
   }
   return {
     operator: env[WeirEnv.OPERATOR],
@@ -62,7 +73,9 @@ export function lambdaConfigFromEnv(env: Readonly<Record<string, string | undefi
   };
 }
 
-function credentialsFromEnv(env: Readonly<Record<string, string | undefined>>): StaticCredentials | undefined {
+function credentialsFromEnv(
+  env: Readonly<Record<string, string | undefined>>,
+): StaticCredentials | undefined {
   const accessKeyId = env['AWS_ACCESS_KEY_ID'];
   const secretAccessKey = env['AWS_SECRET_ACCESS_KEY'];
   if (!accessKeyId || !secretAccessKey) return undefined;

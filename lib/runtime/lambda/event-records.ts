@@ -54,7 +54,11 @@ export function shardBatchesFromEvent(
     const data = Buffer.from(r.kinesis.data, 'base64');
     const arrival = Math.round(r.kinesis.approximateArrivalTimestamp * 1000);
     try {
-      for (const u of deaggregate({ data, partitionKey: r.kinesis.partitionKey, sequenceNumber: seq })) {
+      for (const u of deaggregate({
+        data,
+        partitionKey: r.kinesis.partitionKey,
+        sequenceNumber: seq,
+      })) {
         batch.records.push({
           position: position(shardId, seq, u.subSequenceNumber),
           data: u.data,

@@ -64,7 +64,11 @@ export function createLambdaHandlers<IN, ACC, OUT>(
     definition,
     clock,
     ...(options.log ? { log: options.log } : {}),
-    store: new DynamoDbStateStore({ client: clients.dynamodb, tableName: config.stateTable, clock }),
+    store: new DynamoDbStateStore({
+      client: clients.dynamodb,
+      tableName: config.stateTable,
+      clock,
+    }),
     results: new DynamoDbResultSink({ client: clients.dynamodb, tableName: config.resultsTable }),
     lateOutputs: {
       [definition.lateDataTag]: new S3Sink({
@@ -74,9 +78,18 @@ export function createLambdaHandlers<IN, ACC, OUT>(
         format: lateRecordS3Format,
       }),
     },
-    deadLetter: new S3DeadLetter({ client: clients.s3, bucket: config.outputBucket, prefix: config.outputPrefix }),
+    deadLetter: new S3DeadLetter({
+      client: clients.s3,
+      bucket: config.outputBucket,
+      prefix: config.outputPrefix,
+    }),
     ...(config.streamName
-      ? { shards: new KinesisShardDirectory({ client: clients.kinesis, streamName: config.streamName }) }
+      ? {
+          shards: new KinesisShardDirectory({
+            client: clients.kinesis,
+            streamName: config.streamName,
+          }),
+        }
       : {}),
   });
   return {

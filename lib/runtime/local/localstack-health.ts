@@ -37,7 +37,11 @@ export interface WaitForLocalStackOptions {
 /** What one poll found. */
 export type HealthPoll =
   | { readonly kind: 'unreachable'; readonly error: string }
-  | { readonly kind: 'waiting'; readonly health: LocalStackHealth; readonly notReady: readonly string[] }
+  | {
+      readonly kind: 'waiting';
+      readonly health: LocalStackHealth;
+      readonly notReady: readonly string[];
+    }
   | { readonly kind: 'ready'; readonly health: LocalStackHealth };
 
 /** Service states LocalStack reports for a usable service. */
@@ -48,10 +52,21 @@ export class LocalStackNotReadyError extends EmulatorError {
   readonly lastPoll: HealthPoll | undefined;
   /** True when no poll ever got an answer: LocalStack is not running (or not at this endpoint). */
   readonly unreachable: boolean;
-  constructor(message: string, lastPoll: HealthPoll | undefined, options?: { cause?: unknown; answered?: boolean }) {
-    super('LocalStack', message, options?.cause === undefined ? undefined : { cause: options.cause });
+  constructor(
+    message: string,
+    lastPoll: HealthPoll | undefined,
+    options?: { cause?: unknown; answered?: boolean },
+  ) {
+    super(
+      'LocalStack',
+      message,
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.lastPoll = lastPoll;
-    this.unreachable = !(options?.answered ?? (lastPoll !== undefined && lastPoll.kind !== 'unreachable'));
+    this.unreachable = !(
+      options?.answered ??
+      (lastPoll !== undefined && lastPoll.kind !== 'unreachable')
+    );
   }
 }
 
@@ -61,12 +76,23 @@ export function healthUrl(endpoint: string): string {
 }
 
 /** One GET of the health endpoint. Throws on network errors, non-2xx, or a body without `services`. */
-export async function fetchLocalStackHealth(endpoint: string, requestTimeoutMs = 5000): Promise<LocalStackHealth> {
-  const response = await fetch(healthUrl(endpoint), { signal: AbortSignal.timeout(requestTimeoutMs) });
+export async function fetchLocalStackHealth(
+  endpoint: string,
+  requestTimeoutMs = 5000,
+): Promise<LocalStackHealth> {
+  const response = await fetch(healthUrl(endpoint), {
+    signal: AbortSignal.timeout(requestTimeoutMs),
+  });
   if (!response.ok) throw new Error(`HTTP ${response.status} from ${healthUrl(endpoint)}`);
   const body: unknown = await response.json();
-  if (typeof body !== 'object' || body === null || typeof (body as { services?: unknown }).services !== 'object') {
-    throw new Error(`${healthUrl(endpoint)} answered without a "services" object; is this LocalStack?`);
+  if (
+    typeof body !== 'object' ||
+    body === null ||
+    typeof (body as { services?: unknown }).services !== 'object'
+  ) {
+    throw new Error(
+      `${healthUrl(endpoint)} answered without a "services" object; is this LocalStack?`,
+    );
   }
   return body as LocalStackHealth;
 }
@@ -85,7 +111,9 @@ export function servicesNotReady(health: LocalStackHealth, services: readonly st
  * @example
  * await waitForLocalStack({ endpoint: process.env.AWS_ENDPOINT_URL!, timeoutMs: 60_000 });
  */
-export async function waitForLocalStack(options: WaitForLocalStackOptions): Promise<LocalStackHealth> {
+export async function waitForLocalStack(
+  options: WaitForLocalStackOptions,
+): Promise<LocalStackHealth> {
   const services = options.services ?? ['kinesis', 'dynamodb', 's3'];
   const timeoutMs = options.timeoutMs ?? 120_000;
   const intervalMs = options.intervalMs ?? 1000;
@@ -95,8 +123,13 @@ export async function waitForLocalStack(options: WaitForLocalStackOptions): Prom
   let lastAnswer: HealthPoll | undefined;
   for (;;) {
     try {
-      const health = await fetchLocalStackHealth(options.endpoint, Math.min(options.requestTimeoutMs ?? 5000, Math.max(250, deadline - Date.now())));
-      const disabled = services.filter((s) => health.services[s] === 'disabled' || health.services[s] === undefined);
+      const health = await fetchLocalStackHealth(
+        options.endpoint,
+        Math.min(options.requestTimeoutMs ?? 5000, Math.max(250, deadline - Date.now())),
+      );
+      const disabled = services.filter(
+        (s) => health.services[s] === 'disabled' || health.services[s] === undefined,
+      );
       if (disabled.length > 0) {
         throw new LocalStackNotReadyError(
           `${disabled.join(', ')} ${disabled.length === 1 ? 'is' : 'are'} not enabled at ${options.endpoint}; add ${disabled.join(',')} to LocalStack's SERVICES (see docker-compose.yml).`,
@@ -104,7 +137,8 @@ export async function waitForLocalStack(options: WaitForLocalStackOptions): Prom
         );
       }
       const notReady = servicesNotReady(health, services);
-      last = notReady.length === 0 ? { kind: 'ready', health } : { kind: 'waiting', health, notReady };
+      last =
+        notReady.length === 0 ? { kind: 'ready', health } : { kind: 'waiting', health, notReady };
       lastAnswer = last;
     } catch (e) {
       if (e instanceof LocalStackNotReadyError) throw e;
@@ -114,7 +148,11 @@ export async function waitForLocalStack(options: WaitForLocalStackOptions): Prom
     if (last.kind === 'ready') return last.health;
     if (Date.now() + intervalMs > deadline) {
       const report = lastAnswer ?? last;
-      throw new LocalStackNotReadyError(describeTimeout(options.endpoint, timeoutMs, report), report, { answered: lastAnswer !== undefined });
+      throw new LocalStackNotReadyError(
+        describeTimeout(options.endpoint, timeoutMs, report),
+        report,
+        { answered: lastAnswer !== undefined },
+      );
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
@@ -124,6 +162,9 @@ function describeTimeout(endpoint: string, timeoutMs: number, last: HealthPoll):
   if (last.kind === 'unreachable') {
     return `nothing answered at ${healthUrl(endpoint)} within ${timeoutMs} ms (${last.error}). Start it with \`docker compose up -d localstack\`.`;
   }
-  const states = last.kind === 'waiting' ? last.notReady.map((s) => `${s}=${last.health.services[s] ?? 'missing'}`).join(', ') : '';
+  const states =
+    last.kind === 'waiting'
+      ? last.notReady.map((s) => `${s}=${last.health.services[s] ?? 'missing'}`).join(', ')
+      : '';
   return `services not ready within ${timeoutMs} ms: ${states}. Check \`docker compose logs localstack\`.`;
 }

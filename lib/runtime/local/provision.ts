@@ -29,9 +29,18 @@ import {
   type GlobalSecondaryIndex,
   type KeySchemaElement,
 } from '@aws-sdk/client-dynamodb';
-import { CreateStreamCommand, DescribeStreamCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
+import {
+  CreateStreamCommand,
+  DescribeStreamCommand,
+  type KinesisClient,
+} from '@aws-sdk/client-kinesis';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
-import { CreateQueueCommand, GetQueueAttributesCommand, GetQueueUrlCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  CreateQueueCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import { ConfigError, WeirError } from '../../errors.ts';
 import {
   resolveEsmSettings,
@@ -211,7 +220,9 @@ export interface LoadDemoTemplateOptions {
  * const template = await loadDemoTemplate();
  * const local = await provisionFromTemplate(template, clients);
  */
-export async function loadDemoTemplate(options: LoadDemoTemplateOptions = {}): Promise<CfnTemplate> {
+export async function loadDemoTemplate(
+  options: LoadDemoTemplateOptions = {},
+): Promise<CfnTemplate> {
   // Loaded lazily: importing this module to provision from a cdk.out template must not load aws-cdk-lib.
   const [{ App }, { WeirDemoStack }] = await Promise.all([
     import('aws-cdk-lib'),
@@ -229,7 +240,9 @@ export async function loadDemoTemplate(options: LoadDemoTemplateOptions = {}): P
       ...(options.streamName !== undefined ? { streamName: options.streamName } : {}),
       ...(options.shardCount !== undefined ? { shardCount: options.shardCount } : {}),
       ...(options.handlerEntry !== undefined ? { handlerEntry: options.handlerEntry } : {}),
-      ...(options.eventSourceMapping !== undefined ? { eventSourceMapping: options.eventSourceMapping } : {}),
+      ...(options.eventSourceMapping !== undefined
+        ? { eventSourceMapping: options.eventSourceMapping }
+        : {}),
       ...(options.onFailure !== undefined ? { onFailure: options.onFailure } : {}),
     });
     const assembly = app.synth();
@@ -244,7 +257,10 @@ export async function loadDemoTemplate(options: LoadDemoTemplateOptions = {}): P
  * touching any endpoint. Fails with a {@link WeirError} naming the resource
  * when the template uses something the local runtime cannot reproduce.
  */
-export function describeTemplate(template: CfnTemplate, options: LocalNamingOptions = {}): LocalResources {
+export function describeTemplate(
+  template: CfnTemplate,
+  options: LocalNamingOptions = {},
+): LocalResources {
   return new TemplateReader(template, options).describe();
 }
 
@@ -267,7 +283,9 @@ export async function provisionFromTemplate(
   const planned = reader.describe();
   const timeoutMs = options.activeTimeoutMs ?? 30_000;
 
-  const streams = await Promise.all(planned.streams.map((s) => createStream(clients.kinesis, s, timeoutMs)));
+  const streams = await Promise.all(
+    planned.streams.map((s) => createStream(clients.kinesis, s, timeoutMs)),
+  );
   const tables = await Promise.all(
     planned.tables.map((t) => createTable(clients.dynamodb, t, reader.tableInput(t), timeoutMs)),
   );
@@ -299,7 +317,9 @@ export async function provisionTablesFromTemplate(
 ): Promise<readonly LocalTable[]> {
   const reader = new TemplateReader(template, options);
   const timeoutMs = options.activeTimeoutMs ?? 30_000;
-  return Promise.all(reader.describe().tables.map((t) => createTable(dynamodb, t, reader.tableInput(t), timeoutMs)));
+  return Promise.all(
+    reader.describe().tables.map((t) => createTable(dynamodb, t, reader.tableInput(t), timeoutMs)),
+  );
 }
 
 /**
@@ -307,11 +327,19 @@ export async function provisionTablesFromTemplate(
  * `<stackName>-<logicalId>`, lower-cased and cut to 63 characters for buckets,
  * cut to 80 for queues.
  */
-export function localPhysicalName(stackName: string, logicalId: string, resourceType: string): string {
+export function localPhysicalName(
+  stackName: string,
+  logicalId: string,
+  resourceType: string,
+): string {
   const name = `${stackName}-${logicalId}`;
   switch (resourceType) {
     case 'AWS::S3::Bucket':
-      return name.toLowerCase().replace(/[^a-z0-9.-]/g, '-').slice(0, 63).replace(/[.-]+$/, '');
+      return name
+        .toLowerCase()
+        .replace(/[^a-z0-9.-]/g, '-')
+        .slice(0, 63)
+        .replace(/[.-]+$/, '');
     case 'AWS::SQS::Queue':
     case 'AWS::SNS::Topic':
       return name.slice(0, 80);
@@ -330,7 +358,12 @@ interface Physical {
   attrs: Record<string, string>;
 }
 
-const ESM_PROPERTIES_UNSUPPORTED_LOCALLY = ['TumblingWindowInSeconds', 'FilterCriteria', 'ScalingConfig', 'ProvisionedPollerConfig'] as const;
+const ESM_PROPERTIES_UNSUPPORTED_LOCALLY = [
+  'TumblingWindowInSeconds',
+  'FilterCriteria',
+  'ScalingConfig',
+  'ProvisionedPollerConfig',
+] as const;
 
 class TemplateReader {
   private readonly stackName: string;
@@ -342,8 +375,14 @@ class TemplateReader {
     private readonly template: CfnTemplate,
     options: LocalNamingOptions,
   ) {
-    if (typeof template !== 'object' || template === null || typeof template.Resources !== 'object') {
-      throw new WeirError('The template has no Resources section; pass a synthesized CloudFormation template.');
+    if (
+      typeof template !== 'object' ||
+      template === null ||
+      typeof template.Resources !== 'object'
+    ) {
+      throw new WeirError(
+        'The template has no Resources section; pass a synthesized CloudFormation template.',
+      );
     }
     this.stackName = options.stackName ?? 'WeirDemo';
     this.region = options.region ?? 'us-east-1';
@@ -375,11 +414,15 @@ class TemplateReader {
       const p = this.physical.get(logicalId);
       switch (r.Type) {
         case 'AWS::Kinesis::Stream': {
-          const mode = (props['StreamModeDetails'] as { StreamMode?: unknown } | undefined)?.StreamMode;
+          const mode = (props['StreamModeDetails'] as { StreamMode?: unknown } | undefined)
+            ?.StreamMode;
           if (mode === 'ON_DEMAND') {
-            throw new WeirError(`Stream ${logicalId} is ON_DEMAND; the local emulators need a shard count, so give the stream a provisioned shardCount.`);
+            throw new WeirError(
+              `Stream ${logicalId} is ON_DEMAND; the local emulators need a shard count, so give the stream a provisioned shardCount.`,
+            );
           }
-          const shardCount = this.resolveNumber(props['ShardCount'], `${logicalId}.ShardCount`) ?? 1;
+          const shardCount =
+            this.resolveNumber(props['ShardCount'], `${logicalId}.ShardCount`) ?? 1;
           streams.push({ logicalId, name: p!.ref, arn: p!.arn, shardCount });
           break;
         }
@@ -407,25 +450,41 @@ class TemplateReader {
           break;
       }
     }
-    return { stackName: this.stackName, streams, tables, buckets, queues, topics, mappings, tickers };
+    return {
+      stackName: this.stackName,
+      streams,
+      tables,
+      buckets,
+      queues,
+      topics,
+      mappings,
+      tickers,
+    };
   }
 
   tableInput(table: LocalTable): CreateTableCommandInput {
     const props = this.template.Resources[table.logicalId]?.Properties ?? {};
-    const billingMode = props['BillingMode'] === 'PAY_PER_REQUEST' ? 'PAY_PER_REQUEST' : 'PROVISIONED';
+    const billingMode =
+      props['BillingMode'] === 'PAY_PER_REQUEST' ? 'PAY_PER_REQUEST' : 'PROVISIONED';
     const throughput = (v: unknown): { ReadCapacityUnits: number; WriteCapacityUnits: number } => {
       const t = (v ?? {}) as { ReadCapacityUnits?: unknown; WriteCapacityUnits?: unknown };
       return {
-        ReadCapacityUnits: this.resolveNumber(t.ReadCapacityUnits, `${table.logicalId}.ReadCapacityUnits`) ?? 5,
-        WriteCapacityUnits: this.resolveNumber(t.WriteCapacityUnits, `${table.logicalId}.WriteCapacityUnits`) ?? 5,
+        ReadCapacityUnits:
+          this.resolveNumber(t.ReadCapacityUnits, `${table.logicalId}.ReadCapacityUnits`) ?? 5,
+        WriteCapacityUnits:
+          this.resolveNumber(t.WriteCapacityUnits, `${table.logicalId}.WriteCapacityUnits`) ?? 5,
       };
     };
     const gsis = ((props['GlobalSecondaryIndexes'] ?? []) as Array<Record<string, unknown>>).map(
       (g): GlobalSecondaryIndex => ({
         IndexName: g['IndexName'] as string,
         KeySchema: g['KeySchema'] as KeySchemaElement[],
-        Projection: (g['Projection'] as GlobalSecondaryIndex['Projection'] | undefined) ?? { ProjectionType: 'ALL' },
-        ...(billingMode === 'PROVISIONED' ? { ProvisionedThroughput: throughput(g['ProvisionedThroughput']) } : {}),
+        Projection: (g['Projection'] as GlobalSecondaryIndex['Projection'] | undefined) ?? {
+          ProjectionType: 'ALL',
+        },
+        ...(billingMode === 'PROVISIONED'
+          ? { ProvisionedThroughput: throughput(g['ProvisionedThroughput']) }
+          : {}),
       }),
     );
     return {
@@ -433,7 +492,9 @@ class TemplateReader {
       AttributeDefinitions: props['AttributeDefinitions'] as AttributeDefinition[],
       KeySchema: props['KeySchema'] as KeySchemaElement[],
       BillingMode: billingMode,
-      ...(billingMode === 'PROVISIONED' ? { ProvisionedThroughput: throughput(props['ProvisionedThroughput']) } : {}),
+      ...(billingMode === 'PROVISIONED'
+        ? { ProvisionedThroughput: throughput(props['ProvisionedThroughput']) }
+        : {}),
       ...(gsis.length > 0 ? { GlobalSecondaryIndexes: gsis } : {}),
     };
   }
@@ -441,7 +502,13 @@ class TemplateReader {
   queueAttributes(logicalId: string): Record<string, string> {
     const props = this.template.Resources[logicalId]?.Properties ?? {};
     const out: Record<string, string> = {};
-    for (const key of ['MessageRetentionPeriod', 'VisibilityTimeout', 'DelaySeconds', 'MaximumMessageSize', 'ReceiveMessageWaitTimeSeconds']) {
+    for (const key of [
+      'MessageRetentionPeriod',
+      'VisibilityTimeout',
+      'DelaySeconds',
+      'MaximumMessageSize',
+      'ReceiveMessageWaitTimeSeconds',
+    ]) {
       const v = this.resolveNumber(props[key], `${logicalId}.${key}`);
       if (v !== undefined) out[key] = String(v);
     }
@@ -458,7 +525,8 @@ class TemplateReader {
       const v = props[key];
       return typeof v === 'string' ? v : localPhysicalName(this.stackName, logicalId, r.Type);
     };
-    const arn = (service: string, resource: string): string => `arn:aws:${service}:${this.region}:${this.accountId}:${resource}`;
+    const arn = (service: string, resource: string): string =>
+      `arn:aws:${service}:${this.region}:${this.accountId}:${resource}`;
     switch (r.Type) {
       case 'AWS::Kinesis::Stream': {
         const name = explicit('Name');
@@ -473,7 +541,10 @@ class TemplateReader {
         return {
           ref: name,
           arn: `arn:aws:s3:::${name}`,
-          attrs: { DomainName: `${name}.s3.amazonaws.com`, RegionalDomainName: `${name}.s3.${this.region}.amazonaws.com` },
+          attrs: {
+            DomainName: `${name}.s3.amazonaws.com`,
+            RegionalDomainName: `${name}.s3.${this.region}.amazonaws.com`,
+          },
         };
       }
       case 'AWS::SQS::Queue': {
@@ -503,33 +574,56 @@ class TemplateReader {
     }
   }
 
-  private describeTable(logicalId: string, props: Readonly<Record<string, unknown>>, p: Physical): LocalTable {
+  private describeTable(
+    logicalId: string,
+    props: Readonly<Record<string, unknown>>,
+    p: Physical,
+  ): LocalTable {
     const keySchema = (props['KeySchema'] ?? []) as KeySchemaElement[];
     const partitionKey = keySchema.find((k) => k.KeyType === 'HASH')?.AttributeName;
-    if (partitionKey === undefined) throw new WeirError(`Table ${logicalId} has no HASH key in its KeySchema.`);
-    const ttl = props['TimeToLiveSpecification'] as { AttributeName?: unknown; Enabled?: unknown } | undefined;
+    if (partitionKey === undefined)
+      throw new WeirError(`Table ${logicalId} has no HASH key in its KeySchema.`);
+    const ttl = props['TimeToLiveSpecification'] as
+      { AttributeName?: unknown; Enabled?: unknown } | undefined;
     return {
       logicalId,
       name: p.ref,
       arn: p.arn,
       partitionKey,
       sortKey: keySchema.find((k) => k.KeyType === 'RANGE')?.AttributeName,
-      globalSecondaryIndexes: ((props['GlobalSecondaryIndexes'] ?? []) as Array<{ IndexName: string }>).map((g) => g.IndexName),
-      ttlAttribute: ttl?.Enabled === true && typeof ttl.AttributeName === 'string' ? ttl.AttributeName : undefined,
+      globalSecondaryIndexes: (
+        (props['GlobalSecondaryIndexes'] ?? []) as Array<{ IndexName: string }>
+      ).map((g) => g.IndexName),
+      ttlAttribute:
+        ttl?.Enabled === true && typeof ttl.AttributeName === 'string'
+          ? ttl.AttributeName
+          : undefined,
     };
   }
 
-  private describeMapping(logicalId: string, props: Readonly<Record<string, unknown>>): LocalMapping | undefined {
+  private describeMapping(
+    logicalId: string,
+    props: Readonly<Record<string, unknown>>,
+  ): LocalMapping | undefined {
     const sourceArn = this.resolveString(props['EventSourceArn'], `${logicalId}.EventSourceArn`);
     const target = refTarget(props['EventSourceArn']);
-    const streamLogicalId = target !== undefined && this.template.Resources[target]?.Type === 'AWS::Kinesis::Stream' ? target : undefined;
-    const streamName = streamLogicalId !== undefined ? this.physical.get(streamLogicalId)!.ref : /:kinesis:[^:]*:[^:]*:stream\/([^/]+)$/.exec(sourceArn)?.[1];
+    const streamLogicalId =
+      target !== undefined && this.template.Resources[target]?.Type === 'AWS::Kinesis::Stream'
+        ? target
+        : undefined;
+    const streamName =
+      streamLogicalId !== undefined
+        ? this.physical.get(streamLogicalId)!.ref
+        : /:kinesis:[^:]*:[^:]*:stream\/([^/]+)$/.exec(sourceArn)?.[1];
     if (streamName === undefined) return undefined; // not a Kinesis mapping (SQS, DynamoDB streams, ...)
 
     const functionLogicalId = refTarget(props['FunctionName']);
-    const fn = functionLogicalId === undefined ? undefined : this.template.Resources[functionLogicalId];
+    const fn =
+      functionLogicalId === undefined ? undefined : this.template.Resources[functionLogicalId];
     if (functionLogicalId === undefined || fn?.Type !== 'AWS::Lambda::Function') {
-      throw new WeirError(`Event source mapping ${logicalId} does not reference a function of this template; the local ESM can only run functions defined by WeirOperator.`);
+      throw new WeirError(
+        `Event source mapping ${logicalId} does not reference a function of this template; the local ESM can only run functions defined by WeirOperator.`,
+      );
     }
     const entry = fn.Metadata?.['weir:entry'];
     if (typeof entry !== 'string') {
@@ -539,10 +633,17 @@ class TemplateReader {
     }
     for (const key of ESM_PROPERTIES_UNSUPPORTED_LOCALLY) {
       if (props[key] !== undefined) {
-        throw new ConfigError(`${logicalId}.${key}`, props[key], 'is not reproduced by weir\'s local ESM; remove it from the mapping');
+        throw new ConfigError(
+          `${logicalId}.${key}`,
+          props[key],
+          "is not reproduced by weir's local ESM; remove it from the mapping",
+        );
       }
     }
-    const { handlerExport, environment, operatorName } = this.functionDetails(functionLogicalId, fn);
+    const { handlerExport, environment, operatorName } = this.functionDetails(
+      functionLogicalId,
+      fn,
+    );
 
     return {
       logicalId,
@@ -560,14 +661,18 @@ class TemplateReader {
   }
 
   /** The scheduled functions of an EventBridge rule (rules without a schedule, or targeting no function of this template, give none). */
-  private describeTickers(logicalId: string, props: Readonly<Record<string, unknown>>): LocalTicker[] {
+  private describeTickers(
+    logicalId: string,
+    props: Readonly<Record<string, unknown>>,
+  ): LocalTicker[] {
     const schedule = props['ScheduleExpression'];
     if (typeof schedule !== 'string') return [];
     if (props['State'] === 'DISABLED') return [];
     const out: LocalTicker[] = [];
     for (const target of (props['Targets'] ?? []) as Array<Record<string, unknown>>) {
       const functionLogicalId = refTarget(target['Arn']);
-      const fn = functionLogicalId === undefined ? undefined : this.template.Resources[functionLogicalId];
+      const fn =
+        functionLogicalId === undefined ? undefined : this.template.Resources[functionLogicalId];
       if (functionLogicalId === undefined || fn?.Type !== 'AWS::Lambda::Function') continue;
       const entry = fn.Metadata?.['weir:entry'];
       if (typeof entry !== 'string') {
@@ -575,7 +680,10 @@ class TemplateReader {
           `Function ${functionLogicalId} (scheduled by ${logicalId}) has no 'weir:entry' metadata, so the local runtime cannot find its source. Create it with WeirOperator, or add the metadata.`,
         );
       }
-      const { handlerExport, environment, operatorName } = this.functionDetails(functionLogicalId, fn);
+      const { handlerExport, environment, operatorName } = this.functionDetails(
+        functionLogicalId,
+        fn,
+      );
       out.push({
         ruleLogicalId: logicalId,
         functionLogicalId,
@@ -593,24 +701,41 @@ class TemplateReader {
   private functionDetails(
     functionLogicalId: string,
     fn: CfnResource,
-  ): { handlerExport: string; environment: Record<string, string>; operatorName: string | undefined } {
+  ): {
+    handlerExport: string;
+    environment: Record<string, string>;
+    operatorName: string | undefined;
+  } {
     const operator = fn.Metadata?.['weir:operator'];
     const handlerProp = fn.Properties?.['Handler'];
-    const handlerExport = typeof handlerProp === 'string' && handlerProp.includes('.') ? handlerProp.slice(handlerProp.lastIndexOf('.') + 1) : 'handler';
-    const variables = ((fn.Properties?.['Environment'] as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {});
+    const handlerExport =
+      typeof handlerProp === 'string' && handlerProp.includes('.')
+        ? handlerProp.slice(handlerProp.lastIndexOf('.') + 1)
+        : 'handler';
+    const variables =
+      (fn.Properties?.['Environment'] as { Variables?: Record<string, unknown> } | undefined)
+        ?.Variables ?? {};
     const environment: Record<string, string> = {};
     for (const [k, v] of Object.entries(variables)) {
       environment[k] = this.resolveString(v, `${functionLogicalId}.Environment.Variables.${k}`);
     }
-    return { handlerExport, environment, operatorName: typeof operator === 'string' ? operator : undefined };
+    return {
+      handlerExport,
+      environment,
+      operatorName: typeof operator === 'string' ? operator : undefined,
+    };
   }
 
   /**
    * The inverse of what the construct writes. Absent properties take AWS's
    * defaults (not weir's): that is what the deployed mapping does.
    */
-  private parseSettings(logicalId: string, props: Readonly<Record<string, unknown>>): EventSourceMappingSettings {
-    const num = (key: string): number | undefined => this.resolveNumber(props[key], `${logicalId}.${key}`);
+  private parseSettings(
+    logicalId: string,
+    props: Readonly<Record<string, unknown>>,
+  ): EventSourceMappingSettings {
+    const num = (key: string): number | undefined =>
+      this.resolveNumber(props[key], `${logicalId}.${key}`);
     const bool = (key: string): boolean | undefined => {
       const v = props[key];
       if (v === undefined) return undefined;
@@ -623,29 +748,53 @@ class TemplateReader {
     return resolveEsmSettings({
       batchSize: num('BatchSize') ?? 100,
       maximumBatchingWindowInSeconds: num('MaximumBatchingWindowInSeconds') ?? 0,
-      startingPosition: (typeof props['StartingPosition'] === 'string' ? props['StartingPosition'] : 'LATEST') as StartingPosition,
+      startingPosition: (typeof props['StartingPosition'] === 'string'
+        ? props['StartingPosition']
+        : 'LATEST') as StartingPosition,
       ...(timestamp !== undefined ? { startingPositionTimestamp: timestamp } : {}),
       bisectBatchOnFunctionError: bool('BisectBatchOnFunctionError') ?? false,
       maximumRetryAttempts: num('MaximumRetryAttempts') ?? -1,
       maximumRecordAgeInSeconds: num('MaximumRecordAgeInSeconds') ?? -1,
-      reportBatchItemFailures: Array.isArray(responseTypes) && responseTypes.includes('ReportBatchItemFailures'),
+      reportBatchItemFailures:
+        Array.isArray(responseTypes) && responseTypes.includes('ReportBatchItemFailures'),
       parallelizationFactor: num('ParallelizationFactor') ?? 1,
     });
   }
 
-  private describeOnFailure(logicalId: string, props: Readonly<Record<string, unknown>>): LocalOnFailure | undefined {
-    const destination = (props['DestinationConfig'] as { OnFailure?: { Destination?: unknown } } | undefined)?.OnFailure?.Destination;
+  private describeOnFailure(
+    logicalId: string,
+    props: Readonly<Record<string, unknown>>,
+  ): LocalOnFailure | undefined {
+    const destination = (
+      props['DestinationConfig'] as { OnFailure?: { Destination?: unknown } } | undefined
+    )?.OnFailure?.Destination;
     if (destination === undefined) return undefined;
-    const arn = this.resolveString(destination, `${logicalId}.DestinationConfig.OnFailure.Destination`);
+    const arn = this.resolveString(
+      destination,
+      `${logicalId}.DestinationConfig.OnFailure.Destination`,
+    );
     const target = refTarget(destination);
     const targetType = target === undefined ? undefined : this.template.Resources[target]?.Type;
     const service = /^arn:aws[a-z-]*:([a-z0-9]+):/.exec(arn)?.[1];
-    const type = targetType === 'AWS::SQS::Queue' || service === 'sqs' ? 'sqs' : targetType === 'AWS::SNS::Topic' || service === 'sns' ? 'sns' : targetType === 'AWS::S3::Bucket' || service === 's3' ? 's3' : undefined;
+    const type =
+      targetType === 'AWS::SQS::Queue' || service === 'sqs'
+        ? 'sqs'
+        : targetType === 'AWS::SNS::Topic' || service === 'sns'
+          ? 'sns'
+          : targetType === 'AWS::S3::Bucket' || service === 's3'
+            ? 's3'
+            : undefined;
     if (type === undefined) {
-      throw new WeirError(`Event source mapping ${logicalId} has an on-failure destination weir does not know (${arn}); use an SQS queue, SNS topic or S3 bucket.`);
+      throw new WeirError(
+        `Event source mapping ${logicalId} has an on-failure destination weir does not know (${arn}); use an SQS queue, SNS topic or S3 bucket.`,
+      );
     }
     const p = target === undefined ? undefined : this.physical.get(target);
-    const name = p?.attrs['QueueName'] ?? p?.attrs['TopicName'] ?? (type === 's3' ? p?.ref : undefined) ?? arn.slice(arn.lastIndexOf(':') + 1);
+    const name =
+      p?.attrs['QueueName'] ??
+      p?.attrs['TopicName'] ??
+      (type === 's3' ? p?.ref : undefined) ??
+      arn.slice(arn.lastIndexOf(':') + 1);
     return { type, logicalId: target, name, arn };
   }
 
@@ -654,7 +803,8 @@ class TemplateReader {
     if (typeof value === 'number') return value;
     const s = this.resolveString(value, where);
     const n = Number(s);
-    if (s.trim() === '' || !Number.isFinite(n)) throw new ConfigError(where, value, 'must be a number');
+    if (s.trim() === '' || !Number.isFinite(n))
+      throw new ConfigError(where, value, 'must be a number');
     return n;
   }
 
@@ -668,7 +818,11 @@ class TemplateReader {
         const [fn, arg] = entries[0]!;
         if (fn === 'Ref' && typeof arg === 'string') return this.resolveRef(arg, where);
         if (fn === 'Fn::GetAtt') {
-          const [id, attr] = Array.isArray(arg) ? (arg as unknown[]) : typeof arg === 'string' ? arg.split('.') : [];
+          const [id, attr] = Array.isArray(arg)
+            ? (arg as unknown[])
+            : typeof arg === 'string'
+              ? arg.split('.')
+              : [];
           const p = typeof id === 'string' ? this.physical.get(id) : undefined;
           if (p !== undefined && typeof attr === 'string') {
             if (attr === 'Arn' || attr === 'StreamArn' || attr === 'TopicArn') return p.arn;
@@ -676,8 +830,15 @@ class TemplateReader {
             if (a !== undefined) return a;
           }
         }
-        if (fn === 'Fn::Join' && Array.isArray(arg) && typeof arg[0] === 'string' && Array.isArray(arg[1])) {
-          return (arg[1] as unknown[]).map((part, i) => this.resolveString(part, `${where}[${i}]`)).join(arg[0]);
+        if (
+          fn === 'Fn::Join' &&
+          Array.isArray(arg) &&
+          typeof arg[0] === 'string' &&
+          Array.isArray(arg[1])
+        ) {
+          return (arg[1] as unknown[])
+            .map((part, i) => this.resolveString(part, `${where}[${i}]`))
+            .join(arg[0]);
         }
         if (fn === 'Fn::Select' && Array.isArray(arg) && Array.isArray(arg[1])) {
           const index = Number(arg[0]);
@@ -685,7 +846,9 @@ class TemplateReader {
         }
       }
     }
-    throw new WeirError(`Cannot resolve ${where} = ${JSON.stringify(value)} to a local value; weir resolves Ref, Fn::GetAtt (Arn and names), Fn::Join and Fn::Select over this template's streams, tables, buckets, queues, topics and functions.`);
+    throw new WeirError(
+      `Cannot resolve ${where} = ${JSON.stringify(value)} to a local value; weir resolves Ref, Fn::GetAtt (Arn and names), Fn::Join and Fn::Select over this template's streams, tables, buckets, queues, topics and functions.`,
+    );
   }
 
   private resolveRef(id: string, where: string): string {
@@ -702,7 +865,10 @@ class TemplateReader {
         return this.stackName;
       default: {
         const p = this.physical.get(id);
-        if (p === undefined) throw new WeirError(`Cannot resolve ${where}: Ref to ${id}, which is not a resource weir provisions locally.`);
+        if (p === undefined)
+          throw new WeirError(
+            `Cannot resolve ${where}: Ref to ${id}, which is not a resource weir provisions locally.`,
+          );
         return p.ref;
       }
     }
@@ -713,7 +879,11 @@ class TemplateReader {
 export function ratePeriodMs(expression: string): number | undefined {
   const m = /^rate\(\s*(\d+)\s+(minute|minutes|hour|hours|day|days)\s*\)$/.exec(expression.trim());
   if (m === null) return undefined;
-  const unit = m[2]!.startsWith('minute') ? 60_000 : m[2]!.startsWith('hour') ? 3_600_000 : 86_400_000;
+  const unit = m[2]!.startsWith('minute')
+    ? 60_000
+    : m[2]!.startsWith('hour')
+      ? 3_600_000
+      : 86_400_000;
   return Number(m[1]) * unit;
 }
 
@@ -729,24 +899,37 @@ function refTarget(value: unknown): string | undefined {
 }
 
 function errorName(e: unknown): string | undefined {
-  return typeof e === 'object' && e !== null && 'name' in e && typeof e.name === 'string' ? e.name : undefined;
+  return typeof e === 'object' && e !== null && 'name' in e && typeof e.name === 'string'
+    ? e.name
+    : undefined;
 }
 
-async function waitUntil(what: string, timeoutMs: number, check: () => Promise<boolean>): Promise<void> {
+async function waitUntil(
+  what: string,
+  timeoutMs: number,
+  check: () => Promise<boolean>,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;
-    if (Date.now() > deadline) throw new WeirError(`${what} did not become ACTIVE within ${timeoutMs} ms.`);
+    if (Date.now() > deadline)
+      throw new WeirError(`${what} did not become ACTIVE within ${timeoutMs} ms.`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
-async function createStream(kinesis: KinesisClient, s: LocalStream, timeoutMs: number): Promise<LocalStream> {
+async function createStream(
+  kinesis: KinesisClient,
+  s: LocalStream,
+  timeoutMs: number,
+): Promise<LocalStream> {
   try {
     await kinesis.send(new CreateStreamCommand({ StreamName: s.name, ShardCount: s.shardCount }));
   } catch (e) {
     if (errorName(e) !== 'ResourceInUseException') {
-      throw new WeirError(`Could not create stream ${s.name} (${s.logicalId}): ${String(e)}`, { cause: e });
+      throw new WeirError(`Could not create stream ${s.name} (${s.logicalId}): ${String(e)}`, {
+        cause: e,
+      });
     }
   }
   let arn = s.arn;
@@ -768,7 +951,9 @@ async function createTable(
     await dynamodb.send(new CreateTableCommand(input));
   } catch (e) {
     if (errorName(e) !== 'ResourceInUseException') {
-      throw new WeirError(`Could not create table ${t.name} (${t.logicalId}): ${String(e)}`, { cause: e });
+      throw new WeirError(`Could not create table ${t.name} (${t.logicalId}): ${String(e)}`, {
+        cause: e,
+      });
     }
   }
   let arn = t.arn;
@@ -782,13 +967,24 @@ async function createTable(
 }
 
 /** TTL only deletes expired items eventually; nothing weir does depends on it, so an emulator without the API is tolerated. */
-async function applyTtl(dynamodb: DynamoDBClient, tableName: string, attributeName: string): Promise<boolean> {
+async function applyTtl(
+  dynamodb: DynamoDBClient,
+  tableName: string,
+  attributeName: string,
+): Promise<boolean> {
   try {
     const current = await dynamodb.send(new DescribeTimeToLiveCommand({ TableName: tableName }));
     const d = current.TimeToLiveDescription;
-    if (d?.AttributeName === attributeName && (d.TimeToLiveStatus === 'ENABLED' || d.TimeToLiveStatus === 'ENABLING')) return true;
+    if (
+      d?.AttributeName === attributeName &&
+      (d.TimeToLiveStatus === 'ENABLED' || d.TimeToLiveStatus === 'ENABLING')
+    )
+      return true;
     await dynamodb.send(
-      new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: attributeName, Enabled: true } }),
+      new UpdateTimeToLiveCommand({
+        TableName: tableName,
+        TimeToLiveSpecification: { AttributeName: attributeName, Enabled: true },
+      }),
     );
     return true;
   } catch {
@@ -802,23 +998,37 @@ async function createBucket(s3: S3Client, b: LocalBucket): Promise<void> {
   } catch (e) {
     const name = errorName(e);
     if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') {
-      throw new WeirError(`Could not create bucket ${b.name} (${b.logicalId}): ${String(e)}`, { cause: e });
+      throw new WeirError(`Could not create bucket ${b.name} (${b.logicalId}): ${String(e)}`, {
+        cause: e,
+      });
     }
   }
 }
 
-async function createQueue(sqs: SQSClient, q: LocalQueue, attributes: Record<string, string>): Promise<LocalQueue> {
+async function createQueue(
+  sqs: SQSClient,
+  q: LocalQueue,
+  attributes: Record<string, string>,
+): Promise<LocalQueue> {
   let url: string | undefined;
   try {
-    url = (await sqs.send(new CreateQueueCommand({ QueueName: q.name, Attributes: attributes }))).QueueUrl;
+    url = (await sqs.send(new CreateQueueCommand({ QueueName: q.name, Attributes: attributes })))
+      .QueueUrl;
   } catch (e) {
     // An existing queue with other attributes: reuse it as it is.
     if (errorName(e) !== 'QueueAlreadyExists' && errorName(e) !== 'QueueNameExists') {
-      throw new WeirError(`Could not create queue ${q.name} (${q.logicalId}): ${String(e)}`, { cause: e });
+      throw new WeirError(`Could not create queue ${q.name} (${q.logicalId}): ${String(e)}`, {
+        cause: e,
+      });
     }
     url = (await sqs.send(new GetQueueUrlCommand({ QueueName: q.name }))).QueueUrl;
   }
-  if (url === undefined) throw new WeirError(`Queue ${q.name} (${q.logicalId}) was created but the endpoint returned no QueueUrl.`);
-  const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }));
+  if (url === undefined)
+    throw new WeirError(
+      `Queue ${q.name} (${q.logicalId}) was created but the endpoint returned no QueueUrl.`,
+    );
+  const attrs = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }),
+  );
   return { ...q, url, arn: attrs.Attributes?.['QueueArn'] ?? q.arn };
 }

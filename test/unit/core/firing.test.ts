@@ -30,7 +30,11 @@ class CountingStore extends InMemoryStateStore {
   failNextListDue(): void {
     this.failNext = true;
   }
-  override listDue(operator: string, watermark: number, limit: number): Promise<readonly WindowItem[]> {
+  override listDue(
+    operator: string,
+    watermark: number,
+    limit: number,
+  ): Promise<readonly WindowItem[]> {
     this.listDueCalls++;
     if (this.failNext) {
       this.failNext = false;
@@ -40,8 +44,14 @@ class CountingStore extends InMemoryStateStore {
   }
 }
 
-const fired = (results: readonly { key: string; window: { start: number; end: number }; value: number; version: number }[]) =>
-  results.map((r) => `${r.key}[${r.window.start},${r.window.end})=${r.value}v${r.version}`);
+const fired = (
+  results: readonly {
+    key: string;
+    window: { start: number; end: number };
+    value: number;
+    version: number;
+  }[],
+) => results.map((r) => `${r.key}[${r.window.start},${r.window.end})=${r.value}v${r.version}`);
 
 describe('who fires', () => {
   it('GIVEN another shard holds the watermark WHEN a batch neither raises it nor writes a due window THEN it does not list due windows', async () => {

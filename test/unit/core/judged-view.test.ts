@@ -52,7 +52,9 @@ describe('judged view (late output, then a retry with a lower view)', () => {
     const firstAttempt = h.operator.processBatch('shardId-000000000000', batch, {
       sideOutputs: (late) => {
         delivered.push(...late);
-        return Promise.reject(new CrashAfterDelivery('the process died after delivering late output'));
+        return Promise.reject(
+          new CrashAfterDelivery('the process died after delivering late output'),
+        );
       },
     });
     await expect(firstAttempt).rejects.toBeInstanceOf(CrashAfterDelivery);
@@ -71,11 +73,13 @@ describe('judged view (late output, then a retry with a lower view)', () => {
     expect(delivered.map((l) => l.eventTime)).toEqual([5, 5]); // the same record again: idempotent by position
     const item = store.allItems('op').find((i) => i.key === 'a' && i.start === 0);
     expect(item?.accumulator).toBe(2); // t=0 and t=1 of shard 1; t=5 only in the late output
-    const progress = (await h.store.readProgress('op')).shards.find((p) => p.shardId === 'shardId-000000000000');
+    const progress = (await h.store.readProgress('op')).shards.find(
+      (p) => p.shardId === 'shardId-000000000000',
+    );
     expect(progress?.judged).toBeUndefined(); // committed past the view: cleared
   });
 
-  it('keeps the view for records above a bisected retry\'s commit', async () => {
+  it("keeps the view for records above a bisected retry's commit", async () => {
     const store = new InMemoryStateStore();
     const h = new WindowOperatorHarness(definition, { startTime: 0, store });
     await h.send(1, [{ k: 'a', t: 0 }]);
@@ -95,7 +99,9 @@ describe('judged view (late output, then a retry with a lower view)', () => {
       sideOutputs: () => Promise.resolve(),
     });
     expect(half.counts).toMatchObject({ inState: 1, late: 1 });
-    const between = (await h.store.readProgress('op')).shards.find((p) => p.shardId === 'shardId-000000000000');
+    const between = (await h.store.readProgress('op')).shards.find(
+      (p) => p.shardId === 'shardId-000000000000',
+    );
     expect(between?.judged).toBeDefined();
     const rest = await h.operator.processBatch('shardId-000000000000', batch.slice(2), {
       sideOutputs: () => Promise.resolve(),
@@ -120,7 +126,9 @@ describe('judged view (late output, then a retry with a lower view)', () => {
       { k: 'a', t: 201, v: 100 },
     ]);
     store.crashOnNextProgressWrite();
-    await expect(h.operator.processBatch('shardId-000000000000', batch)).rejects.toThrow(/injected crash/);
+    await expect(h.operator.processBatch('shardId-000000000000', batch)).rejects.toThrow(
+      /injected crash/,
+    );
     expect(store.allItems('op').filter((i) => i.key === 'a')).toEqual([]);
 
     await h.send(1, [{ k: 'z', t: 1 }]); // shard 1 is back: the retry's view is lower
@@ -155,12 +163,15 @@ describe('judged view (late output, then a retry with a lower view)', () => {
       ]);
       const delivered: number[] = [];
       const deliver = (late: readonly LateRecord[]): void => {
-        for (const l of late) delivered.push((JSON.parse(new TextDecoder().decode(l.data)) as Ev).v ?? 0);
+        for (const l of late)
+          delivered.push((JSON.parse(new TextDecoder().decode(l.data)) as Ev).v ?? 0);
       };
       const first = h.operator.processBatch(SHARD_0, batch, {
         sideOutputs: (late) => {
           deliver(late);
-          return Promise.reject(new CrashAfterDelivery('died after the state write and the late output'));
+          return Promise.reject(
+            new CrashAfterDelivery('died after the state write and the late output'),
+          );
         },
       });
       await expect(first).rejects.toBeInstanceOf(CrashAfterDelivery);
@@ -168,7 +179,13 @@ describe('judged view (late output, then a retry with a lower view)', () => {
 
       const stale =
         writer === 'registration'
-          ? { shardId: SHARD_0, committed: null, watermark: null, lastActivity: h.clock.now(), closed: false }
+          ? {
+              shardId: SHARD_0,
+              committed: null,
+              watermark: null,
+              lastActivity: h.clock.now(),
+              closed: false,
+            }
           : { ...(before as NonNullable<typeof before>), lastActivity: h.clock.now() };
       expect(before === undefined).toBe(writer === 'registration');
       expect(await store.writeShardProgress('op', stale)).toBe(true);
@@ -190,7 +207,7 @@ describe('judged view (late output, then a retry with a lower view)', () => {
     },
   );
 
-  it('sessions: a retry whose view is higher judges against the crashed attempt\'s view, so a record it applied is not also sent late', async () => {
+  it("sessions: a retry whose view is higher judges against the crashed attempt's view, so a record it applied is not also sent late", async () => {
     const store = new InMemoryStateStore();
     const h = new WindowOperatorHarness(sessions, { startTime: 0, store });
     await h.send(1, [{ k: 'z', t: 0 }]); // shard 1 active at watermark 0
@@ -214,7 +231,10 @@ describe('judged view (late output, then a retry with a lower view)', () => {
     expect(retry.counts).toMatchObject({ received: 3, inState: 3, late: 0, alreadyApplied: 3 });
     // Its commit moves the watermark to 201: both sessions fire once, t=150 in state only.
     expect(
-      retry.results.filter((r) => r.key === 'a').map((r) => [r.window.start, r.window.end, r.value, r.version]).sort((x, y) => (x[0] as number) - (y[0] as number)),
+      retry.results
+        .filter((r) => r.key === 'a')
+        .map((r) => [r.window.start, r.window.end, r.value, r.version])
+        .sort((x, y) => (x[0] as number) - (y[0] as number)),
     ).toEqual([
       [150, 151, 10, 1],
       [200, 202, 101, 1],
@@ -232,11 +252,17 @@ describe('judged view (late output, then a retry with a lower view)', () => {
 
     h.clock.advance(200); // shard 0 idle
     const moved = await h.send(1, [{ k: 'z', t: 500 }]); // the watermark passes 100: [100, 101) fires and is purged
-    expect(moved.results.map((r) => [r.key, r.window, r.value])).toContainEqual(['a', { start: 100, end: 101 }, 1000]);
+    expect(moved.results.map((r) => [r.key, r.window, r.value])).toContainEqual([
+      'a',
+      { start: 100, end: 101 },
+      1000,
+    ]);
     expect(store.allItems('op').find((i) => i.key === 'a')?.purged).toBe(true);
 
     const retry = await h.operator.processBatch(SHARD_0, batch); // judged against the recorded view: on time
-    expect(retry.late.map((l) => [l.eventTime, l.reason, l.windows])).toEqual([[101, 'window-purged', [{ start: 101, end: 102 }]]]);
+    expect(retry.late.map((l) => [l.eventTime, l.reason, l.windows])).toEqual([
+      [101, 'window-purged', [{ start: 101, end: 102 }]],
+    ]);
     expect(retry.counts).toMatchObject({ received: 1, inState: 0, late: 1 });
     expect(store.allItems('op').filter((i) => i.key === 'a' && !i.purged)).toEqual([]);
   });

@@ -29,12 +29,29 @@ describe('outbox', () => {
     const store = new InMemoryStateStore();
     const h = new WindowOperatorHarness(definition, { startTime: 0, store });
     const op = createWindowOperator(definition, { store, clock: new ManualClock(0) });
-    const out = await op.processBatch('shardId-000000000000', h.records(0, [{ k: 'a', t: 1 }, { k: 'a', t: 2 }, { k: 'a', t: 25 }]));
-    expect(out.results.map((r) => [r.key, r.window.start, r.value, r.version])).toEqual([['a', 0, 2, 1]]);
+    const out = await op.processBatch(
+      'shardId-000000000000',
+      h.records(0, [
+        { k: 'a', t: 1 },
+        { k: 'a', t: 2 },
+        { k: 'a', t: 25 },
+      ]),
+    );
+    expect(out.results.map((r) => [r.key, r.window.start, r.value, r.version])).toEqual([
+      ['a', 0, 2, 1],
+    ]);
 
     const pending = await op.pendingResults();
     expect(pending).toEqual([
-      { id: 'op/a/0-10/v1', operator: 'op', key: 'a', window: { start: 0, end: 10 }, value: 2, version: 1, supersedes: [] },
+      {
+        id: 'op/a/0-10/v1',
+        operator: 'op',
+        key: 'a',
+        window: { start: 0, end: 10 },
+        value: 2,
+        version: 1,
+        supersedes: [],
+      },
     ]);
     expect(pending[0]?.id).toBe(out.results[0]?.id);
   });
@@ -43,7 +60,13 @@ describe('outbox', () => {
     const store = new InMemoryStateStore();
     const h = new WindowOperatorHarness(definition, { startTime: 0, store });
     const op = createWindowOperator(definition, { store, clock: new ManualClock(0) });
-    await op.processBatch('shardId-000000000000', h.records(0, [{ k: 'a', t: 1 }, { k: 'a', t: 25 }]));
+    await op.processBatch(
+      'shardId-000000000000',
+      h.records(0, [
+        { k: 'a', t: 1 },
+        { k: 'a', t: 25 },
+      ]),
+    );
     // A late record within lateness re-fires version 2 before version 1 was acknowledged.
     const late = await op.processBatch('shardId-000000000000', h.records(0, [{ k: 'a', t: 3 }]));
     expect(late.results.map((r) => [r.value, r.version])).toEqual([[2, 2]]);
@@ -59,7 +82,13 @@ describe('outbox', () => {
     const store = new InMemoryStateStore();
     const h = new WindowOperatorHarness(definition, { startTime: 0, store });
     const op = createWindowOperator(definition, { store, clock: new ManualClock(0) });
-    await op.processBatch('shardId-000000000000', h.records(0, [{ k: 'a', t: 1 }, { k: 'b', t: 500 }]));
+    await op.processBatch(
+      'shardId-000000000000',
+      h.records(0, [
+        { k: 'a', t: 1 },
+        { k: 'b', t: 500 },
+      ]),
+    );
     const item = store.allItems('op').find((i) => i.key === 'a');
     expect(item?.purged).toBe(true);
     expect((await op.pendingResults()).map((r) => [r.key, r.value])).toEqual([['a', 1]]);

@@ -6,7 +6,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { InMemoryStateStore } from '../../../lib/adapters/memory/index.ts';
-import { count, createWindowOperator, json, pipeline, position, tumbling } from '../../../lib/core/index.ts';
+import {
+  count,
+  createWindowOperator,
+  json,
+  pipeline,
+  position,
+  tumbling,
+} from '../../../lib/core/index.ts';
 import type { SourceRecord, WindowResult } from '../../../lib/core/index.ts';
 import { ConfigError } from '../../../lib/errors.ts';
 import { ManualClock } from '../../../lib/ports/index.ts';
@@ -32,16 +39,26 @@ function batches(): SourceRecord[][] {
   let seq = FIRST_SEQUENCE_NUMBER;
   const record = (e: Ev): SourceRecord => {
     seq += 1_000_000_000_000n;
-    return { position: position(SHARD, seq.toString()), data: encoder.encode(JSON.stringify(e)), partitionKey: 'pk' };
+    return {
+      position: position(SHARD, seq.toString()),
+      data: encoder.encode(JSON.stringify(e)),
+      partitionKey: 'pk',
+    };
   };
   const first: SourceRecord[] = [];
-  for (let w = 0; w < 3; w++) for (let k = 0; k < 40; k++) for (let r = 0; r <= k % 3; r++) first.push(record({ k: `k${k}`, t: w * 10 + r }));
+  for (let w = 0; w < 3; w++)
+    for (let k = 0; k < 40; k++)
+      for (let r = 0; r <= k % 3; r++) first.push(record({ k: `k${k}`, t: w * 10 + r }));
   return [first, [record({ k: 'k0', t: 1000 })]];
 }
 
 async function run(pageSize?: number) {
   const store = new InMemoryStateStore();
-  const op = createWindowOperator(definition, { store, clock: new ManualClock(0), ...(pageSize === undefined ? {} : { pageSize }) });
+  const op = createWindowOperator(definition, {
+    store,
+    clock: new ManualClock(0),
+    ...(pageSize === undefined ? {} : { pageSize }),
+  });
   const results: WindowResult<number>[] = [];
   for (const b of batches()) results.push(...(await op.processBatch(SHARD, b)).results);
   const pending = await op.pendingResults(1000);
@@ -66,12 +83,20 @@ describe('paging of firing and purging (pageSize)', () => {
 
   it('GIVEN a page size that is not an integer 1..100000 WHEN the operator is created THEN a ConfigError names it', () => {
     for (const pageSize of [0, 1.5, 100_001, Number.NaN]) {
-      expect(() => createWindowOperator(definition, { store: new InMemoryStateStore(), clock: new ManualClock(0), pageSize })).toThrow(
-        ConfigError,
-      );
+      expect(() =>
+        createWindowOperator(definition, {
+          store: new InMemoryStateStore(),
+          clock: new ManualClock(0),
+          pageSize,
+        }),
+      ).toThrow(ConfigError);
     }
-    expect(() => createWindowOperator(definition, { store: new InMemoryStateStore(), clock: new ManualClock(0), pageSize: 0 })).toThrow(
-      'pageSize must be an integer 1..100000 (windows per store query) (given 0)',
-    );
+    expect(() =>
+      createWindowOperator(definition, {
+        store: new InMemoryStateStore(),
+        clock: new ManualClock(0),
+        pageSize: 0,
+      }),
+    ).toThrow('pageSize must be an integer 1..100000 (windows per store query) (given 0)');
   });
 });

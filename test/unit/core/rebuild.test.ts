@@ -42,7 +42,11 @@ class RacingStore extends InMemoryStateStore {
   }
 }
 
-function summing(assigner: WindowAssigner, decoder: Decoder<Ev> = json<Ev>(), keep: () => boolean = () => true) {
+function summing(
+  assigner: WindowAssigner,
+  decoder: Decoder<Ev> = json<Ev>(),
+  keep: () => boolean = () => true,
+) {
   const store = new RacingStore();
   const d = pipeline('op')
     .decode(decoder)
@@ -54,7 +58,12 @@ function summing(assigner: WindowAssigner, decoder: Decoder<Ev> = json<Ev>(), ke
   return { store, h: new WindowOperatorHarness(d, { startTime: 0, store }) };
 }
 
-function accumulatorOf(store: InMemoryStateStore, key: string, start: number, end: number): unknown {
+function accumulatorOf(
+  store: InMemoryStateStore,
+  key: string,
+  start: number,
+  end: number,
+): unknown {
   return store.allItems('op').find((i) => i.key === key && i.start === start && i.end === end)
     ?.accumulator;
 }

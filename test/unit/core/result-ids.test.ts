@@ -17,7 +17,9 @@ describe('ResultIds', () => {
         for (const key of keys)
           for (const w of windows)
             for (const version of [1, 2, 17])
-              expect(ids.of(key, w.start, w.end, version)).toBe(resultId(operator, key, w, version));
+              expect(ids.of(key, w.start, w.end, version)).toBe(
+                resultId(operator, key, w, version),
+              );
       }
     }
   });
@@ -27,6 +29,8 @@ describe('ResultIds', () => {
     const first = ids.of('key-0', 0, 10, 1);
     for (let i = 1; i <= 10_001; i++) ids.of(`key-${i}`, 0, 10, 1);
     expect(ids.of('key-0', 0, 10, 1)).toBe(first);
-    expect(ids.of('key-10001', 0, 10, 1)).toBe(resultId('op', 'key-10001', { start: 0, end: 10 }, 1));
+    expect(ids.of('key-10001', 0, 10, 1)).toBe(
+      resultId('op', 'key-10001', { start: 0, end: 10 }, 1),
+    );
   });
 });

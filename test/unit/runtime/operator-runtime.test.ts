@@ -99,7 +99,9 @@ describe('OperatorRuntime', () => {
           lateOutputs: {},
           deadLetter: new InMemoryDeadLetter(),
         }),
-    ).toThrow(/lateOutputs must have a sink for side output "late", where operator op routes late data .*\(given \[\]\)/);
+    ).toThrow(
+      /lateOutputs must have a sink for side output "late", where operator op routes late data .*\(given \[\]\)/,
+    );
   });
 
   it('GIVEN a batch WHEN handled THEN due windows reach the sink, late records the late output, and the outbox is empty', async () => {
@@ -111,7 +113,9 @@ describe('OperatorRuntime', () => {
       ['a', 0, 2, 1],
       ['b', 10, 1, 1],
     ]);
-    expect(late.items().map((l) => [l.eventTime, l.window?.start, l.reason])).toEqual([[3, 0, 'window-closed']]);
+    expect(late.items().map((l) => [l.eventTime, l.window?.start, l.reason])).toEqual([
+      [3, 0, 'window-closed'],
+    ]);
     expect(await runtime.operator.pendingResults()).toEqual([]);
   });
 
@@ -142,7 +146,9 @@ describe('OperatorRuntime', () => {
     const e = event([ev('a', 2), ev('a', 3), ev('b', 25)]);
     store.crashDuringNextStateUpdate(0);
     const failed = await runtime.handle(e);
-    expect(failed.batchItemFailures).toEqual([{ itemIdentifier: e.Records[0]?.kinesis.sequenceNumber }]);
+    expect(failed.batchItemFailures).toEqual([
+      { itemIdentifier: e.Records[0]?.kinesis.sequenceNumber },
+    ]);
     const retried = await runtime.handle(e);
     expect(retried.batchItemFailures).toEqual([]);
     expect(results.results().map((r) => [r.key, r.value])).toEqual([['a', 3]]);
@@ -155,7 +161,9 @@ describe('OperatorRuntime', () => {
     // The records are durably applied: no retry is requested for a sink outage.
     expect(out.batchItemFailures).toEqual([]);
     expect(results.results()).toEqual([]);
-    expect((await runtime.operator.pendingResults()).map((r) => [r.key, r.version])).toEqual([['a', 1]]);
+    expect((await runtime.operator.pendingResults()).map((r) => [r.key, r.version])).toEqual([
+      ['a', 1],
+    ]);
     const tick = await runtime.tick();
     expect(tick.redriven).toBe(1);
     expect(results.results().map((r) => [r.key, r.value, r.version])).toEqual([['a', 1, 1]]);
@@ -232,16 +240,23 @@ describe('OperatorRuntime', () => {
       let failures = 1;
       const listShards = shards.listShards.bind(shards);
       shards.listShards = () =>
-        failures-- > 0 ? Promise.reject(new Error('AccessDeniedException: kinesis:ListShards')) : listShards();
+        failures-- > 0
+          ? Promise.reject(new Error('AccessDeniedException: kinesis:ListShards'))
+          : listShards();
       const logs: Record<string, unknown>[] = [];
       const { runtime, store } = withShards(shards, clock, (e) => logs.push(e));
       const first = await runtime.handle(event([ev('a', 1)]));
       expect(first.batchItemFailures).toEqual([]);
       expect(first.reports[0]?.counts.inState).toBe(1);
-      expect(logs.find((e) => e['msg'] === 'shard registration failed')).toMatchObject({ level: 'WARN' });
+      expect(logs.find((e) => e['msg'] === 'shard registration failed')).toMatchObject({
+        level: 'WARN',
+      });
       expect((await store.readProgress('op')).shards.map((p) => p.shardId)).toEqual([SHARD]);
       await runtime.handle(event([ev('a', 2)]));
-      expect((await store.readProgress('op')).shards.map((p) => p.shardId).sort()).toEqual([SHARD, OTHER]);
+      expect((await store.readProgress('op')).shards.map((p) => p.shardId).sort()).toEqual([
+        SHARD,
+        OTHER,
+      ]);
     });
 
     it('GIVEN a shard registered by a tick WHEN its first batch commits THEN registration never moves its progress backwards', async () => {

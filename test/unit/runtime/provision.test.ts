@@ -4,7 +4,10 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
 import { WeirError } from '../../../lib/errors.ts';
-import { resolveEsmSettings, type EventSourceMappingInput } from '../../../lib/runtime/esm-settings.ts';
+import {
+  resolveEsmSettings,
+  type EventSourceMappingInput,
+} from '../../../lib/runtime/esm-settings.ts';
 import {
   describeTemplate,
   loadDemoTemplate,
@@ -23,13 +26,27 @@ describe('loadDemoTemplate + describeTemplate', () => {
     const local = describeTemplate(template);
 
     expect(local.streams).toEqual([
-      expect.objectContaining({ name: 'weir-clicks', shardCount: 4, arn: 'arn:aws:kinesis:us-east-1:000000000000:stream/weir-clicks' }),
+      expect.objectContaining({
+        name: 'weir-clicks',
+        shardCount: 4,
+        arn: 'arn:aws:kinesis:us-east-1:000000000000:stream/weir-clicks',
+      }),
     ]);
     expect(local.tables).toHaveLength(2);
     const table = local.tables.find((t) => t.logicalId.startsWith('ClickCounterStateTable'))!;
-    expect(table).toMatchObject({ partitionKey: 'pk', sortKey: 'sk', globalSecondaryIndexes: ['due', 'expiry', 'outbox'], ttlAttribute: 'expiresAt' });
+    expect(table).toMatchObject({
+      partitionKey: 'pk',
+      sortKey: 'sk',
+      globalSecondaryIndexes: ['due', 'expiry', 'outbox'],
+      ttlAttribute: 'expiresAt',
+    });
     const results = local.tables.find((t) => t.logicalId.startsWith('ClickCounterResultsTable'))!;
-    expect(results).toMatchObject({ partitionKey: 'pk', sortKey: 'sk', globalSecondaryIndexes: [], ttlAttribute: undefined });
+    expect(results).toMatchObject({
+      partitionKey: 'pk',
+      sortKey: 'sk',
+      globalSecondaryIndexes: [],
+      ttlAttribute: undefined,
+    });
     expect(table.name).toBe(`WeirDemo-${table.logicalId}`);
     expect(local.buckets).toHaveLength(1);
     expect(local.buckets[0]!.name).toMatch(/^weirdemo-clickcountercheckpointbucket[0-9a-f]{8}$/);
@@ -90,46 +107,87 @@ describe('loadDemoTemplate + describeTemplate', () => {
         reportBatchItemFailures: false,
       },
     ],
-    ['retry until expiry, AT_TIMESTAMP', { maximumRetryAttempts: -1, startingPosition: 'AT_TIMESTAMP', startingPositionTimestamp: 1_700_000_000 }],
-    ['limits', { batchSize: 10_000, maximumBatchingWindowInSeconds: 300, maximumRetryAttempts: 10_000, maximumRecordAgeInSeconds: 604_800 }],
+    [
+      'retry until expiry, AT_TIMESTAMP',
+      {
+        maximumRetryAttempts: -1,
+        startingPosition: 'AT_TIMESTAMP',
+        startingPositionTimestamp: 1_700_000_000,
+      },
+    ],
+    [
+      'limits',
+      {
+        batchSize: 10_000,
+        maximumBatchingWindowInSeconds: 300,
+        maximumRetryAttempts: 10_000,
+        maximumRecordAgeInSeconds: 604_800,
+      },
+    ],
   ];
-  it.each(cases)('GIVEN ESM settings (%s) WHEN put into the stack THEN the same settings come back from the template', async (_name, input) => {
-    const template = await loadDemoTemplate({ handlerEntry: ENTRY, eventSourceMapping: input });
-    expect(describeTemplate(template).mappings[0]!.settings).toEqual(resolveEsmSettings(input));
-  });
+  it.each(cases)(
+    'GIVEN ESM settings (%s) WHEN put into the stack THEN the same settings come back from the template',
+    async (_name, input) => {
+      const template = await loadDemoTemplate({ handlerEntry: ENTRY, eventSourceMapping: input });
+      expect(describeTemplate(template).mappings[0]!.settings).toEqual(resolveEsmSettings(input));
+    },
+  );
 
-  it.each(['s3', 'sns'] as const)('GIVEN onFailure %s WHEN described THEN the destination type and name come back', async (type) => {
-    const local = describeTemplate(await loadDemoTemplate({ handlerEntry: ENTRY, onFailure: type }));
-    const onFailure = local.mappings[0]!.onFailure!;
-    expect(onFailure.type).toBe(type);
-    if (type === 's3') {
-      expect(local.buckets.map((b) => b.name)).toContain(onFailure.name);
-      expect(onFailure.arn).toBe(`arn:aws:s3:::${onFailure.name}`);
-    } else {
-      expect(local.topics.map((t) => t.name)).toEqual([onFailure.name]);
-    }
-    expect(local.queues).toEqual([]);
-  });
+  it.each(['s3', 'sns'] as const)(
+    'GIVEN onFailure %s WHEN described THEN the destination type and name come back',
+    async (type) => {
+      const local = describeTemplate(
+        await loadDemoTemplate({ handlerEntry: ENTRY, onFailure: type }),
+      );
+      const onFailure = local.mappings[0]!.onFailure!;
+      expect(onFailure.type).toBe(type);
+      if (type === 's3') {
+        expect(local.buckets.map((b) => b.name)).toContain(onFailure.name);
+        expect(onFailure.arn).toBe(`arn:aws:s3:::${onFailure.name}`);
+      } else {
+        expect(local.topics.map((t) => t.name)).toEqual([onFailure.name]);
+      }
+      expect(local.queues).toEqual([]);
+    },
+  );
 
   it('GIVEN another stack name and region WHEN described THEN names and ARNs follow them', async () => {
-    const local = describeTemplate(await loadDemoTemplate({ handlerEntry: ENTRY, stackName: 'WeirCi7', streamName: 'clicks-ci-7' }), {
-      stackName: 'WeirCi7',
-      region: 'eu-west-1',
-      accountId: '123456789012',
-    });
+    const local = describeTemplate(
+      await loadDemoTemplate({
+        handlerEntry: ENTRY,
+        stackName: 'WeirCi7',
+        streamName: 'clicks-ci-7',
+      }),
+      {
+        stackName: 'WeirCi7',
+        region: 'eu-west-1',
+        accountId: '123456789012',
+      },
+    );
     expect(local.streams[0]!.arn).toBe('arn:aws:kinesis:eu-west-1:123456789012:stream/clicks-ci-7');
     expect(local.tables[0]!.name.startsWith('WeirCi7-')).toBe(true);
   });
 });
 
 describe('describeTemplate on hand-written templates', () => {
-  const base = (esm: Record<string, unknown>, fnMetadata: Record<string, unknown> = { 'weir:entry': 'functions/x/handler.ts' }): CfnTemplate => ({
+  const base = (
+    esm: Record<string, unknown>,
+    fnMetadata: Record<string, unknown> = { 'weir:entry': 'functions/x/handler.ts' },
+  ): CfnTemplate => ({
     Resources: {
       S: { Type: 'AWS::Kinesis::Stream', Properties: { ShardCount: 2 } },
-      F: { Type: 'AWS::Lambda::Function', Metadata: fnMetadata, Properties: { Handler: 'index.main' } },
+      F: {
+        Type: 'AWS::Lambda::Function',
+        Metadata: fnMetadata,
+        Properties: { Handler: 'index.main' },
+      },
       M: {
         Type: 'AWS::Lambda::EventSourceMapping',
-        Properties: { FunctionName: { Ref: 'F' }, EventSourceArn: { 'Fn::GetAtt': ['S', 'Arn'] }, ...esm },
+        Properties: {
+          FunctionName: { Ref: 'F' },
+          EventSourceArn: { 'Fn::GetAtt': ['S', 'Arn'] },
+          ...esm,
+        },
       },
     },
   });
@@ -137,7 +195,12 @@ describe('describeTemplate on hand-written templates', () => {
   it('GIVEN a mapping without optional properties WHEN described THEN AWS defaults apply (not weir defaults)', () => {
     const local = describeTemplate(base({}));
     expect(local.streams[0]).toMatchObject({ name: 'WeirDemo-S', shardCount: 2 });
-    expect(local.mappings[0]).toMatchObject({ handlerExport: 'main', operatorName: undefined, streamName: 'WeirDemo-S', onFailure: undefined });
+    expect(local.mappings[0]).toMatchObject({
+      handlerExport: 'main',
+      operatorName: undefined,
+      streamName: 'WeirDemo-S',
+      onFailure: undefined,
+    });
     expect(local.mappings[0]!.settings).toEqual({
       batchSize: 100,
       maximumBatchingWindowInSeconds: 0,
@@ -151,11 +214,15 @@ describe('describeTemplate on hand-written templates', () => {
   });
 
   it('GIVEN parallelization factor 4 in a template WHEN described THEN the shared validation rejects it', () => {
-    expect(() => describeTemplate(base({ ParallelizationFactor: 4 }))).toThrow(/parallelizationFactor must be 1.*\(given 4\)/);
+    expect(() => describeTemplate(base({ ParallelizationFactor: 4 }))).toThrow(
+      /parallelizationFactor must be 1.*\(given 4\)/,
+    );
   });
 
   it('GIVEN a tumbling window WHEN described THEN it is rejected as not reproduced locally', () => {
-    expect(() => describeTemplate(base({ TumblingWindowInSeconds: 60 }))).toThrow(/M.TumblingWindowInSeconds is not reproduced by weir's local ESM/);
+    expect(() => describeTemplate(base({ TumblingWindowInSeconds: 60 }))).toThrow(
+      /M.TumblingWindowInSeconds is not reproduced by weir's local ESM/,
+    );
   });
 
   it('GIVEN a function without weir:entry WHEN described THEN the error names the function and the fix', () => {
@@ -165,7 +232,10 @@ describe('describeTemplate on hand-written templates', () => {
 
   it('GIVEN an imported stream ARN WHEN described THEN the stream name comes from the ARN', () => {
     const t = base({ EventSourceArn: 'arn:aws:kinesis:us-east-1:000000000000:stream/external' });
-    expect(describeTemplate(t).mappings[0]).toMatchObject({ streamName: 'external', streamLogicalId: undefined });
+    expect(describeTemplate(t).mappings[0]).toMatchObject({
+      streamName: 'external',
+      streamLogicalId: undefined,
+    });
   });
 
   it('GIVEN an unresolvable environment token WHEN described THEN the error names where it is', () => {
@@ -173,7 +243,10 @@ describe('describeTemplate on hand-written templates', () => {
     const withEnv: CfnTemplate = {
       Resources: {
         ...t.Resources,
-        F: { ...t.Resources['F']!, Properties: { Environment: { Variables: { X: { 'Fn::ImportValue': 'y' } } } } },
+        F: {
+          ...t.Resources['F']!,
+          Properties: { Environment: { Variables: { X: { 'Fn::ImportValue': 'y' } } } },
+        },
       },
     };
     expect(() => describeTemplate(withEnv)).toThrow(/Cannot resolve F.Environment.Variables.X/);
@@ -196,7 +269,10 @@ class FakeAws {
   constructor(private readonly ttlSupported = true) {}
 
   clients(): ProvisionClients {
-    const send = (command: { constructor: { name: string }; input: Record<string, unknown> }): Promise<unknown> =>
+    const send = (command: {
+      constructor: { name: string };
+      input: Record<string, unknown>;
+    }): Promise<unknown> =>
       this.handle(command.constructor.name.replace(/Command$/, ''), command.input);
     const client = { send };
     return {
@@ -210,22 +286,35 @@ class FakeAws {
   private handle(op: string, input: Record<string, unknown>): Promise<unknown> {
     this.calls.push(op);
     this.inputs.push({ op, input });
-    const fail = (name: string): Promise<never> => Promise.reject(Object.assign(new Error(name), { name }));
+    const fail = (name: string): Promise<never> =>
+      Promise.reject(Object.assign(new Error(name), { name }));
     switch (op) {
       case 'CreateStream':
         if (this.streams.has(input['StreamName'] as string)) return fail('ResourceInUseException');
         this.streams.add(input['StreamName'] as string);
         return Promise.resolve({});
       case 'DescribeStream':
-        return Promise.resolve({ StreamDescription: { StreamStatus: 'ACTIVE', StreamARN: `arn:aws:kinesis:us-east-1:000000000000:stream/${String(input['StreamName'])}` } });
+        return Promise.resolve({
+          StreamDescription: {
+            StreamStatus: 'ACTIVE',
+            StreamARN: `arn:aws:kinesis:us-east-1:000000000000:stream/${String(input['StreamName'])}`,
+          },
+        });
       case 'CreateTable':
         if (this.tables.has(input['TableName'] as string)) return fail('ResourceInUseException');
         this.tables.add(input['TableName'] as string);
         return Promise.resolve({});
       case 'DescribeTable':
-        return Promise.resolve({ Table: { TableStatus: 'ACTIVE', TableArn: `arn:fake:table/${String(input['TableName'])}` } });
+        return Promise.resolve({
+          Table: {
+            TableStatus: 'ACTIVE',
+            TableArn: `arn:fake:table/${String(input['TableName'])}`,
+          },
+        });
       case 'DescribeTimeToLive':
-        return this.ttlSupported ? Promise.resolve({ TimeToLiveDescription: { TimeToLiveStatus: 'DISABLED' } }) : fail('UnknownOperationException');
+        return this.ttlSupported
+          ? Promise.resolve({ TimeToLiveDescription: { TimeToLiveStatus: 'DISABLED' } })
+          : fail('UnknownOperationException');
       case 'UpdateTimeToLive':
         return Promise.resolve({});
       case 'CreateBucket':
@@ -234,9 +323,15 @@ class FakeAws {
         return Promise.resolve({});
       case 'CreateQueue':
         this.queues.add(input['QueueName'] as string);
-        return Promise.resolve({ QueueUrl: `http://127.0.0.1:9324/000000000000/${String(input['QueueName'])}` });
+        return Promise.resolve({
+          QueueUrl: `http://127.0.0.1:9324/000000000000/${String(input['QueueName'])}`,
+        });
       case 'GetQueueAttributes':
-        return Promise.resolve({ Attributes: { QueueArn: `arn:aws:sqs:us-east-1:000000000000:${String(input['QueueUrl']).split('/').pop()}` } });
+        return Promise.resolve({
+          Attributes: {
+            QueueArn: `arn:aws:sqs:us-east-1:000000000000:${String(input['QueueUrl']).split('/').pop()}`,
+          },
+        });
       default:
         return fail(`Unexpected${op}`);
     }
@@ -253,8 +348,12 @@ describe('provisionFromTemplate', () => {
     expect(second).toEqual(first);
     expect(aws.calls.filter((c) => c === 'CreateStream')).toHaveLength(2);
     expect(first.streams[0]!.arn).toBe('arn:aws:kinesis:us-east-1:000000000000:stream/weir-clicks');
-    expect(first.mappings[0]!.streamArn).toBe('arn:aws:kinesis:us-east-1:000000000000:stream/weir-clicks');
-    expect(first.queues[0]!.url).toBe(`http://127.0.0.1:9324/000000000000/${first.queues[0]!.name}`);
+    expect(first.mappings[0]!.streamArn).toBe(
+      'arn:aws:kinesis:us-east-1:000000000000:stream/weir-clicks',
+    );
+    expect(first.queues[0]!.url).toBe(
+      `http://127.0.0.1:9324/000000000000/${first.queues[0]!.name}`,
+    );
     expect(first.mappings[0]!.onFailure!.arn).toBe(first.queues[0]!.arn);
     expect(first.queues[0]!.arn).toMatch(/^arn:aws:sqs:us-east-1:000000000000:WeirDemo-/);
     expect(first.tables[0]!.ttlApplied).toBe(true);
@@ -270,13 +369,37 @@ describe('provisionFromTemplate', () => {
     const state = creates.find((c) => String(c['TableName']).includes('StateTable'))!;
     expect(state['BillingMode']).toBe('PAY_PER_REQUEST');
     expect(state['GlobalSecondaryIndexes']).toEqual([
-      { IndexName: 'due', KeySchema: [{ AttributeName: 'dueBucket', KeyType: 'HASH' }, { AttributeName: 'dueAt', KeyType: 'RANGE' }], Projection: { ProjectionType: 'KEYS_ONLY' } },
-      { IndexName: 'expiry', KeySchema: [{ AttributeName: 'expiryBucket', KeyType: 'HASH' }, { AttributeName: 'cleanupAt', KeyType: 'RANGE' }], Projection: { ProjectionType: 'KEYS_ONLY' } },
-      { IndexName: 'outbox', KeySchema: [{ AttributeName: 'outboxBucket', KeyType: 'HASH' }, { AttributeName: 'outboxAt', KeyType: 'RANGE' }], Projection: { ProjectionType: 'KEYS_ONLY' } },
+      {
+        IndexName: 'due',
+        KeySchema: [
+          { AttributeName: 'dueBucket', KeyType: 'HASH' },
+          { AttributeName: 'dueAt', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'KEYS_ONLY' },
+      },
+      {
+        IndexName: 'expiry',
+        KeySchema: [
+          { AttributeName: 'expiryBucket', KeyType: 'HASH' },
+          { AttributeName: 'cleanupAt', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'KEYS_ONLY' },
+      },
+      {
+        IndexName: 'outbox',
+        KeySchema: [
+          { AttributeName: 'outboxBucket', KeyType: 'HASH' },
+          { AttributeName: 'outboxAt', KeyType: 'RANGE' },
+        ],
+        Projection: { ProjectionType: 'KEYS_ONLY' },
+      },
     ]);
     const results = creates.find((c) => String(c['TableName']).includes('ResultsTable'))!;
     expect(results['GlobalSecondaryIndexes']).toBeUndefined();
-    expect(results['KeySchema']).toEqual([{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }]);
+    expect(results['KeySchema']).toEqual([
+      { AttributeName: 'pk', KeyType: 'HASH' },
+      { AttributeName: 'sk', KeyType: 'RANGE' },
+    ]);
   });
 
   it('GIVEN an emulator without the TTL API WHEN provisioned THEN the table is still created and ttlApplied is false', async () => {

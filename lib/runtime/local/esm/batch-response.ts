@@ -22,28 +22,40 @@ export type BatchVerdict =
  * a sequence number of the batch, since the checkpoint cannot be trusted.
  * Several failures: the lowest sequence number wins.
  */
-export function judgeBatchResponse(value: unknown, batchSequenceNumbers: readonly string[]): BatchVerdict {
+export function judgeBatchResponse(
+  value: unknown,
+  batchSequenceNumbers: readonly string[],
+): BatchVerdict {
   if (value === null || value === undefined) return { kind: 'success' };
   if (typeof value !== 'object' || Array.isArray(value)) {
     return { kind: 'whole-failure', reason: `response is not an object (${typeof value})` };
   }
   const failures = (value as { batchItemFailures?: unknown }).batchItemFailures;
   if (failures === null || failures === undefined) return { kind: 'success' };
-  if (!Array.isArray(failures)) return { kind: 'whole-failure', reason: 'batchItemFailures is not a list' };
+  if (!Array.isArray(failures))
+    return { kind: 'whole-failure', reason: 'batchItemFailures is not a list' };
   if (failures.length === 0) return { kind: 'success' };
   const index = new Map(batchSequenceNumbers.map((s, i) => [s, i]));
   let lowest: { index: number; sequenceNumber: string } | undefined;
   for (const entry of failures as unknown[]) {
     if (entry === null || typeof entry !== 'object' || !('itemIdentifier' in entry)) {
-      return { kind: 'whole-failure', reason: `batchItemFailures entry without itemIdentifier: ${JSON.stringify(entry)}` };
+      return {
+        kind: 'whole-failure',
+        reason: `batchItemFailures entry without itemIdentifier: ${JSON.stringify(entry)}`,
+      };
     }
     const id = entry.itemIdentifier;
     if (typeof id !== 'string' || id === '') {
       return { kind: 'whole-failure', reason: `itemIdentifier is ${JSON.stringify(id)}` };
     }
     const i = index.get(id);
-    if (i === undefined) return { kind: 'whole-failure', reason: `itemIdentifier ${id} is not a sequence number of this batch` };
-    if (!lowest || compareSequenceNumbers(id, lowest.sequenceNumber) < 0) lowest = { index: i, sequenceNumber: id };
+    if (i === undefined)
+      return {
+        kind: 'whole-failure',
+        reason: `itemIdentifier ${id} is not a sequence number of this batch`,
+      };
+    if (!lowest || compareSequenceNumbers(id, lowest.sequenceNumber) < 0)
+      lowest = { index: i, sequenceNumber: id };
   }
   return lowest ? { kind: 'partial', ...lowest } : { kind: 'success' };
 }

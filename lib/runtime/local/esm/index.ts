@@ -28,7 +28,13 @@ export {
   type ProcessInvokerStats,
   type KillFault,
 } from './process-invoker.ts';
-export { buildKinesisEvent, buildKinesisRecord, arrivalSeconds, type StreamRecordInput, type KinesisEventSource } from './kinesis-event.ts';
+export {
+  buildKinesisEvent,
+  buildKinesisRecord,
+  arrivalSeconds,
+  type StreamRecordInput,
+  type KinesisEventSource,
+} from './kinesis-event.ts';
 export { judgeBatchResponse, type BatchVerdict } from './batch-response.ts';
 export {
   FailureCondition,

@@ -19,9 +19,19 @@ export type InvokeOutcome =
   /** The handler returned (or resolved) `value` (JSON round-tripped for a process invoker). */
   | { readonly kind: 'success'; readonly value: unknown; readonly durationMs: number }
   /** The handler threw or rejected: Lambda's `functionError: "Unhandled"`. */
-  | { readonly kind: 'function-error'; readonly errorType: string; readonly errorMessage: string; readonly durationMs: number }
+  | {
+      readonly kind: 'function-error';
+      readonly errorType: string;
+      readonly errorMessage: string;
+      readonly durationMs: number;
+    }
   /** The execution environment died (process.exit, SIGKILL, out of memory). */
-  | { readonly kind: 'crash'; readonly exitCode: number | null; readonly signal: string | null; readonly durationMs: number }
+  | {
+      readonly kind: 'crash';
+      readonly exitCode: number | null;
+      readonly signal: string | null;
+      readonly durationMs: number;
+    }
   /** The handler did not finish within the timeout; its environment was discarded. */
   | { readonly kind: 'timeout'; readonly timeoutMs: number; readonly durationMs: number };
 
@@ -36,9 +46,15 @@ export interface HandlerInvoker {
 export type KinesisHandler = (event: KinesisStreamEvent, context: Context) => unknown;
 
 /** Builds a Lambda-like `context` object whose remaining time counts down to `deadline` (epoch ms). */
-export function lambdaContext(ctx: Omit<InvokeContext, 'timeoutMs'>, deadline: number, now: () => number = Date.now): Context {
+export function lambdaContext(
+  ctx: Omit<InvokeContext, 'timeoutMs'>,
+  deadline: number,
+  now: () => number = Date.now,
+): Context {
   const unsupported = (name: string) => (): never => {
-    throw new Error(`context.${name}() is not supported: return a value or throw instead (Node.js 24 runtime semantics)`);
+    throw new Error(
+      `context.${name}() is not supported: return a value or throw instead (Node.js 24 runtime semantics)`,
+    );
   };
   return {
     callbackWaitsForEmptyEventLoop: true,
@@ -85,7 +101,11 @@ export class InProcessHandlerInvoker implements HandlerInvoker {
     const context = lambdaContext(ctx, started + ctx.timeoutMs);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<InvokeOutcome>((resolve) => {
-      timer = setTimeout(() => resolve({ kind: 'timeout', timeoutMs: ctx.timeoutMs, durationMs: Date.now() - started }), ctx.timeoutMs);
+      timer = setTimeout(
+        () =>
+          resolve({ kind: 'timeout', timeoutMs: ctx.timeoutMs, durationMs: Date.now() - started }),
+        ctx.timeoutMs,
+      );
     });
     const run = (async (): Promise<InvokeOutcome> => {
       try {

@@ -30,7 +30,10 @@ export function arrivalSeconds(date: Date): number {
 }
 
 /** Builds one event record. */
-export function buildKinesisRecord(record: StreamRecordInput, source: KinesisEventSource): KinesisStreamRecord {
+export function buildKinesisRecord(
+  record: StreamRecordInput,
+  source: KinesisEventSource,
+): KinesisStreamRecord {
   return {
     kinesis: {
       kinesisSchemaVersion: '1.0',
@@ -60,6 +63,9 @@ export function buildKinesisRecord(record: StreamRecordInput, source: KinesisEve
  *   invokeIdentityArn: 'arn:aws:iam::000000000000:role/weir-local',
  * });
  */
-export function buildKinesisEvent(records: readonly StreamRecordInput[], source: KinesisEventSource): KinesisStreamEvent {
+export function buildKinesisEvent(
+  records: readonly StreamRecordInput[],
+  source: KinesisEventSource,
+): KinesisStreamEvent {
   return { Records: records.map((r) => buildKinesisRecord(r, source)) };
 }

@@ -28,11 +28,19 @@ import {
 } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { ConfigError, WeirError } from '../../../errors.ts';
-import { resolveEsmSettings, type EventSourceMappingInput, type EventSourceMappingSettings } from '../../esm-settings.ts';
+import {
+  resolveEsmSettings,
+  type EventSourceMappingInput,
+  type EventSourceMappingSettings,
+} from '../../esm-settings.ts';
 import { judgeBatchResponse } from './batch-response.ts';
 import type { HandlerInvoker, InvokeOutcome } from './invoker.ts';
 import { buildKinesisEvent, type StreamRecordInput } from './kinesis-event.ts';
-import { FailureCondition, type KinesisFailureRecord, type OnFailureDestination } from './on-failure.ts';
+import {
+  FailureCondition,
+  type KinesisFailureRecord,
+  type OnFailureDestination,
+} from './on-failure.ts';
 
 /** Time source; tests inject a fake one to age records. */
 export interface EsmClock {
@@ -93,11 +101,40 @@ export type EsmEvent =
       /** 0 for the first invocation of these exact records, then 1, 2, ... */
       readonly retry: number;
     }
-  | { readonly type: 'batch-end'; readonly shardId: string; readonly requestId: string; readonly size: number; readonly outcome: InvokeOutcome['kind']; readonly verdict: string }
-  | { readonly type: 'batch-error'; readonly shardId: string; readonly requestId: string; readonly size: number; readonly outcome: InvokeOutcome }
-  | { readonly type: 'bisect'; readonly shardId: string; readonly from: number; readonly left: number; readonly right: number }
-  | { readonly type: 'discarded'; readonly shardId: string; readonly condition: FailureCondition; readonly size: number; readonly record: KinesisFailureRecord }
-  | { readonly type: 'iterator-renewed'; readonly shardId: string; readonly reason: 'expired' | 'age' }
+  | {
+      readonly type: 'batch-end';
+      readonly shardId: string;
+      readonly requestId: string;
+      readonly size: number;
+      readonly outcome: InvokeOutcome['kind'];
+      readonly verdict: string;
+    }
+  | {
+      readonly type: 'batch-error';
+      readonly shardId: string;
+      readonly requestId: string;
+      readonly size: number;
+      readonly outcome: InvokeOutcome;
+    }
+  | {
+      readonly type: 'bisect';
+      readonly shardId: string;
+      readonly from: number;
+      readonly left: number;
+      readonly right: number;
+    }
+  | {
+      readonly type: 'discarded';
+      readonly shardId: string;
+      readonly condition: FailureCondition;
+      readonly size: number;
+      readonly record: KinesisFailureRecord;
+    }
+  | {
+      readonly type: 'iterator-renewed';
+      readonly shardId: string;
+      readonly reason: 'expired' | 'age';
+    }
   | { readonly type: 'poll-error'; readonly shardId: string; readonly error: unknown };
 
 /** Per-shard state, as {@link LocalEventSourceMapping.stats} reports it. */
@@ -181,7 +218,14 @@ export class LocalEventSourceMapping {
   #discovery: Promise<void> | undefined;
   #lastDiscoveryStart = 0;
   #discoveryNow: (() => void) | undefined;
-  #counters = { invocations: 0, recordsDelivered: 0, retries: 0, bisects: 0, failuresSent: 0, recordsDiscarded: 0 };
+  #counters = {
+    invocations: 0,
+    recordsDelivered: 0,
+    retries: 0,
+    bisects: 0,
+    failuresSent: 0,
+    recordsDiscarded: 0,
+  };
 
   constructor(options: LocalEventSourceMappingOptions) {
     this.settings = resolveEsmSettings(options.settings);
@@ -200,7 +244,8 @@ export class LocalEventSourceMapping {
         throw new ConfigError(field, value, `must be a number >= ${min}`);
       }
     }
-    if (!options.streamName) throw new ConfigError('streamName', options.streamName, 'must be a stream name');
+    if (!options.streamName)
+      throw new ConfigError('streamName', options.streamName, 'must be a stream name');
   }
 
   /** The stream's ARN (known after {@link start}). */
@@ -210,7 +255,10 @@ export class LocalEventSourceMapping {
 
   /** The function ARN used in failure records and contexts. */
   get functionArn(): string {
-    return this.#o.functionArn ?? `arn:aws:lambda:${this.#region}:${this.#account}:function:${this.#functionName}`;
+    return (
+      this.#o.functionArn ??
+      `arn:aws:lambda:${this.#region}:${this.#account}:function:${this.#functionName}`
+    );
   }
 
   get #functionName(): string {
@@ -227,7 +275,9 @@ export class LocalEventSourceMapping {
   async start(): Promise<void> {
     if (this.#started) throw new WeirError('LocalEventSourceMapping already started');
     this.#started = true;
-    const summary = await this.#o.kinesis.send(new DescribeStreamSummaryCommand({ StreamName: this.#o.streamName }));
+    const summary = await this.#o.kinesis.send(
+      new DescribeStreamSummaryCommand({ StreamName: this.#o.streamName }),
+    );
     this.#streamArn = summary.StreamDescriptionSummary?.StreamARN ?? '';
     const arn = this.#streamArn.split(':');
     this.#region = arn[3] || this.#region;
@@ -257,9 +307,12 @@ export class LocalEventSourceMapping {
     const deadline = since + options.timeoutMs;
     this.#discoveryNow?.();
     while (!this.#isIdle(since)) {
-      if (this.#stopped) throw new WeirError('LocalEventSourceMapping stopped while waiting for idle');
+      if (this.#stopped)
+        throw new WeirError('LocalEventSourceMapping stopped while waiting for idle');
       if (Date.now() > deadline) {
-        throw new WeirError(`LocalEventSourceMapping not idle after ${options.timeoutMs} ms: ${JSON.stringify(this.stats().shards)}`);
+        throw new WeirError(
+          `LocalEventSourceMapping not idle after ${options.timeoutMs} ms: ${JSON.stringify(this.stats().shards)}`,
+        );
       }
       await sleep(20);
     }
@@ -284,7 +337,14 @@ export class LocalEventSourceMapping {
     for (const s of this.#shards.values()) {
       if (s.status === 'consumed') continue;
       if (s.status === 'waiting-for-parents') return false;
-      if (s.inFlight || s.gathered > 0 || s.endOfShard || s.caughtUpSince === undefined || s.caughtUpSince < since) return false;
+      if (
+        s.inFlight ||
+        s.gathered > 0 ||
+        s.endOfShard ||
+        s.caughtUpSince === undefined ||
+        s.caughtUpSince < since
+      )
+        return false;
     }
     return true;
   }
@@ -319,7 +379,9 @@ export class LocalEventSourceMapping {
     let token: string | undefined;
     do {
       const page = await this.#o.kinesis.send(
-        token ? new ListShardsCommand({ NextToken: token }) : new ListShardsCommand({ StreamName: this.#o.streamName }),
+        token
+          ? new ListShardsCommand({ NextToken: token })
+          : new ListShardsCommand({ StreamName: this.#o.streamName }),
       );
       out.push(...(page.Shards ?? []));
       token = page.NextToken;
@@ -366,7 +428,10 @@ export class LocalEventSourceMapping {
   #initialStart(): { startType: ShardIteratorType; startTimestamp?: Date } {
     const p = this.settings.startingPosition;
     if (p === 'AT_TIMESTAMP') {
-      return { startType: 'AT_TIMESTAMP', startTimestamp: new Date((this.settings.startingPositionTimestamp ?? 0) * 1000) };
+      return {
+        startType: 'AT_TIMESTAMP',
+        startTimestamp: new Date((this.settings.startingPositionTimestamp ?? 0) * 1000),
+      };
     }
     return { startType: p };
   }
@@ -388,9 +453,17 @@ export class LocalEventSourceMapping {
   async #acquireIterator(s: ShardState): Promise<void> {
     const base = { StreamName: this.#o.streamName, ShardId: s.shardId };
     const cmd = s.lastFetched
-      ? new GetShardIteratorCommand({ ...base, ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: s.lastFetched })
+      ? new GetShardIteratorCommand({
+          ...base,
+          ShardIteratorType: 'AFTER_SEQUENCE_NUMBER',
+          StartingSequenceNumber: s.lastFetched,
+        })
       : s.startType === 'AT_TIMESTAMP'
-        ? new GetShardIteratorCommand({ ...base, ShardIteratorType: 'AT_TIMESTAMP', Timestamp: s.startTimestamp })
+        ? new GetShardIteratorCommand({
+            ...base,
+            ShardIteratorType: 'AT_TIMESTAMP',
+            Timestamp: s.startTimestamp,
+          })
         : new GetShardIteratorCommand({ ...base, ShardIteratorType: s.startType });
     const out = await this.#o.kinesis.send(cmd);
     s.iterator = out.ShardIterator;
@@ -410,7 +483,9 @@ export class LocalEventSourceMapping {
     let out;
     const fetchStarted = Date.now();
     try {
-      out = await this.#o.kinesis.send(new GetRecordsCommand({ ShardIterator: s.iterator, Limit: limit }));
+      out = await this.#o.kinesis.send(
+        new GetRecordsCommand({ ShardIterator: s.iterator, Limit: limit }),
+      );
     } catch (err) {
       if ((err as { name?: string }).name === 'ExpiredIteratorException') {
         await this.#acquireIterator(s);
@@ -425,7 +500,8 @@ export class LocalEventSourceMapping {
     const last = records.at(-1);
     if (last?.SequenceNumber) s.lastFetched = last.SequenceNumber;
     if (!out.NextShardIterator) s.endOfShard = true;
-    s.caughtUpSince = records.length === 0 && (out.MillisBehindLatest ?? 0) === 0 ? fetchStarted : undefined;
+    s.caughtUpSince =
+      records.length === 0 && (out.MillisBehindLatest ?? 0) === 0 ? fetchStarted : undefined;
     return records;
   }
 
@@ -491,21 +567,42 @@ export class LocalEventSourceMapping {
 
   /** Runs one gathered batch to completion: success, partial checkpoints, bisects, retries, discards. */
   async #process(s: ShardState, batch: StreamRecordInput[]): Promise<void> {
-    const { bisectBatchOnFunctionError: bisect, maximumRetryAttempts: maxRetries, maximumRecordAgeInSeconds: maxAge } = this.settings;
+    const {
+      bisectBatchOnFunctionError: bisect,
+      maximumRetryAttempts: maxRetries,
+      maximumRecordAgeInSeconds: maxAge,
+    } = this.settings;
     const retryDelay = this.#o.retryDelayMs ?? 100;
     // Pending work, in shard order: bisect replaces the head by its two halves.
-    const queue: PendingBatch[] = [{ records: batch, retries: 0, invocations: 0, lastRequestId: undefined, lastOutcome: undefined }];
+    const queue: PendingBatch[] = [
+      {
+        records: batch,
+        retries: 0,
+        invocations: 0,
+        lastRequestId: undefined,
+        lastOutcome: undefined,
+      },
+    ];
     while (queue.length > 0) {
       const item = queue[0] as PendingBatch;
       if (this.#stopped) return; // not checkpointed: a restart would see these records again
       if (maxAge !== -1) {
         const now = this.#clock.now();
         let expired = 0;
-        while (expired < item.records.length && now - (item.records[expired] as StreamRecordInput).ApproximateArrivalTimestamp.getTime() > maxAge * 1000) {
+        while (
+          expired < item.records.length &&
+          now - (item.records[expired] as StreamRecordInput).ApproximateArrivalTimestamp.getTime() >
+            maxAge * 1000
+        ) {
           expired += 1;
         }
         if (expired > 0) {
-          await this.#discard(s, item, item.records.slice(0, expired), FailureCondition.RecordAgeExceeded);
+          await this.#discard(
+            s,
+            item,
+            item.records.slice(0, expired),
+            FailureCondition.RecordAgeExceeded,
+          );
           item.records = item.records.slice(expired);
           if (item.records.length === 0) {
             queue.shift();
@@ -543,18 +640,36 @@ export class LocalEventSourceMapping {
       item.lastOutcome = outcome;
       if (outcome.kind === 'success') {
         const verdict = this.settings.reportBatchItemFailures
-          ? judgeBatchResponse(outcome.value, item.records.map((r) => r.SequenceNumber))
+          ? judgeBatchResponse(
+              outcome.value,
+              item.records.map((r) => r.SequenceNumber),
+            )
           : ({ kind: 'success' } as const);
         const verdictText = verdict.kind;
         if (verdict.kind === 'success') {
           s.checkpoint = (item.records.at(-1) as StreamRecordInput).SequenceNumber;
           queue.shift();
-          this.#emit({ type: 'batch-end', shardId: s.shardId, requestId, size: item.records.length, outcome: outcome.kind, verdict: verdictText });
+          this.#emit({
+            type: 'batch-end',
+            shardId: s.shardId,
+            requestId,
+            size: item.records.length,
+            outcome: outcome.kind,
+            verdict: verdictText,
+          });
           continue;
         }
         if (verdict.kind === 'partial') {
-          this.#emit({ type: 'batch-end', shardId: s.shardId, requestId, size: item.records.length, outcome: outcome.kind, verdict: verdictText });
-          if (verdict.index > 0) s.checkpoint = (item.records[verdict.index - 1] as StreamRecordInput).SequenceNumber;
+          this.#emit({
+            type: 'batch-end',
+            shardId: s.shardId,
+            requestId,
+            size: item.records.length,
+            outcome: outcome.kind,
+            verdict: verdictText,
+          });
+          if (verdict.index > 0)
+            s.checkpoint = (item.records[verdict.index - 1] as StreamRecordInput).SequenceNumber;
           // Lambda retries only the remaining records, as a retry of the same batch.
           item.records = item.records.slice(verdict.index);
           item.retries += 1;
@@ -570,15 +685,39 @@ export class LocalEventSourceMapping {
           continue;
         }
       }
-      this.#emit({ type: 'batch-error', shardId: s.shardId, requestId, size: item.records.length, outcome });
+      this.#emit({
+        type: 'batch-error',
+        shardId: s.shardId,
+        requestId,
+        size: item.records.length,
+        outcome,
+      });
       if (bisect && item.records.length > 1) {
         // Splitting does not consume the retry quota (Lambda docs, "Error handling").
         const mid = Math.ceil(item.records.length / 2);
-        const left: PendingBatch = { records: item.records.slice(0, mid), retries: item.retries, invocations: 0, lastRequestId: undefined, lastOutcome: undefined };
-        const right: PendingBatch = { records: item.records.slice(mid), retries: item.retries, invocations: 0, lastRequestId: undefined, lastOutcome: undefined };
+        const left: PendingBatch = {
+          records: item.records.slice(0, mid),
+          retries: item.retries,
+          invocations: 0,
+          lastRequestId: undefined,
+          lastOutcome: undefined,
+        };
+        const right: PendingBatch = {
+          records: item.records.slice(mid),
+          retries: item.retries,
+          invocations: 0,
+          lastRequestId: undefined,
+          lastOutcome: undefined,
+        };
         queue.splice(0, 1, left, right);
         this.#counters.bisects += 1;
-        this.#emit({ type: 'bisect', shardId: s.shardId, from: item.records.length, left: left.records.length, right: right.records.length });
+        this.#emit({
+          type: 'bisect',
+          shardId: s.shardId,
+          from: item.records.length,
+          left: left.records.length,
+          right: right.records.length,
+        });
         continue;
       }
       if (maxRetries !== -1 && item.retries >= maxRetries) {
@@ -592,7 +731,12 @@ export class LocalEventSourceMapping {
     }
   }
 
-  async #discard(s: ShardState, item: PendingBatch, records: StreamRecordInput[], condition: FailureCondition): Promise<void> {
+  async #discard(
+    s: ShardState,
+    item: PendingBatch,
+    records: StreamRecordInput[],
+    condition: FailureCondition,
+  ): Promise<void> {
     const first = records[0] as StreamRecordInput;
     const last = records.at(-1) as StreamRecordInput;
     const outcome = item.lastOutcome;
@@ -629,7 +773,12 @@ export class LocalEventSourceMapping {
       // Lambda keeps trying to deliver the failure record; so do we, until stopped.
       for (let attempt = 0; ; attempt += 1) {
         try {
-          await this.#o.onFailure.send({ esmUuid: this.uuid, shardId: s.shardId, record, event: this.#event(s, records) });
+          await this.#o.onFailure.send({
+            esmUuid: this.uuid,
+            shardId: s.shardId,
+            record,
+            event: this.#event(s, records),
+          });
           this.#counters.failuresSent += 1;
           break;
         } catch (error) {
@@ -648,7 +797,8 @@ export class LocalEventSourceMapping {
       shardId: s.shardId,
       streamArn: this.#streamArn,
       awsRegion: this.#region,
-      invokeIdentityArn: this.#o.invokeIdentityArn ?? `arn:aws:iam::${this.#account}:role/weir-local-esm`,
+      invokeIdentityArn:
+        this.#o.invokeIdentityArn ?? `arn:aws:iam::${this.#account}:role/weir-local-esm`,
     });
   }
 }

@@ -101,16 +101,31 @@ export class S3OnFailureDestination implements OnFailureDestination {
     this.arn = `arn:aws:s3:::${options.bucket}`;
   }
   async send(failure: FailedBatch): Promise<void> {
-    const key = s3FailureObjectKey(failure.esmUuid, failure.shardId, new Date(failure.record.timestamp), (this.#options.randomId ?? randomUUID)());
+    const key = s3FailureObjectKey(
+      failure.esmUuid,
+      failure.shardId,
+      new Date(failure.record.timestamp),
+      (this.#options.randomId ?? randomUUID)(),
+    );
     const body = JSON.stringify({ ...failure.record, payload: failure.event });
     await this.#options.client.send(
-      new PutObjectCommand({ Bucket: this.#options.bucket, Key: key, Body: body, ContentType: 'application/json' }),
+      new PutObjectCommand({
+        Bucket: this.#options.bucket,
+        Key: key,
+        Body: body,
+        ContentType: 'application/json',
+      }),
     );
   }
 }
 
 /** Lambda's key: `aws/lambda/<ESM-UUID>/<shardID>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<Random UUID>` (UTC). */
-export function s3FailureObjectKey(esmUuid: string, shardId: string, at: Date, randomId: string): string {
+export function s3FailureObjectKey(
+  esmUuid: string,
+  shardId: string,
+  at: Date,
+  randomId: string,
+): string {
   const iso = at.toISOString(); // YYYY-MM-DDTHH:MM:SS.sssZ
   const day = iso.slice(0, 10);
   const time = iso.slice(11, 19).replaceAll(':', '.');
@@ -138,7 +153,10 @@ export class SqsOnFailureDestination implements OnFailureDestination {
   }
   async send(failure: FailedBatch): Promise<void> {
     await this.#options.client.send(
-      new SendMessageCommand({ QueueUrl: this.#options.queueUrl, MessageBody: JSON.stringify(failure.record) }),
+      new SendMessageCommand({
+        QueueUrl: this.#options.queueUrl,
+        MessageBody: JSON.stringify(failure.record),
+      }),
     );
   }
 }

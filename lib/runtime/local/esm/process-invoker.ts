@@ -90,13 +90,25 @@ class Worker {
           this.pending = undefined;
           clearTimeout(p.timer);
           const durationMs = Date.now() - p.started;
-          if (msg.ok) p.resolve({ kind: 'success', value: JSON.parse(msg.json) as unknown, durationMs });
-          else p.resolve({ kind: 'function-error', errorType: msg.errorType, errorMessage: msg.errorMessage, durationMs });
+          if (msg.ok)
+            p.resolve({ kind: 'success', value: JSON.parse(msg.json) as unknown, durationMs });
+          else
+            p.resolve({
+              kind: 'function-error',
+              errorType: msg.errorType,
+              errorMessage: msg.errorMessage,
+              durationMs,
+            });
         }
       });
       child.once('exit', (code, signal) => {
         this.dead = true;
-        reject(new InitError('Runtime.ExitError', `worker exited during init (code ${code}, signal ${signal})`));
+        reject(
+          new InitError(
+            'Runtime.ExitError',
+            `worker exited during init (code ${code}, signal ${signal})`,
+          ),
+        );
         const p = this.pending;
         if (p) {
           this.pending = undefined;
@@ -142,14 +154,22 @@ export class ProcessHandlerInvoker implements HandlerInvoker {
   readonly #faults: KillFault[] = [];
   #nextId = 1;
   #closed = false;
-  #stats = { invocations: 0, coldStarts: 0, crashes: 0, timeouts: 0, functionErrors: 0, coldStartMs: [] as number[] };
+  #stats = {
+    invocations: 0,
+    coldStarts: 0,
+    crashes: 0,
+    timeouts: 0,
+    functionErrors: 0,
+    coldStartMs: [] as number[],
+  };
 
   constructor(options: ProcessHandlerInvokerOptions) {
     if (!options.handler || options.handler.startsWith('#')) {
       throw new ConfigError('handler', options.handler, 'must be "path/to/module.ts#exportName"');
     }
     const max = options.maxWorkers ?? 64;
-    if (!Number.isInteger(max) || max < 1) throw new ConfigError('maxWorkers', max, 'must be an integer >= 1');
+    if (!Number.isInteger(max) || max < 1)
+      throw new ConfigError('maxWorkers', max, 'must be an integer >= 1');
     this.#options = options;
   }
 
@@ -160,7 +180,9 @@ export class ProcessHandlerInvoker implements HandlerInvoker {
 
   /** Pids of the workers alive now (warm or busy). */
   workerPids(): number[] {
-    return [...this.#all].filter((w) => !w.dead && w.child.pid !== undefined).map((w) => w.child.pid as number);
+    return [...this.#all]
+      .filter((w) => !w.dead && w.child.pid !== undefined)
+      .map((w) => w.child.pid as number);
   }
 
   stats(): ProcessInvokerStats {
@@ -177,7 +199,12 @@ export class ProcessHandlerInvoker implements HandlerInvoker {
     } catch (err) {
       if (err instanceof InitError) {
         this.#stats.functionErrors += 1;
-        return { kind: 'function-error', errorType: err.errorType, errorMessage: err.message, durationMs: Date.now() - started };
+        return {
+          kind: 'function-error',
+          errorType: err.errorType,
+          errorMessage: err.message,
+          durationMs: Date.now() - started,
+        };
       }
       if (err instanceof InitTimeout) {
         this.#stats.timeouts += 1;
@@ -195,7 +222,11 @@ export class ProcessHandlerInvoker implements HandlerInvoker {
         worker.pending = undefined;
         // Lambda stops a timed-out invocation by discarding its environment.
         worker.kill('SIGKILL');
-        resolve({ kind: 'timeout', timeoutMs: ctx.timeoutMs, durationMs: Date.now() - invokeStarted });
+        resolve({
+          kind: 'timeout',
+          timeoutMs: ctx.timeoutMs,
+          durationMs: Date.now() - invokeStarted,
+        });
       }, ctx.timeoutMs);
       const message: ParentMessage = {
         type: 'invoke',
@@ -213,7 +244,12 @@ export class ProcessHandlerInvoker implements HandlerInvoker {
           worker.pending = undefined;
           clearTimeout(pending.timer);
           worker.kill('SIGKILL');
-          resolve({ kind: 'crash', exitCode: null, signal: null, durationMs: Date.now() - invokeStarted });
+          resolve({
+            kind: 'crash',
+            exitCode: null,
+            signal: null,
+            durationMs: Date.now() - invokeStarted,
+          });
         }
       });
       const fault = this.#faults.shift();
@@ -251,7 +287,8 @@ export class ProcessHandlerInvoker implements HandlerInvoker {
     }
     const live = [...this.#all].filter((w) => !w.dead).length;
     const max = this.#options.maxWorkers ?? 64;
-    if (live >= max) throw new WeirError(`ProcessHandlerInvoker: ${live} workers busy, maxWorkers is ${max}`);
+    if (live >= max)
+      throw new WeirError(`ProcessHandlerInvoker: ${live} workers busy, maxWorkers is ${max}`);
     const worker = this.#fork();
     const initTimeoutMs = this.#options.initTimeoutMs ?? 10_000;
     let timer: NodeJS.Timeout | undefined;

@@ -40,7 +40,12 @@ async function main(): Promise<void> {
       const context = lambdaContext(message.context, message.context.deadline);
       try {
         const value: unknown = await handler(message.event as KinesisStreamEvent, context);
-        send({ type: 'result', id: message.id, ok: true, json: JSON.stringify(value ?? null) ?? 'null' });
+        send({
+          type: 'result',
+          id: message.id,
+          ok: true,
+          json: JSON.stringify(value ?? null) ?? 'null',
+        });
       } catch (err) {
         send({ type: 'result', id: message.id, ok: false, ...describeError(err) });
       }

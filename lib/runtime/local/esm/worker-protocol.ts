@@ -19,4 +19,10 @@ export type WorkerMessage =
   | { readonly type: 'ready'; readonly initMs: number }
   | { readonly type: 'init-error'; readonly errorType: string; readonly errorMessage: string }
   | { readonly type: 'result'; readonly id: number; readonly ok: true; readonly json: string }
-  | { readonly type: 'result'; readonly id: number; readonly ok: false; readonly errorType: string; readonly errorMessage: string };
+  | {
+      readonly type: 'result';
+      readonly id: number;
+      readonly ok: false;
+      readonly errorType: string;
+      readonly errorMessage: string;
+    };
