@@ -18,23 +18,22 @@ import {
   min,
   minutes,
   pipeline,
-  position,
   seconds,
   session,
   sliding,
   sum,
   tumbling,
 } from '../lib/core/index.ts';
+import type { AggregateFunction, WindowAssigner } from '../lib/core/index.ts';
+import { position, shardId } from '../lib/model/index.ts';
 import type {
-  AggregateFunction,
   DecodedRecord,
+  OperatorProgress,
   Position,
   SourceRecord,
-  WindowAssigner,
-} from '../lib/core/index.ts';
+} from '../lib/model/index.ts';
 import { ManualClock } from '../lib/ports/index.ts';
 import type {
-  OperatorProgress,
   OutboxAck,
   StateStore,
   WindowItem,
@@ -63,7 +62,7 @@ const HEADLINE_BATCH = 10_000;
 const KEYS = 1000;
 /** Key cardinality of the extra tumbling/uniform run that shows how the ratio depends on writes per record. */
 const FEW_KEYS = 100;
-const SHARD = 'shardId-000000000000';
+const SHARD = shardId('shardId-000000000000');
 const T0 = 1_700_000_000_000;
 
 function keyPicker(dist: 'uniform' | 'zipf', random: () => number, keys = KEYS): () => number {

@@ -37,8 +37,6 @@ export {
   utf8,
   createWindowOperator,
   WindowOperator,
-  DeadLetterReason,
-  LateReason,
   AggregateResultError,
   BatchOrderError,
   NondeterministicPipelineError,
@@ -46,17 +44,34 @@ export {
 } from './core/index.ts';
 export type {
   AggregateFunction,
-  BatchCounts,
-  BatchOutcome,
   Decoder,
-  LateRecord as CoreLateRecord,
-  Position,
-  SourceRecord,
-  TimeWindow,
   WindowAssigner,
   WindowedOperatorDefinition,
-  WindowResult as CoreWindowResult,
 } from './core/index.ts';
+export {
+  DeadLetterKind,
+  DeadLetterReason,
+  LateReason,
+  deadLetterId,
+  lateRecordId,
+  position,
+  resultId,
+  shardId,
+  windowResult,
+} from './model/index.ts';
+export type {
+  BatchCounts,
+  BatchOutcome,
+  DeadLetter,
+  DecodedRecord,
+  JsonValue,
+  LateRecord,
+  Position,
+  ShardId,
+  SourceRecord,
+  TimeWindow,
+  WindowResult,
+} from './model/index.ts';
 export {
   WeirError,
   ConfigError,
@@ -66,12 +81,21 @@ export {
   EmulatorError,
   RecordTooLargeError,
 } from './errors.ts';
-export { ManualClock, systemClock } from './ports/index.ts';
-export type { Clock, ShardDirectory, StateStore } from './ports/index.ts';
-export { SinkError, SinkOutcome, resultId } from './ports/sink.ts';
-export type { LateRecord, Sink, SinkWriteReport, WindowResult } from './ports/sink.ts';
-export { DeadLetterKind, DeadLetterError } from './ports/dead-letter.ts';
-export type { DeadLetter, DeadLetterEntry } from './ports/dead-letter.ts';
+export {
+  DeadLetterError,
+  ManualClock,
+  SinkError,
+  SinkOutcome,
+  systemClock,
+} from './ports/index.ts';
+export type {
+  Clock,
+  DeadLetterOutput,
+  ShardDirectory,
+  Sink,
+  SinkWriteReport,
+  StateStore,
+} from './ports/index.ts';
 export { createAwsClients, endpointsFromEnv } from './adapters/aws-clients.ts';
 export type { AwsClients, AwsClientConfig } from './adapters/aws-clients.ts';
 export { DynamoDbStateStore } from './adapters/dynamodb/dynamodb-state-store.ts';
@@ -80,11 +104,11 @@ export {
   DynamoDbResultSink,
   KinesisSink,
   S3Sink,
-  S3DeadLetter,
-  SqsDeadLetter,
+  S3DeadLetterOutput,
+  SqsDeadLetterOutput,
   InMemoryResultSink,
   InMemoryLateRecordSink,
-  InMemoryDeadLetter,
+  InMemoryDeadLetterOutput,
   lateRecordS3Format,
   windowResultS3Format,
   lateRecordKinesisFormat,

@@ -1,8 +1,15 @@
 /**
- * The output adapters: result sinks, late-data sinks and dead letters for
- * DynamoDB, Kinesis, S3, SQS and memory. See docs/sinks.md for each one's
- * guarantee and key layout.
+ * The output adapters: result sinks, late-data sinks and dead-letter outputs
+ * for DynamoDB, Kinesis, S3, SQS and memory, and the documents they store.
+ * See docs/sinks.md for each one's guarantee and key layout.
  */
+export {
+  lateRecordJson,
+  windowResultJson,
+  fromDeadLetterDocument,
+  toDeadLetterDocument,
+  type DeadLetterDocument,
+} from './documents.ts';
 export {
   DynamoDbResultSink,
   fromResultItem,
@@ -34,23 +41,22 @@ export {
 export {
   S3Sink,
   joinKey,
-  lateRecordJson,
   lateRecordS3Format,
-  windowResultJson,
   windowResultS3Format,
   type S3ObjectFormat,
   type S3SinkProps,
 } from './s3/s3-sink.ts';
-export { S3DeadLetter, type S3DeadLetterProps } from './s3/s3-dead-letter.ts';
+export { S3DeadLetterOutput, type S3DeadLetterOutputProps } from './s3/s3-dead-letter.ts';
+export { sinkWriteReport } from './sink-report.ts';
 export {
   SQS_DEFAULT_MAX_MESSAGE_BYTES,
   SQS_MAX_BATCH_ENTRIES,
   SQS_MAX_MESSAGE_BYTES_LIMIT,
-  SqsDeadLetter,
-  type SqsDeadLetterProps,
+  SqsDeadLetterOutput,
+  type SqsDeadLetterOutputProps,
 } from './sqs/sqs-dead-letter.ts';
 export {
-  InMemoryDeadLetter,
+  InMemoryDeadLetterOutput,
   InMemoryLateRecordSink,
   InMemoryResultSink,
   InMemorySink,

@@ -14,7 +14,7 @@ import {
   hllToJson,
 } from './hll.ts';
 import type { HllRegisters } from './hll.ts';
-import type { JsonValue } from './json.ts';
+import type { JsonValue } from '../model/json.ts';
 
 /**
  * An incremental aggregate. `add` folds one input into an accumulator,

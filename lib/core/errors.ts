@@ -2,6 +2,7 @@
  * Errors of the engine core. All extend {@link WeirError}.
  */
 import { WeirError } from '../errors.ts';
+import type { Position } from '../model/position.ts';
 
 /**
  * The state store kept rejecting a conditional write (another writer changed
@@ -60,21 +61,8 @@ export class AggregateResultError extends WeirError {
  */
 export class NondeterministicPipelineError extends WeirError {
   readonly operator: string;
-  readonly position: {
-    readonly shardId: string;
-    readonly sequenceNumber: string;
-    readonly subSequenceNumber: number;
-  };
-  constructor(
-    operator: string,
-    position: {
-      readonly shardId: string;
-      readonly sequenceNumber: string;
-      readonly subSequenceNumber: number;
-    },
-    detail: string,
-    cause?: unknown,
-  ) {
+  readonly position: Position;
+  constructor(operator: string, position: Position, detail: string, cause?: unknown) {
     super(
       `operator ${operator}: record ${position.shardId}/${position.sequenceNumber}/${position.subSequenceNumber} ` +
         `${detail} when decoded again; decoder, filter and map functions must be deterministic (no clocks, randomness or outside state)`,

@@ -1,6 +1,7 @@
 /**
  * The weir engine core: pipeline API, windows, time, aggregation and the
  * batch algorithm. Pure TypeScript: no AWS SDK, no Node built-ins, no clock.
+ * The records it reads and produces are lib/model's.
  */
 export { count, sum, min, max, avg, distinctApprox } from './aggregate.ts';
 export type { AggregateFunction, AvgAccumulator, DistinctApproxOptions } from './aggregate.ts';
@@ -25,13 +26,12 @@ export {
   HLL_MAX_PRECISION,
 } from './hll.ts';
 export type { HllRegisters } from './hll.ts';
-export type { JsonValue } from './json.ts';
 export {
   createWindowOperator,
   WindowOperator,
+  DEFAULT_PAGE_SIZE,
   MIN_EVENT_TIME,
   MAX_EVENT_TIME,
-  DEFAULT_PAGE_SIZE,
 } from './operator.ts';
 export type { BatchOptions, WindowOperatorDeps } from './operator.ts';
 export { pipeline, MAX_TIME_SETTING, MAX_KEY_BYTES_LIMIT } from './pipeline.ts';
@@ -48,33 +48,9 @@ export type {
   WindowedOperatorDefinition,
   WindowedStream,
 } from './pipeline.ts';
-export {
-  comparePositions,
-  compareSequenceNumbers,
-  decodeOffset,
-  encodeOffset,
-  position,
-  sequenceNumber,
-  shardId,
-  SEQUENCE_NUMBER_WIDTH,
-  SUB_SEQUENCE_WIDTH,
-} from './position.ts';
-export type { Position, SequenceNumber, ShardId } from './position.ts';
-export { DeadLetterReason, LateReason } from './records.ts';
-export type {
-  BatchCounts,
-  BatchOutcome,
-  DeadLetter,
-  DecodedRecord,
-  LateRecord,
-  SourceRecord,
-  TickOutcome,
-  WindowResult,
-} from './records.ts';
 export { isShardActive, watermarkCandidate } from './watermark.ts';
 export {
   assignWindows,
-  maxTimestamp,
   session,
   sessionsConnect,
   sliding,
@@ -82,10 +58,4 @@ export {
   windowStart,
   MAX_WINDOW_SIZE,
 } from './window.ts';
-export type {
-  SessionWindows,
-  SlidingWindows,
-  TimeWindow,
-  TumblingWindows,
-  WindowAssigner,
-} from './window.ts';
+export type { SessionWindows, SlidingWindows, TumblingWindows, WindowAssigner } from './window.ts';

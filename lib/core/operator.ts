@@ -20,26 +20,12 @@
  * guard drops records an item already absorbed, and firing is conditional.
  */
 import { ConfigError, WeirError } from '../errors.ts';
-import type { Clock } from '../ports/clock.ts';
-import { resultIdPart } from '../ports/sink.ts';
-import type {
-  JudgedView,
-  ShardProgress,
-  StateStore,
-  WindowItem,
-  WindowWrite,
-} from '../ports/state-store.ts';
-import type { AggregateFunction } from './aggregate.ts';
-import {
-  AggregateResultError,
-  BatchOrderError,
-  NondeterministicPipelineError,
-  StateContentionError,
-} from './errors.ts';
-import type { WindowedOperatorDefinition } from './pipeline.ts';
-import { compareSequenceNumbers, encodeOffset } from './position.ts';
-import type { Position } from './position.ts';
-import { DeadLetterReason, LateReason } from './records.ts';
+import { ResultIds } from '../model/ids.ts';
+import { toJsonValue, type JsonValue } from '../model/json.ts';
+import { comparePositions, encodeOffset } from '../model/position.ts';
+import type { Position, ShardId } from '../model/position.ts';
+import type { JudgedView, ShardProgress } from '../model/progress.ts';
+import { DEAD_LETTER_KIND, DeadLetterReason, LateReason } from '../model/records.ts';
 import type {
   BatchCounts,
   BatchOutcome,
@@ -49,11 +35,20 @@ import type {
   SourceRecord,
   TickOutcome,
   WindowResult,
-} from './records.ts';
-import type { JsonValue } from './json.ts';
+} from '../model/records.ts';
+import type { TimeWindow } from '../model/time-window.ts';
+import type { Clock } from '../ports/clock.ts';
+import type { StateStore, WindowItem, WindowWrite } from '../ports/state-store.ts';
+import type { AggregateFunction } from './aggregate.ts';
+import {
+  AggregateResultError,
+  BatchOrderError,
+  NondeterministicPipelineError,
+  StateContentionError,
+} from './errors.ts';
+import type { WindowedOperatorDefinition } from './pipeline.ts';
 import { watermarkCandidate, isShardActive } from './watermark.ts';
 import { windowStart } from './window.ts';
-import type { TimeWindow } from './window.ts';
 
 /** Earliest / latest accepted event time (the range of `Date`). */
 export const MIN_EVENT_TIME = -8.64e15;
@@ -62,6 +57,7 @@ export const MAX_EVENT_TIME = 8.64e15;
 
 const MAX_ATTEMPTS = 20;
 const NONE: readonly TimeWindow[] = Object.freeze([]);
+const EMPTY = new Uint8Array(0);
 /**
  * Default of {@link WindowOperatorDeps.pageSize}: Lambda's largest Kinesis
  * batch, so the windows one batch closes are normally fired (and purged) in
@@ -70,8 +66,6 @@ const NONE: readonly TimeWindow[] = Object.freeze([]);
  * DynamoDB, a due-index query per bucket and a BatchGetItem per round).
  */
 export const DEFAULT_PAGE_SIZE = 10_000;
-/** Keys whose URI encoding {@link ResultIds} keeps. */
-const KEY_CACHE = 10_000;
 
 // Per-record status in a batch (0: not decided yet).
 const SKIPPED = 1;
@@ -117,7 +111,7 @@ interface Group<ACC> {
 }
 
 interface Batch<IN> {
-  readonly shardId: string;
+  readonly shardId: ShardId;
   readonly records: readonly (SourceRecord | DecodedRecord<unknown>)[];
   readonly raw: boolean;
   readonly status: Uint8Array;
@@ -140,21 +134,8 @@ interface Batch<IN> {
   readonly dead: DeadLetter[];
   /** Sessions: the lowest end of the session items this batch planned to write. */
   lowestWrittenEnd: number;
-}
-
-function comparePositions(a: Position, b: Position): number {
-  const x = a.sequenceNumber;
-  const y = b.sequenceNumber;
-  // Canonical sequence numbers (no leading zero) compare by length, then as
-  // strings; the common case, increasing positions, costs one comparison.
-  if (x.charCodeAt(0) !== 48 && y.charCodeAt(0) !== 48) {
-    if (x.length !== y.length) return x.length - y.length;
-    if (x < y) return -1;
-    if (x !== y) return 1;
-    return a.subSequenceNumber - b.subSequenceNumber;
-  }
-  const c = compareSequenceNumbers(x, y);
-  return c !== 0 ? c : a.subSequenceNumber - b.subSequenceNumber;
+  /** Processing time of the attempt: when its dead letters were decided. */
+  readonly now: number;
 }
 
 function utf8Length(s: string): number {
@@ -210,48 +191,6 @@ function absorbedWith(
   return out;
 }
 
-/**
- * Builds the ids `resultId` (ports/sink.ts) builds, from the same parts
- * (`resultIdPart`), with the operator part and recent keys' parts cached:
- * firing builds one id per window, on the hot path.
- */
-export class ResultIds {
-  private readonly prefix: string;
-  private readonly keys = new Map<string, string>();
-  /** `<start>-<end>/v` of the last window asked for (firing goes window by window). */
-  private bounds = '';
-  private lastStart = NaN;
-  private lastEnd = NaN;
-
-  constructor(operator: string) {
-    this.prefix = resultIdPart.operator(operator);
-  }
-
-  /** The id of (key, [start, end), version); equals `resultId(operator, key, { start, end }, version)`. */
-  of(key: string, start: number, end: number, version: number): string {
-    let k = this.keys.get(key);
-    if (k === undefined) {
-      if (this.keys.size >= KEY_CACHE) this.keys.clear();
-      k = resultIdPart.key(key);
-      this.keys.set(key, k);
-    }
-    if (start !== this.lastStart || end !== this.lastEnd) {
-      this.lastStart = start;
-      this.lastEnd = end;
-      this.bounds = resultIdPart.window(start, end);
-    }
-    return this.prefix + k + this.bounds + String(version);
-  }
-}
-
-/** A result as JSON for the outbox (undefined and non-finite numbers become null, as in JSON). */
-function toJsonValue(value: unknown): JsonValue {
-  if (value === undefined) return null;
-  if (typeof value === 'number') return Number.isFinite(value) ? value : null;
-  if (typeof value === 'string' || typeof value === 'boolean' || value === null) return value;
-  return JSON.parse(JSON.stringify(value)) as JsonValue;
-}
-
 function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -299,7 +238,7 @@ export class WindowOperator<IN, ACC, OUT> {
 
   /** Processes one batch of raw records of one shard, in position order. */
   processBatch(
-    shardId: string,
+    shardId: ShardId,
     records: readonly SourceRecord[],
     options: BatchOptions = {},
   ): Promise<BatchOutcome<OUT>> {
@@ -308,7 +247,7 @@ export class WindowOperator<IN, ACC, OUT> {
 
   /** Like {@link processBatch} for records whose events are already decoded (the decoder is skipped). */
   processDecodedBatch(
-    shardId: string,
+    shardId: ShardId,
     records: readonly DecodedRecord<unknown>[],
     options: BatchOptions = {},
   ): Promise<BatchOutcome<OUT>> {
@@ -373,7 +312,7 @@ export class WindowOperator<IN, ACC, OUT> {
   }
 
   /** Marks a shard closed and fully consumed (it stops holding back the watermark), then ticks. */
-  async closeShard(shardId: string): Promise<TickOutcome<OUT>> {
+  async closeShard(shardId: ShardId): Promise<TickOutcome<OUT>> {
     const progress = await this.store.readProgress(this.definition.name);
     const p = progress.shards.find((s) => s.shardId === shardId);
     await this.store.writeShardProgress(this.definition.name, {
@@ -395,7 +334,7 @@ export class WindowOperator<IN, ACC, OUT> {
   }
 
   private async run(
-    shardId: string,
+    shardId: ShardId,
     records: readonly (SourceRecord | DecodedRecord<unknown>)[],
     raw: boolean,
     options: BatchOptions,
@@ -437,6 +376,7 @@ export class WindowOperator<IN, ACC, OUT> {
       lateIdx: [],
       dead: [],
       lowestWrittenEnd: Infinity,
+      now,
     };
     const { status, values, times } = batch;
     // An earlier attempt of this range recorded the view it judged against
@@ -860,16 +800,21 @@ export class WindowOperator<IN, ACC, OUT> {
     if (this.definition.assigner.kind === 'session') return 0;
     {
       const refs = new Map<string, { key: string; start: number; end: number }>();
-      for (const l of batch.late)
+      // Every late entry of the operator's carries its key.
+      for (const l of batch.late) {
+        const key = l.key as string;
         for (const w of l.windows)
-          refs.set(`${w.start}/${w.end}/${l.key}`, { key: l.key, start: w.start, end: w.end });
+          refs.set(`${w.start}/${w.end}/${key}`, { key, start: w.start, end: w.end });
+      }
       const list = [...refs.values()];
       const items = await this.store.getWindows(op, list);
       const byRef = new Map<string, WindowItem | undefined>();
       list.forEach((r, j) => byRef.set(`${r.start}/${r.end}/${r.key}`, items[j]));
       batch.late.forEach((l, j) => {
         const i = batch.lateIdx[j] as number;
-        const still = l.windows.filter((w) => !holds(byRef.get(`${w.start}/${w.end}/${l.key}`), i));
+        const still = l.windows.filter(
+          (w) => !holds(byRef.get(`${w.start}/${w.end}/${l.key as string}`), i),
+        );
         if (still.length === l.windows.length) return void keep.push(true);
         if (still.length === 0) {
           keep.push(false);
@@ -923,12 +868,15 @@ export class WindowOperator<IN, ACC, OUT> {
     const r = batch.records[i] as SourceRecord | DecodedRecord<unknown>;
     batch.status[i] = DEAD;
     batch.dead.push({
+      operator: this.definition.name,
       position: r.position,
+      data: batch.raw ? (r as SourceRecord).data : EMPTY,
+      kind: DEAD_LETTER_KIND[reason],
+      reason: `${reason}: ${messageOf(error)}`,
+      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      at: batch.now,
+      code: reason,
       partitionKey: r.partitionKey,
-      data: batch.raw ? (r as SourceRecord).data : undefined,
-      reason,
-      message: messageOf(error),
-      error,
     });
   }
 
@@ -943,15 +891,16 @@ export class WindowOperator<IN, ACC, OUT> {
     const r = batch.records[i] as SourceRecord | DecodedRecord<unknown>;
     batch.lateIdx.push(i);
     batch.late.push({
-      tag: this.definition.lateDataTag,
+      operator: this.definition.name,
+      output: this.definition.lateDataTag,
       position: r.position,
-      partitionKey: r.partitionKey,
-      data: batch.raw ? (r as SourceRecord).data : undefined,
-      key,
+      data: batch.raw ? (r as SourceRecord).data : EMPTY,
       eventTime: batch.times[i] as number,
       windows,
       reason,
       watermark,
+      key,
+      partitionKey: r.partitionKey,
     });
   }
 

@@ -11,7 +11,7 @@
  * pace with processing time. Records that break that assumption are not lost;
  * they go to the late-data output.
  */
-import type { ShardProgress } from '../ports/state-store.ts';
+import type { ShardProgress } from '../model/progress.ts';
 import type { EventTimeSettings } from './pipeline.ts';
 
 /** Whether a shard holds back the operator watermark at processing time `now`. */

@@ -4,18 +4,8 @@
  * watermark at which it fires.
  */
 import { ConfigError } from '../errors.ts';
+import type { TimeWindow } from '../model/time-window.ts';
 import type { Millis } from './duration.ts';
-
-/** A half-open event-time interval `[start, end)` in epoch ms. */
-export interface TimeWindow {
-  readonly start: number;
-  readonly end: number;
-}
-
-/** The last event time that belongs to a window: `end - 1`. */
-export function maxTimestamp(window: TimeWindow): number {
-  return window.end - 1;
-}
 
 /** Fixed-size, non-overlapping windows. */
 export interface TumblingWindows {

@@ -16,7 +16,7 @@ import type { AwsClients } from '../adapters/aws-clients.ts';
 import { fromResultItem } from '../adapters/dynamodb/dynamodb-result-sink.ts';
 import { putRecords, type ProducerRecord } from '../kinesis/index.ts';
 import { localAwsFromEnv } from '../local-aws/index.ts';
-import type { WindowResult } from '../ports/sink.ts';
+import type { WindowResult } from '../model/records.ts';
 import { lambdaConfigFromEnv } from '../runtime/lambda/config.ts';
 import { createLambdaHandlers } from '../runtime/lambda/handlers.ts';
 import {

@@ -26,7 +26,7 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { createHash } from 'node:crypto';
 import { ConfigError, RecordTooLargeError, WeirError } from '../errors.ts';
-import { position, type Position } from '../core/position.ts';
+import { position, type Position } from '../model/position.ts';
 import { KplAggregateBuilder } from './kpl.ts';
 
 /** Kinesis' PutRecords limits (defaults of {@link PutRecordsOptions}). */

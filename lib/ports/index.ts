@@ -1,16 +1,19 @@
-/** Ports: the interfaces the engine core talks to. */
+/**
+ * Ports: the interfaces the engine core and the runtime talk to, and the
+ * types they speak. Implementations live in lib/adapters.
+ */
 export { ManualClock, systemClock } from './clock.ts';
 export type { Clock } from './clock.ts';
+export type { DeadLetterOutput } from './dead-letter-output.ts';
+export { DeadLetterError, DeadLetterTooLargeError, SinkError } from './errors.ts';
+export type { ShardDirectory, ShardInfo } from './shard-directory.ts';
+export { SinkOutcome } from './sink.ts';
+export type { Sink, SinkItemReport, SinkWriteReport } from './sink.ts';
 export type {
-  JudgedView,
-  OperatorProgress,
-  ShardProgress,
+  OutboxAck,
+  OutboxEntry,
   StateStore,
   WindowItem,
   WindowRef,
   WindowWrite,
-  OutboxAck,
-  OutboxEntry,
 } from './state-store.ts';
-export { keptJudgedView, progressRegresses } from './state-store.ts';
-export type { ShardDirectory, ShardInfo } from './shard-directory.ts';

@@ -4,10 +4,11 @@
  * shard has been consumed past a position. The Kinesis adapter answers from
  * ListShards and GetRecords; tests use an in-memory one.
  */
+import type { ShardId } from '../model/position.ts';
 
 /** One shard of the source stream. */
 export interface ShardInfo {
-  readonly shardId: string;
+  readonly shardId: ShardId;
   readonly parentShardId?: string;
   readonly adjacentParentShardId?: string;
   /** A closed shard (split or merged away) takes no new records. */
@@ -21,11 +22,11 @@ export interface ShardDirectory {
    * True when `shardId` is closed and no record lies after `committedSequenceNumber`
    * (`null`: nothing consumed yet, so true only for a closed, empty shard).
    */
-  isConsumed(shardId: string, committedSequenceNumber: string | null): Promise<boolean>;
+  isConsumed(shardId: ShardId, committedSequenceNumber: string | null): Promise<boolean>;
   /**
    * True when records lie after `committedSequenceNumber` (`null`: any record):
    * the shard is backlogged, not idle, however long since its last batch
    * (Lambda may be retrying a failing batch, or be slow to start).
    */
-  hasRecordsAfter(shardId: string, committedSequenceNumber: string | null): Promise<boolean>;
+  hasRecordsAfter(shardId: ShardId, committedSequenceNumber: string | null): Promise<boolean>;
 }

@@ -23,8 +23,9 @@
  * Every write is conditional on the item's `revision` (or on its absence),
  * so a lost race surfaces as `false` and the engine re-reads and retries.
  */
-import type { JsonValue } from '../core/json.ts';
-import type { TimeWindow } from '../core/window.ts';
+import type { JsonValue } from '../model/json.ts';
+import type { OperatorProgress, ShardProgress } from '../model/progress.ts';
+import type { TimeWindow } from '../model/time-window.ts';
 
 /** Identifies one window item. */
 export interface WindowRef {
@@ -93,93 +94,6 @@ export type WindowWrite =
       readonly expectedRevision: number;
     };
 
-/** Progress of one source shard. */
-export interface ShardProgress {
-  readonly shardId: string;
-  /** Encoded offset of the last record durably applied; `null` before the first batch. */
-  readonly committed: string | null;
-  /** Shard watermark W(s) = max event time - maxOutOfOrderness; `null` before any event. */
-  readonly watermark: number | null;
-  /** Processing time (epoch ms) of the shard's last batch. */
-  readonly lastActivity: number;
-  /** The shard is closed (resharding) and fully consumed. */
-  readonly closed: boolean;
-  /**
-   * The view an attempt judged lateness against, written before its state
-   * writes when it has late records, and kept until the shard commits past
-   * `upTo`: a retry judges those records against at least this view, so a
-   * record an attempt judged late stays late (docs/semantics.md "Retries and
-   * lateness"). Absent when no attempt in flight had late records.
-   */
-  readonly judged?: JudgedView | undefined;
-}
-
-/** What an attempt judged lateness against (see {@link ShardProgress.judged}). */
-export interface JudgedView {
-  /** Encoded offset of the attempt's last record: the view covers records up to it. */
-  readonly upTo: string;
-  /** The published operator watermark it read (`-Infinity`: none yet). */
-  readonly published: number;
-  /** The lowest watermark of the other active shards it read (`Infinity`: none active). */
-  readonly others: number;
-}
-
-/**
- * Whether writing `written` over `stored` would move `committed` or
- * `watermark` backwards (a stored value and a written `null` count as
- * backwards): the condition every {@link StateStore.writeShardProgress} enforces.
- */
-export function progressRegresses(stored: ShardProgress, written: ShardProgress): boolean {
-  if (
-    stored.committed !== null &&
-    (written.committed === null || written.committed < stored.committed)
-  )
-    return true;
-  return (
-    stored.watermark !== null &&
-    (written.watermark === null || written.watermark < stored.watermark)
-  );
-}
-
-/**
- * The judged view a store keeps when `written` is written over a stored
- * view: the higher of the two in every part (views only ever rise, as an
- * attempt merges its view with the one it read), dropped once `written`
- * commits at or past its `upTo` (no record it covers is judged again).
- *
- * Merging in the store, rather than letting the last writer win, is what
- * keeps a view that an attempt wrote after another writer read the
- * progress: the ticker's backlog refresh or a shard's registration would
- * otherwise replace it with the view they read, or none, and a retry would
- * judge the records the attempt sent to the late output against a lower
- * view (docs/semantics.md "Retries and lateness").
- */
-export function keptJudgedView(
-  stored: JudgedView | undefined,
-  written: ShardProgress,
-): JudgedView | undefined {
-  const w = written.judged;
-  let view: JudgedView | undefined;
-  if (stored === undefined) view = w;
-  else if (w === undefined) view = stored;
-  else
-    view = {
-      upTo: stored.upTo > w.upTo ? stored.upTo : w.upTo,
-      published: Math.max(stored.published, w.published),
-      others: Math.max(stored.others, w.others),
-    };
-  if (view !== undefined && written.committed !== null && written.committed >= view.upTo)
-    return undefined;
-  return view;
-}
-
-/** The progress of every shard plus the published operator watermark. */
-export interface OperatorProgress {
-  /** Operator watermark; `null` before it first advanced. Never decreases. */
-  readonly watermark: number | null;
-  readonly shards: readonly ShardProgress[];
-}
-
 /** Keyed window state and shard progress of window operators. */
 export interface StateStore {
   /** Reads every shard's progress and the operator watermark. */
@@ -187,10 +101,10 @@ export interface StateStore {
   /**
    * Writes a shard's progress. Conditional: never moves `committed` or
    * `watermark` backwards (returns `false` and changes nothing if it would;
-   * see {@link progressRegresses}). The stored `judged` view is never
-   * replaced by a lower one or dropped by a writer that read the progress
-   * before the view was written: the store keeps {@link keptJudgedView} of
-   * the stored view and the written progress.
+   * see `progressRegresses` in lib/model/progress.ts). The stored `judged`
+   * view is never replaced by a lower one or dropped by a writer that read
+   * the progress before the view was written: the store keeps
+   * `keptJudgedView` of the stored view and the written progress.
    */
   writeShardProgress(operator: string, progress: ShardProgress): Promise<boolean>;
   /** Raises the operator watermark to at least `watermark`; returns the stored value (monotonic). */

@@ -20,15 +20,16 @@ import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda'
 import { createWindowOperator, type WindowOperator } from '../core/operator.ts';
 import { ConfigError, WeirError } from '../errors.ts';
 import type { WindowedOperatorDefinition } from '../core/pipeline.ts';
-import type { WindowResult as CoreResult, BatchCounts } from '../core/records.ts';
-import { decodeOffset } from '../core/position.ts';
+import { decodeOffset, type ShardId } from '../model/position.ts';
+import type { OperatorProgress } from '../model/progress.ts';
+import { emittedResult, lateRecordsPerWindow } from '../model/records.ts';
+import type { BatchCounts, DeadLetter, LateRecord, WindowResult } from '../model/records.ts';
 import type { Clock } from '../ports/clock.ts';
-import type { OperatorProgress, StateStore } from '../ports/state-store.ts';
-import type { DeadLetter, DeadLetterEntry } from '../ports/dead-letter.ts';
-import type { LateRecord, Sink, WindowResult } from '../ports/sink.ts';
+import type { DeadLetterOutput } from '../ports/dead-letter-output.ts';
 import type { ShardDirectory, ShardInfo } from '../ports/shard-directory.ts';
+import type { Sink } from '../ports/sink.ts';
+import type { StateStore } from '../ports/state-store.ts';
 import { shardBatchesFromEvent, type ShardBatch } from './lambda/event-records.ts';
-import { toDeadLetterEntry, toSinkLateRecords, toSinkResult } from './outputs.ts';
 
 /** A structured log line sink (JSON to stdout in Lambda). */
 export type RuntimeLog = (entry: Readonly<Record<string, unknown>>) => void;
@@ -42,7 +43,7 @@ export interface OperatorRuntimeOptions<IN, ACC, OUT> {
   readonly results: Sink<WindowResult>;
   /** Where late records go, by side-output tag; a tag without a sink fails at construction. */
   readonly lateOutputs: Readonly<Record<string, Sink<LateRecord>>>;
-  readonly deadLetter: DeadLetter;
+  readonly deadLetter: DeadLetterOutput;
   /**
    * Shards of the source stream: registration of open shards (cold start and
    * ticks) and the ticker's resharding step. @default none (a shard counts
@@ -62,7 +63,7 @@ interface ShardView {
 
 /** Totals of one handled event, logged and returned for tests. */
 export interface BatchReport {
-  readonly shardId: string;
+  readonly shardId: ShardId;
   readonly counts: BatchCounts;
   readonly kplDeadLettered: number;
   readonly results: number;
@@ -72,7 +73,7 @@ export interface BatchReport {
 /** What one tick did. */
 export interface TickReport {
   readonly watermark: number;
-  readonly closedShards: readonly string[];
+  readonly closedShards: readonly ShardId[];
   readonly fired: number;
   readonly redriven: number;
 }
@@ -136,15 +137,11 @@ export class OperatorRuntime<IN, ACC, OUT> {
   }
 
   private async handleShardBatch(batch: ShardBatch): Promise<BatchReport> {
-    const now = this.options.clock.now();
     // Broken aggregates never reach the core: deliver them first (deterministic keys make a retry harmless).
     if (batch.deadLetters.length > 0) await this.options.deadLetter.send(batch.deadLetters);
     const outcome = await this.operator.processBatch(batch.shardId, batch.records, {
       sideOutputs: async (late, dead) => {
-        await Promise.all([
-          this.sendLate(late),
-          this.sendDead(dead.map((d) => toDeadLetterEntry(this.name, d, now))),
-        ]);
+        await Promise.all([this.sendLate(late), this.sendDead(dead)]);
       },
     });
     await this.emit(outcome.results);
@@ -195,7 +192,7 @@ export class OperatorRuntime<IN, ACC, OUT> {
    * batch or goes idle: what a Flink source split does before its first
    * record. Without a shard directory a shard counts from its first batch.
    */
-  async registerShards(): Promise<string[]> {
+  async registerShards(): Promise<ShardId[]> {
     const view = await this.shardView();
     return view === undefined ? [] : this.register(view);
   }
@@ -211,10 +208,10 @@ export class OperatorRuntime<IN, ACC, OUT> {
     return { dir, shards, progress };
   }
 
-  private async register({ shards, progress }: ShardView): Promise<string[]> {
+  private async register({ shards, progress }: ShardView): Promise<ShardId[]> {
     const known = new Set(progress.shards.map((p) => p.shardId));
     const now = this.options.clock.now();
-    const registered: string[] = [];
+    const registered: ShardId[] = [];
     for (const s of shards) {
       if (s.closed || known.has(s.shardId)) continue;
       // Conditional: never moves progress a batch wrote in the meantime backwards.
@@ -294,8 +291,8 @@ export class OperatorRuntime<IN, ACC, OUT> {
     }
   }
 
-  private async closeConsumedShards({ dir, shards, progress }: ShardView): Promise<string[]> {
-    const closed: string[] = [];
+  private async closeConsumedShards({ dir, shards, progress }: ShardView): Promise<ShardId[]> {
+    const closed: ShardId[] = [];
     for (const s of shards) {
       if (!s.closed) continue;
       const p = progress.shards.find((x) => x.shardId === s.shardId);
@@ -339,18 +336,19 @@ export class OperatorRuntime<IN, ACC, OUT> {
     return total;
   }
 
-  /** Writes results to the sink, then clears their outbox entries. */
-  private async emit(results: readonly CoreResult<unknown>[]): Promise<void> {
+  /** Writes results to the sink (as JSON, stamped with the emission time), then clears their outbox entries. */
+  private async emit(results: readonly WindowResult<unknown>[]): Promise<void> {
     if (results.length === 0) return;
     const now = this.options.clock.now();
-    await this.options.results.write(results.map((r) => toSinkResult(r, now)));
+    await this.options.results.write(results.map((r) => emittedResult(r, now)));
     await this.operator.acknowledge(results);
   }
 
-  private async sendLate(late: Parameters<typeof toSinkLateRecords>[1]): Promise<void> {
+  /** Late records to the sink of their side output, one item per (record, window). */
+  private async sendLate(late: readonly LateRecord[]): Promise<void> {
     if (late.length === 0) return;
     const byTag = new Map<string, LateRecord[]>();
-    for (const l of toSinkLateRecords(this.name, late)) {
+    for (const l of lateRecordsPerWindow(late)) {
       const list = byTag.get(l.output) ?? [];
       list.push(l);
       byTag.set(l.output, list);
@@ -363,8 +361,8 @@ export class OperatorRuntime<IN, ACC, OUT> {
     }
   }
 
-  private async sendDead(entries: readonly DeadLetterEntry[]): Promise<void> {
-    if (entries.length > 0) await this.options.deadLetter.send(entries);
+  private async sendDead(deadLetters: readonly DeadLetter[]): Promise<void> {
+    if (deadLetters.length > 0) await this.options.deadLetter.send(deadLetters);
   }
 
   /** The first record of the batch above the shard's committed position, or undefined if all are applied. */

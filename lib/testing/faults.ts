@@ -20,7 +20,8 @@
  * that every kind of call was crash-tested.
  */
 import { seededRandom } from './random.ts';
-import type { DeadLetter, DeadLetterEntry } from '../ports/dead-letter.ts';
+import type { DeadLetter } from '../model/records.ts';
+import type { DeadLetterOutput } from '../ports/dead-letter-output.ts';
 import type { ShardDirectory, ShardInfo } from '../ports/shard-directory.ts';
 import type { Sink, SinkWriteReport } from '../ports/sink.ts';
 import type { StateStore } from '../ports/state-store.ts';
@@ -207,14 +208,14 @@ export function faultySink<T>(inner: Sink<T>, plan: FaultPlan, name = 'sink'): S
   };
 }
 
-/** A DeadLetter whose sends may crash before, after or during (a prefix of the entries stored). */
+/** A DeadLetterOutput whose sends may crash before, after or during (a prefix of the entries stored). */
 export function faultyDeadLetter(
-  inner: DeadLetter,
+  inner: DeadLetterOutput,
   plan: FaultPlan,
   name = 'deadLetter',
-): DeadLetter {
+): DeadLetterOutput {
   return {
-    send: (entries: readonly DeadLetterEntry[]): Promise<void> =>
+    send: (entries: readonly DeadLetter[]): Promise<void> =>
       guarded(
         plan,
         `${name}.send`,

@@ -8,7 +8,7 @@ import { InMemoryStateStore } from '../adapters/memory/in-memory-state-store.ts'
 import { createWindowOperator } from '../core/operator.ts';
 import type { BatchOptions, WindowOperator } from '../core/operator.ts';
 import type { WindowedOperatorDefinition } from '../core/pipeline.ts';
-import { position } from '../core/position.ts';
+import { position, shardId, type ShardId } from '../model/position.ts';
 import type {
   BatchCounts,
   BatchOutcome,
@@ -16,7 +16,7 @@ import type {
   LateRecord,
   SourceRecord,
   WindowResult,
-} from '../core/records.ts';
+} from '../model/records.ts';
 import { ManualClock } from '../ports/clock.ts';
 import type { StateStore } from '../ports/state-store.ts';
 
@@ -24,8 +24,8 @@ import type { StateStore } from '../ports/state-store.ts';
 export const FIRST_SEQUENCE_NUMBER = 49590338271490256608559692538361571095921575989136588898n;
 
 /** `shardId-000000000003` for 3. */
-export function harnessShardId(index: number): string {
-  return `shardId-${String(index).padStart(12, '0')}`;
+export function harnessShardId(index: number): ShardId {
+  return shardId(`shardId-${String(index).padStart(12, '0')}`);
 }
 
 /** Options of {@link WindowOperatorHarness}. */
@@ -78,8 +78,8 @@ export class WindowOperatorHarness<IN, ACC, OUT> {
     this.operator = createWindowOperator(definition, { store: this.store, clock: this.clock });
   }
 
-  private shard(shard: number | string): string {
-    return typeof shard === 'number' ? harnessShardId(shard) : shard;
+  private shard(shard: number | string): ShardId {
+    return typeof shard === 'number' ? harnessShardId(shard) : shardId(shard);
   }
 
   /** Builds records with the next positions of a shard; nothing is delivered yet. */
@@ -168,7 +168,7 @@ export class WindowOperatorHarness<IN, ACC, OUT> {
       const id = `${r.key}|${r.window.start}|${r.window.end}`;
       const have = latest.get(id);
       if (have === undefined || r.version > have.version) latest.set(id, r);
-      for (const s of r.supersedes) superseded.add(`${r.key}|${s.start}|${s.end}`);
+      for (const s of r.supersedes ?? []) superseded.add(`${r.key}|${s.start}|${s.end}`);
     }
     return [...latest.entries()]
       .filter(([id]) => !superseded.has(id))

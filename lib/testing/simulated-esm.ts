@@ -28,6 +28,7 @@
  */
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import type { ManualClock } from '../ports/clock.ts';
+import { shardId as toShardId } from '../model/position.ts';
 import type { ShardDirectory, ShardInfo } from '../ports/shard-directory.ts';
 import { buildKinesisEvent, type StreamRecordInput } from '../runtime/local/esm/kinesis-event.ts';
 import { judgeBatchResponse } from '../runtime/local/esm/batch-response.ts';
@@ -118,7 +119,7 @@ export class SimulatedKinesis implements ShardDirectory {
   listShards(): Promise<readonly ShardInfo[]> {
     return Promise.resolve(
       this.shards.map((s) => ({
-        shardId: s.shardId,
+        shardId: toShardId(s.shardId),
         ...(s.parentShardId === undefined ? {} : { parentShardId: s.parentShardId }),
         ...(s.adjacentParentShardId === undefined
           ? {}

@@ -1,21 +1,18 @@
 /**
- * Contract of a `DeadLetter`: raw bytes survive byte-for-byte (invalid UTF-8,
+ * Contract of a `DeadLetterOutput`: raw bytes survive byte-for-byte (invalid UTF-8,
  * empty, 1 MiB), every field survives, and (for idempotent destinations) a
  * retried send does not duplicate.
  */
 import { describe, expect, it } from 'vitest';
-import { position } from '../../lib/core/position.ts';
-import {
-  DeadLetterKind,
-  deadLetterId,
-  type DeadLetter,
-  type DeadLetterEntry,
-} from '../../lib/ports/outputs.ts';
+import { deadLetterId } from '../../lib/model/ids.ts';
+import { position } from '../../lib/model/position.ts';
+import { DeadLetterKind, type DeadLetter } from '../../lib/model/records.ts';
+import type { DeadLetterOutput } from '../../lib/ports/dead-letter-output.ts';
 
 export interface DeadLetterSubject {
-  readonly deadLetter: DeadLetter;
-  /** Every stored entry of one operator (duplicates included, if the destination keeps them). */
-  readAll(operator: string): Promise<DeadLetterEntry[]>;
+  readonly deadLetter: DeadLetterOutput;
+  /** Every stored dead letter of one operator (duplicates included, if the destination keeps them). */
+  readAll(operator: string): Promise<DeadLetter[]>;
   /** A retried send replaces rather than adds (S3, memory; not SQS standard queues). */
   readonly idempotent: boolean;
   /** Largest raw payload the destination takes. @default 1 MiB */
@@ -41,8 +38,8 @@ function entry(
   operator: string,
   seqSuffix: number,
   raw: Uint8Array,
-  overrides: Partial<DeadLetterEntry> = {},
-): DeadLetterEntry {
+  overrides: Partial<DeadLetter> = {},
+): DeadLetter {
   return {
     operator,
     position: position(
@@ -50,7 +47,7 @@ function entry(
       `${SEQ.slice(0, -3)}${String(seqSuffix).padStart(3, '0')}`,
       0,
     ),
-    raw,
+    data: raw,
     reason: 'could not decode JSON: Unexpected token',
     kind: DeadLetterKind.Decode,
     at: 1_700_000_000_123,
@@ -58,14 +55,14 @@ function entry(
   };
 }
 
-const sortById = (es: DeadLetterEntry[]): DeadLetterEntry[] =>
+const sortById = (es: DeadLetter[]): DeadLetter[] =>
   [...es].sort((a, b) => (deadLetterId(a) < deadLetterId(b) ? -1 : 1));
 
 export function describeDeadLetterContract(
   name: string,
   makeSubject: () => DeadLetterSubject | Promise<DeadLetterSubject>,
 ): void {
-  describe(`DeadLetter contract: ${name}`, () => {
+  describe(`DeadLetterOutput contract: ${name}`, () => {
     let cached: Promise<DeadLetterSubject> | undefined;
     const subject = (): Promise<DeadLetterSubject> => (cached ??= Promise.resolve(makeSubject()));
 
@@ -84,7 +81,7 @@ export function describeDeadLetterContract(
       const got = sortById(await s.readAll(op));
       expect(got).toHaveLength(3);
       got.forEach((g, i) => {
-        expect(Buffer.from(g.raw).equals(Buffer.from((sent[i] as DeadLetterEntry).raw))).toBe(true);
+        expect(Buffer.from(g.data).equals(Buffer.from((sent[i] as DeadLetter).data))).toBe(true);
       });
     });
 
@@ -106,8 +103,8 @@ export function describeDeadLetterContract(
       );
       await s.deadLetter.send(sent);
       const got = sortById(await s.readAll(op));
-      expect(got.map((g) => ({ ...g, raw: Buffer.from(g.raw).toString() }))).toEqual(
-        sortById(sent).map((e) => ({ ...e, raw: Buffer.from(e.raw).toString() })),
+      expect(got.map((g) => ({ ...g, data: Buffer.from(g.data).toString() }))).toEqual(
+        sortById(sent).map((e) => ({ ...e, data: Buffer.from(e.data).toString() })),
       );
     });
 
@@ -121,8 +118,8 @@ export function describeDeadLetterContract(
       ]);
       const got = await s.readAll(op);
       expect(got).toHaveLength(1);
-      expect(got[0]?.raw.byteLength).toBe(size);
-      expect(Buffer.from(got[0]?.raw ?? new Uint8Array()).equals(Buffer.from(raw))).toBe(true);
+      expect(got[0]?.data.byteLength).toBe(size);
+      expect(Buffer.from(got[0]?.data ?? new Uint8Array()).equals(Buffer.from(raw))).toBe(true);
     });
 
     it('a retried send does not lose entries, and does not duplicate where the destination is idempotent', async () => {
@@ -144,7 +141,7 @@ export function describeDeadLetterContract(
       await s.deadLetter.send([entry(op, 900, raw)]);
       raw[0] = 42;
       const got = await s.readAll(op);
-      expect([...(got[0]?.raw ?? [])]).toEqual([1, 2, 3]);
+      expect([...(got[0]?.data ?? [])]).toEqual([1, 2, 3]);
     });
   });
 }

@@ -1,6 +1,6 @@
 /** The output contracts, run against the in-memory adapters. */
 import {
-  InMemoryDeadLetter,
+  InMemoryDeadLetterOutput,
   InMemoryLateRecordSink,
   InMemoryResultSink,
 } from '../../lib/adapters/sinks.ts';
@@ -17,8 +17,8 @@ describeResultSinkContract('InMemoryResultSink', () => {
   };
 });
 
-describeDeadLetterContract('InMemoryDeadLetter', () => {
-  const deadLetter = new InMemoryDeadLetter();
+describeDeadLetterContract('InMemoryDeadLetterOutput', () => {
+  const deadLetter = new InMemoryDeadLetterOutput();
   return {
     deadLetter,
     readAll: (operator) =>

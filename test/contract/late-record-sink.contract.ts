@@ -4,8 +4,10 @@
  * record (readers dedupe by `lateRecordId` where the sink is at-least-once).
  */
 import { describe, expect, it } from 'vitest';
-import { position } from '../../lib/core/position.ts';
-import { lateRecordId, type LateRecord, type Sink } from '../../lib/ports/outputs.ts';
+import { lateRecordId } from '../../lib/model/ids.ts';
+import { position } from '../../lib/model/position.ts';
+import { LateReason, type LateRecord } from '../../lib/model/records.ts';
+import type { Sink } from '../../lib/ports/sink.ts';
 
 export interface LateRecordSinkSubject {
   readonly sink: Sink<LateRecord>;
@@ -29,10 +31,9 @@ function late(operator: string, i: number, data: Uint8Array, withWindow = true):
     ),
     data,
     eventTime: 1_700_000_000_000 + i,
-    ...(withWindow ? { window: { start: 1_700_000_000_000, end: 1_700_000_060_000 } } : {}),
+    windows: withWindow ? [{ start: 1_700_000_000_000, end: 1_700_000_060_000 }] : [],
     watermark: 1_700_000_500_000,
-    reason:
-      'window [1700000000000, 1700000060000) closed: maxTimestamp + allowedLateness < watermark',
+    reason: LateReason.WINDOW_CLOSED,
   };
 }
 

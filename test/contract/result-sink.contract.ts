@@ -4,20 +4,17 @@
  * unit tests and the real adapters on the embedded AWS in integration tests.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  SinkOutcome,
-  windowResult,
-  type JsonValue,
-  type Sink,
-  type WindowBounds,
-  type WindowResult,
-} from '../../lib/ports/outputs.ts';
+import { windowResult } from '../../lib/model/ids.ts';
+import type { JsonValue } from '../../lib/model/json.ts';
+import type { WindowResult } from '../../lib/model/records.ts';
+import type { TimeWindow } from '../../lib/model/time-window.ts';
+import { SinkOutcome, type Sink } from '../../lib/ports/sink.ts';
 
 export interface ResultSinkSubject {
   /** A sink over the shared backing store; called several times to make concurrent writers. */
   newSink(): Sink<WindowResult>;
   /** The result a reader sees for a window: the highest version stored. */
-  readBack(operator: string, key: string, window: WindowBounds): Promise<WindowResult | undefined>;
+  readBack(operator: string, key: string, window: TimeWindow): Promise<WindowResult | undefined>;
   /**
    * Whether the sink reports `already-present` / `superseded` (conditional
    * sinks) rather than `written` for every item (S3: each version is its own
@@ -28,7 +25,7 @@ export interface ResultSinkSubject {
 
 let counter = 0;
 const operatorName = (): string => `op-${process.pid}-${Date.now().toString(36)}-${++counter}`;
-const W: WindowBounds = { start: 1_700_000_000_000, end: 1_700_000_060_000 };
+const W: TimeWindow = { start: 1_700_000_000_000, end: 1_700_000_060_000 };
 
 function result(
   operator: string,
@@ -150,7 +147,7 @@ export function describeResultSinkContract(
     it('concurrent writers of different versions end at the highest version', async () => {
       const s = await subject();
       const op = operatorName();
-      const windows: WindowBounds[] = [0, 1, 2].map((i) => ({
+      const windows: TimeWindow[] = [0, 1, 2].map((i) => ({
         start: W.start + i * 60_000,
         end: W.end + i * 60_000,
       }));
@@ -178,8 +175,8 @@ export function describeResultSinkContract(
       const s = await subject();
       const sink = s.newSink();
       const op = operatorName();
-      const old: WindowBounds = { start: W.start, end: W.start + 10_000 };
-      const merged: WindowBounds = { start: W.start, end: W.start + 30_000 };
+      const old: TimeWindow = { start: W.start, end: W.start + 10_000 };
+      const merged: TimeWindow = { start: W.start, end: W.start + 30_000 };
       await sink.write([result(op, 's', 1, 1, old)]);
       const m = windowResult({
         operator: op,

@@ -4,6 +4,7 @@
  * its own operator name, so one store (one table) can serve the whole suite.
  */
 import { describe, expect, it } from 'vitest';
+import { shardId as toShardId } from '../../lib/model/position.ts';
 import type { StateStore, WindowItem, WindowWrite } from '../../lib/ports/state-store.ts';
 
 let operatorCounter = 0;
@@ -70,7 +71,7 @@ export function describeStateStoreContract(
       it('GIVEN shard progress WHEN written forwards, equal or backwards THEN only regressions are refused', async () => {
         const { store, op } = await setup();
         const p = {
-          shardId: 'shardId-000000000000',
+          shardId: toShardId('shardId-000000000000'),
           committed: OFFSET_1,
           watermark: 1000,
           lastActivity: 5,
@@ -110,7 +111,7 @@ export function describeStateStoreContract(
         const read = await store.readProgress(op);
         expect(read.shards).toEqual([
           {
-            shardId: 'shardId-000000000000',
+            shardId: toShardId('shardId-000000000000'),
             committed: OFFSET_BIG,
             watermark: 2000,
             lastActivity: 8,
@@ -122,7 +123,7 @@ export function describeStateStoreContract(
       it('GIVEN progress with nulls WHEN written and read THEN nulls round-trip and may later be set', async () => {
         const { store, op } = await setup();
         const p = {
-          shardId: 's-1',
+          shardId: toShardId('s-1'),
           committed: null,
           watermark: null,
           lastActivity: 1,
@@ -130,13 +131,13 @@ export function describeStateStoreContract(
         };
         expect(await store.writeShardProgress(op, p)).toBe(true);
         expect(await store.writeShardProgress(op, p)).toBe(true);
-        expect(await store.writeShardProgress(op, { ...p, shardId: 's-2', watermark: -5000 })).toBe(
-          true,
-        );
+        expect(
+          await store.writeShardProgress(op, { ...p, shardId: toShardId('s-2'), watermark: -5000 }),
+        ).toBe(true);
         let read = await store.readProgress(op);
         expect(read.shards.slice().sort((a, b) => a.shardId.localeCompare(b.shardId))).toEqual([
           p,
-          { ...p, shardId: 's-2', watermark: -5000 },
+          { ...p, shardId: toShardId('s-2'), watermark: -5000 },
         ]);
         expect(
           await store.writeShardProgress(op, { ...p, committed: OFFSET_1, watermark: -10 }),
@@ -159,20 +160,26 @@ export function describeStateStoreContract(
           's-3': { upTo: OFFSET_BIG, published: 5, others: -Infinity },
         };
         for (const [shardId, judged] of Object.entries(views)) {
-          expect(await store.writeShardProgress(op, { ...p, shardId, judged })).toBe(true);
+          expect(
+            await store.writeShardProgress(op, { ...p, shardId: toShardId(shardId), judged }),
+          ).toBe(true);
         }
         const read = [...(await store.readProgress(op)).shards].sort((a, b) =>
           a.shardId.localeCompare(b.shardId),
         );
         expect(read).toEqual(
-          Object.entries(views).map(([shardId, judged]) => ({ ...p, shardId, judged })),
+          Object.entries(views).map(([shardId, judged]) => ({
+            ...p,
+            shardId: toShardId(shardId),
+            judged,
+          })),
         );
       });
 
       it('GIVEN a judged view WHEN later writes carry no view, a lower one or commit past it THEN the store keeps the higher view until the commit passes it', async () => {
         const { store, op } = await setup();
         const p = {
-          shardId: 's-1',
+          shardId: toShardId('s-1'),
           committed: null,
           watermark: null,
           lastActivity: 1,
@@ -252,7 +259,7 @@ export function describeStateStoreContract(
         const { store, op } = await setup();
         const other = freshOperator();
         await store.writeShardProgress(op, {
-          shardId: 's',
+          shardId: toShardId('s'),
           committed: OFFSET_1,
           watermark: 1,
           lastActivity: 1,

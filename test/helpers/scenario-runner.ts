@@ -29,7 +29,7 @@ import { fromResultItem } from '../../lib/adapters/dynamodb/dynamodb-result-sink
 import { aggregate } from '../../lib/kinesis/kpl.ts';
 import { putRecords, type ProducerRecord } from '../../lib/kinesis/index.ts';
 import type { LocalAws } from '../../lib/local-aws/index.ts';
-import type { WindowResult } from '../../lib/ports/sink.ts';
+import type { WindowResult } from '../../lib/model/records.ts';
 import { lambdaConfigFromEnv } from '../../lib/runtime/lambda/config.ts';
 import { createLambdaHandlers } from '../../lib/runtime/lambda/handlers.ts';
 import type { TickReport } from '../../lib/runtime/operator-runtime.ts';

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { badRecords } from '../../lib/demo/bad-records.ts';
-import { fromDeadLetterDocument, type DeadLetterDocument } from '../../lib/ports/dead-letter.ts';
+import { fromDeadLetterDocument, type DeadLetterDocument } from '../../lib/adapters/documents.ts';
 import { lambdaConfigFromEnv } from '../../lib/runtime/lambda/config.ts';
 import { createLambdaHandlers } from '../../lib/runtime/lambda/handlers.ts';
 import { buildKinesisEvent } from '../../lib/runtime/local/esm/kinesis-event.ts';
@@ -107,7 +107,7 @@ describe('bad input', () => {
         expect(d?.reason.length).toBeGreaterThan(10);
         if (p)
           expect(
-            Buffer.from(d?.raw ?? []).equals(Buffer.from(p.data)),
+            Buffer.from(d?.data ?? []).equals(Buffer.from(p.data)),
             `${p.kind}: raw bytes kept`,
           ).toBe(true);
       }

@@ -45,7 +45,7 @@ import { lambdaConfigFromEnv } from '../../lib/runtime/lambda/config.ts';
 import { createLambdaHandlers } from '../../lib/runtime/lambda/handlers.ts';
 import { buildKinesisEvent } from '../../lib/runtime/local/esm/index.ts';
 import { loadDemoTemplate, provisionFromTemplate } from '../../lib/runtime/local/provision.ts';
-import { encodeOffset, sequenceNumber } from '../../lib/core/position.ts';
+import { encodeOffset, sequenceNumber } from '../../lib/model/position.ts';
 
 const MINUTE = 60_000;
 const DEFAULT_SEED = 20_260_411;

@@ -23,9 +23,10 @@ import { CreateQueueCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import {
   DynamoDbResultSink,
   KinesisSink,
-  S3DeadLetter,
+  S3DeadLetterOutput,
   S3Sink,
-  SqsDeadLetter,
+  SqsDeadLetterOutput,
+  fromDeadLetterDocument,
   fromResultItem,
   isSupersededItem,
   lateRecordKinesisFormat,
@@ -34,19 +35,19 @@ import {
   resultSortKey,
   windowResultKinesisFormat,
   windowResultS3Format,
+  type DeadLetterDocument,
 } from '../../lib/adapters/sinks.ts';
 import { endpointsFromEnv } from '../../lib/adapters/aws-clients.ts';
-import { position } from '../../lib/core/position.ts';
+import type { JsonValue } from '../../lib/model/json.ts';
+import { position } from '../../lib/model/position.ts';
 import {
   DeadLetterKind,
-  fromDeadLetterDocument,
-  type DeadLetterDocument,
-  type DeadLetterEntry,
-  type JsonValue,
+  type DeadLetter,
+  type LateReason,
   type LateRecord,
-  type WindowBounds,
   type WindowResult,
-} from '../../lib/ports/outputs.ts';
+} from '../../lib/model/records.ts';
+import type { TimeWindow } from '../../lib/model/time-window.ts';
 import { useLocalAws, uniqueName } from '../helpers/local-aws.ts';
 import { describeDeadLetterContract } from '../contract/dead-letter.contract.ts';
 import { describeLateRecordSinkContract } from '../contract/late-record-sink.contract.ts';
@@ -143,11 +144,11 @@ interface ResultJson {
   id: string;
   operator: string;
   key: string;
-  window: WindowBounds;
+  window: TimeWindow;
   version: number;
   value: JsonValue;
   firedAt?: number;
-  supersedes?: WindowBounds[];
+  supersedes?: TimeWindow[];
 }
 
 const toResult = (j: ResultJson): WindowResult => ({ ...j });
@@ -158,7 +159,7 @@ interface LateJson {
   output: string;
   position: { shardId: string; sequenceNumber: string; subSequenceNumber: number };
   eventTime: number;
-  window?: WindowBounds;
+  window?: TimeWindow;
   watermark: number;
   reason: string;
   data: string;
@@ -170,9 +171,9 @@ const toLate = (j: LateJson): LateRecord => ({
   position: position(j.position.shardId, j.position.sequenceNumber, j.position.subSequenceNumber),
   data: new Uint8Array(Buffer.from(j.data, 'base64')),
   eventTime: j.eventTime,
-  ...(j.window ? { window: j.window } : {}),
+  windows: j.window ? [j.window] : [],
   watermark: j.watermark,
-  reason: j.reason,
+  reason: j.reason as LateReason,
 });
 
 describeResultSinkContract('DynamoDbResultSink (DynamoDB Local)', async () => {
@@ -280,9 +281,9 @@ describeLateRecordSinkContract('KinesisSink of LateRecord (kinesalite)', async (
   };
 });
 
-describeDeadLetterContract('S3DeadLetter (s3rver)', async () => {
+describeDeadLetterContract('S3DeadLetterOutput (s3rver)', async () => {
   const bucket = await createBucket();
-  const deadLetter = new S3DeadLetter({ client: fx.clients.s3, bucket, prefix: 'weir' });
+  const deadLetter = new S3DeadLetterOutput({ client: fx.clients.s3, bucket, prefix: 'weir' });
   return {
     deadLetter,
     readAll: async (operator) => {
@@ -299,18 +300,18 @@ describeDeadLetterContract('S3DeadLetter (s3rver)', async () => {
   };
 });
 
-describe('S3DeadLetter key layout', () => {
+describe('S3DeadLetterOutput key layout', () => {
   it('writes <prefix>/<operator>/dead-letter/<shardId>/<encodedOffset>.json', async () => {
     const bucket = await createBucket();
-    const dl = new S3DeadLetter({ client: fx.clients.s3, bucket, prefix: 'p/' });
-    const entry: DeadLetterEntry = {
+    const dl = new S3DeadLetterOutput({ client: fx.clients.s3, bucket, prefix: 'p/' });
+    const entry: DeadLetter = {
       operator: 'clicks',
       position: position(
         'shardId-000000000003',
         '49590338271490256608559692538361571095921575989136588898',
         2,
       ),
-      raw: new Uint8Array([1]),
+      data: new Uint8Array([1]),
       reason: 'bad',
       kind: DeadLetterKind.Kpl,
       at: 1,
@@ -324,12 +325,12 @@ describe('S3DeadLetter key layout', () => {
 });
 
 // No SQS emulator is embedded (kinesalite, DynamoDB Local and s3rver only), so
-// the real SqsDeadLetter runs only when an endpoint with SQS is configured
+// the real SqsDeadLetterOutput runs only when an endpoint with SQS is configured
 // (LocalStack: AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_SQS). Its logic is covered
 // by unit tests with a hand-written fake.
 const sqsEndpoint = endpointsFromEnv(process.env).sqs;
-describe.runIf(sqsEndpoint !== undefined)('SqsDeadLetter (LocalStack)', () => {
-  describeDeadLetterContract('SqsDeadLetter (FIFO queue)', async () => {
+describe.runIf(sqsEndpoint !== undefined)('SqsDeadLetterOutput (LocalStack)', () => {
+  describeDeadLetterContract('SqsDeadLetterOutput (FIFO queue)', async () => {
     const created = await fx.clients.sqs.send(
       new CreateQueueCommand({
         QueueName: `${uniqueName('dl')}.fifo`,
@@ -337,9 +338,9 @@ describe.runIf(sqsEndpoint !== undefined)('SqsDeadLetter (LocalStack)', () => {
       }),
     );
     const queueUrl = created.QueueUrl ?? '';
-    const received: DeadLetterEntry[] = [];
+    const received: DeadLetter[] = [];
     return {
-      deadLetter: new SqsDeadLetter({
+      deadLetter: new SqsDeadLetterOutput({
         client: fx.clients.sqs,
         queueUrl,
         maxMessageBytes: 1024 * 1024,

@@ -22,22 +22,16 @@ import fc from 'fast-check';
 import { assignerArb, timeArb } from './arbitraries.ts';
 import { describe, expect, it } from 'vitest';
 import {
-  InMemoryDeadLetter,
+  InMemoryDeadLetterOutput,
   InMemoryLateRecordSink,
   InMemoryResultSink,
 } from '../../lib/adapters/memory/in-memory-sinks.ts';
 import { InMemoryStateStore } from '../../lib/adapters/memory/index.ts';
-import {
-  decodeOffset,
-  encodeOffset,
-  position,
-  json,
-  pipeline,
-  session,
-  sum,
-} from '../../lib/core/index.ts';
+import { json, pipeline, session, sum } from '../../lib/core/index.ts';
+import { decodeOffset, encodeOffset, position } from '../../lib/model/position.ts';
+import type { WindowResult } from '../../lib/model/records.ts';
 import { ManualClock } from '../../lib/ports/clock.ts';
-import type { Sink, WindowResult } from '../../lib/ports/sink.ts';
+import type { Sink } from '../../lib/ports/sink.ts';
 import type { StateStore } from '../../lib/ports/state-store.ts';
 import { OperatorRuntime } from '../../lib/runtime/operator-runtime.ts';
 import {
@@ -345,7 +339,7 @@ async function check(kind: RefConfig['kind'], s: Scenario): Promise<void> {
     },
   };
   const lateSink = new InMemoryLateRecordSink();
-  const deadLetter = new InMemoryDeadLetter();
+  const deadLetter = new InMemoryDeadLetterOutput();
   const unexpected: unknown[] = [];
   const makeFunction = (): SimulatedFunction =>
     new OperatorRuntime({
@@ -430,7 +424,8 @@ async function check(kind: RefConfig['kind'], s: Scenario): Promise<void> {
   for (const l of lateSink.items()) {
     const k = id(l.position.sequenceNumber);
     const list = lateWindows.get(k) ?? [];
-    if (l.window !== undefined) list.push(`${l.window.start}-${l.window.end}`);
+    // A late-data sink's item carries one window.
+    for (const w of l.windows) list.push(`${w.start}-${w.end}`);
     lateWindows.set(k, list);
   }
   const byStart = (a: string, b: string): number => parseInt(a, 10) - parseInt(b, 10);
@@ -487,7 +482,8 @@ async function check(kind: RefConfig['kind'], s: Scenario): Promise<void> {
     const explained = new Set<string>(reclaimed);
     for (const l of lateSink.items()) {
       const { key } = parse(new TextDecoder().decode(l.data));
-      explained.add(kind === 'session' ? `${key}` : `${key}|${l.window?.start}|${l.window?.end}`);
+      const w = l.windows[0];
+      explained.add(kind === 'session' ? `${key}` : `${key}|${w?.start}|${w?.end}`);
     }
     let diverged = false;
     for (const k of new Set([...actual.keys(), ...want.keys()])) {
@@ -644,7 +640,7 @@ describe('session results at the sink', () => {
       clock,
       results,
       lateOutputs: { [definition.lateDataTag]: new InMemoryLateRecordSink() },
-      deadLetter: new InMemoryDeadLetter(),
+      deadLetter: new InMemoryDeadLetterOutput(),
       log: () => undefined,
     });
     const send = async (events: readonly object[]): Promise<void> => {

@@ -265,7 +265,7 @@ async function check(kind: RefConfig['kind'], s: Scenario): Promise<void> {
   stats.dead += c.deadLettered;
   stats.alreadyApplied += c.alreadyApplied;
   stats.skipped += c.skippedCommitted;
-  stats.superseding += h.results.filter((r) => r.supersedes.length > 0).length;
+  stats.superseding += h.results.filter((r) => (r.supersedes?.length ?? 0) > 0).length;
 
   // Firing is exactly-once per version: versions of a window are 1..n.
   const versions = new Map<string, number[]>();

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  InMemoryDeadLetter,
+  InMemoryDeadLetterOutput,
   InMemoryLateRecordSink,
   InMemoryResultSink,
   InMemoryStateStore,
@@ -34,7 +34,7 @@ describe('package entry', () => {
       clock: new ManualClock(0),
       results,
       lateOutputs: { late: new InMemoryLateRecordSink() },
-      deadLetter: new InMemoryDeadLetter(),
+      deadLetter: new InMemoryDeadLetterOutput(),
       log: () => undefined,
     });
     const record = (seq: number, body: object) => ({

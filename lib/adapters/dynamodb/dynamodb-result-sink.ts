@@ -45,17 +45,17 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { ConfigError } from '../../errors.ts';
+import type { JsonValue } from '../../model/json.ts';
+import type { WindowResult } from '../../model/records.ts';
+import type { TimeWindow } from '../../model/time-window.ts';
+import { SinkError } from '../../ports/errors.ts';
 import {
-  SinkError,
   SinkOutcome,
-  sinkWriteReport,
-  type JsonValue,
   type Sink,
   type SinkItemReport,
   type SinkWriteReport,
-  type WindowBounds,
-  type WindowResult,
 } from '../../ports/sink.ts';
+import { sinkWriteReport } from '../sink-report.ts';
 import { mapSettled, withRetry, type RetryOptions } from './retry.ts';
 
 /** Options of {@link DynamoDbResultSink}. */
@@ -76,7 +76,7 @@ export function resultPartitionKey(operator: string, key: string): string {
 }
 
 /** The sort key of a result item. */
-export function resultSortKey(window: WindowBounds): string {
+export function resultSortKey(window: TimeWindow): string {
   const pad = (n: number): string =>
     n < 0 ? `-${String(-n).padStart(16, '0')}` : String(n).padStart(16, '0');
   return `W#${pad(window.start)}#${pad(window.end)}`;
@@ -204,7 +204,7 @@ export function isSupersededItem(item: Record<string, AttributeValue>): boolean 
   return item['supersededBy']?.S !== undefined;
 }
 
-function supersededMarker(by: WindowResult, window: WindowBounds): WindowResult {
+function supersededMarker(by: WindowResult, window: TimeWindow): WindowResult {
   return {
     operator: by.operator,
     key: by.key,
@@ -242,7 +242,7 @@ export function fromResultItem(item: Record<string, AttributeValue>): WindowResu
     ...(firedAt === undefined ? {} : { firedAt: Number(firedAt) }),
     ...(item['supersedes']?.S === undefined
       ? {}
-      : { supersedes: JSON.parse(item['supersedes'].S) as WindowBounds[] }),
+      : { supersedes: JSON.parse(item['supersedes'].S) as TimeWindow[] }),
   };
 }
 

@@ -46,12 +46,11 @@ import {
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConfigError, WeirError } from '../../errors.ts';
 import { systemClock, type Clock } from '../../ports/clock.ts';
-import { keptJudgedView, progressRegresses } from '../../ports/state-store.ts';
+import { keptJudgedView, progressRegresses } from '../../model/progress.ts';
+import type { ShardId } from '../../model/position.ts';
+import type { JudgedView, OperatorProgress, ShardProgress } from '../../model/progress.ts';
 import type {
-  JudgedView,
-  OperatorProgress,
   OutboxAck,
-  ShardProgress,
   StateStore,
   WindowItem,
   WindowRef,
@@ -328,7 +327,7 @@ export class DynamoDbStateStore implements StateStore {
   /** One shard's progress item (consistent read), or `undefined` before it was first written. */
   private async readShardProgress(
     operator: string,
-    shardId: string,
+    shardId: ShardId,
   ): Promise<ShardProgress | undefined> {
     const out = (await this.call(
       operator,

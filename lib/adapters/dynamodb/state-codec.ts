@@ -10,9 +10,11 @@
  * (a float sum, an HLL register array) must round-trip bit for bit.
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import type { JsonValue } from '../../core/json.ts';
-import type { TimeWindow } from '../../core/window.ts';
-import type { OutboxEntry, ShardProgress, WindowItem } from '../../ports/state-store.ts';
+import type { JsonValue } from '../../model/json.ts';
+import { shardId, type ShardId } from '../../model/position.ts';
+import type { ShardProgress } from '../../model/progress.ts';
+import type { TimeWindow } from '../../model/time-window.ts';
+import type { OutboxEntry, WindowItem } from '../../ports/state-store.ts';
 import { WeirError } from '../../errors.ts';
 
 /** Attribute names of the state table. */
@@ -91,8 +93,8 @@ export function windowPartitionKey(operator: string, key: string): string {
 }
 
 /** Sort key of a shard's progress item. */
-export function progressSortKey(shardId: string): string {
-  return `P#${shardId}`;
+export function progressSortKey(shard: ShardId): string {
+  return `P#${shard}`;
 }
 
 /** Sort key of the operator watermark item. */
@@ -281,7 +283,7 @@ export function progressToAttributes(
 /** Reads a progress item back. */
 export function attributesToProgress(a: Record<string, AttributeValue>): ShardProgress {
   return {
-    shardId: str(a[StateAttr.SHARD_ID], StateAttr.SHARD_ID),
+    shardId: shardId(str(a[StateAttr.SHARD_ID], StateAttr.SHARD_ID)),
     committed: a[StateAttr.COMMITTED]?.S ?? null,
     watermark: a[StateAttr.WATERMARK]?.N === undefined ? null : Number(a[StateAttr.WATERMARK]?.N),
     lastActivity: num(a[StateAttr.LAST_ACTIVITY], StateAttr.LAST_ACTIVITY),

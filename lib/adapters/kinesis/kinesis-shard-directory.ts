@@ -10,6 +10,7 @@ import {
   type KinesisClient,
   type Shard,
 } from '@aws-sdk/client-kinesis';
+import { shardId } from '../../model/position.ts';
 import type { ShardDirectory, ShardInfo } from '../../ports/shard-directory.ts';
 
 /** Options of {@link KinesisShardDirectory}. */
@@ -43,7 +44,7 @@ export class KinesisShardDirectory implements ShardDirectory {
       nextToken = page.NextToken;
     } while (nextToken);
     return shards.map((s) => ({
-      shardId: s.ShardId ?? '',
+      shardId: shardId(s.ShardId ?? ''),
       ...(s.ParentShardId ? { parentShardId: s.ParentShardId } : {}),
       ...(s.AdjacentParentShardId ? { adjacentParentShardId: s.AdjacentParentShardId } : {}),
       closed: s.SequenceNumberRange?.EndingSequenceNumber !== undefined,

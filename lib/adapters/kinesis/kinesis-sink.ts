@@ -23,18 +23,17 @@ import {
   type PutRecordsRequestEntry,
 } from '@aws-sdk/client-kinesis';
 import { ConfigError, RecordTooLargeError } from '../../errors.ts';
+import type { LateRecord, WindowResult } from '../../model/records.ts';
+import { SinkError } from '../../ports/errors.ts';
 import {
-  SinkError,
   SinkOutcome,
-  sinkWriteReport,
-  type LateRecord,
   type Sink,
   type SinkItemReport,
   type SinkWriteReport,
-  type WindowResult,
 } from '../../ports/sink.ts';
+import { lateRecordJson, windowResultJson } from '../documents.ts';
 import { backoffDelay, type RetryOptions } from '../dynamodb/retry.ts';
-import { lateRecordJson, windowResultJson } from '../s3/s3-sink.ts';
+import { sinkWriteReport } from '../sink-report.ts';
 
 /** Kinesis' per-record limit: data plus partition key. */
 export const KINESIS_MAX_RECORD_BYTES = 1024 * 1024;

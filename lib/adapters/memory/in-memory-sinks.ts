@@ -1,26 +1,21 @@
 /**
- * In-memory sinks and dead letter with the same semantics as the AWS
+ * In-memory sinks and dead-letter output with the same semantics as the AWS
  * adapters (idempotent per id, versions never regress), plus inspection
  * helpers and fault injection for tests.
  */
+import { deadLetterId, lateRecordId } from '../../model/ids.ts';
+import type { DeadLetter, LateRecord, WindowResult } from '../../model/records.ts';
+import type { TimeWindow } from '../../model/time-window.ts';
+import type { DeadLetterOutput } from '../../ports/dead-letter-output.ts';
+import { DeadLetterError, SinkError } from '../../ports/errors.ts';
 import {
-  SinkError,
   SinkOutcome,
-  sinkWriteReport,
-  type LateRecord,
   type Sink,
   type SinkItemReport,
   type SinkWriteReport,
-  type WindowBounds,
-  type WindowResult,
-  lateRecordId,
 } from '../../ports/sink.ts';
-import {
-  DeadLetterError,
-  deadLetterId,
-  type DeadLetter,
-  type DeadLetterEntry,
-} from '../../ports/dead-letter.ts';
+import { SUPERSEDED_VERSION } from '../dynamodb/dynamodb-result-sink.ts';
+import { sinkWriteReport } from '../sink-report.ts';
 
 /** A scripted failure: the next `times` writes fail with `error` (before writing anything). */
 interface Fault {
@@ -33,8 +28,6 @@ function takeFault(fault: Fault | undefined): unknown {
   fault.times -= 1;
   return fault.error ?? new Error('injected failure');
 }
-
-import { SUPERSEDED_VERSION } from '../dynamodb/dynamodb-result-sink.ts';
 
 /**
  * Window results by (operator, key, window), keeping the highest version, as
@@ -83,7 +76,7 @@ export class InMemoryResultSink implements Sink<WindowResult> {
   }
 
   /** The stored (highest) version of one window, if any. */
-  get(operator: string, key: string, window: WindowBounds): WindowResult | undefined {
+  get(operator: string, key: string, window: TimeWindow): WindowResult | undefined {
     return this.#latest.get(slot(operator, key, window));
   }
 
@@ -184,30 +177,30 @@ export class InMemoryLateRecordSink extends InMemorySink<LateRecord> {
 }
 
 /**
- * Dead letters by (operator, position), as {@link S3DeadLetter} stores them:
+ * Dead letters by (operator, position), as `S3DeadLetterOutput` stores them:
  * a retried send replaces, never duplicates. Raw bytes are copied, so later
  * mutation of the caller's buffer cannot change what was stored.
  */
-export class InMemoryDeadLetter implements DeadLetter {
-  readonly #entries = new Map<string, DeadLetterEntry>();
+export class InMemoryDeadLetterOutput implements DeadLetterOutput {
+  readonly #entries = new Map<string, DeadLetter>();
   #fault: Fault | undefined;
 
-  async send(entries: readonly DeadLetterEntry[]): Promise<void> {
+  async send(entries: readonly DeadLetter[]): Promise<void> {
     await Promise.resolve();
     const error = takeFault(this.#fault);
     if (error !== undefined) {
-      throw new DeadLetterError('InMemoryDeadLetter', 'injected failure', {
+      throw new DeadLetterError('InMemoryDeadLetterOutput', 'injected failure', {
         unsent: [...entries],
         retryable: true,
         cause: error,
       });
     }
     for (const e of entries)
-      this.#entries.set(deadLetterId(e), { ...e, raw: new Uint8Array(e.raw) });
+      this.#entries.set(deadLetterId(e), { ...e, data: new Uint8Array(e.data) });
   }
 
-  /** Stored entries, sorted by id (operator, shard, offset). */
-  entries(): DeadLetterEntry[] {
+  /** Stored dead letters, sorted by id (operator, shard, offset). */
+  entries(): DeadLetter[] {
     return [...this.#entries.entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([, e]) => e);
@@ -226,6 +219,6 @@ export class InMemoryDeadLetter implements DeadLetter {
   }
 }
 
-function slot(operator: string, key: string, window: WindowBounds): string {
+function slot(operator: string, key: string, window: TimeWindow): string {
   return JSON.stringify([operator, key, window.start, window.end]);
 }

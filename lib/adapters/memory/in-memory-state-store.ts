@@ -5,11 +5,10 @@
  * indexes as min-heaps with lazy deletion (the analogue of sparse GSIs).
  */
 import { WeirError } from '../../errors.ts';
-import { keptJudgedView, progressRegresses } from '../../ports/state-store.ts';
+import { keptJudgedView, progressRegresses } from '../../model/progress.ts';
+import type { OperatorProgress, ShardProgress } from '../../model/progress.ts';
 import type {
   OutboxAck,
-  OperatorProgress,
-  ShardProgress,
   StateStore,
   WindowItem,
   WindowRef,

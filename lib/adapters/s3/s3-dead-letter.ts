@@ -1,5 +1,5 @@
 /**
- * S3DeadLetter: one JSON object per dead record at
+ * S3DeadLetterOutput: one JSON object per dead record at
  *
  *     <prefix>/<uri operator>/dead-letter/<uri shardId>/<encodeOffset(position)>.json
  *
@@ -11,19 +11,17 @@
  * their bytes exactly.
  */
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { encodeOffset } from '../../core/position.ts';
 import { ConfigError } from '../../errors.ts';
-import {
-  DeadLetterError,
-  toDeadLetterDocument,
-  type DeadLetter,
-  type DeadLetterEntry,
-} from '../../ports/dead-letter.ts';
+import { encodeOffset } from '../../model/position.ts';
+import type { DeadLetter } from '../../model/records.ts';
+import type { DeadLetterOutput } from '../../ports/dead-letter-output.ts';
+import { DeadLetterError } from '../../ports/errors.ts';
+import { toDeadLetterDocument } from '../documents.ts';
 import { mapSettled, withRetry, type RetryOptions } from '../dynamodb/retry.ts';
 import { joinKey } from './s3-sink.ts';
 
-/** Options of {@link S3DeadLetter}. */
-export interface S3DeadLetterProps {
+/** Options of {@link S3DeadLetterOutput}. */
+export interface S3DeadLetterOutputProps {
   readonly client: S3Client;
   readonly bucket: string;
   /** Key prefix, without a trailing slash. @default '' */
@@ -38,13 +36,13 @@ export interface S3DeadLetterProps {
  * Stores dead letters in S3 at deterministic keys.
  *
  * @example
- * const dlq = new S3DeadLetter({ client: clients.s3, bucket: 'weir-checkpoints', prefix: 'weir' });
+ * const dlq = new S3DeadLetterOutput({ client: clients.s3, bucket: 'weir-checkpoints', prefix: 'weir' });
  */
-export class S3DeadLetter implements DeadLetter {
-  readonly #props: S3DeadLetterProps;
+export class S3DeadLetterOutput implements DeadLetterOutput {
+  readonly #props: S3DeadLetterOutputProps;
   readonly #concurrency: number;
 
-  constructor(props: S3DeadLetterProps) {
+  constructor(props: S3DeadLetterOutputProps) {
     if (!props.bucket)
       throw new ConfigError('bucket', props.bucket, 'must be a non-empty bucket name');
     const concurrency = props.concurrency ?? 16;
@@ -55,8 +53,8 @@ export class S3DeadLetter implements DeadLetter {
     this.#concurrency = concurrency;
   }
 
-  /** The object key of an entry. */
-  keyOf(entry: Pick<DeadLetterEntry, 'operator' | 'position'>): string {
+  /** The object key of a dead letter. */
+  keyOf(entry: Pick<DeadLetter, 'operator' | 'position'>): string {
     return joinKey(
       this.#props.prefix ?? '',
       `${encodeURIComponent(entry.operator)}/dead-letter/${encodeURIComponent(entry.position.shardId)}/${encodeOffset(entry.position)}.json`,
@@ -68,7 +66,7 @@ export class S3DeadLetter implements DeadLetter {
     return joinKey(this.#props.prefix ?? '', `${encodeURIComponent(operator)}/dead-letter/`);
   }
 
-  async send(entries: readonly DeadLetterEntry[]): Promise<void> {
+  async send(entries: readonly DeadLetter[]): Promise<void> {
     const { client, bucket } = this.#props;
     const settled = await mapSettled(entries, this.#concurrency, (entry) =>
       withRetry(
@@ -89,7 +87,7 @@ export class S3DeadLetter implements DeadLetter {
       const first = settled.find((s) => s.status === 'rejected');
       const cause: unknown = first?.status === 'rejected' ? first.reason : undefined;
       throw new DeadLetterError(
-        `S3DeadLetter(${bucket})`,
+        `S3DeadLetterOutput(${bucket})`,
         `PutObject failed: ${cause instanceof Error ? cause.message : String(cause)}`,
         {
           unsent,

@@ -9,26 +9,27 @@
  *     window results:  <p>/<uri operator>/results/window_end=<ISO-8601 of end>/<uri key>/<start>-<end>-v<version>.json
  *     late records:    <p>/<uri operator>/late/<uri output>/<uri shardId>/<encodeOffset(position)>[-<start>-<end>].json
  *
+ * (the JSON bodies are lib/adapters/documents.ts).
+ *
  * Every version of a result is its own object, so an older version never
  * overwrites a newer one; readers take the highest `v<version>` of a window.
  * The sink cannot tell "already present" from "written" without an extra
  * request per item, so it reports every item `written`.
  */
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { encodeOffset } from '../../core/position.ts';
 import { ConfigError } from '../../errors.ts';
+import { encodeOffset } from '../../model/position.ts';
+import type { LateRecord, WindowResult } from '../../model/records.ts';
+import { SinkError } from '../../ports/errors.ts';
 import {
-  SinkError,
   SinkOutcome,
-  lateRecordId,
-  sinkWriteReport,
-  type LateRecord,
   type Sink,
   type SinkItemReport,
   type SinkWriteReport,
-  type WindowResult,
 } from '../../ports/sink.ts';
+import { lateRecordJson, windowResultJson } from '../documents.ts';
 import { mapSettled, withRetry, type RetryOptions } from '../dynamodb/retry.ts';
+import { sinkWriteReport } from '../sink-report.ts';
 
 /** How items become S3 objects. */
 export interface S3ObjectFormat<T> {
@@ -72,45 +73,10 @@ export const windowResultS3Format: S3ObjectFormat<WindowResult> = {
 export const lateRecordS3Format: S3ObjectFormat<LateRecord> = {
   keyOf: (r) =>
     `${encodeURIComponent(r.operator)}/late/${encodeURIComponent(r.output)}/${encodeURIComponent(r.position.shardId)}/` +
-    `${encodeOffset(r.position)}${r.window ? `-${r.window.start}-${r.window.end}` : ''}.json`,
+    `${encodeOffset(r.position)}${r.windows.map((w) => `-${w.start}-${w.end}`).join('')}.json`,
   body: (r) => lateRecordJson(r),
   contentType: 'application/json',
 };
-
-/** The JSON of a result (S3 body, Kinesis payload): fixed field order, so equal results give equal bytes. */
-export function windowResultJson(r: WindowResult): string {
-  return JSON.stringify({
-    id: r.id,
-    operator: r.operator,
-    key: r.key,
-    window: { start: r.window.start, end: r.window.end },
-    version: r.version,
-    value: r.value,
-    ...(r.firedAt === undefined ? {} : { firedAt: r.firedAt }),
-    ...(r.supersedes && r.supersedes.length > 0
-      ? { supersedes: r.supersedes.map((w) => ({ start: w.start, end: w.end })) }
-      : {}),
-  });
-}
-
-/** The JSON of a late record; `data` is base64 of the raw bytes. */
-export function lateRecordJson(r: LateRecord): string {
-  return JSON.stringify({
-    id: lateRecordId(r),
-    operator: r.operator,
-    output: r.output,
-    position: {
-      shardId: r.position.shardId,
-      sequenceNumber: r.position.sequenceNumber,
-      subSequenceNumber: r.position.subSequenceNumber,
-    },
-    eventTime: r.eventTime,
-    ...(r.window ? { window: { start: r.window.start, end: r.window.end } } : {}),
-    watermark: r.watermark,
-    reason: r.reason,
-    data: Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength).toString('base64'),
-  });
-}
 
 /**
  * Writes each item as one S3 object at a deterministic key.

@@ -1,5 +1,5 @@
 /**
- * SqsDeadLetter: dead letters as SQS messages whose body is the
+ * SqsDeadLetterOutput: dead letters as SQS messages whose body is the
  * {@link DeadLetterDocument} JSON (position, base64 raw bytes, reason, kind).
  *
  * Guarantee: at-least-once on a standard queue (a retried batch may send a
@@ -13,7 +13,7 @@
  * 1 MiB). Raw bytes are never truncated: a dead letter whose document is
  * larger than one message fails the whole `send` with
  * {@link DeadLetterTooLargeError} BEFORE anything is sent; use
- * `S3DeadLetter` for streams with large records.
+ * `S3DeadLetterOutput` for streams with large records.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -22,14 +22,11 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { ConfigError } from '../../errors.ts';
-import {
-  DeadLetterError,
-  DeadLetterTooLargeError,
-  deadLetterId,
-  toDeadLetterDocument,
-  type DeadLetter,
-  type DeadLetterEntry,
-} from '../../ports/dead-letter.ts';
+import { deadLetterId } from '../../model/ids.ts';
+import type { DeadLetter } from '../../model/records.ts';
+import type { DeadLetterOutput } from '../../ports/dead-letter-output.ts';
+import { DeadLetterError, DeadLetterTooLargeError } from '../../ports/errors.ts';
+import { toDeadLetterDocument } from '../documents.ts';
 import { backoffDelay, isThrottlingOrServerError, type RetryOptions } from '../dynamodb/retry.ts';
 
 /** SQS' classic message and batch size limit. */
@@ -39,8 +36,8 @@ export const SQS_MAX_MESSAGE_BYTES_LIMIT = 1024 * 1024;
 /** Messages per SendMessageBatch. */
 export const SQS_MAX_BATCH_ENTRIES = 10;
 
-/** Options of {@link SqsDeadLetter}. */
-export interface SqsDeadLetterProps {
+/** Options of {@link SqsDeadLetterOutput}. */
+export interface SqsDeadLetterOutputProps {
   readonly client: SQSClient;
   readonly queueUrl: string;
   /**
@@ -58,14 +55,14 @@ export interface SqsDeadLetterProps {
  * Sends dead letters to an SQS queue.
  *
  * @example
- * const dlq = new SqsDeadLetter({ client: clients.sqs, queueUrl });
+ * const dlq = new SqsDeadLetterOutput({ client: clients.sqs, queueUrl });
  */
-export class SqsDeadLetter implements DeadLetter {
-  readonly #props: SqsDeadLetterProps;
+export class SqsDeadLetterOutput implements DeadLetterOutput {
+  readonly #props: SqsDeadLetterOutputProps;
   readonly #maxBytes: number;
   readonly #fifo: boolean;
 
-  constructor(props: SqsDeadLetterProps) {
+  constructor(props: SqsDeadLetterOutputProps) {
     if (!props.queueUrl) throw new ConfigError('queueUrl', props.queueUrl, 'must be a queue URL');
     const maxBytes = props.maxMessageBytes ?? SQS_DEFAULT_MAX_MESSAGE_BYTES;
     if (!Number.isInteger(maxBytes) || maxBytes < 1024 || maxBytes > SQS_MAX_MESSAGE_BYTES_LIMIT) {
@@ -80,8 +77,8 @@ export class SqsDeadLetter implements DeadLetter {
     this.#fifo = props.fifo ?? props.queueUrl.endsWith('.fifo');
   }
 
-  async send(entries: readonly DeadLetterEntry[]): Promise<void> {
-    const destination = `SqsDeadLetter(${this.#props.queueUrl})`;
+  async send(entries: readonly DeadLetter[]): Promise<void> {
+    const destination = `SqsDeadLetterOutput(${this.#props.queueUrl})`;
     const messages = entries.map((entry) => {
       const body = JSON.stringify(toDeadLetterDocument(entry));
       return { entry, body, size: Buffer.byteLength(body) };
@@ -147,7 +144,7 @@ export class SqsDeadLetter implements DeadLetter {
       throw fail(`SendMessageBatch kept failing: ${describe(lastError)}`, true, lastError);
   }
 
-  #request(entry: DeadLetterEntry, body: string, i: number): SendMessageBatchRequestEntry {
+  #request(entry: DeadLetter, body: string, i: number): SendMessageBatchRequestEntry {
     return {
       Id: String(i),
       MessageBody: body,

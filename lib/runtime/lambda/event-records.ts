@@ -2,25 +2,24 @@
  * Turns the records of a Lambda Kinesis event into the engine's
  * {@link SourceRecord}s: base64 decoded, KPL aggregates de-aggregated (one
  * user record per sub-sequence number), arrival time in epoch ms. A broken
- * aggregate becomes a dead-letter entry with its reason; it never blocks
- * the shard.
+ * aggregate becomes a dead letter with its reason; it never blocks the
+ * shard.
  */
 import type { KinesisStreamRecord } from 'aws-lambda';
 import { deaggregate, KplDecodeError } from '../../kinesis/kpl.ts';
-import { position } from '../../core/position.ts';
-import type { SourceRecord } from '../../core/records.ts';
-import { DeadLetterKind, type DeadLetterEntry } from '../../ports/dead-letter.ts';
+import { position, shardId as toShardId, type ShardId } from '../../model/position.ts';
+import { DeadLetterKind, type DeadLetter, type SourceRecord } from '../../model/records.ts';
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** One shard's part of an event, in delivery order. */
 export interface ShardBatch {
-  readonly shardId: string;
+  readonly shardId: ShardId;
   readonly records: SourceRecord[];
   /** Kinesis sequence numbers of the event's records for this shard, in order (for batchItemFailures). */
   readonly sequenceNumbers: string[];
   /** Records that could not even be turned into source records (broken KPL aggregates). */
-  readonly deadLetters: DeadLetterEntry[];
+  readonly deadLetters: DeadLetter[];
 }
 
 /** Splits an event by shard (an ESM batch holds one shard, but nothing here relies on it). */
@@ -29,7 +28,7 @@ export function shardBatchesFromEvent(
   operator: string,
   now: number,
 ): ShardBatch[] {
-  const byShard = new Map<string, ShardBatch>();
+  const byShard = new Map<ShardId, ShardBatch>();
   for (const r of records) {
     const shardId = shardIdOfEventId(r.eventID);
     let batch = byShard.get(shardId);
@@ -44,7 +43,7 @@ export function shardBatchesFromEvent(
       batch.deadLetters.push({
         operator,
         position: position(shardId, seq, 0),
-        raw: new Uint8Array(Buffer.from(r.kinesis.data, 'utf8')),
+        data: new Uint8Array(Buffer.from(r.kinesis.data, 'utf8')),
         reason: 'kinesis.data is not valid base64 (the raw field is stored as UTF-8 text)',
         kind: DeadLetterKind.Decode,
         at: now,
@@ -71,7 +70,7 @@ export function shardBatchesFromEvent(
       batch.deadLetters.push({
         operator,
         position: position(shardId, seq, 0),
-        raw: new Uint8Array(data),
+        data: new Uint8Array(data),
         reason: err.message,
         kind: DeadLetterKind.Kpl,
         error: err.reason,
@@ -83,7 +82,7 @@ export function shardBatchesFromEvent(
 }
 
 /** `shardId-000000000001:4959...` → `shardId-000000000001`. */
-export function shardIdOfEventId(eventId: string): string {
+export function shardIdOfEventId(eventId: string): ShardId {
   const i = eventId.lastIndexOf(':');
-  return i > 0 ? eventId.slice(0, i) : eventId;
+  return toShardId(i > 0 ? eventId.slice(0, i) : eventId);
 }

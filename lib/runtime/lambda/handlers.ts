@@ -14,7 +14,7 @@ import { createAwsClients, type AwsClients } from '../../adapters/aws-clients.ts
 import { DynamoDbStateStore } from '../../adapters/dynamodb/dynamodb-state-store.ts';
 import { DynamoDbResultSink } from '../../adapters/dynamodb/dynamodb-result-sink.ts';
 import { S3Sink, lateRecordS3Format } from '../../adapters/s3/s3-sink.ts';
-import { S3DeadLetter } from '../../adapters/s3/s3-dead-letter.ts';
+import { S3DeadLetterOutput } from '../../adapters/s3/s3-dead-letter.ts';
 import { KinesisShardDirectory } from '../../adapters/kinesis/kinesis-shard-directory.ts';
 import type { WindowedOperatorDefinition } from '../../core/pipeline.ts';
 import { ConfigError } from '../../errors.ts';
@@ -78,7 +78,7 @@ export function createLambdaHandlers<IN, ACC, OUT>(
         format: lateRecordS3Format,
       }),
     },
-    deadLetter: new S3DeadLetter({
+    deadLetter: new S3DeadLetterOutput({
       client: clients.s3,
       bucket: config.outputBucket,
       prefix: config.outputPrefix,

@@ -8,7 +8,8 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { DynamoDbResultSink } from '../../../lib/adapters/sinks.ts';
 import { ConfigError } from '../../../lib/errors.ts';
-import { SinkError, windowResult, type WindowResult } from '../../../lib/ports/outputs.ts';
+import { windowResult, type WindowResult } from '../../../lib/model/index.ts';
+import { SinkError } from '../../../lib/ports/index.ts';
 import { clientConfig, fakeClock, fakeSend } from './fake-aws.ts';
 
 const W = { start: 0, end: 60_000 };

@@ -15,6 +15,7 @@ import {
   type DynamoDbStateStoreOptions,
 } from '../../../lib/adapters/dynamodb/dynamodb-state-store.ts';
 import { bucketOf, encodeTime, windowSortKey } from '../../../lib/adapters/dynamodb/state-codec.ts';
+import { shardId } from '../../../lib/model/position.ts';
 import { ManualClock } from '../../../lib/ports/clock.ts';
 import { ConfigError } from '../../../lib/errors.ts';
 import type { WindowItem, WindowWrite } from '../../../lib/ports/state-store.ts';
@@ -331,7 +332,7 @@ describe('DynamoDbStateStore', () => {
       });
       expect(
         await store.writeShardProgress('op', {
-          shardId: 's',
+          shardId: shardId('s'),
           committed: null,
           watermark: 5,
           lastActivity: 1,
@@ -359,7 +360,7 @@ describe('DynamoDbStateStore', () => {
       });
       expect(
         await store.writeShardProgress('op', {
-          shardId: 's',
+          shardId: shardId('s'),
           committed: 'o1',
           watermark: 5,
           lastActivity: 2,
@@ -391,7 +392,7 @@ describe('DynamoDbStateStore', () => {
         throw ccf();
       });
       const write = store.writeShardProgress('op', {
-        shardId: 's',
+        shardId: shardId('s'),
         committed: null,
         watermark: null,
         lastActivity: 1,

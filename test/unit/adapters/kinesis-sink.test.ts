@@ -8,7 +8,8 @@ import {
   type KinesisRecordFormat,
 } from '../../../lib/adapters/sinks.ts';
 import { RecordTooLargeError } from '../../../lib/errors.ts';
-import { SinkError, windowResult, type WindowResult } from '../../../lib/ports/outputs.ts';
+import { windowResult, type WindowResult } from '../../../lib/model/index.ts';
+import { SinkError } from '../../../lib/ports/index.ts';
 import { clientConfig, fakeClock, fakeSend } from './fake-aws.ts';
 
 const r = (key: string, version = 1): WindowResult =>

@@ -1,20 +1,20 @@
-/** S3Sink and S3DeadLetter against a hand-written fake S3: key layouts, determinism, error translation. */
+/** S3Sink and S3DeadLetterOutput against a hand-written fake S3: key layouts, determinism, error translation. */
 import { describe, expect, it } from 'vitest';
 import { S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import {
-  S3DeadLetter,
+  S3DeadLetterOutput,
   S3Sink,
   lateRecordS3Format,
   windowResultS3Format,
 } from '../../../lib/adapters/sinks.ts';
-import { position } from '../../../lib/core/position.ts';
 import {
-  DeadLetterError,
   DeadLetterKind,
-  SinkError,
+  LateReason,
+  position,
   windowResult,
   type WindowResult,
-} from '../../../lib/ports/outputs.ts';
+} from '../../../lib/model/index.ts';
+import { DeadLetterError, SinkError } from '../../../lib/ports/index.ts';
 import { clientConfig, fakeClock, fakeSend } from './fake-aws.ts';
 
 const r = (key: string, version = 1): WindowResult =>
@@ -51,9 +51,9 @@ describe('S3Sink', () => {
       position: position('shardId-000000000001', '123', 4),
       data: new Uint8Array([1]),
       eventTime: 5,
-      window: { start: 0, end: 10 },
+      windows: [{ start: 0, end: 10 }],
       watermark: 100,
-      reason: 'late',
+      reason: LateReason.WINDOW_CLOSED,
     });
     expect(key).toBe(
       `op/late/late/shardId-000000000001/${'123'.padStart(128, '0')}.0000000004-0-10.json`,
@@ -89,7 +89,7 @@ describe('S3Sink', () => {
   });
 });
 
-describe('S3DeadLetter', () => {
+describe('S3DeadLetterOutput', () => {
   it('translates a failed PutObject into DeadLetterError with the unsent entries', async () => {
     const client = new S3Client(clientConfig);
     fakeSend(client, () => {
@@ -103,12 +103,12 @@ describe('S3DeadLetter', () => {
     const entry = {
       operator: 'op',
       position: position('shardId-000000000000', '1'),
-      raw: new Uint8Array([0xff]),
+      data: new Uint8Array([0xff]),
       reason: 'x',
       kind: DeadLetterKind.Other,
       at: 0,
     };
-    const e = (await new S3DeadLetter({ client, bucket: 'b' })
+    const e = (await new S3DeadLetterOutput({ client, bucket: 'b' })
       .send([entry])
       .catch((x: unknown) => x)) as DeadLetterError;
     expect(e).toBeInstanceOf(DeadLetterError);

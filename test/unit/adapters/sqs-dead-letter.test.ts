@@ -1,26 +1,23 @@
-/** SqsDeadLetter against a hand-written fake SQS: batching, size limits, FIFO ids, partial failures. */
+/** SqsDeadLetterOutput against a hand-written fake SQS: batching, size limits, FIFO ids, partial failures. */
 import { describe, expect, it } from 'vitest';
 import { SQSClient, type SendMessageBatchRequestEntry } from '@aws-sdk/client-sqs';
-import { SqsDeadLetter } from '../../../lib/adapters/sinks.ts';
-import { position } from '../../../lib/core/position.ts';
 import {
-  DeadLetterError,
-  DeadLetterKind,
-  DeadLetterTooLargeError,
+  SqsDeadLetterOutput,
   fromDeadLetterDocument,
   type DeadLetterDocument,
-  type DeadLetterEntry,
-} from '../../../lib/ports/outputs.ts';
+} from '../../../lib/adapters/sinks.ts';
+import { DeadLetterKind, position, type DeadLetter } from '../../../lib/model/index.ts';
+import { DeadLetterError, DeadLetterTooLargeError } from '../../../lib/ports/index.ts';
 import { clientConfig, fakeClock, fakeSend } from './fake-aws.ts';
 
-const entry = (i: number, size = 10): DeadLetterEntry => ({
+const entry = (i: number, size = 10): DeadLetter => ({
   operator: 'op',
   position: position(
     'shardId-000000000000',
     `4959033827149025660855969253836157109592157598913658${String(1000 + i)}`,
     0,
   ),
-  raw: new Uint8Array(size).fill(i % 256),
+  data: new Uint8Array(size).fill(i % 256),
   reason: 'bad json',
   kind: DeadLetterKind.Decode,
   at: 1,
@@ -32,14 +29,15 @@ const allOk = ({ input }: { input: Record<string, unknown> }): unknown => ({
   Failed: [],
 });
 
-describe('SqsDeadLetter', () => {
+describe('SqsDeadLetterOutput', () => {
   it('sends batches of at most 10 messages whose bodies decode back to the entries', async () => {
     const client = new SQSClient(clientConfig);
     const calls = fakeSend(client, allOk);
     const sent = Array.from({ length: 23 }, (_, i) => entry(i));
-    await new SqsDeadLetter({ client, queueUrl: 'https://sqs.us-east-1.amazonaws.com/1/dlq' }).send(
-      sent,
-    );
+    await new SqsDeadLetterOutput({
+      client,
+      queueUrl: 'https://sqs.us-east-1.amazonaws.com/1/dlq',
+    }).send(sent);
     expect(calls.map((c) => entriesOf(c.input).length)).toEqual([10, 10, 3]);
     const bodies = calls.flatMap((c) =>
       entriesOf(c.input).map((e) =>
@@ -54,7 +52,7 @@ describe('SqsDeadLetter', () => {
     const client = new SQSClient(clientConfig);
     const calls = fakeSend(client, allOk);
     // ~100 KiB of base64 per message: two fit in 256 KiB, three do not.
-    await new SqsDeadLetter({ client, queueUrl: 'q' }).send(
+    await new SqsDeadLetterOutput({ client, queueUrl: 'q' }).send(
       Array.from({ length: 5 }, (_, i) => entry(i, 75 * 1024)),
     );
     expect(calls.map((c) => entriesOf(c.input).length)).toEqual([2, 2, 1]);
@@ -68,7 +66,7 @@ describe('SqsDeadLetter', () => {
   it('sets deterministic deduplication and group ids on a FIFO queue', async () => {
     const client = new SQSClient(clientConfig);
     const calls = fakeSend(client, allOk);
-    const dl = new SqsDeadLetter({ client, queueUrl: 'https://sqs/1/dlq.fifo' });
+    const dl = new SqsDeadLetterOutput({ client, queueUrl: 'https://sqs/1/dlq.fifo' });
     await dl.send([entry(1)]);
     await dl.send([{ ...entry(1), at: 999 }]);
     const [a, b] = calls.map((c) => entriesOf(c.input)[0]);
@@ -77,16 +75,16 @@ describe('SqsDeadLetter', () => {
     expect(b?.MessageDeduplicationId).toBe(a?.MessageDeduplicationId);
   });
 
-  it('GIVEN an entry larger than a message WHEN sent THEN nothing is sent and the error names S3DeadLetter', async () => {
+  it('GIVEN an entry larger than a message WHEN sent THEN nothing is sent and the error names S3DeadLetterOutput', async () => {
     const client = new SQSClient(clientConfig);
     const calls = fakeSend(client, allOk);
     const all = [entry(1), entry(2, 300 * 1024)];
-    const e = (await new SqsDeadLetter({ client, queueUrl: 'q' })
+    const e = (await new SqsDeadLetterOutput({ client, queueUrl: 'q' })
       .send(all)
       .catch((x: unknown) => x)) as DeadLetterTooLargeError;
     expect(e).toBeInstanceOf(DeadLetterTooLargeError);
     expect(e).toBeInstanceOf(DeadLetterError);
-    expect(e.message).toContain('S3DeadLetter');
+    expect(e.message).toContain('S3DeadLetterOutput');
     expect(e.limitBytes).toBe(256 * 1024);
     expect(e.retryable).toBe(false);
     expect(e.unsent).toEqual(all);
@@ -116,7 +114,7 @@ describe('SqsDeadLetter', () => {
       };
     });
     const all = [entry(1), entry(2), entry(3)];
-    const e = (await new SqsDeadLetter({
+    const e = (await new SqsDeadLetterOutput({
       client,
       queueUrl: 'q',
       retry: { sleep: clock.sleep, maxAttempts: 3 },
@@ -140,7 +138,7 @@ describe('SqsDeadLetter', () => {
         Message: 'bad',
       })),
     }));
-    const e = (await new SqsDeadLetter({ client, queueUrl: 'q' })
+    const e = (await new SqsDeadLetterOutput({ client, queueUrl: 'q' })
       .send([entry(1)])
       .catch((x: unknown) => x)) as DeadLetterError;
     expect(e).toBeInstanceOf(DeadLetterError);
@@ -151,7 +149,7 @@ describe('SqsDeadLetter', () => {
   it('validates maxMessageBytes', () => {
     const client = new SQSClient(clientConfig);
     expect(
-      () => new SqsDeadLetter({ client, queueUrl: 'q', maxMessageBytes: 2 * 1024 * 1024 }),
+      () => new SqsDeadLetterOutput({ client, queueUrl: 'q', maxMessageBytes: 2 * 1024 * 1024 }),
     ).toThrow('maxMessageBytes must be an integer 1024..1048576 (given 2097152)');
   });
 });

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { count, json, pipeline, session, sum, tumbling } from '../../../lib/core/index.ts';
-import type { LateRecord } from '../../../lib/core/index.ts';
+import { shardId, type LateRecord } from '../../../lib/model/index.ts';
 import { InMemoryStateStore } from '../../../lib/adapters/memory/index.ts';
 import { WindowOperatorHarness } from '../../../lib/testing/index.ts';
 
@@ -33,7 +33,7 @@ const sessions = pipeline('op')
   .sideOutputLateData('late')
   .aggregate(sum((e) => e.v ?? 0));
 
-const SHARD_0 = 'shardId-000000000000';
+const SHARD_0 = shardId('shardId-000000000000');
 
 class CrashAfterDelivery extends Error {}
 
@@ -49,7 +49,7 @@ describe('judged view (late output, then a retry with a lower view)', () => {
       { k: 'a', t: 5 }, // late for [0, 10) against shard 0's own watermark (100)
     ]);
     const delivered: LateRecord[] = [];
-    const firstAttempt = h.operator.processBatch('shardId-000000000000', batch, {
+    const firstAttempt = h.operator.processBatch(SHARD_0, batch, {
       sideOutputs: (late) => {
         delivered.push(...late);
         return Promise.reject(
@@ -62,7 +62,7 @@ describe('judged view (late output, then a retry with a lower view)', () => {
 
     // Shard 1 comes back (watermark 1): the retry's own view would judge t=5 on time.
     await h.send(1, [{ k: 'a', t: 1 }]);
-    const retry = await h.operator.processBatch('shardId-000000000000', batch, {
+    const retry = await h.operator.processBatch(SHARD_0, batch, {
       sideOutputs: (late) => {
         delivered.push(...late);
         return Promise.resolve();
@@ -89,13 +89,13 @@ describe('judged view (late output, then a retry with a lower view)', () => {
       { k: 'a', t: 5 },
       { k: 'a', t: 6 },
     ]);
-    const first = h.operator.processBatch('shardId-000000000000', batch, {
+    const first = h.operator.processBatch(SHARD_0, batch, {
       sideOutputs: () => Promise.reject(new CrashAfterDelivery('died')),
     });
     await expect(first).rejects.toBeInstanceOf(CrashAfterDelivery);
     await h.send(1, [{ k: 'a', t: 1 }]);
     // Lambda bisects: the first half alone commits, the view still covers the rest.
-    const half = await h.operator.processBatch('shardId-000000000000', batch.slice(0, 2), {
+    const half = await h.operator.processBatch(SHARD_0, batch.slice(0, 2), {
       sideOutputs: () => Promise.resolve(),
     });
     expect(half.counts).toMatchObject({ inState: 1, late: 1 });
@@ -103,7 +103,7 @@ describe('judged view (late output, then a retry with a lower view)', () => {
       (p) => p.shardId === 'shardId-000000000000',
     );
     expect(between?.judged).toBeDefined();
-    const rest = await h.operator.processBatch('shardId-000000000000', batch.slice(2), {
+    const rest = await h.operator.processBatch(SHARD_0, batch.slice(2), {
       sideOutputs: () => Promise.resolve(),
     });
     expect(rest.counts).toMatchObject({ inState: 0, late: 1 });
@@ -126,13 +126,11 @@ describe('judged view (late output, then a retry with a lower view)', () => {
       { k: 'a', t: 201, v: 100 },
     ]);
     store.crashOnNextProgressWrite();
-    await expect(h.operator.processBatch('shardId-000000000000', batch)).rejects.toThrow(
-      /injected crash/,
-    );
+    await expect(h.operator.processBatch(SHARD_0, batch)).rejects.toThrow(/injected crash/);
     expect(store.allItems('op').filter((i) => i.key === 'a')).toEqual([]);
 
     await h.send(1, [{ k: 'z', t: 1 }]); // shard 1 is back: the retry's view is lower
-    const retry = await h.operator.processBatch('shardId-000000000000', batch);
+    const retry = await h.operator.processBatch(SHARD_0, batch);
     const inState = store
       .allItems('op')
       .filter((i) => i.key === 'a')

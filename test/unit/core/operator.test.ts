@@ -11,7 +11,7 @@ import {
   tumbling,
 } from '../../../lib/core/index.ts';
 import type { EventTimeOptions, WindowAssigner } from '../../../lib/core/index.ts';
-import { WindowOperatorHarness } from '../../../lib/testing/index.ts';
+import { WindowOperatorHarness, harnessShardId } from '../../../lib/testing/index.ts';
 
 interface Ev {
   k: string;
@@ -72,7 +72,7 @@ describe('firing and lateness (tumbling)', () => {
       { k: 'a', t: 15 },
       { k: 'a', t: 3 },
     ]); // W = 15 > 14: late
-    expect(h.late.map((l) => [l.eventTime, l.windows, l.reason, l.tag, l.watermark])).toEqual([
+    expect(h.late.map((l) => [l.eventTime, l.windows, l.reason, l.output, l.watermark])).toEqual([
       [3, [{ start: 0, end: 10 }], 'window-closed', 'late', 15],
     ]);
     expect(
@@ -277,7 +277,7 @@ describe('bad input goes to the dead-letter output, never blocks', () => {
         JSON.stringify({ k: 'a', t: 2, v: 1 }),
       ]),
     );
-    expect(h.deadLetters.map((x) => x.reason)).toEqual([
+    expect(h.deadLetters.map((x) => x.code)).toEqual([
       'decode-failed',
       'filter-threw',
       'key-selector-threw',
@@ -289,7 +289,9 @@ describe('bad input goes to the dead-letter output, never blocks', () => {
       'aggregate-threw',
     ]);
     expect(h.deadLetters[0]?.data).toBeInstanceOf(Uint8Array);
-    expect(h.deadLetters[4]?.message).toBe('key is 12 UTF-8 bytes; keyBy.maxKeyBytes is 8');
+    expect(h.deadLetters[4]?.reason).toBe(
+      'key-too-large: key is 12 UTF-8 bytes; keyBy.maxKeyBytes is 8',
+    );
     expect(h.counts).toEqual({
       received: 12,
       skippedCommitted: 0,
@@ -354,7 +356,7 @@ describe('exactly-once under retries and crashes', () => {
     const h = harness(tumbling(10), 0, {}, store);
     const seen: string[] = [];
     await h.operator.processBatch(
-      'shardId-000000000000',
+      harnessShardId(0),
       h.records(0, [{ k: 'a', t: 50 }, { k: 'a', t: 1 }, 'x']),
       {
         sideOutputs: async (late, dead) => {
@@ -410,7 +412,7 @@ describe('pre-aggregation', () => {
     const recs = h
       .records(0, [{}, {}])
       .map((r, i) => ({ position: r.position, partitionKey: 'pk', value: { k: 'a', t: i * 20 } }));
-    const o = await h.operator.processDecodedBatch('shardId-000000000000', recs);
+    const o = await h.operator.processDecodedBatch(harnessShardId(0), recs);
     expect(o.results.map((r) => r.value)).toEqual([1]);
   });
 });

@@ -8,7 +8,7 @@ import { InMemoryStateStore } from '../../../lib/adapters/memory/index.ts';
 import { count, json, pipeline, tumbling } from '../../../lib/core/index.ts';
 import { ManualClock } from '../../../lib/ports/clock.ts';
 import { createWindowOperator } from '../../../lib/core/operator.ts';
-import { WindowOperatorHarness } from '../../../lib/testing/index.ts';
+import { WindowOperatorHarness, harnessShardId } from '../../../lib/testing/index.ts';
 
 interface Ev {
   k: string;
@@ -30,7 +30,7 @@ describe('outbox', () => {
     const h = new WindowOperatorHarness(definition, { startTime: 0, store });
     const op = createWindowOperator(definition, { store, clock: new ManualClock(0) });
     const out = await op.processBatch(
-      'shardId-000000000000',
+      harnessShardId(0),
       h.records(0, [
         { k: 'a', t: 1 },
         { k: 'a', t: 2 },
@@ -61,14 +61,14 @@ describe('outbox', () => {
     const h = new WindowOperatorHarness(definition, { startTime: 0, store });
     const op = createWindowOperator(definition, { store, clock: new ManualClock(0) });
     await op.processBatch(
-      'shardId-000000000000',
+      harnessShardId(0),
       h.records(0, [
         { k: 'a', t: 1 },
         { k: 'a', t: 25 },
       ]),
     );
     // A late record within lateness re-fires version 2 before version 1 was acknowledged.
-    const late = await op.processBatch('shardId-000000000000', h.records(0, [{ k: 'a', t: 3 }]));
+    const late = await op.processBatch(harnessShardId(0), h.records(0, [{ k: 'a', t: 3 }]));
     expect(late.results.map((r) => [r.value, r.version])).toEqual([[2, 2]]);
     expect((await op.pendingResults()).map((r) => [r.value, r.version])).toEqual([[2, 2]]);
 
@@ -83,7 +83,7 @@ describe('outbox', () => {
     const h = new WindowOperatorHarness(definition, { startTime: 0, store });
     const op = createWindowOperator(definition, { store, clock: new ManualClock(0) });
     await op.processBatch(
-      'shardId-000000000000',
+      harnessShardId(0),
       h.records(0, [
         { k: 'a', t: 1 },
         { k: 'b', t: 500 },

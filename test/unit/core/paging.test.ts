@@ -6,15 +6,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { InMemoryStateStore } from '../../../lib/adapters/memory/index.ts';
+import { count, createWindowOperator, json, pipeline, tumbling } from '../../../lib/core/index.ts';
 import {
-  count,
-  createWindowOperator,
-  json,
-  pipeline,
   position,
-  tumbling,
-} from '../../../lib/core/index.ts';
-import type { SourceRecord, WindowResult } from '../../../lib/core/index.ts';
+  shardId,
+  type SourceRecord,
+  type WindowResult,
+} from '../../../lib/model/index.ts';
 import { ConfigError } from '../../../lib/errors.ts';
 import { ManualClock } from '../../../lib/ports/index.ts';
 import { FIRST_SEQUENCE_NUMBER } from '../../../lib/testing/index.ts';
@@ -24,7 +22,7 @@ interface Ev {
   t: number;
 }
 
-const SHARD = 'shardId-000000000000';
+const SHARD = shardId('shardId-000000000000');
 const definition = pipeline('op')
   .decode(json<Ev>())
   .keyBy((e) => e.k)

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ResultIds } from '../../../lib/core/operator.ts';
-import { resultId } from '../../../lib/ports/sink.ts';
+import { ResultIds, resultId } from '../../../lib/model/ids.ts';
 
 describe('ResultIds', () => {
   const keys = ['user-1', '/products/item-7', 'a/b%2Fc', 'ünïcødé 🚀', ' ', '-1', 'k'.repeat(300)];

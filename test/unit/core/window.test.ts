@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
   assignWindows,
-  maxTimestamp,
   session,
   sessionsConnect,
   sliding,
   tumbling,
   windowStart,
 } from '../../../lib/core/index.ts';
+import { maxTimestamp } from '../../../lib/model/index.ts';
 
 describe('tumbling windows', () => {
   it('are half-open [start, end) with maxTimestamp = end - 1', () => {

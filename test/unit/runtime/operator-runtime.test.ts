@@ -5,13 +5,14 @@
 import { describe, expect, it } from 'vitest';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import {
-  InMemoryDeadLetter,
+  InMemoryDeadLetterOutput,
   InMemoryLateRecordSink,
   InMemoryResultSink,
 } from '../../../lib/adapters/memory/in-memory-sinks.ts';
 import { InMemoryStateStore } from '../../../lib/adapters/memory/in-memory-state-store.ts';
 import { count, json, pipeline, tumbling } from '../../../lib/core/index.ts';
 import { aggregate } from '../../../lib/kinesis/kpl.ts';
+import { shardId } from '../../../lib/model/position.ts';
 import { ManualClock } from '../../../lib/ports/clock.ts';
 import { OperatorRuntime } from '../../../lib/runtime/operator-runtime.ts';
 import type { RuntimeLog } from '../../../lib/runtime/operator-runtime.ts';
@@ -58,7 +59,7 @@ class FakeShards implements ShardDirectory {
   backlogged = new Set<string>();
   constructor(private readonly ids: readonly string[]) {}
   listShards(): Promise<readonly ShardInfo[]> {
-    return Promise.resolve(this.ids.map((shardId) => ({ shardId, closed: false })));
+    return Promise.resolve(this.ids.map((id) => ({ shardId: shardId(id), closed: false })));
   }
   isConsumed(): Promise<boolean> {
     return Promise.resolve(false);
@@ -72,7 +73,7 @@ function setup() {
   const store = new InMemoryStateStore();
   const results = new InMemoryResultSink();
   const late = new InMemoryLateRecordSink();
-  const deadLetter = new InMemoryDeadLetter();
+  const deadLetter = new InMemoryDeadLetterOutput();
   const runtime = new OperatorRuntime({
     definition,
     store,
@@ -97,7 +98,7 @@ describe('OperatorRuntime', () => {
           clock: new ManualClock(0),
           results: new InMemoryResultSink(),
           lateOutputs: {},
-          deadLetter: new InMemoryDeadLetter(),
+          deadLetter: new InMemoryDeadLetterOutput(),
         }),
     ).toThrow(
       /lateOutputs must have a sink for side output "late", where operator op routes late data .*\(given \[\]\)/,
@@ -113,7 +114,7 @@ describe('OperatorRuntime', () => {
       ['a', 0, 2, 1],
       ['b', 10, 1, 1],
     ]);
-    expect(late.items().map((l) => [l.eventTime, l.window?.start, l.reason])).toEqual([
+    expect(late.items().map((l) => [l.eventTime, l.windows[0]?.start, l.reason])).toEqual([
       [3, 0, 'window-closed'],
     ]);
     expect(await runtime.operator.pendingResults()).toEqual([]);
@@ -189,7 +190,7 @@ describe('OperatorRuntime', () => {
         clock,
         results,
         lateOutputs: { late },
-        deadLetter: new InMemoryDeadLetter(),
+        deadLetter: new InMemoryDeadLetterOutput(),
         shards,
         log,
       });

@@ -3,7 +3,7 @@
  * "Configuring partial batch response with Kinesis Data Streams and Lambda"
  * (success and failure conditions).
  */
-import { compareSequenceNumbers } from '../../../core/position.ts';
+import { compareSequenceNumbers } from '../../../model/position.ts';
 
 /** What the ESM does with a batch after a successful invocation. */
 export type BatchVerdict =
