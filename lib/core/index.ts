@@ -26,13 +26,9 @@ export {
   HLL_MAX_PRECISION,
 } from './hll.ts';
 export type { HllRegisters } from './hll.ts';
-export {
-  createWindowOperator,
-  WindowOperator,
-  DEFAULT_PAGE_SIZE,
-  MIN_EVENT_TIME,
-  MAX_EVENT_TIME,
-} from './operator.ts';
+export { MergingWindowSet } from './merging-window-set.ts';
+export type { MergedSession } from './merging-window-set.ts';
+export { createWindowOperator, WindowOperator, DEFAULT_PAGE_SIZE } from './operator.ts';
 export type { BatchOptions, WindowOperatorDeps } from './operator.ts';
 export { pipeline, MAX_TIME_SETTING, MAX_KEY_BYTES_LIMIT } from './pipeline.ts';
 export type {
@@ -40,6 +36,7 @@ export type {
   EventTimeSettings,
   KeyByOptions,
   KeyedStream,
+  KeyedStreamDefinition,
   PipelineSource,
   Step,
   Stream,
@@ -48,6 +45,9 @@ export type {
   WindowedOperatorDefinition,
   WindowedStream,
 } from './pipeline.ts';
+export { MIN_EVENT_TIME, MAX_EVENT_TIME, RecordPipeline } from './record-pipeline.ts';
+export { FiringReason, TriggerResult, onBatchEnd, onTick } from './trigger.ts';
+export type { BatchEnd, TriggerDecision } from './trigger.ts';
 export { isShardActive, watermarkCandidate } from './watermark.ts';
 export {
   assignWindows,
@@ -57,5 +57,8 @@ export {
   tumbling,
   windowStart,
   MAX_WINDOW_SIZE,
+  SessionWindows,
+  SlidingWindows,
+  TumblingWindows,
 } from './window.ts';
-export type { SessionWindows, SlidingWindows, TumblingWindows, WindowAssigner } from './window.ts';
+export type { WindowAssigner } from './window.ts';

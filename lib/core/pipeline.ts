@@ -9,6 +9,7 @@ import { ConfigError } from '../errors.ts';
 import type { AggregateFunction } from './aggregate.ts';
 import type { Decoder } from './decode.ts';
 import type { Millis } from './duration.ts';
+import { SessionWindows, SlidingWindows, TumblingWindows } from './window.ts';
 import type { WindowAssigner } from './window.ts';
 
 /** Longest maxOutOfOrderness / allowedLateness / idleTimeout: 7 days. */
@@ -63,10 +64,13 @@ export type Step =
   | { readonly kind: 'map'; readonly fn: (value: unknown) => unknown };
 
 /**
- * A complete, validated window operator definition: what `aggregate()`
- * returns and what `createWindowOperator` runs.
+ * What every keyed, event-time operator is defined by: how a record's bytes
+ * become a keyed, timed event (the core's `RecordPipeline` runs it), and the
+ * watermark strategy. A window operator adds windows and an aggregate; a
+ * keyed process function or a join would add their own parts.
  */
-export interface WindowedOperatorDefinition<IN, ACC, OUT> {
+export interface KeyedStreamDefinition<IN> {
+  /** The operator's name: identifies its state, results and outputs. */
   readonly name: string;
   readonly decoder: Decoder<unknown>;
   readonly steps: readonly Step[];
@@ -74,6 +78,13 @@ export interface WindowedOperatorDefinition<IN, ACC, OUT> {
   readonly maxKeyBytes: number;
   readonly timestampExtractor: (value: IN) => number;
   readonly time: EventTimeSettings;
+}
+
+/**
+ * A complete, validated window operator definition: what `aggregate()`
+ * returns and what `createWindowOperator` runs.
+ */
+export interface WindowedOperatorDefinition<IN, ACC, OUT> extends KeyedStreamDefinition<IN> {
   readonly assigner: WindowAssigner;
   readonly allowedLateness: Millis;
   readonly lateDataTag: string;
@@ -284,11 +295,11 @@ function keyed<T>(d: Draft): KeyedStream<T> {
 function timedKeyed<T>(d: Draft): TimedKeyedStream<T> {
   return {
     window: (assigner) => {
-      if (
-        assigner === null ||
-        typeof assigner !== 'object' ||
-        !['tumbling', 'sliding', 'session'].includes(assigner.kind)
-      ) {
+      if (!(
+        assigner instanceof TumblingWindows ||
+        assigner instanceof SlidingWindows ||
+        assigner instanceof SessionWindows
+      )) {
         throw new ConfigError(
           'window',
           assigner,

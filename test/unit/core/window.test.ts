@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   assignWindows,
@@ -67,5 +68,68 @@ describe('session windows', () => {
     expect(sessionsConnect({ start: 0, end: 10 }, { start: 10, end: 20 })).toBe(true);
     expect(sessionsConnect({ start: 0, end: 10 }, { start: 5, end: 7 })).toBe(true);
     expect(sessionsConnect({ start: 0, end: 10 }, { start: 11, end: 20 })).toBe(false);
+  });
+});
+
+describe('the forms the operator runs', () => {
+  it('tumbling.windowStart is the start of the one window assignWindows gives, and contains t', () => {
+    fc.assert(
+      fc.property(
+        fc
+          .integer({ min: 1, max: 10_000 })
+          .chain((size) =>
+            fc.tuple(
+              fc.constant(size),
+              fc.integer({ min: -(size - 1), max: size - 1 }),
+              fc.integer({ min: -1e12, max: 1e12 }),
+            ),
+          ),
+        ([size, offset, t]) => {
+          const a = tumbling(size, offset);
+          const start = a.windowStart(t);
+          expect(assignWindows(a, t)).toEqual([{ start, end: start + size }]);
+          expect(start <= t && t < start + size).toBe(true);
+        },
+      ),
+    );
+  });
+
+  it('sliding.windowStarts gives every window containing t, latest first, within maxWindowsPerRecord', () => {
+    fc.assert(
+      fc.property(
+        fc
+          .integer({ min: 1, max: 500 })
+          .chain((size) =>
+            fc
+              .integer({ min: Math.ceil(size / 1000), max: size })
+              .chain((slide) =>
+                fc.tuple(
+                  fc.constant(size),
+                  fc.constant(slide),
+                  fc.integer({ min: -(slide - 1), max: slide - 1 }),
+                  fc.integer({ min: -1e9, max: 1e9 }),
+                ),
+              ),
+          ),
+        ([size, slide, offset, t]) => {
+          const a = sliding(size, slide, offset);
+          const into = new Float64Array(a.maxWindowsPerRecord);
+          const n = a.windowStarts(t, into);
+          const starts = [...into.subarray(0, n)];
+          expect(assignWindows(a, t).map((w) => w.start)).toEqual(starts);
+          // Every aligned window [s, s + size) with s = offset (mod slide) that contains t, no other.
+          const want: number[] = [];
+          for (let s = t; s > t - size; s--)
+            if ((((s - offset) % slide) + slide) % slide === 0) want.push(s);
+          expect(starts).toEqual(want);
+        },
+      ),
+    );
+  });
+
+  it('session.connects is sessionsConnect', () => {
+    const a = session(10);
+    expect(a.connects({ start: 0, end: 10 }, { start: 10, end: 20 })).toBe(true);
+    expect(a.connects({ start: 0, end: 10 }, { start: 11, end: 20 })).toBe(false);
   });
 });
