@@ -4,7 +4,7 @@
  * shard has been consumed past a position. The Kinesis adapter answers from
  * ListShards and GetRecords; tests use an in-memory one.
  */
-import type { ShardId } from '../model/position.ts';
+import type { SequenceNumber, ShardId } from '../model/position.ts';
 
 /** One shard of the source stream. */
 export interface ShardInfo {
@@ -22,11 +22,14 @@ export interface ShardDirectory {
    * True when `shardId` is closed and no record lies after `committedSequenceNumber`
    * (`null`: nothing consumed yet, so true only for a closed, empty shard).
    */
-  isConsumed(shardId: ShardId, committedSequenceNumber: string | null): Promise<boolean>;
+  isConsumed(shardId: ShardId, committedSequenceNumber: SequenceNumber | null): Promise<boolean>;
   /**
    * True when records lie after `committedSequenceNumber` (`null`: any record):
    * the shard is backlogged, not idle, however long since its last batch
    * (Lambda may be retrying a failing batch, or be slow to start).
    */
-  hasRecordsAfter(shardId: ShardId, committedSequenceNumber: string | null): Promise<boolean>;
+  hasRecordsAfter(
+    shardId: ShardId,
+    committedSequenceNumber: SequenceNumber | null,
+  ): Promise<boolean>;
 }
