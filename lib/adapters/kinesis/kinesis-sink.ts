@@ -37,8 +37,9 @@ import { sinkWriteReport } from '../sink-report.ts';
 
 /** Kinesis' per-record limit: data plus partition key. */
 export const KINESIS_MAX_RECORD_BYTES = 1024 * 1024;
-/** Kinesis' per-request limits. */
+/** Kinesis' per-request limit of records (PutRecords). */
 export const KINESIS_MAX_BATCH_RECORDS = 500;
+/** Kinesis' per-request limit of bytes, data plus partition keys (PutRecords). */
 export const KINESIS_MAX_BATCH_BYTES = 5 * 1024 * 1024;
 const MAX_PARTITION_KEY_CHARS = 256;
 
