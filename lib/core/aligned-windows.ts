@@ -246,11 +246,7 @@ export class TumblingBatchWindows<IN, ACC> extends AlignedWindows<IN, ACC> {
     // Consecutive records mostly share a window: skip the (floating-point) modulo then.
     const start = t >= lastStart && t < lastStart + size ? lastStart : this.assigner.windowStart(t);
     const end = start + size;
-    if (end - 1 + this.lateness < w) {
-      batch.lateRecord(i, key, [{ start, end }], LateReason.WINDOW_CLOSED, w);
-      batch.status[i] = RecordStatus.LATE;
-      return;
-    }
+    if (end - 1 + this.lateness < w) return this.late(i, key, start, end, w);
     let inner: Map<string, Group<ACC>>;
     if (start === lastStart) inner = this.lastInner as Map<string, Group<ACC>>;
     else {
@@ -262,11 +258,16 @@ export class TumblingBatchWindows<IN, ACC> extends AlignedWindows<IN, ACC> {
     try {
       g.acc = this.agg.add(value, g.acc);
     } catch (e) {
-      batch.deadLetter(i, DeadLetterReason.AGGREGATE_THREW, e);
-      return;
+      return batch.deadLetter(i, DeadLetterReason.AGGREGATE_THREW, e);
     }
     g.idxs.push(i);
     batch.status[i] = RecordStatus.IN_STATE;
+  }
+
+  /** Record `i` is late for its window (out of line: the hot path stays small enough to inline). */
+  private late(i: number, key: string, start: number, end: number, w: number): void {
+    this.batch.lateRecord(i, key, [{ start, end }], LateReason.WINDOW_CLOSED, w);
+    this.batch.status[i] = RecordStatus.LATE;
   }
 }
 
@@ -303,17 +304,19 @@ export class SlidingBatchWindows<IN, ACC> extends AlignedWindows<IN, ACC> {
         g.acc = this.agg.add(value, g.acc);
       } catch (e) {
         // add is deterministic: it throws for the record's first window or not at all.
-        batch.deadLetter(i, DeadLetterReason.AGGREGATE_THREW, e);
-        return;
+        return batch.deadLetter(i, DeadLetterReason.AGGREGATE_THREW, e);
       }
       g.idxs.push(i);
       added++;
     }
     (this.winCount as Uint16Array)[i] = added;
-    if (lateWindows !== undefined) {
-      batch.lateRecord(i, key, lateWindows, LateReason.WINDOW_CLOSED, w);
-      if (added > 0) batch.partiallyLate++;
-    }
+    if (lateWindows !== undefined) this.late(i, key, lateWindows, added, w);
     batch.status[i] = added > 0 ? RecordStatus.IN_STATE : RecordStatus.LATE;
+  }
+
+  /** Record `i` is late for `windows` and in state for `added` others (out of line: cold). */
+  private late(i: number, key: string, windows: TimeWindow[], added: number, w: number): void {
+    this.batch.lateRecord(i, key, windows, LateReason.WINDOW_CLOSED, w);
+    if (added > 0) this.batch.partiallyLate++;
   }
 }

@@ -23,6 +23,15 @@ import { comparePositions, encodeOffset } from '../model/position.ts';
 import type { Position, ShardId } from '../model/position.ts';
 import type { DecodedRecord, SourceRecord } from '../model/records.ts';
 
+/** The error of a batch whose record `i` (at `pos`) is of another shard or out of order (out of line: cold). */
+function orderError(shardId: ShardId, i: number, pos: Position): BatchOrderError {
+  return new BatchOrderError(
+    pos.shardId !== shardId
+      ? `batch for ${shardId} contains a record of ${pos.shardId} at index ${i}`
+      : `batch for ${shardId}: positions not strictly increasing at index ${i} (${pos.sequenceNumber})`,
+  );
+}
+
 /** Something that records, per source, the highest offset it absorbed (a state item). */
 export interface Absorbing {
   readonly absorbed: Readonly<Record<string, string>>;
@@ -67,24 +76,22 @@ export class BatchGuard {
    */
   admit(i: number): boolean {
     const pos = (this.records[i] as SourceRecord | DecodedRecord<unknown>).position;
-    if (pos.shardId !== this.shardId) {
-      throw new BatchOrderError(
-        `batch for ${this.shardId} contains a record of ${pos.shardId} at index ${i}`,
-      );
-    }
-    if (this.prev !== undefined && comparePositions(this.prev, pos) >= 0) {
-      throw new BatchOrderError(
-        `batch for ${this.shardId}: positions not strictly increasing at index ${i} (${pos.sequenceNumber})`,
-      );
-    }
+    if (
+      pos.shardId !== this.shardId ||
+      (this.prev !== undefined && comparePositions(this.prev, pos) >= 0)
+    )
+      throw orderError(this.shardId, i, pos);
     this.prev = pos;
-    if (!this.pastCommitted) {
-      const e = encodeOffset(pos);
-      if (e <= (this.committed as string)) return false;
-      this.pastCommitted = true;
-      this.enc[i] = e;
-      this.firstLive = i;
-    }
+    return this.pastCommitted || this.aboveCommitted(i, pos);
+  }
+
+  /** Until the first record above the committed position: whether record `i` (at `pos`) is it. */
+  private aboveCommitted(i: number, pos: Position): boolean {
+    const e = encodeOffset(pos);
+    if (e <= (this.committed as string)) return false;
+    this.pastCommitted = true;
+    this.enc[i] = e;
+    this.firstLive = i;
     return true;
   }
 

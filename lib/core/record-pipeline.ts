@@ -42,6 +42,44 @@ function utf8Length(s: string): number {
   return n;
 }
 
+// The rejections below are out of line on purpose: the hot functions stay
+// small enough for the compiler to inline them into the operator's record
+// loop (building an error message is not on the hot path).
+
+function rejected(
+  batch: Batch<unknown>,
+  i: number,
+  reason: DeadLetterReason,
+  e: unknown,
+): undefined {
+  batch.deadLetter(i, reason, e);
+  return undefined;
+}
+
+function stepThrew(batch: Batch<unknown>, i: number, step: Step, e: unknown): undefined {
+  const reason =
+    step.kind === 'filter' ? DeadLetterReason.FILTER_THREW : DeadLetterReason.MAP_THREW;
+  return rejected(batch, i, reason, e);
+}
+
+function invalidKey(batch: Batch<unknown>, i: number, k: unknown): undefined {
+  const given = k === '' ? '""' : String(k);
+  const e = new TypeError(`key must be a non-empty string or a finite number (given ${given})`);
+  return rejected(batch, i, DeadLetterReason.INVALID_KEY, e);
+}
+
+function keyTooLarge(batch: Batch<unknown>, i: number, key: string, max: number): undefined {
+  const e = new RangeError(`key is ${utf8Length(key)} UTF-8 bytes; keyBy.maxKeyBytes is ${max}`);
+  return rejected(batch, i, DeadLetterReason.KEY_TOO_LARGE, e);
+}
+
+function invalidEventTime(batch: Batch<unknown>, i: number, t: unknown): undefined {
+  const e = new RangeError(
+    `event time must be an integer epoch ms in ${MIN_EVENT_TIME}..${MAX_EVENT_TIME} (given ${String(t)})`,
+  );
+  return rejected(batch, i, DeadLetterReason.INVALID_EVENT_TIME, e);
+}
+
 /** Runs one definition's decode, steps, key and event time over a batch's records. */
 export class RecordPipeline<IN> {
   /** The event of the record {@link accept} last returned a key for. */
@@ -96,7 +134,7 @@ export class RecordPipeline<IN> {
       try {
         v = this.decoder.decode((r as SourceRecord).data);
       } catch (e) {
-        batch.deadLetter(i, DeadLetterReason.DECODE_FAILED, e);
+        rejected(batch, i, DeadLetterReason.DECODE_FAILED, e);
         return GONE;
       }
     } else {
@@ -113,9 +151,7 @@ export class RecordPipeline<IN> {
           }
         } else v = step.fn(v);
       } catch (e) {
-        const reason =
-          step.kind === 'filter' ? DeadLetterReason.FILTER_THREW : DeadLetterReason.MAP_THREW;
-        batch.deadLetter(i, reason, e);
+        stepThrew(batch, i, step, e);
         return GONE;
       }
     }
@@ -128,37 +164,13 @@ export class RecordPipeline<IN> {
     try {
       k = this.keySelector(value);
     } catch (e) {
-      batch.deadLetter(i, DeadLetterReason.KEY_SELECTOR_THREW, e);
-      return undefined;
+      return rejected(batch, i, DeadLetterReason.KEY_SELECTOR_THREW, e);
     }
-    let key: string;
-    if (typeof k === 'string') key = k;
-    else if (typeof k === 'number' && Number.isFinite(k)) key = String(k);
-    else {
-      batch.deadLetter(
-        i,
-        DeadLetterReason.INVALID_KEY,
-        new TypeError(`key must be a non-empty string or a finite number (given ${String(k)})`),
-      );
-      return undefined;
-    }
-    if (key.length === 0) {
-      batch.deadLetter(
-        i,
-        DeadLetterReason.INVALID_KEY,
-        new TypeError('key must be a non-empty string or a finite number (given "")'),
-      );
-      return undefined;
-    }
-    const max = this.maxKeyBytes;
-    if (key.length > this.maxKeyChars && utf8Length(key) > max) {
-      batch.deadLetter(
-        i,
-        DeadLetterReason.KEY_TOO_LARGE,
-        new RangeError(`key is ${utf8Length(key)} UTF-8 bytes; keyBy.maxKeyBytes is ${max}`),
-      );
-      return undefined;
-    }
+    const key =
+      typeof k === 'string' ? k : typeof k === 'number' && Number.isFinite(k) ? String(k) : '';
+    if (key.length === 0) return invalidKey(batch, i, k);
+    if (key.length > this.maxKeyChars && utf8Length(key) > this.maxKeyBytes)
+      return keyTooLarge(batch, i, key, this.maxKeyBytes);
     return key;
   }
 
@@ -168,24 +180,15 @@ export class RecordPipeline<IN> {
     try {
       t = this.extractor(value);
     } catch (e) {
-      batch.deadLetter(i, DeadLetterReason.EVENT_TIME_THREW, e);
-      return undefined;
+      return rejected(batch, i, DeadLetterReason.EVENT_TIME_THREW, e);
     }
     if (
       typeof t !== 'number' ||
       !Number.isSafeInteger(t) ||
       t < MIN_EVENT_TIME ||
       t > MAX_EVENT_TIME
-    ) {
-      batch.deadLetter(
-        i,
-        DeadLetterReason.INVALID_EVENT_TIME,
-        new RangeError(
-          `event time must be an integer epoch ms in ${MIN_EVENT_TIME}..${MAX_EVENT_TIME} (given ${String(t)})`,
-        ),
-      );
-      return undefined;
-    }
+    )
+      return invalidEventTime(batch, i, t);
     return t;
   }
 

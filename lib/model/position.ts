@@ -59,16 +59,19 @@ export function compareSequenceNumbers(a: string, b: string): number {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
+/** The error of comparing positions of two shards (out of line: callers compare on the hot path). */
+function unordered(a: Position, b: Position): RangeError {
+  return new RangeError(
+    `positions of different shards are not ordered (${a.shardId} vs ${b.shardId})`,
+  );
+}
+
 /**
  * Compares two positions of the same shard. Throws when the shards differ:
  * positions of different shards have no order.
  */
 export function comparePositions(a: Position, b: Position): number {
-  if (a.shardId !== b.shardId) {
-    throw new RangeError(
-      `positions of different shards are not ordered (${a.shardId} vs ${b.shardId})`,
-    );
-  }
+  if (a.shardId !== b.shardId) throw unordered(a, b);
   const x = a.sequenceNumber;
   const y = b.sequenceNumber;
   // Canonical sequence numbers (no leading zero) compare by length, then as
