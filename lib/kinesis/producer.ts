@@ -25,8 +25,10 @@ import {
   type PutRecordsRequestEntry,
 } from '@aws-sdk/client-kinesis';
 import { createHash } from 'node:crypto';
+import { kinesisStreamTarget } from '../adapters/kinesis/list-shards.ts';
 import { ConfigError, RecordTooLargeError, WeirError } from '../errors.ts';
 import { position, type Position } from '../core/position.ts';
+import { sleep as defaultSleep } from '../util/sleep.ts';
 import { KplAggregateBuilder } from './kpl.ts';
 
 /** Kinesis' PutRecords limits (defaults of {@link PutRecordsOptions}). */
@@ -270,19 +272,6 @@ interface Entry {
   readonly aggregated: boolean;
 }
 
-function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (ms <= 0 || signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
 function intOption(
   name: string,
   value: number | undefined,
@@ -369,7 +358,7 @@ export async function putRecords(
   const now = options.now ?? (() => performance.now());
   const keepPositions = options.recordPositions ?? true;
   const signal = options.signal;
-  const target = stream.startsWith('arn:') ? { StreamARN: stream } : { StreamName: stream };
+  const target = kinesisStreamTarget(stream);
   const bucket = rate === undefined ? undefined : new TokenBucket(rate, now, sleep, signal);
 
   // Mutable tallies behind the result.

@@ -44,7 +44,7 @@ import {
   type AttributeValue,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import { ConfigError } from '../../errors.ts';
+import { ConfigError, describeError } from '../../errors.ts';
 import {
   SinkError,
   SinkOutcome,
@@ -127,7 +127,7 @@ export class DynamoDbResultSink implements Sink<WindowResult> {
     if (unwritten.length > 0) {
       throw new SinkError<WindowResult>(
         `DynamoDbResultSink(${this.#tableName})`,
-        `write failed: ${describe(firstError)}`,
+        `write failed: ${describeError(firstError)}`,
         { unwritten, report: sinkWriteReport(done), retryable, cause: firstError },
       );
     }
@@ -284,8 +284,4 @@ function isPermanent(error: unknown): boolean {
     name === 'ResourceNotFoundException' ||
     name === 'AccessDeniedException'
   );
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

@@ -44,7 +44,7 @@ import {
   type TransactWriteItem,
 } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ConfigError, WeirError } from '../../errors.ts';
+import { ConfigError, WeirError, errorName } from '../../errors.ts';
 import { systemClock, type Clock } from '../../ports/clock.ts';
 import { keptJudgedView, progressRegresses } from '../../ports/state-store.ts';
 import type {
@@ -159,12 +159,6 @@ export const MAX_TRANSACTION_ITEMS = 100;
 const BATCH_GET_KEYS = 100;
 
 type Send = (command: unknown) => Promise<unknown>;
-
-function errorName(e: unknown): string | undefined {
-  return typeof e === 'object' && e !== null && 'name' in e && typeof e.name === 'string'
-    ? e.name
-    : undefined;
-}
 
 function cancellationCodes(e: unknown): string[] {
   const reasons =
@@ -749,7 +743,7 @@ export class DynamoDbStateStore implements StateStore {
       if (isItemTooLarge(e) && key !== undefined) {
         throw new StateItemTooLargeError(operator, key, undefined, MAX_ITEM_BYTES, { cause: e });
       }
-      const name = errorName(e) ?? 'Error';
+      const name = errorName(e);
       const message = e instanceof Error ? e.message : String(e);
       throw new StateStoreError(operator, key, `${name}: ${message}`, { cause: e });
     }

@@ -22,7 +22,7 @@ import {
   type KinesisClient,
   type PutRecordsRequestEntry,
 } from '@aws-sdk/client-kinesis';
-import { ConfigError, RecordTooLargeError } from '../../errors.ts';
+import { ConfigError, RecordTooLargeError, describeError } from '../../errors.ts';
 import {
   SinkError,
   SinkOutcome,
@@ -170,7 +170,7 @@ export class KinesisSink<T> implements Sink<T> {
     const target = 'StreamARN' in this.#target ? this.#target.StreamARN : this.#target.StreamName;
     return new SinkError<T>(
       `KinesisSink(${target})`,
-      `PutRecords failed: ${cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)}`,
+      `PutRecords failed: ${describeError(cause)}`,
       { unwritten: idx.map((i) => items[i] as T), report: sinkWriteReport(done), retryable, cause },
     );
   }

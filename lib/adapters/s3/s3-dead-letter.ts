@@ -12,7 +12,7 @@
  */
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { encodeOffset } from '../../core/position.ts';
-import { ConfigError } from '../../errors.ts';
+import { ConfigError, describeError } from '../../errors.ts';
 import {
   DeadLetterError,
   toDeadLetterDocument,
@@ -90,7 +90,7 @@ export class S3DeadLetter implements DeadLetter {
       const cause: unknown = first?.status === 'rejected' ? first.reason : undefined;
       throw new DeadLetterError(
         `S3DeadLetter(${bucket})`,
-        `PutObject failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+        `PutObject failed: ${describeError(cause)}`,
         {
           unsent,
           retryable: true,

@@ -16,7 +16,7 @@
  */
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { encodeOffset } from '../../core/position.ts';
-import { ConfigError } from '../../errors.ts';
+import { ConfigError, describeError } from '../../errors.ts';
 import {
   SinkError,
   SinkOutcome,
@@ -171,17 +171,17 @@ export class S3Sink<T> implements Sink<T> {
       }
     });
     if (unwritten.length > 0) {
-      throw new SinkError<T>(`S3Sink(${bucket})`, `PutObject failed: ${describe(firstError)}`, {
-        unwritten,
-        report: sinkWriteReport(done),
-        retryable: true,
-        cause: firstError,
-      });
+      throw new SinkError<T>(
+        `S3Sink(${bucket})`,
+        `PutObject failed: ${describeError(firstError)}`,
+        {
+          unwritten,
+          report: sinkWriteReport(done),
+          retryable: true,
+          cause: firstError,
+        },
+      );
     }
     return sinkWriteReport(done);
   }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

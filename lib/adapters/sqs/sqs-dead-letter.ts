@@ -21,7 +21,7 @@ import {
   type SendMessageBatchRequestEntry,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { ConfigError } from '../../errors.ts';
+import { ConfigError, describeError } from '../../errors.ts';
 import {
   DeadLetterError,
   DeadLetterTooLargeError,
@@ -120,7 +120,7 @@ export class SqsDeadLetter implements DeadLetter {
         } catch (error) {
           lastError = error;
           if (!isRetryable(error))
-            throw fail(`SendMessageBatch failed: ${describe(error)}`, false, error);
+            throw fail(`SendMessageBatch failed: ${describeError(error)}`, false, error);
           failed.push(...batch);
           continue;
         }
@@ -144,7 +144,7 @@ export class SqsDeadLetter implements DeadLetter {
       pending = failed;
     }
     if (pending.length > 0)
-      throw fail(`SendMessageBatch kept failing: ${describe(lastError)}`, true, lastError);
+      throw fail(`SendMessageBatch kept failing: ${describeError(lastError)}`, true, lastError);
   }
 
   #request(entry: DeadLetterEntry, body: string, i: number): SendMessageBatchRequestEntry {
@@ -177,8 +177,4 @@ export class SqsDeadLetter implements DeadLetter {
     }
     if (batch.length > 0) yield batch;
   }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

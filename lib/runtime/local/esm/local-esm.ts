@@ -20,14 +20,14 @@ import {
   DescribeStreamSummaryCommand,
   GetRecordsCommand,
   GetShardIteratorCommand,
-  ListShardsCommand,
   type KinesisClient,
   type _Record as KinesisRecord,
-  type Shard,
   type ShardIteratorType,
 } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamEvent } from 'aws-lambda';
+import { listShards } from '../../../adapters/kinesis/list-shards.ts';
 import { ConfigError, WeirError } from '../../../errors.ts';
+import { sleep } from '../../../util/sleep.ts';
 import {
   resolveEsmSettings,
   type EventSourceMappingInput,
@@ -374,24 +374,9 @@ export class LocalEventSourceMapping {
     }
   }
 
-  async #listShards(): Promise<Shard[]> {
-    const out: Shard[] = [];
-    let token: string | undefined;
-    do {
-      const page = await this.#o.kinesis.send(
-        token
-          ? new ListShardsCommand({ NextToken: token })
-          : new ListShardsCommand({ StreamName: this.#o.streamName }),
-      );
-      out.push(...(page.Shards ?? []));
-      token = page.NextToken;
-    } while (token);
-    return out;
-  }
-
   async #discover(initial: boolean): Promise<void> {
     const started = Date.now();
-    const shards = await this.#listShards();
+    const shards = await listShards(this.#o.kinesis, { StreamName: this.#o.streamName });
     const listed = new Set(shards.map((s) => s.ShardId ?? ''));
     for (const shard of shards) {
       const id = shard.ShardId ?? '';
@@ -810,17 +795,4 @@ function toInput(r: KinesisRecord): StreamRecordInput {
     Data: r.Data ?? new Uint8Array(),
     ApproximateArrivalTimestamp: r.ApproximateArrivalTimestamp ?? new Date(0),
   };
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted || ms <= 0) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }
