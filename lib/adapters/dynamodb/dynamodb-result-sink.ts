@@ -44,7 +44,7 @@ import {
   type AttributeValue,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import { ConfigError, describeError } from '../../errors.ts';
+import { ConfigError, describeError, errorName } from '../../errors.ts';
 import {
   SinkError,
   SinkOutcome,
@@ -56,7 +56,8 @@ import {
   type WindowBounds,
   type WindowResult,
 } from '../../ports/sink.ts';
-import { mapSettled, withRetry, type RetryOptions } from './retry.ts';
+import { mapSettled } from '../../util/map-settled.ts';
+import { retryPolicy, withRetry, type RetryOptions, type RetryPolicy } from '../retry.ts';
 
 /** Options of {@link DynamoDbResultSink}. */
 export interface DynamoDbResultSinkProps {
@@ -66,7 +67,7 @@ export interface DynamoDbResultSinkProps {
   readonly tableName: string;
   /** Conditional writes in flight at once. @default 16 */
   readonly concurrency?: number;
-  /** Backoff for throttling and 5xx errors (see {@link withRetry}). @default 8 attempts, 25 ms base, 5 s cap */
+  /** Backoff of transient errors (see {@link RetryOptions}). @default 8 attempts, 25 ms base, 5 s cap */
   readonly retry?: RetryOptions;
 }
 
@@ -93,7 +94,7 @@ export class DynamoDbResultSink implements Sink<WindowResult> {
   readonly #client: DynamoDBClient;
   readonly #tableName: string;
   readonly #concurrency: number;
-  readonly #retry: RetryOptions;
+  readonly #retry: RetryPolicy;
 
   constructor(props: DynamoDbResultSinkProps) {
     if (!props.tableName)
@@ -105,7 +106,7 @@ export class DynamoDbResultSink implements Sink<WindowResult> {
     this.#client = props.client;
     this.#tableName = props.tableName;
     this.#concurrency = concurrency;
-    this.#retry = props.retry ?? {};
+    this.#retry = retryPolicy(props.retry, { field: 'retry' });
   }
 
   async write(items: readonly WindowResult[]): Promise<SinkWriteReport> {
@@ -168,7 +169,7 @@ export class DynamoDbResultSink implements Sink<WindowResult> {
     } catch (error) {
       if (
         !(error instanceof ConditionalCheckFailedException) &&
-        nameOf(error) !== 'ConditionalCheckFailedException'
+        errorName(error) !== 'ConditionalCheckFailedException'
       ) {
         throw error;
       }
@@ -267,18 +268,9 @@ function versionOf(item: Record<string, AttributeValue> | undefined): number | u
   return v === undefined ? undefined : Number(v);
 }
 
-function nameOf(error: unknown): string | undefined {
-  return typeof error === 'object' &&
-    error !== null &&
-    'name' in error &&
-    typeof error.name === 'string'
-    ? error.name
-    : undefined;
-}
-
 /** Errors that re-driving the same item cannot fix (validation, item too large, missing table, access). */
 function isPermanent(error: unknown): boolean {
-  const name = nameOf(error);
+  const name = errorName(error);
   return (
     name === 'ValidationException' ||
     name === 'ResourceNotFoundException' ||

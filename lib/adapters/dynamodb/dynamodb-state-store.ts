@@ -57,13 +57,15 @@ import type {
   WindowRef,
   WindowWrite,
 } from '../../ports/state-store.ts';
+import { mapSettled } from '../../util/map-settled.ts';
 import {
-  isThrottlingOrServerError,
-  mapSettled,
+  isTransientError,
+  retryPolicy,
+  sleepBeforeRetry,
   withRetry,
   type RetryOptions,
-  backoffDelay,
-} from './retry.ts';
+  type RetryPolicy,
+} from '../retry.ts';
 import {
   MAX_ITEM_BYTES,
   StateAttr,
@@ -97,7 +99,7 @@ export interface DynamoDbStateStoreOptions {
   readonly dueBuckets?: number;
   /** Write (and read) requests in flight at once per call. 1..1000. @default 16 */
   readonly concurrency?: number;
-  /** Backoff of throttled and server-failed requests, on top of the SDK's own retries. @default withRetry's defaults */
+  /** Backoff of transient errors and transaction conflicts, on top of the SDK's own retries (see {@link RetryOptions}). @default 8 attempts, 25 ms base, 5 s cap */
   readonly retry?: RetryOptions;
   /** Processing time, for tombstone expiry. @default systemClock */
   readonly clock?: Clock;
@@ -213,7 +215,7 @@ export class DynamoDbStateStore implements StateStore {
   private readonly table: string;
   private readonly buckets: number;
   private readonly concurrency: number;
-  private readonly retry: RetryOptions;
+  private readonly retry: RetryPolicy;
   private readonly clock: Clock;
   private readonly tombstoneTtlSeconds: number;
 
@@ -235,8 +237,11 @@ export class DynamoDbStateStore implements StateStore {
       10 * 365 * 24 * 3600,
     );
     const user = options.retry ?? {};
-    const retryable = user.isRetryable ?? isThrottlingOrServerError;
-    this.retry = { ...user, isRetryable: (e) => retryable(e) || isTransactionConflict(e) };
+    const retryable = user.isRetryable ?? isTransientError;
+    this.retry = retryPolicy(
+      { ...user, isRetryable: (e) => retryable(e) || isTransactionConflict(e) },
+      { field: 'retry' },
+    );
     this.clock = options.clock ?? systemClock;
   }
 
@@ -653,14 +658,14 @@ export class DynamoDbStateStore implements StateStore {
       }));
       for (let attempt = 0; pending.length > 0; attempt++) {
         if (attempt > 0) {
-          if (attempt >= (this.retry.maxAttempts ?? 8) * 2) {
+          if (attempt >= this.retry.maxAttempts * 2) {
             throw new StateStoreError(
               operator,
               undefined,
               `BatchGetItem left ${pending.length} keys unprocessed after ${attempt} attempts (throttled)`,
             );
           }
-          await (this.retry.sleep ?? defaultSleep)(backoffDelay(attempt - 1, this.retry));
+          await sleepBeforeRetry(this.retry, attempt - 1);
         }
         const out = (await this.call(
           operator,
@@ -806,9 +811,6 @@ class ConditionFailed extends Error {
     super('condition failed');
   }
 }
-
-const defaultSleep = (ms: number): Promise<void> =>
-  new Promise((resolve) => setTimeout(resolve, ms));
 
 function intOption(
   field: string,

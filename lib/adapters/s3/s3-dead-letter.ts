@@ -19,7 +19,8 @@ import {
   type DeadLetter,
   type DeadLetterEntry,
 } from '../../ports/dead-letter.ts';
-import { mapSettled, withRetry, type RetryOptions } from '../dynamodb/retry.ts';
+import { mapSettled } from '../../util/map-settled.ts';
+import { retryPolicy, withRetry, type RetryOptions, type RetryPolicy } from '../retry.ts';
 import { joinKey } from './s3-sink.ts';
 
 /** Options of {@link S3DeadLetter}. */
@@ -30,7 +31,7 @@ export interface S3DeadLetterProps {
   readonly prefix?: string;
   /** PutObject calls in flight at once. @default 16 */
   readonly concurrency?: number;
-  /** Backoff for SlowDown and 5xx errors. @default 8 attempts, 25 ms base, 5 s cap */
+  /** Backoff of transient errors (SlowDown, 5xx, dropped connections; see {@link RetryOptions}). @default 8 attempts, 25 ms base, 5 s cap */
   readonly retry?: RetryOptions;
 }
 
@@ -43,6 +44,7 @@ export interface S3DeadLetterProps {
 export class S3DeadLetter implements DeadLetter {
   readonly #props: S3DeadLetterProps;
   readonly #concurrency: number;
+  readonly #retry: RetryPolicy;
 
   constructor(props: S3DeadLetterProps) {
     if (!props.bucket)
@@ -53,6 +55,7 @@ export class S3DeadLetter implements DeadLetter {
     }
     this.#props = props;
     this.#concurrency = concurrency;
+    this.#retry = retryPolicy(props.retry, { field: 'retry' });
   }
 
   /** The object key of an entry. */
@@ -81,7 +84,7 @@ export class S3DeadLetter implements DeadLetter {
               ContentType: 'application/json',
             }),
           ),
-        this.#props.retry ?? {},
+        this.#retry,
       ),
     );
     const unsent = entries.filter((_, i) => settled[i]?.status === 'rejected');

@@ -28,7 +28,8 @@ import {
   type SinkWriteReport,
   type WindowResult,
 } from '../../ports/sink.ts';
-import { mapSettled, withRetry, type RetryOptions } from '../dynamodb/retry.ts';
+import { mapSettled } from '../../util/map-settled.ts';
+import { retryPolicy, withRetry, type RetryOptions, type RetryPolicy } from '../retry.ts';
 
 /** How items become S3 objects. */
 export interface S3ObjectFormat<T> {
@@ -49,7 +50,7 @@ export interface S3SinkProps<T> {
   readonly format: S3ObjectFormat<T>;
   /** PutObject calls in flight at once. @default 16 */
   readonly concurrency?: number;
-  /** Backoff for SlowDown and 5xx errors. @default 8 attempts, 25 ms base, 5 s cap */
+  /** Backoff of transient errors (SlowDown, 5xx, dropped connections; see {@link RetryOptions}). @default 8 attempts, 25 ms base, 5 s cap */
   readonly retry?: RetryOptions;
 }
 
@@ -121,6 +122,7 @@ export function lateRecordJson(r: LateRecord): string {
 export class S3Sink<T> implements Sink<T> {
   readonly #props: S3SinkProps<T>;
   readonly #concurrency: number;
+  readonly #retry: RetryPolicy;
 
   constructor(props: S3SinkProps<T>) {
     if (!props.bucket)
@@ -131,6 +133,7 @@ export class S3Sink<T> implements Sink<T> {
     }
     this.#props = props;
     this.#concurrency = concurrency;
+    this.#retry = retryPolicy(props.retry, { field: 'retry' });
   }
 
   /** The full object key an item is written to. */
@@ -139,7 +142,7 @@ export class S3Sink<T> implements Sink<T> {
   }
 
   async write(items: readonly T[]): Promise<SinkWriteReport> {
-    const { client, bucket, format, retry } = this.#props;
+    const { client, bucket, format } = this.#props;
     const settled = await mapSettled(
       items,
       this.#concurrency,
@@ -155,7 +158,7 @@ export class S3Sink<T> implements Sink<T> {
                 ContentType: format.contentType ?? 'application/json',
               }),
             ),
-          retry ?? {},
+          this.#retry,
         );
         return { index, outcome: SinkOutcome.Written };
       },

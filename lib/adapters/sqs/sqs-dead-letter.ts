@@ -30,7 +30,7 @@ import {
   type DeadLetter,
   type DeadLetterEntry,
 } from '../../ports/dead-letter.ts';
-import { backoffDelay, isThrottlingOrServerError, type RetryOptions } from '../dynamodb/retry.ts';
+import { retryPolicy, sleepBeforeRetry, type RetryOptions, type RetryPolicy } from '../retry.ts';
 
 /** SQS' classic message and batch size limit. */
 export const SQS_DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024;
@@ -50,7 +50,7 @@ export interface SqsDeadLetterProps {
   readonly maxMessageBytes?: number;
   /** FIFO queue (deduplication and group ids). @default queueUrl ends with `.fifo` */
   readonly fifo?: boolean;
-  /** Retries of failed entries and throttled/5xx calls. @default 8 attempts, 25 ms base, 5 s cap */
+  /** Retries of failed entries and of calls failing with a transient error (see {@link RetryOptions}). @default 8 attempts, 25 ms base, 5 s cap */
   readonly retry?: RetryOptions;
 }
 
@@ -64,6 +64,7 @@ export class SqsDeadLetter implements DeadLetter {
   readonly #props: SqsDeadLetterProps;
   readonly #maxBytes: number;
   readonly #fifo: boolean;
+  readonly #retry: RetryPolicy;
 
   constructor(props: SqsDeadLetterProps) {
     if (!props.queueUrl) throw new ConfigError('queueUrl', props.queueUrl, 'must be a queue URL');
@@ -78,6 +79,7 @@ export class SqsDeadLetter implements DeadLetter {
     this.#props = props;
     this.#maxBytes = maxBytes;
     this.#fifo = props.fifo ?? props.queueUrl.endsWith('.fifo');
+    this.#retry = retryPolicy(props.retry, { field: 'retry' });
   }
 
   async send(entries: readonly DeadLetterEntry[]): Promise<void> {
@@ -91,10 +93,7 @@ export class SqsDeadLetter implements DeadLetter {
         throw new DeadLetterTooLargeError(destination, m.entry, m.size, this.#maxBytes, entries);
     }
 
-    const retry = this.#props.retry ?? {};
-    const maxAttempts = Math.max(1, retry.maxAttempts ?? 8);
-    const sleep = retry.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-    const isRetryable = retry.isRetryable ?? isThrottlingOrServerError;
+    const retry = this.#retry;
     // Everything not in `sent` is reported unsent: an error can never under-report.
     const sent = new Set<(typeof messages)[number]>();
     const fail = (message: string, retryable: boolean, cause: unknown): DeadLetterError =>
@@ -105,8 +104,8 @@ export class SqsDeadLetter implements DeadLetter {
       });
     let pending = messages;
     let lastError: unknown;
-    for (let attempt = 0; pending.length > 0 && attempt < maxAttempts; attempt += 1) {
-      if (attempt > 0) await sleep(backoffDelay(attempt - 1, retry));
+    for (let attempt = 0; pending.length > 0 && attempt < retry.maxAttempts; attempt += 1) {
+      if (attempt > 0) await sleepBeforeRetry(retry, attempt - 1);
       const failed: typeof pending = [];
       for (const batch of this.#batches(pending)) {
         let out;
@@ -119,7 +118,7 @@ export class SqsDeadLetter implements DeadLetter {
           );
         } catch (error) {
           lastError = error;
-          if (!isRetryable(error))
+          if (!retry.isRetryable(error))
             throw fail(`SendMessageBatch failed: ${describeError(error)}`, false, error);
           failed.push(...batch);
           continue;

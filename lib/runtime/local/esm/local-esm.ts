@@ -26,6 +26,7 @@ import {
 } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { listShards } from '../../../adapters/kinesis/list-shards.ts';
+import { backoffDelay } from '../../../adapters/retry.ts';
 import { ConfigError, WeirError } from '../../../errors.ts';
 import { sleep } from '../../../util/sleep.ts';
 import {
@@ -41,6 +42,10 @@ import {
   type KinesisFailureRecord,
   type OnFailureDestination,
 } from './on-failure.ts';
+
+/** Wait before re-sending a failure record: the adapters' full-jitter backoff, 100 ms base, 5 s cap. */
+const onFailureBackoffMs = (attempt: number): number =>
+  backoffDelay(attempt, { baseDelayMs: 100, maxDelayMs: 5_000 });
 
 /** Time source; tests inject a fake one to age records. */
 export interface EsmClock {
@@ -769,7 +774,7 @@ export class LocalEventSourceMapping {
         } catch (error) {
           this.#emit({ type: 'poll-error', shardId: s.shardId, error });
           if (this.#stopped) throw error;
-          await sleep(Math.min(5_000, 100 * 2 ** attempt), this.#abort.signal);
+          await sleep(onFailureBackoffMs(attempt), this.#abort.signal);
         }
       }
     }
