@@ -224,6 +224,18 @@ interface Entry {
   readonly aggregated: boolean;
 }
 
+/** Input record `index` sent as one Kinesis record of its own (not aggregated). */
+function plainEntry(record: ProducerRecord, data: Uint8Array, size: number, index: number): Entry {
+  return {
+    data,
+    partitionKey: record.partitionKey,
+    explicitHashKey: record.explicitHashKey,
+    size,
+    indices: [index],
+    aggregated: false,
+  };
+}
+
 function intOption(
   name: string,
   value: number | undefined,
@@ -557,14 +569,7 @@ export async function putRecords(
         }
         const size = data.length + encoder.encode(record.partitionKey).length;
         if (!aggregating) {
-          await pushEntry({
-            data,
-            partitionKey: record.partitionKey,
-            explicitHashKey: record.explicitHashKey,
-            size,
-            indices: [i],
-            aggregated: false,
-          });
+          await pushEntry(plainEntry(record, data, size, i));
           continue;
         }
         const user = {
@@ -580,14 +585,7 @@ export async function putRecords(
         if (slot.builder.count > 0 && slot.builder.sizeWith(user) > limit) await flushSlot(slot);
         if (slot.builder.sizeWith(user) > limit) {
           // Too big even alone inside an aggregate, but valid as a plain record.
-          await pushEntry({
-            data,
-            partitionKey: record.partitionKey,
-            explicitHashKey: record.explicitHashKey,
-            size,
-            indices: [i],
-            aggregated: false,
-          });
+          await pushEntry(plainEntry(record, data, size, i));
           continue;
         }
         bufferedBytes -= slot.builder.size;
