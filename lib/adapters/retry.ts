@@ -20,7 +20,7 @@
  * SendMessageBatch, BatchGetItem) keep their own loop and use
  * {@link sleepBeforeRetry} between rounds; single calls use {@link withRetry}.
  */
-import { ConfigError } from '../errors.ts';
+import { intOption } from '../util/int-option.ts';
 import { sleep } from '../util/sleep.ts';
 
 /** Options of the retry policy (every field optional; see {@link retryPolicy}). */
@@ -41,6 +41,9 @@ export interface RetryOptions {
 
 /** {@link RetryOptions} with every default applied and every number checked. */
 export type RetryPolicy = { readonly [K in keyof RetryOptions]-?: NonNullable<RetryOptions[K]> };
+
+/** The longest backoff setting accepted: one hour. */
+const MAX_MS = 3_600_000;
 
 /** The policy's defaults (AWS calls of the adapters; the producer starts at 100 ms). */
 export const DEFAULT_RETRY = { maxAttempts: 8, baseDelayMs: 25, maxDelayMs: 5_000 } as const;
@@ -65,24 +68,19 @@ export function retryPolicy(
   const defaults = { ...DEFAULT_RETRY, ...config.defaults };
   const name = (f: string): string => (config.field ? `${config.field}.${f}` : f);
   return {
-    maxAttempts: intIn(name('maxAttempts'), options.maxAttempts ?? defaults.maxAttempts, 1, 100),
-    baseDelayMs: intIn(
+    maxAttempts: intOption(name('maxAttempts'), options.maxAttempts, defaults.maxAttempts, 1, 100),
+    baseDelayMs: intOption(
       name('baseDelayMs'),
-      options.baseDelayMs ?? defaults.baseDelayMs,
+      options.baseDelayMs,
+      defaults.baseDelayMs,
       0,
-      3_600_000,
+      MAX_MS,
     ),
-    maxDelayMs: intIn(name('maxDelayMs'), options.maxDelayMs ?? defaults.maxDelayMs, 0, 3_600_000),
+    maxDelayMs: intOption(name('maxDelayMs'), options.maxDelayMs, defaults.maxDelayMs, 0, MAX_MS),
     isRetryable: options.isRetryable ?? isTransientError,
     sleep: options.sleep ?? sleep,
     random: options.random ?? Math.random,
   };
-}
-
-function intIn(field: string, value: number, min: number, max: number): number {
-  if (!Number.isInteger(value) || value < min || value > max)
-    throw new ConfigError(field, value, `must be an integer ${min}..${max}`);
-  return value;
 }
 
 /** Error names AWS uses for throttling, across DynamoDB, Kinesis, S3 and SQS. */

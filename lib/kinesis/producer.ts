@@ -37,6 +37,7 @@ import {
 } from '../adapters/retry.ts';
 import { ConfigError, RecordTooLargeError, WeirError, errorName } from '../errors.ts';
 import { position, type Position } from '../core/position.ts';
+import { intOption } from '../util/int-option.ts';
 import { KplAggregateBuilder } from './kpl.ts';
 
 /** Kinesis' PutRecords limits (defaults of {@link PutRecordsOptions}). */
@@ -234,19 +235,6 @@ function plainEntry(record: ProducerRecord, data: Uint8Array, size: number, inde
     indices: [index],
     aggregated: false,
   };
-}
-
-function intOption(
-  name: string,
-  value: number | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  const v = value ?? fallback;
-  if (!Number.isInteger(v) || v < min || v > max)
-    throw new ConfigError(name, v, `must be an integer ${min}..${max}`);
-  return v;
 }
 
 /**

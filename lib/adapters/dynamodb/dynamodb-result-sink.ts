@@ -56,6 +56,7 @@ import {
   type WindowBounds,
   type WindowResult,
 } from '../../ports/sink.ts';
+import { intOption } from '../../util/int-option.ts';
 import { mapSettled } from '../../util/map-settled.ts';
 import { retryPolicy, withRetry, type RetryOptions, type RetryPolicy } from '../retry.ts';
 
@@ -99,10 +100,7 @@ export class DynamoDbResultSink implements Sink<WindowResult> {
   constructor(props: DynamoDbResultSinkProps) {
     if (!props.tableName)
       throw new ConfigError('tableName', props.tableName, 'must be a non-empty table name');
-    const concurrency = props.concurrency ?? 16;
-    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1000) {
-      throw new ConfigError('concurrency', concurrency, 'must be an integer 1..1000');
-    }
+    const concurrency = intOption('concurrency', props.concurrency, 16, 1, 1000);
     this.#client = props.client;
     this.#tableName = props.tableName;
     this.#concurrency = concurrency;

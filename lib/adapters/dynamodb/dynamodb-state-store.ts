@@ -57,6 +57,7 @@ import type {
   WindowRef,
   WindowWrite,
 } from '../../ports/state-store.ts';
+import { intOption } from '../../util/int-option.ts';
 import { mapSettled } from '../../util/map-settled.ts';
 import {
   isTransientError,
@@ -810,19 +811,6 @@ class ConditionFailed extends Error {
   constructor(readonly item: Record<string, AttributeValue> | undefined) {
     super('condition failed');
   }
-}
-
-function intOption(
-  field: string,
-  value: number | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < min || value > max)
-    throw new ConfigError(field, value, `must be an integer ${min}..${max}`);
-  return value;
 }
 
 function checkOperator(operator: string): void {

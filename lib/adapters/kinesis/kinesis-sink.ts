@@ -33,6 +33,7 @@ import {
   type SinkWriteReport,
   type WindowResult,
 } from '../../ports/sink.ts';
+import { chunksBySize } from '../../util/chunks.ts';
 import { retryPolicy, sleepBeforeRetry, type RetryOptions, type RetryPolicy } from '../retry.ts';
 import { lateRecordJson, windowResultJson } from '../s3/s3-sink.ts';
 
@@ -115,7 +116,11 @@ export class KinesisSink<T> implements Sink<T> {
     for (let attempt = 0; pending.length > 0 && attempt < retry.maxAttempts; attempt += 1) {
       if (attempt > 0) await sleepBeforeRetry(retry, attempt - 1);
       const failed: typeof pending = [];
-      for (const batch of batches(pending)) {
+      for (const batch of chunksBySize(
+        pending,
+        KINESIS_MAX_BATCH_RECORDS,
+        KINESIS_MAX_BATCH_BYTES,
+      )) {
         try {
           const out = await this.#props.client.send(
             new PutRecordsCommand({ ...this.#target, Records: batch.map((b) => b.entry) }),
@@ -188,22 +193,4 @@ function sizeOf<T>(format: KinesisRecordFormat<T>, item: T): number {
 export function safePartitionKey(key: string): string {
   if (key.length >= 1 && [...key].length <= MAX_PARTITION_KEY_CHARS) return key;
   return createHash('sha256').update(key).digest('hex');
-}
-
-function* batches<B extends { size: number }>(entries: readonly B[]): Generator<B[]> {
-  let batch: B[] = [];
-  let bytes = 0;
-  for (const e of entries) {
-    if (
-      batch.length > 0 &&
-      (batch.length >= KINESIS_MAX_BATCH_RECORDS || bytes + e.size > KINESIS_MAX_BATCH_BYTES)
-    ) {
-      yield batch;
-      batch = [];
-      bytes = 0;
-    }
-    batch.push(e);
-    bytes += e.size;
-  }
-  if (batch.length > 0) yield batch;
 }

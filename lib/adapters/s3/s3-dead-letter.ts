@@ -19,6 +19,7 @@ import {
   type DeadLetter,
   type DeadLetterEntry,
 } from '../../ports/dead-letter.ts';
+import { intOption } from '../../util/int-option.ts';
 import { mapSettled } from '../../util/map-settled.ts';
 import { retryPolicy, withRetry, type RetryOptions, type RetryPolicy } from '../retry.ts';
 import { joinKey } from './s3-sink.ts';
@@ -49,10 +50,7 @@ export class S3DeadLetter implements DeadLetter {
   constructor(props: S3DeadLetterProps) {
     if (!props.bucket)
       throw new ConfigError('bucket', props.bucket, 'must be a non-empty bucket name');
-    const concurrency = props.concurrency ?? 16;
-    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1000) {
-      throw new ConfigError('concurrency', concurrency, 'must be an integer 1..1000');
-    }
+    const concurrency = intOption('concurrency', props.concurrency, 16, 1, 1000);
     this.#props = props;
     this.#concurrency = concurrency;
     this.#retry = retryPolicy(props.retry, { field: 'retry' });

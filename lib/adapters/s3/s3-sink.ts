@@ -28,6 +28,7 @@ import {
   type SinkWriteReport,
   type WindowResult,
 } from '../../ports/sink.ts';
+import { intOption } from '../../util/int-option.ts';
 import { mapSettled } from '../../util/map-settled.ts';
 import { retryPolicy, withRetry, type RetryOptions, type RetryPolicy } from '../retry.ts';
 
@@ -127,10 +128,7 @@ export class S3Sink<T> implements Sink<T> {
   constructor(props: S3SinkProps<T>) {
     if (!props.bucket)
       throw new ConfigError('bucket', props.bucket, 'must be a non-empty bucket name');
-    const concurrency = props.concurrency ?? 16;
-    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1000) {
-      throw new ConfigError('concurrency', concurrency, 'must be an integer 1..1000');
-    }
+    const concurrency = intOption('concurrency', props.concurrency, 16, 1, 1000);
     this.#props = props;
     this.#concurrency = concurrency;
     this.#retry = retryPolicy(props.retry, { field: 'retry' });

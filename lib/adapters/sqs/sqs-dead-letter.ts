@@ -30,6 +30,7 @@ import {
   type DeadLetter,
   type DeadLetterEntry,
 } from '../../ports/dead-letter.ts';
+import { chunksBySize } from '../../util/chunks.ts';
 import { retryPolicy, sleepBeforeRetry, type RetryOptions, type RetryPolicy } from '../retry.ts';
 
 /** SQS' classic message and batch size limit. */
@@ -107,7 +108,7 @@ export class SqsDeadLetter implements DeadLetter {
     for (let attempt = 0; pending.length > 0 && attempt < retry.maxAttempts; attempt += 1) {
       if (attempt > 0) await sleepBeforeRetry(retry, attempt - 1);
       const failed: typeof pending = [];
-      for (const batch of this.#batches(pending)) {
+      for (const batch of chunksBySize(pending, SQS_MAX_BATCH_ENTRIES, this.#maxBytes)) {
         let out;
         try {
           out = await this.#props.client.send(
@@ -157,23 +158,5 @@ export class SqsDeadLetter implements DeadLetter {
           }
         : {}),
     };
-  }
-
-  *#batches<M extends { size: number }>(messages: readonly M[]): Generator<M[]> {
-    let batch: M[] = [];
-    let bytes = 0;
-    for (const m of messages) {
-      if (
-        batch.length > 0 &&
-        (batch.length >= SQS_MAX_BATCH_ENTRIES || bytes + m.size > this.#maxBytes)
-      ) {
-        yield batch;
-        batch = [];
-        bytes = 0;
-      }
-      batch.push(m);
-      bytes += m.size;
-    }
-    if (batch.length > 0) yield batch;
   }
 }
