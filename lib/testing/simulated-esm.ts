@@ -184,6 +184,7 @@ export interface SimulatedEsmOptions {
   readonly makeFunction: () => SimulatedFunction;
   /** The fault plan shared by the function's ports (for process deaths). */
   readonly plan: FaultPlan;
+  /** Randomness of the simulation (shard choice, batch sizes, timeouts, duplicates); seed it to reproduce a run. */
   readonly random: () => number;
   /**
    * The mapping, validated with `resolveEsmSettings`. `batchSize` is the

@@ -585,11 +585,7 @@ export class LocalEventSourceMapping {
             )
           : ({ kind: 'function-error' } as const);
       const next = afterInvocation(this.settings, batch, { requestId, result });
-      const end = {
-        shardId: s.shardId,
-        requestId,
-        size: invoked.length,
-      };
+      const end = { shardId: s.shardId, requestId, size: invoked.length };
       if (result.kind === 'success') {
         batch = await this.#apply(s, records, next);
         this.#emit({ type: 'batch-end', ...end, outcome: outcome.kind, verdict: result.kind });
