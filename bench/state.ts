@@ -21,7 +21,7 @@
 import { seededRandom, zipfSampler } from '../lib/testing/random.ts';
 import { UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDbStateStore } from '../lib/adapters/dynamodb/dynamodb-state-store.ts';
-import { mapSettled } from '../lib/adapters/dynamodb/retry.ts';
+import { mapSettled } from '../lib/util/map-settled.ts';
 import { count, json, pipeline, tumbling } from '../lib/core/index.ts';
 import { localAwsFromEnv } from '../lib/local-aws/index.ts';
 import { loadDemoTemplate, provisionTablesFromTemplate } from '../lib/runtime/local/provision.ts';

@@ -85,6 +85,34 @@ export class RecordTooLargeError extends WeirError {
   }
 }
 
+/**
+ * One line for a caught value, for messages and logs: `Name: message` for an
+ * Error (`ThrottlingException: Rate exceeded`), `String(value)` for anything
+ * else thrown.
+ *
+ * @example
+ * throw new SinkError(target, `PutObject failed: ${describeError(cause)}`, { cause, ... });
+ */
+export function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+/**
+ * The name a caught value is known by: an AWS exception's `name`
+ * (`ConditionalCheckFailedException`), else a Node system error's `code`
+ * (`ECONNRESET`: such errors are all named `Error`), else `'Error'`.
+ *
+ * @example
+ * if (errorName(e) === 'ResourceInUseException') return; // already exists
+ */
+export function errorName(error: unknown): string {
+  if (typeof error !== 'object' || error === null) return 'Error';
+  const { name, code } = error as { name?: unknown; code?: unknown };
+  if (typeof name === 'string' && name !== '' && name !== 'Error') return name;
+  if (typeof code === 'string' && code !== '') return code;
+  return 'Error';
+}
+
 function formatValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'bigint') return `${value}n`;

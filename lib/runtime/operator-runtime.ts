@@ -18,7 +18,7 @@
  */
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { createWindowOperator, type WindowOperator } from '../core/operator.ts';
-import { ConfigError, WeirError } from '../errors.ts';
+import { ConfigError, WeirError, describeError } from '../errors.ts';
 import type { WindowedOperatorDefinition } from '../core/pipeline.ts';
 import type { WindowResult as CoreResult, BatchCounts } from '../core/records.ts';
 import { decodeOffset } from '../core/position.ts';
@@ -126,7 +126,7 @@ export class OperatorRuntime<IN, ACC, OUT> {
           operator: this.name,
           shardId: batch.shardId,
           resumeAt,
-          error: describe(err),
+          error: describeError(err),
         });
         if (resumeAt === undefined) continue; // everything was applied before the failure
         return { batchItemFailures: [{ itemIdentifier: resumeAt }], reports };
@@ -254,7 +254,7 @@ export class OperatorRuntime<IN, ACC, OUT> {
         level: 'WARN',
         msg: 'shard registration failed',
         operator: this.name,
-        error: describe(err),
+        error: describeError(err),
       });
     }
   }
@@ -285,7 +285,7 @@ export class OperatorRuntime<IN, ACC, OUT> {
           msg: 'backlog check failed',
           operator: this.name,
           shardId: p.shardId,
-          error: describe(err),
+          error: describeError(err),
         });
         continue;
       }
@@ -310,7 +310,7 @@ export class OperatorRuntime<IN, ACC, OUT> {
           msg: 'end-of-shard check failed',
           operator: this.name,
           shardId: s.shardId,
-          error: describe(err),
+          error: describeError(err),
         });
         continue;
       }
@@ -392,8 +392,4 @@ function hasLaterSub(batch: ShardBatch, seq: string, committedSub: number): bool
   return batch.records.some(
     (r) => r.position.sequenceNumber === seq && r.position.subSequenceNumber > committedSub,
   );
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }

@@ -2,7 +2,9 @@
 export { FIRST_SEQUENCE_NUMBER, WindowOperatorHarness, harnessShardId } from './harness.ts';
 export type { HarnessOptions } from './harness.ts';
 export {
+  CrashingStateStore,
   FaultPlan,
+  InjectedCrashError,
   SimulatedCrash,
   addFaultStats,
   faultyDeadLetter,

@@ -44,7 +44,7 @@ import {
   type TransactWriteItem,
 } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ConfigError, WeirError } from '../../errors.ts';
+import { ConfigError, WeirError, errorName } from '../../errors.ts';
 import { systemClock, type Clock } from '../../ports/clock.ts';
 import { keptJudgedView, progressRegresses } from '../../ports/state-store.ts';
 import type {
@@ -57,13 +57,16 @@ import type {
   WindowRef,
   WindowWrite,
 } from '../../ports/state-store.ts';
+import { intOption } from '../../util/int-option.ts';
+import { mapSettled } from '../../util/map-settled.ts';
 import {
-  isThrottlingOrServerError,
-  mapSettled,
+  isTransientError,
+  retryPolicy,
+  sleepBeforeRetry,
   withRetry,
   type RetryOptions,
-  backoffDelay,
-} from './retry.ts';
+  type RetryPolicy,
+} from '../retry.ts';
 import {
   MAX_ITEM_BYTES,
   StateAttr,
@@ -97,7 +100,7 @@ export interface DynamoDbStateStoreOptions {
   readonly dueBuckets?: number;
   /** Write (and read) requests in flight at once per call. 1..1000. @default 16 */
   readonly concurrency?: number;
-  /** Backoff of throttled and server-failed requests, on top of the SDK's own retries. @default withRetry's defaults */
+  /** Backoff of transient errors and transaction conflicts, on top of the SDK's own retries (see {@link RetryOptions}). @default 8 attempts, 25 ms base, 5 s cap */
   readonly retry?: RetryOptions;
   /** Processing time, for tombstone expiry. @default systemClock */
   readonly clock?: Clock;
@@ -160,12 +163,6 @@ const BATCH_GET_KEYS = 100;
 
 type Send = (command: unknown) => Promise<unknown>;
 
-function errorName(e: unknown): string | undefined {
-  return typeof e === 'object' && e !== null && 'name' in e && typeof e.name === 'string'
-    ? e.name
-    : undefined;
-}
-
 function cancellationCodes(e: unknown): string[] {
   const reasons =
     (e as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons ?? [];
@@ -219,7 +216,7 @@ export class DynamoDbStateStore implements StateStore {
   private readonly table: string;
   private readonly buckets: number;
   private readonly concurrency: number;
-  private readonly retry: RetryOptions;
+  private readonly retry: RetryPolicy;
   private readonly clock: Clock;
   private readonly tombstoneTtlSeconds: number;
 
@@ -241,8 +238,11 @@ export class DynamoDbStateStore implements StateStore {
       10 * 365 * 24 * 3600,
     );
     const user = options.retry ?? {};
-    const retryable = user.isRetryable ?? isThrottlingOrServerError;
-    this.retry = { ...user, isRetryable: (e) => retryable(e) || isTransactionConflict(e) };
+    const retryable = user.isRetryable ?? isTransientError;
+    this.retry = retryPolicy(
+      { ...user, isRetryable: (e) => retryable(e) || isTransactionConflict(e) },
+      { field: 'retry' },
+    );
     this.clock = options.clock ?? systemClock;
   }
 
@@ -659,14 +659,14 @@ export class DynamoDbStateStore implements StateStore {
       }));
       for (let attempt = 0; pending.length > 0; attempt++) {
         if (attempt > 0) {
-          if (attempt >= (this.retry.maxAttempts ?? 8) * 2) {
+          if (attempt >= this.retry.maxAttempts * 2) {
             throw new StateStoreError(
               operator,
               undefined,
               `BatchGetItem left ${pending.length} keys unprocessed after ${attempt} attempts (throttled)`,
             );
           }
-          await (this.retry.sleep ?? defaultSleep)(backoffDelay(attempt - 1, this.retry));
+          await sleepBeforeRetry(this.retry, attempt - 1);
         }
         const out = (await this.call(
           operator,
@@ -749,7 +749,7 @@ export class DynamoDbStateStore implements StateStore {
       if (isItemTooLarge(e) && key !== undefined) {
         throw new StateItemTooLargeError(operator, key, undefined, MAX_ITEM_BYTES, { cause: e });
       }
-      const name = errorName(e) ?? 'Error';
+      const name = errorName(e);
       const message = e instanceof Error ? e.message : String(e);
       throw new StateStoreError(operator, key, `${name}: ${message}`, { cause: e });
     }
@@ -811,22 +811,6 @@ class ConditionFailed extends Error {
   constructor(readonly item: Record<string, AttributeValue> | undefined) {
     super('condition failed');
   }
-}
-
-const defaultSleep = (ms: number): Promise<void> =>
-  new Promise((resolve) => setTimeout(resolve, ms));
-
-function intOption(
-  field: string,
-  value: number | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < min || value > max)
-    throw new ConfigError(field, value, `must be an integer ${min}..${max}`);
-  return value;
 }
 
 function checkOperator(operator: string): void {

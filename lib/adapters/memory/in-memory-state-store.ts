@@ -4,7 +4,6 @@
  * adapter enforces with condition expressions, and keeps the due and expiry
  * indexes as min-heaps with lazy deletion (the analogue of sparse GSIs).
  */
-import { WeirError } from '../../errors.ts';
 import { keptJudgedView, progressRegresses } from '../../ports/state-store.ts';
 import type {
   OutboxAck,
@@ -168,9 +167,6 @@ function removeFrom(list: Slot[], slot: Slot): void {
   list.length--;
 }
 
-/** Simulated crash of the store, for failure-injection tests. */
-export class InjectedCrashError extends WeirError {}
-
 function findSlot(e: KeyEntry | undefined, start: number, end: number): Slot | undefined {
   if (e === undefined) return undefined;
   const open = e.open;
@@ -204,9 +200,6 @@ function* allOf(items: Items): Generator<WindowItem> {
  */
 export class InMemoryStateStore implements StateStore {
   private readonly operators = new Map<string, OperatorState>();
-  private crashAfterGroups: number | undefined;
-  /** Progress writes to let through before the injected crash; `undefined`: none armed. */
-  private crashOnProgress: number | undefined;
   /** Stamp of the last index query (see {@link drain}). */
   private drains = 0;
   /** Number of `write` calls and groups applied, for tests and benchmarks. */
@@ -228,40 +221,12 @@ export class InMemoryStateStore implements StateStore {
     return s;
   }
 
-  /**
-   * The next `write` call that updates window content (a put with `pending`
-   * set, as opposed to a firing or a purge) applies `groups` groups, then
-   * throws {@link InjectedCrashError}.
-   */
-  crashDuringNextStateUpdate(groups: number): void {
-    this.crashAfterGroups = groups;
-  }
-
-  /** Cancels an injected crash that has not happened yet. */
-  disarm(): void {
-    this.crashAfterGroups = undefined;
-    this.crashOnProgress = undefined;
-  }
-
-  /**
-   * A coming `writeShardProgress` throws {@link InjectedCrashError} without
-   * writing: the next one, or the one after `skip` more progress writes (a
-   * session batch first records its judged view, then commits).
-   */
-  crashOnNextProgressWrite(skip = 0): void {
-    this.crashOnProgress = skip;
-  }
-
   readProgress(operator: string): Promise<OperatorProgress> {
     const s = this.op(operator);
     return Promise.resolve({ watermark: s.watermark, shards: [...s.progress.values()] });
   }
 
   writeShardProgress(operator: string, progress: ShardProgress): Promise<boolean> {
-    if (this.crashOnProgress !== undefined && this.crashOnProgress-- === 0) {
-      this.crashOnProgress = undefined;
-      return Promise.reject(new InjectedCrashError('injected crash before the progress write'));
-    }
     const s = this.op(operator);
     const old = s.progress.get(progress.shardId);
     if (old !== undefined && progressRegresses(old, progress)) return Promise.resolve(false);
@@ -317,20 +282,7 @@ export class InMemoryStateStore implements StateStore {
     const s = this.op(operator);
     this.stats.writeCalls++;
     const out: boolean[] = [];
-    let crashAfter: number | undefined;
-    if (
-      this.crashAfterGroups !== undefined &&
-      groups.some((g) => g.some((w) => w.kind === 'put' && w.item.pending))
-    ) {
-      crashAfter = this.crashAfterGroups;
-      this.crashAfterGroups = undefined;
-    }
     for (const group of groups) {
-      if (crashAfter !== undefined && crashAfter-- <= 0) {
-        return Promise.reject(
-          new InjectedCrashError('injected crash in the middle of a state write'),
-        );
-      }
       if (group.length === 1 && group[0]?.kind === 'put') {
         if (this.putOne(s, group[0])) {
           this.stats.groupsApplied++;

@@ -12,14 +12,16 @@
  */
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { encodeOffset } from '../../core/position.ts';
-import { ConfigError } from '../../errors.ts';
+import { ConfigError, describeError } from '../../errors.ts';
 import {
   DeadLetterError,
   toDeadLetterDocument,
   type DeadLetter,
   type DeadLetterEntry,
 } from '../../ports/dead-letter.ts';
-import { mapSettled, withRetry, type RetryOptions } from '../dynamodb/retry.ts';
+import { intOption } from '../../util/int-option.ts';
+import { mapSettled } from '../../util/map-settled.ts';
+import { retryPolicy, withRetry, type RetryOptions, type RetryPolicy } from '../retry.ts';
 import { joinKey } from './s3-sink.ts';
 
 /** Options of {@link S3DeadLetter}. */
@@ -30,7 +32,7 @@ export interface S3DeadLetterProps {
   readonly prefix?: string;
   /** PutObject calls in flight at once. @default 16 */
   readonly concurrency?: number;
-  /** Backoff for SlowDown and 5xx errors. @default 8 attempts, 25 ms base, 5 s cap */
+  /** Backoff of transient errors (SlowDown, 5xx, dropped connections; see {@link RetryOptions}). @default 8 attempts, 25 ms base, 5 s cap */
   readonly retry?: RetryOptions;
 }
 
@@ -43,16 +45,15 @@ export interface S3DeadLetterProps {
 export class S3DeadLetter implements DeadLetter {
   readonly #props: S3DeadLetterProps;
   readonly #concurrency: number;
+  readonly #retry: RetryPolicy;
 
   constructor(props: S3DeadLetterProps) {
     if (!props.bucket)
       throw new ConfigError('bucket', props.bucket, 'must be a non-empty bucket name');
-    const concurrency = props.concurrency ?? 16;
-    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1000) {
-      throw new ConfigError('concurrency', concurrency, 'must be an integer 1..1000');
-    }
+    const concurrency = intOption('concurrency', props.concurrency, 16, 1, 1000);
     this.#props = props;
     this.#concurrency = concurrency;
+    this.#retry = retryPolicy(props.retry, { field: 'retry' });
   }
 
   /** The object key of an entry. */
@@ -81,7 +82,7 @@ export class S3DeadLetter implements DeadLetter {
               ContentType: 'application/json',
             }),
           ),
-        this.#props.retry ?? {},
+        this.#retry,
       ),
     );
     const unsent = entries.filter((_, i) => settled[i]?.status === 'rejected');
@@ -90,7 +91,7 @@ export class S3DeadLetter implements DeadLetter {
       const cause: unknown = first?.status === 'rejected' ? first.reason : undefined;
       throw new DeadLetterError(
         `S3DeadLetter(${bucket})`,
-        `PutObject failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+        `PutObject failed: ${describeError(cause)}`,
         {
           unsent,
           retryable: true,

@@ -16,7 +16,7 @@
  */
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { encodeOffset } from '../../core/position.ts';
-import { ConfigError } from '../../errors.ts';
+import { ConfigError, describeError } from '../../errors.ts';
 import {
   SinkError,
   SinkOutcome,
@@ -28,7 +28,9 @@ import {
   type SinkWriteReport,
   type WindowResult,
 } from '../../ports/sink.ts';
-import { mapSettled, withRetry, type RetryOptions } from '../dynamodb/retry.ts';
+import { intOption } from '../../util/int-option.ts';
+import { mapSettled } from '../../util/map-settled.ts';
+import { retryPolicy, withRetry, type RetryOptions, type RetryPolicy } from '../retry.ts';
 
 /** How items become S3 objects. */
 export interface S3ObjectFormat<T> {
@@ -49,7 +51,7 @@ export interface S3SinkProps<T> {
   readonly format: S3ObjectFormat<T>;
   /** PutObject calls in flight at once. @default 16 */
   readonly concurrency?: number;
-  /** Backoff for SlowDown and 5xx errors. @default 8 attempts, 25 ms base, 5 s cap */
+  /** Backoff of transient errors (SlowDown, 5xx, dropped connections; see {@link RetryOptions}). @default 8 attempts, 25 ms base, 5 s cap */
   readonly retry?: RetryOptions;
 }
 
@@ -121,16 +123,15 @@ export function lateRecordJson(r: LateRecord): string {
 export class S3Sink<T> implements Sink<T> {
   readonly #props: S3SinkProps<T>;
   readonly #concurrency: number;
+  readonly #retry: RetryPolicy;
 
   constructor(props: S3SinkProps<T>) {
     if (!props.bucket)
       throw new ConfigError('bucket', props.bucket, 'must be a non-empty bucket name');
-    const concurrency = props.concurrency ?? 16;
-    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1000) {
-      throw new ConfigError('concurrency', concurrency, 'must be an integer 1..1000');
-    }
+    const concurrency = intOption('concurrency', props.concurrency, 16, 1, 1000);
     this.#props = props;
     this.#concurrency = concurrency;
+    this.#retry = retryPolicy(props.retry, { field: 'retry' });
   }
 
   /** The full object key an item is written to. */
@@ -139,7 +140,7 @@ export class S3Sink<T> implements Sink<T> {
   }
 
   async write(items: readonly T[]): Promise<SinkWriteReport> {
-    const { client, bucket, format, retry } = this.#props;
+    const { client, bucket, format } = this.#props;
     const settled = await mapSettled(
       items,
       this.#concurrency,
@@ -155,7 +156,7 @@ export class S3Sink<T> implements Sink<T> {
                 ContentType: format.contentType ?? 'application/json',
               }),
             ),
-          retry ?? {},
+          this.#retry,
         );
         return { index, outcome: SinkOutcome.Written };
       },
@@ -171,17 +172,17 @@ export class S3Sink<T> implements Sink<T> {
       }
     });
     if (unwritten.length > 0) {
-      throw new SinkError<T>(`S3Sink(${bucket})`, `PutObject failed: ${describe(firstError)}`, {
-        unwritten,
-        report: sinkWriteReport(done),
-        retryable: true,
-        cause: firstError,
-      });
+      throw new SinkError<T>(
+        `S3Sink(${bucket})`,
+        `PutObject failed: ${describeError(firstError)}`,
+        {
+          unwritten,
+          report: sinkWriteReport(done),
+          retryable: true,
+          cause: firstError,
+        },
+      );
     }
     return sinkWriteReport(done);
   }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

@@ -41,7 +41,7 @@ import {
   GetQueueUrlCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { ConfigError, WeirError } from '../../errors.ts';
+import { ConfigError, WeirError, errorName } from '../../errors.ts';
 import {
   resolveEsmSettings,
   type EventSourceMappingInput,
@@ -896,12 +896,6 @@ function refTarget(value: unknown): string | undefined {
   if (Array.isArray(g) && typeof g[0] === 'string') return g[0];
   if (typeof g === 'string') return g.split('.')[0];
   return undefined;
-}
-
-function errorName(e: unknown): string | undefined {
-  return typeof e === 'object' && e !== null && 'name' in e && typeof e.name === 'string'
-    ? e.name
-    : undefined;
 }
 
 async function waitUntil(
