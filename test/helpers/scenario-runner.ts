@@ -43,7 +43,7 @@ import {
 } from '../../lib/runtime/local/esm/index.ts';
 import { loadDemoTemplate, provisionFromTemplate } from '../../lib/runtime/local/provision.ts';
 import { clickCounter, type Click } from '../../functions/click-counter/pipeline.ts';
-import type { DynamoDbRecordingProxy, RecordedWrite } from './dynamodb-recording-proxy.ts';
+import type { DynamoDbRecordingProxy, RecordedWrite } from '../../lib/testing/index.ts';
 import {
   rng,
   type BadKind,

@@ -27,7 +27,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { useLocalAws } from '../helpers/local-aws.ts';
-import { DynamoDbRecordingProxy, type RecordedWrite } from '../helpers/dynamodb-recording-proxy.ts';
+import { DynamoDbRecordingProxy, type RecordedWrite } from '../../lib/testing/index.ts';
 import {
   describePlan,
   planScenario,
