@@ -31,7 +31,8 @@ import {
 import { startLocalAws } from '../lib/local-aws/index.ts';
 import { putRecords } from '../lib/kinesis/index.ts';
 import { generateClicks } from '../lib/demo/clickstream.ts';
-import { loadDemoTemplate, provisionFromTemplate } from '../lib/runtime/local/provision.ts';
+import { loadDemoTemplate } from '../cdk/synth.ts';
+import { provisionFromTemplate } from '../lib/runtime/local/index.ts';
 import { LocalEventSourceMapping, ProcessHandlerInvoker } from '../lib/runtime/local/esm/index.ts';
 import type { BenchSection } from './section.ts';
 import { naiveUpdates } from './state.ts';

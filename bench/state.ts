@@ -24,7 +24,8 @@ import { DynamoDbStateStore } from '../lib/adapters/dynamodb/dynamodb-state-stor
 import { mapSettled } from '../lib/adapters/dynamodb/retry.ts';
 import { count, json, pipeline, tumbling } from '../lib/core/index.ts';
 import { localAwsFromEnv } from '../lib/local-aws/index.ts';
-import { loadDemoTemplate, provisionTablesFromTemplate } from '../lib/runtime/local/provision.ts';
+import { loadDemoTemplate } from '../cdk/synth.ts';
+import { provisionTablesFromTemplate } from '../lib/runtime/local/index.ts';
 import { WindowOperatorHarness } from '../lib/testing/index.ts';
 import type { BenchSection } from './section.ts';
 

@@ -26,11 +26,8 @@ import {
   SqsOnFailureDestination,
   type OnFailureDestination,
 } from '../runtime/local/esm/index.ts';
-import {
-  loadDemoTemplate,
-  provisionFromTemplate,
-  type LocalMapping,
-} from '../runtime/local/provision.ts';
+import { provisionFromTemplate, type LocalMapping } from '../runtime/local/index.ts';
+import { loadDemoTemplate } from '../../cdk/synth.ts';
 import { clickCounter } from '../../functions/click-counter/pipeline.ts';
 import { badRecords } from './bad-records.ts';
 import { generateClicks, type Click } from './clickstream.ts';

@@ -11,7 +11,8 @@ import { fromDeadLetterDocument, type DeadLetterDocument } from '../../lib/ports
 import { lambdaConfigFromEnv } from '../../lib/runtime/lambda/config.ts';
 import { createLambdaHandlers } from '../../lib/runtime/lambda/handlers.ts';
 import { buildKinesisEvent } from '../../lib/runtime/local/esm/kinesis-event.ts';
-import { loadDemoTemplate, provisionFromTemplate } from '../../lib/runtime/local/provision.ts';
+import { loadDemoTemplate } from '../../cdk/synth.ts';
+import { provisionFromTemplate } from '../../lib/runtime/local/index.ts';
 import { clickCounter } from '../../functions/click-counter/pipeline.ts';
 import { useLocalAws } from '../helpers/local-aws.ts';
 
