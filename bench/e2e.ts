@@ -30,7 +30,7 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { startLocalAws } from '../lib/local-aws/index.ts';
 import { putRecords } from '../lib/kinesis/index.ts';
-import { generateClicks } from '../lib/demo/clickstream.ts';
+import { generateClicks } from '../examples/click-counter/clickstream.ts';
 import { loadDemoTemplate } from '../cdk/synth.ts';
 import { provisionFromTemplate } from '../lib/runtime/local/index.ts';
 import { LocalEventSourceMapping, ProcessHandlerInvoker } from '../lib/runtime/local/esm/index.ts';

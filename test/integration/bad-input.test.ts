@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { badRecords } from '../../lib/demo/bad-records.ts';
+import { badRecords } from '../../examples/click-counter/bad-records.ts';
 import { fromDeadLetterDocument, type DeadLetterDocument } from '../../lib/ports/dead-letter.ts';
 import { lambdaConfigFromEnv } from '../../lib/runtime/lambda/config.ts';
 import { createLambdaHandlers } from '../../lib/runtime/lambda/handlers.ts';
