@@ -24,6 +24,7 @@ import {
   tickUntil,
   type AwsClients,
   type ProducerRecord,
+  type WindowResult,
 } from 'weir';
 import { loadDemoTemplate } from '../../cdk/synth.ts';
 import { clickCounter } from '../../functions/click-counter/pipeline.ts';
@@ -138,20 +139,12 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
     }
     say(`operator watermark ${new Date(watermark).toISOString()}: every window closed and purged`);
 
-    const env = mapping.environment;
-    const output = env['WEIR_OUTPUT_BUCKET'] ?? '';
-    const operatorPrefix = `${env['WEIR_CHECKPOINT_PREFIX'] ?? 'weir'}/${encodeURIComponent(clickCounter.name)}`;
-    const results = await readWindowResults(clients.dynamodb, env['WEIR_RESULTS_TABLE'] ?? '');
-    const deadKeys = await listObjectKeys(clients.s3, output, `${operatorPrefix}/dead-letter/`);
-    const lateKeys = await listObjectKeys(clients.s3, output, `${operatorPrefix}/late/`);
-    const lateOutput = await Promise.all(lateKeys.map((k) => readLateClick(clients, output, k)));
+    const outputs = await readOutputs(clients, mapping.environment);
     return reconcile(say, {
       clicks: input.clicks,
       late: input.late,
       bad: input.bad,
-      results,
-      deadLetters: deadKeys.length,
-      lateOutput,
+      ...outputs,
       kills,
       crashes,
     });
@@ -242,6 +235,20 @@ async function produce(
         .map(([s, n]) => `${s.replace('shardId-', '')}=${n}`)
         .join(' ')}\n`,
   );
+}
+
+/** The operator's outputs, read back as a user would: the results table, the dead-letter and late outputs. */
+async function readOutputs(
+  clients: AwsClients,
+  env: Readonly<Record<string, string>>,
+): Promise<{ results: WindowResult[]; deadLetters: number; lateOutput: Click[] }> {
+  const output = env['WEIR_OUTPUT_BUCKET'] ?? '';
+  const operatorPrefix = `${env['WEIR_CHECKPOINT_PREFIX'] ?? 'weir'}/${encodeURIComponent(clickCounter.name)}`;
+  const results = await readWindowResults(clients.dynamodb, env['WEIR_RESULTS_TABLE'] ?? '');
+  const deadKeys = await listObjectKeys(clients.s3, output, `${operatorPrefix}/dead-letter/`);
+  const lateKeys = await listObjectKeys(clients.s3, output, `${operatorPrefix}/late/`);
+  const lateOutput = await Promise.all(lateKeys.map((k) => readLateClick(clients, output, k)));
+  return { results, deadLetters: deadKeys.length, lateOutput };
 }
 
 /** The click inside a late-output object (its raw bytes, base64). */
