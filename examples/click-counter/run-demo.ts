@@ -100,10 +100,11 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
     });
     const kills = o.kills ?? 1;
     armKills(runner, o.shards, kills);
-    const tick = localLambdaHandlers(clickCounter, ticker, {
+    const tickerHandlers = localLambdaHandlers(clickCounter, ticker, {
       env: aws.env(),
       log: (entry) => verbose(`[ticker] ${JSON.stringify(entry)}`),
-    }).ticker;
+    });
+    const tick = tickerHandlers.ticker;
     const loop = new TickerLoop(tick, {
       onError: (err) => o.stderr.write(`ticker: ${String(err)}\n`),
     });
@@ -136,6 +137,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
       watermark = last?.watermark ?? watermark;
     } finally {
       await loop.stop();
+      tickerHandlers.clients.destroy();
     }
     say(`operator watermark ${new Date(watermark).toISOString()}: every window closed and purged`);
 
