@@ -3,7 +3,7 @@
  * `WeirOperator` named `click-counter` (operator function, ticker, state and
  * results tables, bucket). The local runtime provisions its
  * emulated resources from this stack's synthesized template (see
- * lib/runtime/local/provision.ts), so the demo and the deployment share one
+ * lib/runtime/local/template-reader.ts), so the demo and the deployment share one
  * source of truth.
  */
 import * as path from 'node:path';
