@@ -163,7 +163,8 @@ export interface CheckpointStore {
   /**
    * Makes the checkpoint exist: checks that every part the manifest lists is
    * stored with its size (else `CheckpointError`, and nothing is written),
-   * writes `manifest.json`, then removes `in-progress.json`.
+   * deletes parts of the folder the manifest does not list (left by a failed
+   * call), writes `manifest.json`, then removes `in-progress.json`.
    */
   commit(manifest: CheckpointManifest): Promise<void>;
   /**

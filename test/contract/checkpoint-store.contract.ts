@@ -341,6 +341,29 @@ export function describeCheckpointStoreContract(
         expect(await fx.store.latestId(op)).toBe(id(1));
       });
 
+      it('GIVEN a part the manifest does not list WHEN committed THEN the stray part is deleted and the listed ones kept', async () => {
+        const fx = await makeFixture();
+        const op = freshOperator();
+        const kept = await fx.store.writePart({
+          operator: op,
+          checkpointId: id(1),
+          index: 0,
+          segment: 0,
+          lines: LINES_A,
+        });
+        await fx.store.writePart({
+          operator: op,
+          checkpointId: id(1),
+          index: 1,
+          segment: 0,
+          lines: LINES_B,
+        });
+        await fx.store.commit(manifestOf(op, id(1), [kept]));
+        expect(await fx.read(fx.store.keyOf(op, id(1), 'part-00001.ndjson.gz'))).toBeUndefined();
+        expect(await fx.read(fx.store.keyOf(op, id(1), 'part-00000.ndjson.gz'))).toBeDefined();
+        expect((await fx.store.list(op))[0]?.objects).toBe(2);
+      });
+
       it('GIVEN a committed checkpoint WHEN committed again THEN it is refused and the manifest unchanged', async () => {
         const fx = await makeFixture();
         const op = freshOperator();

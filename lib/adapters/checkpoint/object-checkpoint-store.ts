@@ -251,6 +251,14 @@ export class ObjectCheckpointStore implements CheckpointStore {
         );
       }
     }
+    // Parts the manifest does not list: written by a call that failed before
+    // it saved them, and not rewritten by the call that resumed. Not part of
+    // the checkpoint, so not left in its folder.
+    const listed = new Set(manifest.parts.map((p) => p.name));
+    const strays = [...stored.keys()].filter(
+      (name) => /^part-\d+\.ndjson\.gz$/.test(name) && !listed.has(name),
+    );
+    await this.#deleteAll(strays.map((name) => this.keyOf(operator, id, name)));
     try {
       await this.#objects.put(
         this.keyOf(operator, id, CheckpointObject.MANIFEST),
@@ -361,7 +369,12 @@ export class ObjectCheckpointStore implements CheckpointStore {
     await this.#objects.delete(this.keyOf(operator, id, CheckpointObject.MANIFEST));
     await this.#objects.delete(this.keyOf(operator, id, CheckpointObject.IN_PROGRESS));
     const rest = await this.#objects.list(this.keyOf(operator, id, ''));
-    const settled = await mapSettled(rest, this.#concurrency, (o) => this.#objects.delete(o.key));
+    await this.#deleteAll(rest.map((o) => o.key));
+  }
+
+  /** Deletes keys, `concurrency` at a time; rethrows the first failure once all settled. */
+  async #deleteAll(keys: readonly string[]): Promise<void> {
+    const settled = await mapSettled(keys, this.#concurrency, (key) => this.#objects.delete(key));
     const failed = settled.find((s) => s.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
   }
