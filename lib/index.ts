@@ -65,6 +65,7 @@ export {
   ConfigError,
   RecordDecodeError,
   CheckpointError,
+  CheckpointProblem,
   ReplayGapError,
   EmulatorError,
   RecordTooLargeError,
@@ -94,6 +95,27 @@ export {
   windowResultKinesisFormat,
 } from './adapters/sinks.ts';
 export { InMemoryStateStore } from './adapters/memory/index.ts';
+export type { CheckpointManifest, CheckpointStore } from './ports/index.ts';
+export { S3CheckpointStore, CheckpointStorageError } from './adapters/s3/s3-checkpoint-store.ts';
+export type { S3CheckpointStoreProps } from './adapters/s3/s3-checkpoint-store.ts';
+export { InMemoryCheckpointStore } from './adapters/memory/index.ts';
+export {
+  CheckpointTaker,
+  CheckpointStatus,
+  applyRetention,
+  listCheckpoints,
+  openCheckpoint,
+  readCheckpointItems,
+  verifyCheckpoint,
+} from './core/checkpoint/index.ts';
+export type {
+  CheckpointRun,
+  CheckpointSummary,
+  CheckpointTakerProps,
+  CheckpointVerification,
+  RetentionPolicy,
+  RetentionReport,
+} from './core/checkpoint/index.ts';
 export { OperatorRuntime } from './runtime/operator-runtime.ts';
 export type {
   OperatorRuntimeOptions,

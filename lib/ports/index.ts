@@ -13,4 +13,20 @@ export type {
   OutboxEntry,
 } from './state-store.ts';
 export { keptJudgedView, progressRegresses } from './state-store.ts';
+export type {
+  ScannableStateStore,
+  WindowScanPage,
+  WindowScanRequest,
+  WindowScanner,
+} from './state-store.ts';
+export type {
+  CheckpointFolder,
+  CheckpointFormat,
+  CheckpointInProgress,
+  CheckpointManifest,
+  CheckpointPart,
+  CheckpointPartInput,
+  CheckpointSegmentState,
+  CheckpointStore,
+} from './checkpoint-store.ts';
 export type { ShardDirectory, ShardInfo } from './shard-directory.ts';

@@ -36,6 +36,7 @@ import {
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
+  ScanCommand,
   TransactWriteItemsCommand,
   UpdateItemCommand,
   type AttributeValue,
@@ -51,10 +52,12 @@ import type {
   JudgedView,
   OperatorProgress,
   OutboxAck,
+  ScannableStateStore,
   ShardProgress,
-  StateStore,
   WindowItem,
   WindowRef,
+  WindowScanPage,
+  WindowScanRequest,
   WindowWrite,
 } from '../../ports/state-store.ts';
 import { intOption } from '../../util/int-option.ts';
@@ -211,7 +214,7 @@ function isItemTooLarge(e: unknown): boolean {
  * const store = new DynamoDbStateStore({ client: clients.dynamodb, tableName: process.env.WEIR_STATE_TABLE! });
  * const operator = createWindowOperator(definition, { store, clock: systemClock });
  */
-export class DynamoDbStateStore implements StateStore {
+export class DynamoDbStateStore implements ScannableStateStore {
   private readonly send: Send;
   private readonly table: string;
   private readonly buckets: number;
@@ -501,6 +504,55 @@ export class DynamoDbStateStore implements StateStore {
           }),
       ),
     );
+  }
+
+  /**
+   * One page of a parallel Scan (`Segment` / `TotalSegments`, `Limit` items
+   * evaluated, `ExclusiveStartKey` from the cursor) filtered to the
+   * operator's window items (`begins_with(pk, "<operator>#") AND
+   * begins_with(sk, "W#")`; progress and watermark items have `pk =
+   * <operator>`). Strongly consistent (`ConsistentRead`): a checkpoint
+   * captures progress first and needs every write acknowledged before it in
+   * the items. The filter runs after the read, so a page may be empty and a
+   * table shared by several operators is read whole by each one's scan.
+   */
+  async scanWindows(operator: string, request: WindowScanRequest): Promise<WindowScanPage> {
+    checkOperator(operator);
+    checkScanRequest(request);
+    const start = request.cursor === null ? undefined : parseScanCursor(request.cursor);
+    const page = (await this.call(
+      operator,
+      undefined,
+      () =>
+        new ScanCommand({
+          TableName: this.table,
+          Segment: request.segment,
+          TotalSegments: request.totalSegments,
+          Limit: request.limit,
+          ConsistentRead: true,
+          FilterExpression: 'begins_with(#pk, :op) AND begins_with(#sk, :w)',
+          ExpressionAttributeNames: { '#pk': StateAttr.PK, '#sk': StateAttr.SK },
+          ExpressionAttributeValues: { ':op': { S: `${operator}#` }, ':w': { S: 'W#' } },
+          ...(start === undefined
+            ? {}
+            : {
+                ExclusiveStartKey: {
+                  [StateAttr.PK]: { S: start.pk },
+                  [StateAttr.SK]: { S: start.sk },
+                },
+              }),
+        }),
+    )) as {
+      Items?: Record<string, AttributeValue>[];
+      LastEvaluatedKey?: Record<string, AttributeValue>;
+    };
+    const last = page.LastEvaluatedKey;
+    const pk = last?.[StateAttr.PK]?.S;
+    const sk = last?.[StateAttr.SK]?.S;
+    return {
+      items: (page.Items ?? []).map(attributesToWindowItem),
+      cursor: pk === undefined || sk === undefined ? null : JSON.stringify({ pk, sk }),
+    };
   }
 
   // -------------------------------------------------------------------------
@@ -818,4 +870,31 @@ function checkOperator(operator: string): void {
   if (operator === '' || operator.includes('#')) {
     throw new ConfigError('operator', operator, "must be a non-empty name without '#'");
   }
+}
+
+function checkScanRequest(r: WindowScanRequest): void {
+  if (!Number.isInteger(r.totalSegments) || r.totalSegments < 1 || r.totalSegments > 1_000_000)
+    throw new ConfigError('totalSegments', r.totalSegments, 'must be an integer 1..1000000');
+  if (!Number.isInteger(r.segment) || r.segment < 0 || r.segment >= r.totalSegments)
+    throw new ConfigError('segment', r.segment, `must be an integer 0..${r.totalSegments - 1}`);
+  if (!Number.isInteger(r.limit) || r.limit < 1)
+    throw new ConfigError('limit', r.limit, 'must be a positive integer');
+}
+
+/** A scan cursor: the `pk` and `sk` of the page's LastEvaluatedKey. */
+function parseScanCursor(cursor: string): { pk: string; sk: string } {
+  let v: unknown;
+  try {
+    v = JSON.parse(cursor);
+  } catch {
+    v = undefined;
+  }
+  if (
+    typeof v !== 'object' ||
+    v === null ||
+    typeof (v as { pk?: unknown }).pk !== 'string' ||
+    typeof (v as { sk?: unknown }).sk !== 'string'
+  )
+    throw new ConfigError('cursor', cursor, 'must be a cursor returned by scanWindows');
+  return v as { pk: string; sk: string };
 }
