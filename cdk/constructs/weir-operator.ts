@@ -14,7 +14,9 @@
  *
  * Each function has its own role holding exactly the actions its code calls
  * (and, for the operator function, what the ESM needs), on exactly its
- * resources; test/cdk/weir-operator-iam.test.ts pins them.
+ * resources: test/integration/iam-from-usage.test.ts records the AWS calls of
+ * both functions on the embedded AWS and checks them against the template,
+ * both ways; test/cdk/weir-operator-iam.test.ts pins the lists.
  */
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -719,7 +721,12 @@ export class WeirOperator extends Construct implements WeirOperatorMetricSource 
     const fn = this.function;
     this.stream.grant(fn, ...ESM_KINESIS_ACTIONS);
     this.stream.encryptionKey?.grantDecrypt(fn);
-    this.grantState(fn, [WeirResourceNames.DUE_INDEX, WeirResourceNames.EXPIRY_INDEX]);
+    // DeleteItem: session merges delete the merged windows (in a TransactWriteItems).
+    this.grantState(
+      fn,
+      [...STATE_READS_AND_WRITES, 'dynamodb:DeleteItem'],
+      [WeirResourceNames.DUE_INDEX, WeirResourceNames.EXPIRY_INDEX],
+    );
     this.resultsTable.grant(fn, 'dynamodb:GetItem', 'dynamodb:PutItem');
     fn.addToRolePolicy(
       new iam.PolicyStatement({
@@ -735,13 +742,14 @@ export class WeirOperator extends Construct implements WeirOperatorMetricSource 
   /**
    * The ticker: shard registration and the end-of-shard and backlog checks
    * (ListShards, GetShardIterator, GetRecords), firing, purging and outbox
-   * re-drive over the state table and its three indexes, result writes.
+   * re-drive over the state table and its three indexes, result writes. A
+   * tick never deletes a window (only batches merge sessions).
    */
   private grantTickerPermissions(): void {
     const fn = this.tickerFunction;
     this.stream.grant(fn, 'kinesis:ListShards', 'kinesis:GetShardIterator', 'kinesis:GetRecords');
     this.stream.encryptionKey?.grantDecrypt(fn);
-    this.grantState(fn, [
+    this.grantState(fn, STATE_READS_AND_WRITES, [
       WeirResourceNames.DUE_INDEX,
       WeirResourceNames.EXPIRY_INDEX,
       WeirResourceNames.OUTBOX_INDEX,
@@ -750,24 +758,17 @@ export class WeirOperator extends Construct implements WeirOperatorMetricSource 
   }
 
   /**
-   * What DynamoDbStateStore calls: GetItem, PutItem, UpdateItem, DeleteItem,
-   * BatchGetItem and Query on the table, TransactWriteItems (authorized as
-   * its Put and Delete actions), Query on the named indexes. No Scan, no
-   * BatchWriteItem, no stream actions.
+   * What DynamoDbStateStore calls on the table (TransactWriteItems is
+   * authorized as its Put and Delete actions), and Query on the named
+   * indexes. No Scan, no BatchWriteItem, no stream actions.
    */
-  private grantState(grantee: iam.IGrantable, indexes: readonly string[]): void {
+  private grantState(
+    grantee: iam.IGrantable,
+    actions: readonly string[],
+    indexes: readonly string[],
+  ): void {
     grantee.grantPrincipal.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: [
-          'dynamodb:BatchGetItem',
-          'dynamodb:DeleteItem',
-          'dynamodb:GetItem',
-          'dynamodb:PutItem',
-          'dynamodb:Query',
-          'dynamodb:UpdateItem',
-        ],
-        resources: [this.stateTable.tableArn],
-      }),
+      new iam.PolicyStatement({ actions: [...actions], resources: [this.stateTable.tableArn] }),
     );
     grantee.grantPrincipal.addToPrincipalPolicy(
       new iam.PolicyStatement({
@@ -1068,6 +1069,15 @@ export class WeirOperator extends Construct implements WeirOperatorMetricSource 
     return this.metricWeir('BatchFailures', props);
   }
 }
+
+/** State table actions of both functions: progress, windows, firing, outbox acknowledgements. */
+const STATE_READS_AND_WRITES = [
+  'dynamodb:BatchGetItem',
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:Query',
+  'dynamodb:UpdateItem',
+] as const;
 
 /** The state table's sparse indexes: name, partition key, sort key. */
 const STATE_INDEXES = [
