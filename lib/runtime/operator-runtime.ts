@@ -28,6 +28,7 @@ import type { DeadLetter, DeadLetterEntry } from '../ports/dead-letter.ts';
 import type { LateRecord, Sink, WindowResult } from '../ports/sink.ts';
 import type { ShardDirectory, ShardInfo } from '../ports/shard-directory.ts';
 import { shardBatchesFromEvent, type ShardBatch } from './lambda/event-records.ts';
+import { AccessDeniedError, isAuthorizationError, type RefusedCall } from './authorization.ts';
 import { toDeadLetterEntry, toSinkLateRecords, toSinkResult } from './outputs.ts';
 
 /** A structured log line sink (JSON to stdout in Lambda). */
@@ -67,6 +68,8 @@ export interface BatchReport {
   readonly kplDeadLettered: number;
   readonly results: number;
   readonly watermark: number;
+  /** AWS calls refused for lack of permission before this batch (shard registration); logged at ERROR. */
+  readonly accessDenied: number;
 }
 
 /** What one tick did. */
@@ -75,6 +78,8 @@ export interface TickReport {
   readonly closedShards: readonly string[];
   readonly fired: number;
   readonly redriven: number;
+  /** AWS calls refused for lack of permission (end-of-shard and backlog checks); the tick then fails. */
+  readonly accessDenied: number;
 }
 
 /** Runs one operator definition against its ports. Stateless between calls. */
@@ -116,8 +121,8 @@ export class OperatorRuntime<IN, ACC, OUT> {
     for (const batch of batches) {
       try {
         // Once per cold start: every open shard holds the watermark back before this batch can move it.
-        if (!this.shardsRegistered) await this.tryRegisterShards();
-        reports.push(await this.handleShardBatch(batch));
+        const refused = this.shardsRegistered ? [] : await this.tryRegisterShards();
+        reports.push(await this.handleShardBatch(batch, refused.length));
       } catch (err) {
         const resumeAt = await this.lowestUnapplied(batch);
         this.log({
@@ -135,7 +140,7 @@ export class OperatorRuntime<IN, ACC, OUT> {
     return { batchItemFailures: [], reports };
   }
 
-  private async handleShardBatch(batch: ShardBatch): Promise<BatchReport> {
+  private async handleShardBatch(batch: ShardBatch, accessDenied: number): Promise<BatchReport> {
     const now = this.options.clock.now();
     // Broken aggregates never reach the core: deliver them first (deterministic keys make a retry harmless).
     if (batch.deadLetters.length > 0) await this.options.deadLetter.send(batch.deadLetters);
@@ -154,6 +159,7 @@ export class OperatorRuntime<IN, ACC, OUT> {
       kplDeadLettered: batch.deadLetters.length,
       results: outcome.results.length,
       watermark: outcome.watermark,
+      accessDenied,
     };
     this.log({
       level: 'INFO',
@@ -168,13 +174,16 @@ export class OperatorRuntime<IN, ACC, OUT> {
   /**
    * The scheduled tick: marks closed, consumed shards inactive, advances the
    * watermark by processing time (idleness), fires due windows and emits them.
+   * Throws {@link AccessDeniedError} after doing all of that when a shard
+   * check was refused for lack of permission, so the invocation fails.
    */
   async tick(): Promise<TickReport> {
     // One ListShards and one progress read serve registration and the end-of-shard check.
     const view = await this.shardView();
     if (view !== undefined) await this.register(view);
-    const closedShards = view === undefined ? [] : await this.closeConsumedShards(view);
-    await this.refreshBackloggedShards();
+    const refused: RefusedCall[] = [];
+    const closedShards = view === undefined ? [] : await this.closeConsumedShards(view, refused);
+    await this.refreshBackloggedShards(refused);
     const outcome = await this.operator.tick();
     await this.emit(outcome.results);
     const redriven = await this.redriveOutbox();
@@ -183,8 +192,10 @@ export class OperatorRuntime<IN, ACC, OUT> {
       closedShards,
       fired: outcome.results.length,
       redriven,
+      accessDenied: refused.length,
     };
     this.log({ level: 'INFO', msg: 'tick', operator: this.name, ...report });
+    if (refused.length > 0) throw new AccessDeniedError(this.name, refused);
     return report;
   }
 
@@ -243,20 +254,32 @@ export class OperatorRuntime<IN, ACC, OUT> {
   /**
    * Registration before a batch must not stop the stream: if the shard
    * directory fails (throttled, or a deployment without `kinesis:ListShards`),
-   * the batch goes on with the shards already known, a warning is logged, and
-   * the next batch (and every tick) tries again.
+   * the batch goes on with the shards already known, and the next batch (and
+   * every tick) tries again. A passing fault is a warning; a refused call is a
+   * missing grant: logged at ERROR and returned, to be counted in the report.
    */
-  private async tryRegisterShards(): Promise<void> {
+  private async tryRegisterShards(): Promise<RefusedCall[]> {
     try {
       await this.registerShards();
+      return [];
     } catch (err) {
-      this.log({
-        level: 'WARN',
-        msg: 'shard registration failed',
-        operator: this.name,
-        error: describeError(err),
-      });
+      return this.stepFailed('shard registration', undefined, err);
     }
+  }
+
+  /** Logs a failed best-effort step: ERROR (and returned) when the call was refused, WARN otherwise. */
+  private stepFailed(step: string, shardId: string | undefined, err: unknown): RefusedCall[] {
+    const denied = isAuthorizationError(err);
+    this.log({
+      level: denied ? 'ERROR' : 'WARN',
+      msg: `${step} failed${denied ? ': access denied' : ''}`,
+      operator: this.name,
+      ...(shardId !== undefined ? { shardId } : {}),
+      error: describeError(err),
+    });
+    return denied
+      ? [{ step, ...(shardId !== undefined ? { shardId } : {}), error: describeError(err) }]
+      : [];
   }
 
   /**
@@ -266,7 +289,7 @@ export class OperatorRuntime<IN, ACC, OUT> {
    * start after a crash) gets its last activity refreshed, so it keeps
    * holding the watermark back and its records are not judged late.
    */
-  private async refreshBackloggedShards(): Promise<void> {
+  private async refreshBackloggedShards(refused: RefusedCall[]): Promise<void> {
     const dir = this.options.shards;
     const idle = this.options.definition.time.idleTimeout;
     if (!dir || idle === undefined) return;
@@ -280,13 +303,7 @@ export class OperatorRuntime<IN, ACC, OUT> {
         backlogged = await dir.hasRecordsAfter(p.shardId, committed);
       } catch (err) {
         // One shard the directory cannot answer for (trimmed position, throttling) must not stop the tick.
-        this.log({
-          level: 'WARN',
-          msg: 'backlog check failed',
-          operator: this.name,
-          shardId: p.shardId,
-          error: describeError(err),
-        });
+        refused.push(...this.stepFailed('backlog check', p.shardId, err));
         continue;
       }
       if (backlogged)
@@ -294,7 +311,10 @@ export class OperatorRuntime<IN, ACC, OUT> {
     }
   }
 
-  private async closeConsumedShards({ dir, shards, progress }: ShardView): Promise<string[]> {
+  private async closeConsumedShards(
+    { dir, shards, progress }: ShardView,
+    refused: RefusedCall[],
+  ): Promise<string[]> {
     const closed: string[] = [];
     for (const s of shards) {
       if (!s.closed) continue;
@@ -305,13 +325,7 @@ export class OperatorRuntime<IN, ACC, OUT> {
       try {
         consumed = await dir.isConsumed(s.shardId, committed);
       } catch (err) {
-        this.log({
-          level: 'WARN',
-          msg: 'end-of-shard check failed',
-          operator: this.name,
-          shardId: s.shardId,
-          error: describeError(err),
-        });
+        refused.push(...this.stepFailed('end-of-shard check', s.shardId, err));
         continue;
       }
       if (consumed) {

@@ -16,7 +16,13 @@
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gunzip as gunzipCb, gzip as gzipCb } from 'node:zlib';
-import { CheckpointError, CheckpointProblem, ConfigError, WeirError } from '../../errors.ts';
+import {
+  CheckpointError,
+  CheckpointProblem,
+  ConfigError,
+  WeirError,
+  describeError,
+} from '../../errors.ts';
 import { isCheckpointId } from '../../core/checkpoint/ids.ts';
 import {
   decodeInProgress,
@@ -184,7 +190,7 @@ export class ObjectCheckpointStore implements CheckpointStore {
     try {
       text = new TextDecoder('utf-8', { fatal: true }).decode(await gunzip(body));
     } catch (e) {
-      throw fail(CheckpointProblem.CorruptPart, `not gzip of UTF-8 text (${describe(e)})`, e);
+      throw fail(CheckpointProblem.CorruptPart, `not gzip of UTF-8 text (${describeError(e)})`, e);
     }
     const lines = text === '' ? [] : text.split('\n');
     if (lines.length > 0 && lines.pop() !== '') {
@@ -425,8 +431,4 @@ function sha256Hex(bytes: Uint8Array): string {
 
 function utf8(text: string): Uint8Array {
   return new Uint8Array(Buffer.from(text, 'utf8'));
-}
-
-function describe(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

@@ -22,6 +22,7 @@ import { clientConfig, fakeSend } from '../adapters/fake-aws.ts';
 const report = (watermark: number, fired = 0): TickReport => ({
   watermark,
   closedShards: [],
+  accessDenied: 0,
   fired,
   redriven: 0,
 });
