@@ -120,6 +120,8 @@ const NOT_REACHED: Readonly<
 const COMMANDS_NOT_REACHED: Readonly<Record<string, string>> = {
   DeleteItemCommand:
     'DynamoDbStateStore deletes a lone window item only for a write group of one delete; the core deletes windows only in session merges, which always put the merged window in the same group (a TransactWriteItems, recorded as dynamodb:DeleteItem)',
+  ScanCommand:
+    'DynamoDbStateStore.scanWindows serves the checkpoint taker only, which no deployed function runs yet: the function that takes checkpoints must record it and hold dynamodb:Scan (remove this entry then)',
 };
 
 /** The adapters `createLambdaHandlers` wires: every SDK command they construct must be called by some scenario. */
