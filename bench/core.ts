@@ -41,7 +41,7 @@ import type {
   WindowWrite,
 } from '../lib/ports/state-store.ts';
 import { FIRST_SEQUENCE_NUMBER } from '../lib/testing/index.ts';
-import type { BenchSection } from './run.ts';
+import type { BenchSection } from './section.ts';
 
 interface Click {
   page: string;

@@ -30,12 +30,13 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { startLocalAws } from '../lib/local-aws/index.ts';
 import { putRecords } from '../lib/kinesis/index.ts';
-import { generateClicks } from '../lib/demo/clickstream.ts';
-import { loadDemoTemplate, provisionFromTemplate } from '../lib/runtime/local/provision.ts';
+import { generateClicks } from '../examples/click-counter/clickstream.ts';
+import { loadDemoTemplate } from '../cdk/synth.ts';
+import { provisionFromTemplate } from '../lib/runtime/local/index.ts';
 import { LocalEventSourceMapping, ProcessHandlerInvoker } from '../lib/runtime/local/esm/index.ts';
-import type { BenchSection } from './run.ts';
+import type { BenchSection } from './section.ts';
 import { naiveUpdates } from './state.ts';
-import { DynamoDbRecordingProxy } from '../test/helpers/dynamodb-recording-proxy.ts';
+import { DynamoDbRecordingProxy } from '../lib/testing/index.ts';
 
 const RECORDS = 40_000;
 const SHARDS = 4;

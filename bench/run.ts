@@ -1,19 +1,15 @@
 /**
  * `npm run bench`: runs every benchmark section and merges their figures into
  * bench/results.json (one flat object of named figures; see
- * docs/benchmarks.md). To add a section, export a {@link BenchSection} and
- * append it to `sections`. `BENCH_ONLY=core,other` runs a subset.
+ * docs/benchmarks.md). To add a section, export a {@link BenchSection}
+ * (bench/section.ts) and append it to `sections`. `BENCH_ONLY=core,other`
+ * runs a subset.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { coreSection } from './core.ts';
 import { stateSection } from './state.ts';
 import { e2eSection } from './e2e.ts';
-
-/** One group of benchmark figures. */
-export interface BenchSection {
-  readonly name: string;
-  run(): Promise<Record<string, number>>;
-}
+import type { BenchSection } from './section.ts';
 
 const sections: BenchSection[] = [coreSection, stateSection, e2eSection];
 

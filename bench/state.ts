@@ -21,12 +21,13 @@
 import { seededRandom, zipfSampler } from '../lib/testing/random.ts';
 import { UpdateItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDbStateStore } from '../lib/adapters/dynamodb/dynamodb-state-store.ts';
-import { mapSettled } from '../lib/adapters/dynamodb/retry.ts';
+import { mapSettled } from '../lib/util/map-settled.ts';
 import { count, json, pipeline, tumbling } from '../lib/core/index.ts';
 import { localAwsFromEnv } from '../lib/local-aws/index.ts';
-import { loadDemoTemplate, provisionTablesFromTemplate } from '../lib/runtime/local/provision.ts';
+import { loadDemoTemplate } from '../cdk/synth.ts';
+import { provisionTablesFromTemplate } from '../lib/runtime/local/index.ts';
 import { WindowOperatorHarness } from '../lib/testing/index.ts';
-import type { BenchSection } from './run.ts';
+import type { BenchSection } from './section.ts';
 
 const BATCH = 10_000;
 const KEYS = 1_000;

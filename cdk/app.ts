@@ -6,8 +6,10 @@
  * - `weir:streamName`  input stream name, @default 'weir-clicks'
  * - `weir:shardCount`  shards of the input stream, @default 4
  * - `weir:handlerEntry` handler source, @default 'functions/click-counter/handler.ts'
+ * - `weir:nag`         `true`: run cdk-nag's AwsSolutions and Serverless packs at synth (as `npm test` does)
  */
-import { App } from 'aws-cdk-lib';
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { WeirDemoStack } from './stacks/weir-demo-stack.ts';
 
 const app = new App();
@@ -36,5 +38,9 @@ new WeirDemoStack(app, context('weir:stackName') ?? 'WeirDemo', {
       : {}),
   },
 });
+
+if (context('weir:nag') === 'true') {
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
+}
 
 app.synth();

@@ -33,8 +33,94 @@ export class ConfigError extends WeirError {
 /** A record's bytes could not be decoded into a user event. */
 export class RecordDecodeError extends WeirError {}
 
-/** A checkpoint is missing, partial or corrupt. */
-export class CheckpointError extends WeirError {}
+/**
+ * What is wrong with a checkpoint, as a value (see {@link CheckpointError.problem}).
+ *
+ * - `not-found`: no such checkpoint (no manifest), or no checkpoint at all.
+ * - `unreadable-manifest`: the manifest is not JSON or misses a field.
+ * - `unknown-format`: the manifest's `format` is not one this weir reads.
+ * - `missing-part`: a part the manifest lists is not stored.
+ * - `truncated-part`: a part has fewer (or more) bytes than the manifest says.
+ * - `checksum-mismatch`: a part's SHA-256 differs from the manifest's.
+ * - `corrupt-part`: a part does not decompress, or a line is not a window item.
+ * - `item-count-mismatch`: a part holds another number of items than the manifest says.
+ * - `abandoned`: a checkpoint being taken can no longer be continued (its folder was cleaned).
+ * - `unsettled-key`: a key's windows kept changing while a checkpoint of merging windows read them.
+ * - `invalid`: a request names an invalid checkpoint id or state.
+ */
+export const CheckpointProblem = {
+  NotFound: 'not-found',
+  UnreadableManifest: 'unreadable-manifest',
+  UnknownFormat: 'unknown-format',
+  MissingPart: 'missing-part',
+  TruncatedPart: 'truncated-part',
+  ChecksumMismatch: 'checksum-mismatch',
+  CorruptPart: 'corrupt-part',
+  ItemCountMismatch: 'item-count-mismatch',
+  Abandoned: 'abandoned',
+  UnsettledKey: 'unsettled-key',
+  Invalid: 'invalid',
+} as const;
+/** One of {@link CheckpointProblem}. */
+export type CheckpointProblem = (typeof CheckpointProblem)[keyof typeof CheckpointProblem];
+
+/** The data a {@link CheckpointError} carries. */
+export interface CheckpointErrorDetails {
+  readonly operator: string;
+  /** The checkpoint concerned; `undefined` when the error is about the operator's checkpoints as a whole. */
+  readonly checkpointId?: string | undefined;
+  /** The part (`part-00003.ndjson.gz`) or object (`manifest.json`) that is wrong, when one is. */
+  readonly part?: string | undefined;
+  /**
+   * The checkpoint taken before this one (from its manifest, or, when the
+   * manifest cannot be read, the next older complete checkpoint in the
+   * listing): where a restore falls back to. `null`: there is none.
+   * `undefined`: not known at the point of the error.
+   */
+  readonly previousCheckpointId?: string | null | undefined;
+  readonly problem: CheckpointProblem;
+  /** What was wrong, in words ("expected 1200 bytes, found 1033"). */
+  readonly detail: string;
+}
+
+/**
+ * A checkpoint is missing, partial or corrupt, or cannot be read by this
+ * version of weir. Names the operator, the checkpoint, the part and the
+ * previous checkpoint, so a restore can fall back to it.
+ *
+ * @example
+ * try { await readCheckpointItems(store, manifest) } catch (e) {
+ *   if (e instanceof CheckpointError && e.previousCheckpointId) retryWith(e.previousCheckpointId);
+ * }
+ */
+export class CheckpointError extends WeirError {
+  readonly operator: string;
+  readonly checkpointId: string | undefined;
+  readonly part: string | undefined;
+  readonly previousCheckpointId: string | null | undefined;
+  readonly problem: CheckpointProblem;
+  readonly detail: string;
+  constructor(details: CheckpointErrorDetails, options?: { cause?: unknown }) {
+    const where =
+      details.checkpointId === undefined
+        ? `checkpoints of operator ${details.operator}`
+        : `checkpoint ${details.checkpointId} of operator ${details.operator}` +
+          (details.part === undefined ? '' : `, ${details.part}`);
+    const previous =
+      details.previousCheckpointId === undefined
+        ? ''
+        : details.previousCheckpointId === null
+          ? ' There is no previous checkpoint to fall back to.'
+          : ` The previous checkpoint is ${details.previousCheckpointId}.`;
+    super(`${where}: ${details.problem}: ${details.detail}.${previous}`, options);
+    this.operator = details.operator;
+    this.checkpointId = details.checkpointId;
+    this.part = details.part;
+    this.previousCheckpointId = details.previousCheckpointId;
+    this.problem = details.problem;
+    this.detail = details.detail;
+  }
+}
 
 /**
  * A replay would need records older than the stream's retention. Carries the
@@ -83,6 +169,34 @@ export class RecordTooLargeError extends WeirError {
     this.index = index;
     this.sizeBytes = sizeBytes;
   }
+}
+
+/**
+ * One line for a caught value, for messages and logs: `Name: message` for an
+ * Error (`ThrottlingException: Rate exceeded`), `String(value)` for anything
+ * else thrown.
+ *
+ * @example
+ * throw new SinkError(target, `PutObject failed: ${describeError(cause)}`, { cause, ... });
+ */
+export function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+/**
+ * The name a caught value is known by: an AWS exception's `name`
+ * (`ConditionalCheckFailedException`), else a Node system error's `code`
+ * (`ECONNRESET`: such errors are all named `Error`), else `'Error'`.
+ *
+ * @example
+ * if (errorName(e) === 'ResourceInUseException') return; // already exists
+ */
+export function errorName(error: unknown): string {
+  if (typeof error !== 'object' || error === null) return 'Error';
+  const { name, code } = error as { name?: unknown; code?: unknown };
+  if (typeof name === 'string' && name !== '' && name !== 'Error') return name;
+  if (typeof code === 'string' && code !== '') return code;
+  return 'Error';
 }
 
 function formatValue(value: unknown): string {

@@ -3,7 +3,10 @@
  *
  * The package entry: the pipeline API and built-in aggregates (engine core),
  * the ports, the AWS and in-memory adapters, the Lambda runtime, the
- * producer, and the local runtime (embedded AWS, local event source mapping).
+ * producer, reading results back, and the local runtime (embedded AWS,
+ * provisioning from a synthesized template, the local event source mapping
+ * running the real handler, the ticker loop). Testing tools are the
+ * `weir/testing` entry.
  *
  * @example
  * import { pipeline, json, tumbling, minutes, count, createLambdaHandlers, lambdaConfigFromEnv } from 'weir';
@@ -77,6 +80,7 @@ export {
   ConfigError,
   RecordDecodeError,
   CheckpointError,
+  CheckpointProblem,
   ReplayGapError,
   EmulatorError,
   RecordTooLargeError,
@@ -115,6 +119,27 @@ export {
   windowResultKinesisFormat,
 } from './adapters/sinks.ts';
 export { InMemoryStateStore } from './adapters/memory/index.ts';
+export type { CheckpointManifest, CheckpointStore } from './ports/index.ts';
+export { S3CheckpointStore, CheckpointStorageError } from './adapters/s3/s3-checkpoint-store.ts';
+export type { S3CheckpointStoreProps } from './adapters/s3/s3-checkpoint-store.ts';
+export { InMemoryCheckpointStore } from './adapters/memory/index.ts';
+export {
+  CheckpointTaker,
+  CheckpointStatus,
+  applyRetention,
+  listCheckpoints,
+  openCheckpoint,
+  readCheckpointItems,
+  verifyCheckpoint,
+} from './core/checkpoint/index.ts';
+export type {
+  CheckpointRun,
+  CheckpointSummary,
+  CheckpointTakerProps,
+  CheckpointVerification,
+  RetentionPolicy,
+  RetentionReport,
+} from './core/checkpoint/index.ts';
 export { OperatorRuntime } from './runtime/operator-runtime.ts';
 export type {
   OperatorRuntimeOptions,
@@ -138,3 +163,79 @@ export { putRecords, aggregate, deaggregate, KplDecodeError } from './kinesis/in
 export type { PutRecordsOptions, PutRecordsResult, ProducerRecord } from './kinesis/index.ts';
 export { startLocalAws, connectLocalAws, localAwsFromEnv } from './local-aws/index.ts';
 export type { LocalAws, LocalAwsOptions } from './local-aws/index.ts';
+
+// Reading results back (the results table as docs/sinks.md describes it).
+export { fromResultItem, isSupersededItem } from './adapters/dynamodb/dynamodb-result-sink.ts';
+
+// The local runtime: the pieces a local run composes (examples/click-counter does).
+export {
+  InProcessHandlerInvoker,
+  LocalEventSourceMapping,
+  ProcessHandlerInvoker,
+  S3OnFailureDestination,
+  SqsOnFailureDestination,
+  InMemoryOnFailureDestination,
+  FailureCondition,
+} from './runtime/local/esm/index.ts';
+export type {
+  EsmEvent,
+  EsmStats,
+  FailedBatch,
+  HandlerInvoker,
+  InvokeContext,
+  InvokeOutcome,
+  KillFault,
+  KinesisHandler,
+  KinesisFailureRecord,
+  LocalEventSourceMappingOptions,
+  OnFailureDestination,
+  ProcessHandlerInvokerOptions,
+  ProcessInvokerStats,
+} from './runtime/local/esm/index.ts';
+export {
+  LocalMappingRunner,
+  TickerLoop,
+  createLocalResources,
+  createLocalTables,
+  describeTemplate,
+  listObjectKeys,
+  localLambdaHandlers,
+  localPhysicalName,
+  onFailureDestinationOf,
+  provisionFromTemplate,
+  provisionTablesFromTemplate,
+  ratePeriodMs,
+  readObjectText,
+  readWindowResults,
+  tickUntil,
+} from './runtime/local/index.ts';
+export type {
+  CfnResource,
+  CfnTemplate,
+  CreateResourcesOptions,
+  CreatedResources,
+  DescribeTemplateOptions,
+  LocalBucket,
+  LocalIndex,
+  LocalKeyElement,
+  LocalLambdaHandlersOptions,
+  LocalMapping,
+  LocalMappingRunnerOptions,
+  LocalNamingOptions,
+  LocalOnFailure,
+  LocalQueue,
+  LocalResources,
+  LocalStream,
+  LocalTable,
+  LocalTableSchema,
+  LocalThroughput,
+  LocalTicker,
+  LocalTopic,
+  MappingRunnerClients,
+  ProvisionClients,
+  ProvisionOptions,
+  ReportedPhysical,
+  Tick,
+  TickerLoopOptions,
+  TickUntilOptions,
+} from './runtime/local/index.ts';

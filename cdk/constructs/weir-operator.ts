@@ -8,21 +8,25 @@
  *                        │ on failure: shard + sequence range      │
  *                        ▼                                         ├─▶ DynamoDB state table
  *                  SQS queue | SNS topic | S3 bucket               ├─▶ DynamoDB results table
- *                                                                  └─▶ S3 bucket (checkpoints, dead letters, late data)
- *     EventBridge rate(1 minute) ──▶ Lambda (ticker: same entry, export `ticker`)
- *        idle watermarks, due windows, outbox re-drive, purge
+ *                                                                  └─▶ S3 bucket (dead letters, late data, checkpoints)
+ *     EventBridge rate(1 minute) ──▶ Lambda (ticker: same entry, export `ticker`, reserved concurrency 1)
+ *        idle watermarks, due windows, outbox re-drive, purge; every `tickInterval` within an invocation
+ *
+ * Each function has its own role holding exactly the actions its code calls
+ * (and, for the operator function, what the ESM needs), on exactly its
+ * resources: test/integration/iam-from-usage.test.ts records the AWS calls of
+ * both functions on the embedded AWS and checks them against the template,
+ * both ways; test/cdk/weir-operator-iam.test.ts pins the lists.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as eventSources from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -35,7 +39,20 @@ import {
   type EventSourceMappingInput,
   type EventSourceMappingSettings,
 } from '../../lib/runtime/esm-settings.ts';
+import {
+  WEIR_METRICS_NAMESPACE,
+  WeirMetric,
+  WeirMetricDimension,
+  type WeirMetricName,
+} from '../../lib/runtime/metrics-names.ts';
 import { WeirEnv } from '../../lib/runtime/weir-env.ts';
+import { resolveProjectFiles } from './project-files.ts';
+import {
+  WeirMonitoring,
+  type WeirAlarmName,
+  type WeirOperatorAlarms,
+  type WeirOperatorMetricSource,
+} from './weir-monitoring.ts';
 
 /** Where the ESM sends the description of a batch it gave up on. */
 export const OnFailureDestinationType = {
@@ -87,20 +104,43 @@ export const WeirResourceNames = {
 /** Environment variables the construct sets on the operator function. */
 export const WeirEnvironment = WeirEnv;
 
+/**
+ * What the construct reads from the operator's pipeline: its name and its
+ * event-time settings. The `WindowedOperatorDefinition` a `pipeline(...)`
+ * chain returns fits it.
+ */
+export interface WeirPipeline {
+  /** The pipeline's name: the operator name (state keys, metrics, S3 prefixes). */
+  readonly name: string;
+  /** Event-time settings; `idleTimeout` (ms) is checked against the ticker's period. */
+  readonly time: { readonly idleTimeout?: number | undefined };
+}
+
 /** Properties of a {@link WeirOperator}. */
 export interface WeirOperatorProps {
   /**
+   * The pipeline the handler runs (the definition `functions/<op>/pipeline.ts`
+   * exports). The construct checks, at synth, that its name is the operator
+   * name and that its `idleTimeout` is at least the ticker's period: a shard
+   * can only be told idle, or kept active while Lambda retries it, by a tick.
+   */
+  readonly pipeline: WeirPipeline;
+
+  /**
    * The operator's name: lower-case letters, digits and hyphens, starting with
    * a letter, 1..48 characters. It prefixes state keys and checkpoint paths,
-   * so renaming an operator starts it from empty state.
+   * so renaming an operator starts it from empty state. Must equal the
+   * pipeline's name (the handler refuses to start otherwise).
+   * @default pipeline.name
    */
-  readonly operatorName: string;
+  readonly operatorName?: string;
 
   /**
    * Path of the handler's TypeScript source (absolute, or relative to
-   * `projectRoot`). Bundled with the locally installed esbuild, never Docker.
-   * The path relative to `projectRoot` is recorded as metadata `weir:entry` on
-   * the function resource, so the local ESM can run the same file.
+   * `projectRoot`; without `projectRoot`, relative to the working directory).
+   * Bundled with the locally installed esbuild, never Docker. The path
+   * relative to `projectRoot` is recorded as metadata `weir:entry` on the
+   * function resource, so the local ESM can run the same file.
    */
   readonly entry: string;
 
@@ -108,14 +148,29 @@ export interface WeirOperatorProps {
   readonly handler?: string;
 
   /**
-   * Directory the entry path is recorded relative to.
-   * @default the nearest ancestor of `entry` that holds a package.json
+   * The project root: bundling runs here, and `weir:entry` is recorded
+   * relative to it. Independent of the working directory of `cdk synth`.
+   * @default the folder of the first lock file above `entry`
    */
   readonly projectRoot?: string;
 
   /**
+   * The lock file the bundle's dependencies come from.
+   * @default the first of package-lock.json, yarn.lock, pnpm-lock.yaml, bun.lockb, bun.lock in `projectRoot` or above
+   */
+  readonly depsLockFilePath?: string;
+
+  /**
+   * Lambda runtime of both functions: Node.js 22 or newer.
+   * @default lambda.Runtime.NODEJS_24_X
+   */
+  readonly runtime?: lambda.Runtime;
+
+  /**
    * An existing input stream. When omitted, the construct creates a
-   * provisioned stream of `shardCount` shards.
+   * provisioned stream of `shardCount` shards (encrypted with the
+   * AWS-managed key). A stream encrypted with a customer key gets
+   * `kms:Decrypt` for both functions.
    * @default a new stream
    */
   readonly stream?: kinesis.IStream;
@@ -133,24 +188,76 @@ export interface WeirOperatorProps {
    */
   readonly onFailure?: OnFailureDestinationType;
 
+  /**
+   * How long on-failure records are kept (SQS message retention, or the
+   * expiry of objects in the S3 destination), 1..14 days. They point at
+   * records in the stream, so keeping them past the stream's retention only
+   * documents a loss.
+   * @default Duration.days(14)
+   */
+  readonly onFailureRetention?: Duration;
+
   /** Prefix of checkpoint keys: `<prefix>/<operator>/checkpoints/<id>/`. No leading or trailing slash. @default 'weir' */
   readonly checkpointPrefix?: string;
+
+  /**
+   * How long dead letters (`<prefix>/<operator>/dead-letter/`: raw bytes of
+   * bad records) are kept in the bucket before S3 lifecycle expires them.
+   * Whole days, 1..36500.
+   * @default Duration.days(30)
+   */
+  readonly deadLetterRetention?: Duration;
+
+  /**
+   * How long late data (`<prefix>/<operator>/late/`) is kept in the bucket.
+   * Whole days, 1..36500.
+   * @default Duration.days(30)
+   */
+  readonly lateDataRetention?: Duration;
+
+  /**
+   * How long overwritten or deleted object versions stay recoverable in the
+   * (versioned) buckets. Whole days, 1..36500.
+   * @default Duration.days(7)
+   */
+  readonly noncurrentVersionRetention?: Duration;
+
+  /**
+   * Bucket for the S3 server access logs of the construct's buckets (a
+   * `Bucket` is accepted as such: aws-cdk-lib's `Bucket` and `IBucket`
+   * declarations disagree under `exactOptionalPropertyTypes`).
+   * @default no access logs
+   */
+  readonly serverAccessLogsBucket?: s3.IBucket | s3.Bucket;
+
+  /** Key prefix of the access logs in `serverAccessLogsBucket`. @default `<operator>/` */
+  readonly serverAccessLogsPrefix?: string;
 
   /** Memory of the function in MiB, 128..10240. @default 1024 */
   readonly memorySize?: number;
 
-  /** Function timeout, 1 s..15 min. @default Duration.minutes(1) */
+  /** Function timeout, 1 s..15 min. The ticker gets at least its schedule's period plus one minute when it ticks repeatedly. @default Duration.minutes(1) */
   readonly timeout?: Duration;
 
   /** Name of the exported ticker function in `entry`. @default 'ticker' */
   readonly tickerHandler?: string;
 
   /**
-   * How often the ticker runs (idle watermarks, due windows, outbox
-   * re-drive, purge). At least one minute (EventBridge's resolution).
+   * How often EventBridge invokes the ticker: a `rate(...)` of one minute
+   * (EventBridge's finest) up to one day.
    * @default events.Schedule.rate(Duration.minutes(1))
    */
   readonly tickerSchedule?: events.Schedule;
+
+  /**
+   * How often the ticker ticks (Flink's `autoWatermarkInterval`): 1 second
+   * up to the schedule's period, which divides by it. Below the period, each
+   * scheduled invocation ticks every `tickInterval` until the next invocation
+   * is due; the ticker then runs all the time (billed as such), and the
+   * schedule's period must be at most 14 minutes.
+   * @default the schedule's period (one tick per invocation)
+   */
+  readonly tickInterval?: Duration;
 
   /** Extra environment variables for the function; the `WEIR_*` names are reserved. @default none */
   readonly environment?: Readonly<Record<string, string>>;
@@ -159,34 +266,63 @@ export interface WeirOperatorProps {
   readonly logRetention?: logs.RetentionDays;
 
   /**
-   * What happens to the state table, the checkpoint bucket and the on-failure
-   * queue/bucket when the stack is deleted. The stream is only affected when
-   * the construct creates it.
+   * What happens to the tables, buckets and on-failure queue when the stack
+   * is deleted. The stream is only affected when the construct creates it.
+   * Unless DESTROY, the tables also get deletion protection.
    * @default RemovalPolicy.RETAIN
    */
   readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * The operator's CloudWatch alarms (see `WeirOperatorAlarms`); each is on
+   * by default, `false` turns one or all off.
+   * @default every alarm with its default threshold
+   */
+  readonly alarms?: WeirOperatorAlarms | false;
+
+  /** Actions every alarm takes when it goes to ALARM. @default none */
+  readonly alarmActions?: readonly cloudwatch.IAlarmAction[];
+
+  /** An SNS topic every alarm notifies, in addition to `alarmActions`. @default none */
+  readonly alarmTopic?: sns.ITopic;
+
+  /** A CloudWatch dashboard of the operator. @default true */
+  readonly dashboard?: boolean;
+
+  /** Name of the dashboard. @default a name CloudFormation generates */
+  readonly dashboardName?: string;
 }
 
 const OPERATOR_NAME = /^[a-z][a-z0-9-]{0,47}$/;
 const CHECKPOINT_PREFIX = /^[A-Za-z0-9!_.*'()-]+(\/[A-Za-z0-9!_.*'()-]+)*$/;
+const MINUTE_MS = 60_000;
+/** The Kinesis actions Lambda's event source mapping performs with the function's role (standard iterators, no enhanced fan-out). */
+const ESM_KINESIS_ACTIONS = [
+  'kinesis:DescribeStream',
+  'kinesis:DescribeStreamSummary',
+  'kinesis:GetRecords',
+  'kinesis:GetShardIterator',
+  'kinesis:ListShards',
+];
 
 /**
- * One weir operator: input stream, state table, checkpoint bucket, the
+ * One weir operator: input stream, state and results tables, bucket, the
  * operator function and its Kinesis event source mapping with an on-failure
- * destination.
+ * destination, the ticker, alarms and a dashboard.
  *
  * @example
  * const clicks = new kinesis.Stream(this, 'Clicks', { shardCount: 4 });
  * const op = new WeirOperator(this, 'ClickCounter', {
- *   operatorName: 'click-counter',
+ *   pipeline: clickCounter, // from functions/click-counter/pipeline.ts
  *   entry: 'functions/click-counter/handler.ts',
+ *   projectRoot: PROJECT_ROOT,
  *   stream: clicks,
  *   eventSourceMapping: { batchSize: 500, maximumRetryAttempts: 5 },
+ *   alarmTopic: opsTopic,
  * });
- * new cloudwatch.Alarm(this, 'Behind', { metric: op.metricIteratorAge(), threshold: 60_000, evaluationPeriods: 3 });
  */
-export class WeirOperator extends Construct {
-  /** The operator's name, as given. */
+export class WeirOperator extends Construct implements WeirOperatorMetricSource {
+  /** The operator's name (the pipeline's). */
   readonly operatorName: string;
   /** The input stream. */
   readonly stream: kinesis.IStream;
@@ -204,6 +340,12 @@ export class WeirOperator extends Construct {
   readonly tickerFunction: nodejs.NodejsFunction;
   /** The EventBridge rule that invokes the ticker. */
   readonly tickerRule: events.Rule;
+  /** Period of the ticker's schedule. */
+  readonly tickerPeriod: Duration;
+  /** Time between two ticks (equal to `tickerPeriod` unless `tickInterval` is shorter). */
+  readonly tickInterval: Duration;
+  /** The Kinesis event source mapping. */
+  readonly eventSourceMapping: lambda.EventSourceMapping;
   /** The ESM settings after defaults and validation: exactly what was deployed. */
   readonly eventSourceMappingSettings: EventSourceMappingSettings;
   /** The kind of on-failure destination. */
@@ -216,25 +358,62 @@ export class WeirOperator extends Construct {
   readonly failureBucket: s3.Bucket | undefined;
   /** The handler's source path relative to the project root, as recorded in `weir:entry`. */
   readonly entryPath: string;
+  /** The project root the entry is recorded relative to and bundled from. */
+  readonly projectRoot: string;
+  /** The alarms created, by name (absent: turned off). */
+  readonly alarms: Readonly<Partial<Record<WeirAlarmName, cloudwatch.Alarm>>>;
+  /** The dashboard, unless turned off. */
+  readonly dashboard: cloudwatch.Dashboard | undefined;
 
   constructor(scope: Construct, id: string, props: WeirOperatorProps) {
     super(scope, id);
-    validateProps(props);
     // Validate first, so a bad value fails here with weir's message, before
     // CDK's own checks or any resource is created.
+    const operatorName = validateProps(props);
     const settings = resolveEsmSettings(props.eventSourceMapping ?? {});
+    const schedule = props.tickerSchedule ?? events.Schedule.rate(Duration.minutes(1));
+    const { period, interval } = tickerTiming(schedule, props.tickInterval);
+    checkIdleTimeout(props.pipeline, schedule, period, interval);
+    const runtime = props.runtime ?? lambda.Runtime.NODEJS_24_X;
+    const nodeMajor = checkRuntime(runtime);
+    const files = resolveProjectFiles({
+      entry: props.entry,
+      ...(props.projectRoot !== undefined ? { projectRoot: props.projectRoot } : {}),
+      ...(props.depsLockFilePath !== undefined ? { depsLockFilePath: props.depsLockFilePath } : {}),
+    });
+    const retention = {
+      deadLetters: days('deadLetterRetention', props.deadLetterRetention, 30, 36_500),
+      late: days('lateDataRetention', props.lateDataRetention, 30, 36_500),
+      noncurrent: days('noncurrentVersionRetention', props.noncurrentVersionRetention, 7, 36_500),
+      onFailure: days('onFailureRetention', props.onFailureRetention, 14, 14),
+    };
+
     this.eventSourceMappingSettings = settings;
-    this.operatorName = props.operatorName;
+    this.operatorName = operatorName;
     this.checkpointPrefix = props.checkpointPrefix ?? 'weir';
     this.onFailureType = props.onFailure ?? OnFailureDestinationType.SQS;
+    this.tickerPeriod = Duration.millis(period);
+    this.tickInterval = Duration.millis(interval);
+    this.entryPath = files.entryPath;
+    this.projectRoot = files.projectRoot;
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
-    const autoDelete = removalPolicy === RemovalPolicy.DESTROY;
+    const destroy = removalPolicy === RemovalPolicy.DESTROY;
+    const operatorPrefix = `${this.checkpointPrefix}/${operatorName}`;
+    const accessLogs =
+      props.serverAccessLogsBucket === undefined
+        ? {}
+        : {
+            // At run time a Bucket is an IBucket (see the prop's note).
+            serverAccessLogsBucket: props.serverAccessLogsBucket as s3.IBucket,
+            serverAccessLogsPrefix: props.serverAccessLogsPrefix ?? `${operatorName}/`,
+          };
 
     this.stream =
       props.stream ??
       new kinesis.Stream(this, 'Stream', {
         shardCount: props.shardCount ?? 1,
         streamMode: kinesis.StreamMode.PROVISIONED,
+        encryption: kinesis.StreamEncryption.MANAGED,
         removalPolicy,
       });
 
@@ -244,6 +423,7 @@ export class WeirOperator extends Construct {
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       timeToLiveAttribute: WeirResourceNames.TTL_ATTRIBUTE,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: !destroy,
       removalPolicy,
     });
     // Three sparse indexes (see docs/state-table.md): an item carries an
@@ -252,23 +432,7 @@ export class WeirOperator extends Construct {
     // index, not on every accumulator update; the store reads the base item
     // (strongly consistent) after the query, because a GSI is only
     // eventually consistent.
-    for (const [indexName, partitionKey, sortKey] of [
-      [
-        WeirResourceNames.DUE_INDEX,
-        WeirResourceNames.DUE_INDEX_PARTITION_KEY,
-        WeirResourceNames.DUE_INDEX_SORT_KEY,
-      ],
-      [
-        WeirResourceNames.EXPIRY_INDEX,
-        WeirResourceNames.EXPIRY_INDEX_PARTITION_KEY,
-        WeirResourceNames.EXPIRY_INDEX_SORT_KEY,
-      ],
-      [
-        WeirResourceNames.OUTBOX_INDEX,
-        WeirResourceNames.OUTBOX_INDEX_PARTITION_KEY,
-        WeirResourceNames.OUTBOX_INDEX_SORT_KEY,
-      ],
-    ] as const) {
+    for (const [indexName, partitionKey, sortKey] of STATE_INDEXES) {
       this.stateTable.addGlobalSecondaryIndex({
         indexName,
         partitionKey: { name: partitionKey, type: dynamodb.AttributeType.STRING },
@@ -282,6 +446,7 @@ export class WeirOperator extends Construct {
       sortKey: { name: WeirResourceNames.SORT_KEY, type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: !destroy,
       removalPolicy,
     });
 
@@ -289,50 +454,182 @@ export class WeirOperator extends Construct {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
       encryption: s3.BucketEncryption.S3_MANAGED,
-      versioned: false,
+      versioned: true,
+      lifecycleRules: [
+        {
+          id: 'DeadLetters',
+          prefix: `${operatorPrefix}/dead-letter/`,
+          expiration: Duration.days(retention.deadLetters),
+        },
+        {
+          id: 'LateData',
+          prefix: `${operatorPrefix}/late/`,
+          expiration: Duration.days(retention.late),
+        },
+        ...housekeepingRules(retention.noncurrent),
+      ],
+      ...accessLogs,
       removalPolicy,
-      autoDeleteObjects: autoDelete,
+      autoDeleteObjects: destroy,
     });
 
-    const projectRoot = path.resolve(
-      props.projectRoot ?? findProjectRoot(path.resolve(props.entry)),
-    );
-    const entry = path.isAbsolute(props.entry)
-      ? props.entry
-      : path.resolve(projectRoot, props.entry);
-    this.entryPath = path.relative(projectRoot, entry).split(path.sep).join('/');
-
-    const logGroup = new logs.LogGroup(this, 'LogGroup', {
-      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+    const common = {
+      runtime,
+      nodeMajor,
+      files,
+      memorySize: props.memorySize ?? 1024,
+      logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
       removalPolicy,
-    });
-
-    const environment = {
+    };
+    const environment: Record<string, string> = {
       // Stack traces point into the TypeScript sources (the bundle carries a source map).
       NODE_OPTIONS: '--enable-source-maps',
       ...props.environment,
-      [WeirEnvironment.OPERATOR]: props.operatorName,
-      [WeirEnvironment.STATE_TABLE]: this.stateTable.tableName,
-      [WeirEnvironment.RESULTS_TABLE]: this.resultsTable.tableName,
-      [WeirEnvironment.CHECKPOINT_BUCKET]: this.checkpointBucket.bucketName,
-      [WeirEnvironment.CHECKPOINT_PREFIX]: this.checkpointPrefix,
-      [WeirEnvironment.OUTPUT_BUCKET]: this.checkpointBucket.bucketName,
-      [WeirEnvironment.STREAM_NAME]: this.stream.streamName,
+      [WeirEnv.OPERATOR]: operatorName,
+      [WeirEnv.STATE_TABLE]: this.stateTable.tableName,
+      [WeirEnv.RESULTS_TABLE]: this.resultsTable.tableName,
+      [WeirEnv.CHECKPOINT_BUCKET]: this.checkpointBucket.bucketName,
+      [WeirEnv.CHECKPOINT_PREFIX]: this.checkpointPrefix,
+      [WeirEnv.OUTPUT_BUCKET]: this.checkpointBucket.bucketName,
+      [WeirEnv.STREAM_NAME]: this.stream.streamName,
     };
-    const functionProps = (handler: string, group: logs.ILogGroup): nodejs.NodejsFunctionProps => ({
-      entry,
-      handler,
-      runtime: lambda.Runtime.NODEJS_22_X,
-      architecture: lambda.Architecture.ARM_64,
-      memorySize: props.memorySize ?? 1024,
-      timeout: props.timeout ?? Duration.minutes(1),
-      logGroup: group,
+    const timeout = props.timeout ?? Duration.minutes(1);
+    this.function = this.operatorFunction('', props.handler ?? 'handler', {
+      ...common,
       environment,
+      timeout,
+    });
+
+    // The ticker: same bundle entry, another export. Ticks are idempotent
+    // (conditional firing, versioned outbox), so an overlapping tick is safe.
+    const looping = interval < period;
+    this.tickerFunction = this.operatorFunction('Ticker', props.tickerHandler ?? 'ticker', {
+      ...common,
+      environment,
+      // A looping ticker runs for a whole period, plus one tick's worth.
+      timeout: looping
+        ? Duration.millis(Math.max(timeout.toMilliseconds(), period + MINUTE_MS))
+        : timeout,
+      // One ticker at a time: a late invocation waits (throttled, retried) instead of racing the previous one.
+      reservedConcurrentExecutions: 1,
+    });
+    (this.tickerFunction.node.defaultChild as lambda.CfnFunction).addMetadata(
+      WeirResourceNames.TICKER_METADATA,
+      true,
+    );
+    // A failed tick is not retried: the next scheduled tick redoes all of its work.
+    this.tickerFunction.configureAsyncInvoke({
+      retryAttempts: 0,
+      maxEventAge: Duration.millis(Math.max(period, MINUTE_MS)),
+    });
+    this.tickerRule = new events.Rule(this, 'TickerSchedule', {
+      schedule,
+      targets: [
+        new targets.LambdaFunction(this.tickerFunction, {
+          retryAttempts: 0,
+          // The ticker's cadence travels with the event (lib/runtime/lambda/tick-loop.ts, TickSchedule).
+          event: events.RuleTargetInput.fromObject({
+            tickIntervalMs: interval,
+            tickerPeriodMs: period,
+          }),
+        }),
+      ],
+    });
+
+    const onFailure = this.createOnFailureDestination(removalPolicy, retention, accessLogs);
+    const alarmsOn = props.alarms !== false;
+    this.eventSourceMapping = new lambda.EventSourceMapping(this, 'KinesisEventSource', {
+      target: this.function,
+      eventSourceArn: this.stream.streamArn,
+      batchSize: settings.batchSize,
+      maxBatchingWindow: Duration.seconds(settings.maximumBatchingWindowInSeconds),
+      startingPosition: lambda.StartingPosition[settings.startingPosition],
+      ...(settings.startingPositionTimestamp !== undefined
+        ? { startingPositionTimestamp: settings.startingPositionTimestamp }
+        : {}),
+      bisectBatchOnError: settings.bisectBatchOnFunctionError,
+      retryAttempts: settings.maximumRetryAttempts,
+      // -1 (never discard) is AWS's default and is expressed by leaving the property out.
+      ...(settings.maximumRecordAgeInSeconds === -1
+        ? {}
+        : { maxRecordAge: Duration.seconds(settings.maximumRecordAgeInSeconds) }),
+      reportBatchItemFailures: settings.reportBatchItemFailures,
+      parallelizationFactor: settings.parallelizationFactor,
+      onFailure,
+      supportS3OnFailureDestination: true,
+      // Event counts, among them OnFailureDestinationDeliveredEventCount (the on-failure alarm and the dashboard).
+      ...(alarmsOn || props.dashboard !== false
+        ? { metricsConfig: { metrics: [lambda.MetricType.EVENT_COUNT] } }
+        : {}),
+    });
+
+    this.grantFunctionPermissions(operatorPrefix);
+    this.grantTickerPermissions();
+    this.acknowledgeNagFindings();
+
+    const monitoring = new WeirMonitoring(this, 'Monitoring', {
+      source: this,
+      ...(props.alarms !== undefined ? { alarms: props.alarms } : {}),
+      ...(props.alarmActions !== undefined ? { alarmActions: props.alarmActions } : {}),
+      ...(props.alarmTopic !== undefined ? { alarmTopic: props.alarmTopic } : {}),
+      ...(props.dashboard !== undefined ? { dashboard: props.dashboard } : {}),
+      ...(props.dashboardName !== undefined ? { dashboardName: props.dashboardName } : {}),
+    });
+    this.alarms = monitoring.alarms;
+    this.dashboard = monitoring.dashboard;
+  }
+
+  /** One of the two functions: its own role (no managed policy), log group and bundling settings. */
+  private operatorFunction(
+    id: '' | 'Ticker',
+    handler: string,
+    o: {
+      runtime: lambda.Runtime;
+      nodeMajor: number;
+      files: ReturnType<typeof resolveProjectFiles>;
+      memorySize: number;
+      logRetention: logs.RetentionDays;
+      removalPolicy: RemovalPolicy;
+      environment: Record<string, string>;
+      timeout: Duration;
+      reservedConcurrentExecutions?: number;
+    },
+  ): nodejs.NodejsFunction {
+    const logGroup = new logs.LogGroup(this, `${id}LogGroup`, {
+      retention: o.logRetention,
+      removalPolicy: o.removalPolicy,
+    });
+    const role = new iam.Role(this, `${id}FunctionRole`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `weir operator ${this.operatorName}: ${id === '' ? 'operator function' : 'ticker'}`,
+    });
+    // In place of AWSLambdaBasicExecutionRole: the log group exists, so only streams and events, only in it.
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [logGroup.logGroupArn],
+      }),
+    );
+    const fn = new nodejs.NodejsFunction(this, `${id}Function`, {
+      entry: o.files.entry,
+      projectRoot: o.files.projectRoot,
+      depsLockFilePath: o.files.depsLockFilePath,
+      handler,
+      runtime: o.runtime,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: o.memorySize,
+      timeout: o.timeout,
+      logGroup,
+      role,
+      environment: o.environment,
+      ...(o.reservedConcurrentExecutions !== undefined
+        ? { reservedConcurrentExecutions: o.reservedConcurrentExecutions }
+        : {}),
       bundling: {
         // The locally installed esbuild; never Docker (the machines have none).
         forceDockerBundling: false,
         format: nodejs.OutputFormat.ESM,
-        target: 'node22',
+        target: `node${o.nodeMajor}`,
         platform: 'node',
         mainFields: ['module', 'main'],
         minify: true,
@@ -345,107 +642,219 @@ export class WeirOperator extends Construct {
           "import { createRequire as __weirCreateRequire } from 'node:module'; const require = __weirCreateRequire(import.meta.url);",
       },
     });
-    this.function = new nodejs.NodejsFunction(
-      this,
-      'Function',
-      functionProps(props.handler ?? 'handler', logGroup),
-    );
-    const cfnFunction = this.function.node.defaultChild as lambda.CfnFunction;
-    cfnFunction.addMetadata(WeirResourceNames.ENTRY_METADATA, this.entryPath);
-    cfnFunction.addMetadata(WeirResourceNames.OPERATOR_METADATA, props.operatorName);
+    const cfn = fn.node.defaultChild as lambda.CfnFunction;
+    cfn.addMetadata(WeirResourceNames.ENTRY_METADATA, o.files.entryPath);
+    cfn.addMetadata(WeirResourceNames.OPERATOR_METADATA, this.operatorName);
+    return fn;
+  }
 
-    // The ticker: same bundle entry, another export. Ticks are idempotent
-    // (conditional firing, versioned outbox), so an overlapping tick is safe.
-    const tickerLogGroup = new logs.LogGroup(this, 'TickerLogGroup', {
-      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
-      removalPolicy,
-    });
-    this.tickerFunction = new nodejs.NodejsFunction(
-      this,
-      'TickerFunction',
-      functionProps(props.tickerHandler ?? 'ticker', tickerLogGroup),
-    );
-    const cfnTicker = this.tickerFunction.node.defaultChild as lambda.CfnFunction;
-    cfnTicker.addMetadata(WeirResourceNames.ENTRY_METADATA, this.entryPath);
-    cfnTicker.addMetadata(WeirResourceNames.OPERATOR_METADATA, props.operatorName);
-    cfnTicker.addMetadata(WeirResourceNames.TICKER_METADATA, true);
-    this.tickerRule = new events.Rule(this, 'TickerSchedule', {
-      schedule: props.tickerSchedule ?? events.Schedule.rate(Duration.minutes(1)),
-      targets: [new targets.LambdaFunction(this.tickerFunction, { retryAttempts: 0 })],
-    });
-
-    for (const fn of [this.function, this.tickerFunction]) {
-      this.stateTable.grantReadWriteData(fn);
-      this.resultsTable.grantReadWriteData(fn);
-      this.checkpointBucket.grantReadWrite(fn);
-    }
-    // The ticker checks the stream for closed (resharded) shards.
-    this.stream.grant(
-      this.tickerFunction,
-      'kinesis:DescribeStream',
-      'kinesis:DescribeStreamSummary',
-      'kinesis:ListShards',
-    );
-
-    let onFailure: lambda.IEventSourceDlq;
+  private createOnFailureDestination(
+    removalPolicy: RemovalPolicy,
+    retention: { readonly onFailure: number; readonly noncurrent: number },
+    accessLogs: Pick<s3.BucketProps, 'serverAccessLogsBucket' | 'serverAccessLogsPrefix'>,
+  ): lambda.IEventSourceDlq {
+    // Destinations bind without granting anything: the grants below are exactly what AWS documents for a
+    // stream ESM's on-failure destination (CDK's SqsDlq and S3OnFailureDestination grant more).
     switch (this.onFailureType) {
-      case OnFailureDestinationType.SQS:
-        this.failureQueue = new sqs.Queue(this, 'FailureQueue', {
-          // On-failure records are the only pointer to a skipped range: keep them as long as SQS allows.
-          retentionPeriod: Duration.days(14),
+      case OnFailureDestinationType.SQS: {
+        const queue = new sqs.Queue(this, 'FailureQueue', {
+          // On-failure records are the only pointer to a skipped range.
+          retentionPeriod: Duration.days(retention.onFailure),
           enforceSSL: true,
           encryption: sqs.QueueEncryption.SQS_MANAGED,
           removalPolicy,
         });
-        onFailure = new eventSources.SqsDlq(this.failureQueue);
-        break;
-      case OnFailureDestinationType.SNS:
-        this.failureTopic = new sns.Topic(this, 'FailureTopic', { enforceSSL: true });
-        onFailure = new eventSources.SnsDlq(this.failureTopic);
-        break;
-      case OnFailureDestinationType.S3:
-        this.failureBucket = new s3.Bucket(this, 'FailureBucket', {
+        (this as { failureQueue: sqs.Queue | undefined }).failureQueue = queue;
+        this.function.addToRolePolicy(
+          new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [queue.queueArn] }),
+        );
+        return destination(queue.queueArn);
+      }
+      case OnFailureDestinationType.SNS: {
+        const topic = new sns.Topic(this, 'FailureTopic', {
+          enforceSSL: true,
+          // The AWS-managed key: the ESM publishes with the function's role, which its key policy admits.
+          masterKey: kms.Alias.fromAliasName(this, 'SnsManagedKey', 'alias/aws/sns'),
+        });
+        (this as { failureTopic: sns.Topic | undefined }).failureTopic = topic;
+        this.function.addToRolePolicy(
+          new iam.PolicyStatement({ actions: ['sns:Publish'], resources: [topic.topicArn] }),
+        );
+        return destination(topic.topicArn);
+      }
+      case OnFailureDestinationType.S3: {
+        const bucket = new s3.Bucket(this, 'FailureBucket', {
           blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
           enforceSSL: true,
           encryption: s3.BucketEncryption.S3_MANAGED,
+          versioned: true,
+          lifecycleRules: [
+            { id: 'OnFailureRecords', expiration: Duration.days(retention.onFailure) },
+            ...housekeepingRules(retention.noncurrent),
+          ],
+          ...accessLogs,
           removalPolicy,
-          autoDeleteObjects: autoDelete,
+          autoDeleteObjects: removalPolicy === RemovalPolicy.DESTROY,
         });
-        // aws-cdk-lib's own declarations of Bucket and IBucket disagree under
-        // exactOptionalPropertyTypes; at run time a Bucket is an IBucket.
-        onFailure = new eventSources.S3OnFailureDestination(
-          this.failureBucket as unknown as s3.IBucket,
+        (this as { failureBucket: s3.Bucket | undefined }).failureBucket = bucket;
+        this.function.addToRolePolicy(
+          new iam.PolicyStatement({
+            actions: ['s3:PutObject'],
+            resources: [bucket.arnForObjects('*')],
+          }),
         );
-        break;
+        this.function.addToRolePolicy(
+          new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }),
+        );
+        return destination(bucket.bucketArn);
+      }
     }
+  }
 
-    this.function.addEventSource(
-      new eventSources.KinesisEventSource(this.stream, {
-        batchSize: settings.batchSize,
-        maxBatchingWindow: Duration.seconds(settings.maximumBatchingWindowInSeconds),
-        startingPosition: lambda.StartingPosition[settings.startingPosition],
-        ...(settings.startingPositionTimestamp !== undefined
-          ? { startingPositionTimestamp: settings.startingPositionTimestamp }
-          : {}),
-        bisectBatchOnError: settings.bisectBatchOnFunctionError,
-        retryAttempts: settings.maximumRetryAttempts,
-        // -1 (never discard) is AWS's default and is expressed by leaving the property out.
-        ...(settings.maximumRecordAgeInSeconds === -1
-          ? {}
-          : { maxRecordAge: Duration.seconds(settings.maximumRecordAgeInSeconds) }),
-        reportBatchItemFailures: settings.reportBatchItemFailures,
-        parallelizationFactor: settings.parallelizationFactor,
-        onFailure,
+  /**
+   * The operator function: what the ESM needs, shard registration, the batch
+   * algorithm's state reads and writes (including firing and purging at
+   * batch end), result writes, and dead letters and late data under the
+   * operator's prefix.
+   */
+  private grantFunctionPermissions(operatorPrefix: string): void {
+    const fn = this.function;
+    this.stream.grant(fn, ...ESM_KINESIS_ACTIONS);
+    this.stream.encryptionKey?.grantDecrypt(fn);
+    // DeleteItem: session merges delete the merged windows (in a TransactWriteItems).
+    this.grantState(
+      fn,
+      [...STATE_READS_AND_WRITES, 'dynamodb:DeleteItem'],
+      [WeirResourceNames.DUE_INDEX, WeirResourceNames.EXPIRY_INDEX],
+    );
+    this.resultsTable.grant(fn, 'dynamodb:GetItem', 'dynamodb:PutItem');
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:PutObject'],
+        resources: [
+          this.checkpointBucket.arnForObjects(`${operatorPrefix}/dead-letter/*`),
+          this.checkpointBucket.arnForObjects(`${operatorPrefix}/late/*`),
+        ],
       }),
     );
   }
 
-  /** Read access to the operator's state (e.g. a query API or `weir inspect`). */
+  /**
+   * The ticker: shard registration and the end-of-shard and backlog checks
+   * (ListShards, GetShardIterator, GetRecords), firing, purging and outbox
+   * re-drive over the state table and its three indexes, result writes. A
+   * tick never deletes a window (only batches merge sessions).
+   */
+  private grantTickerPermissions(): void {
+    const fn = this.tickerFunction;
+    this.stream.grant(fn, 'kinesis:ListShards', 'kinesis:GetShardIterator', 'kinesis:GetRecords');
+    this.stream.encryptionKey?.grantDecrypt(fn);
+    this.grantState(fn, STATE_READS_AND_WRITES, [
+      WeirResourceNames.DUE_INDEX,
+      WeirResourceNames.EXPIRY_INDEX,
+      WeirResourceNames.OUTBOX_INDEX,
+    ]);
+    this.resultsTable.grant(fn, 'dynamodb:GetItem', 'dynamodb:PutItem');
+  }
+
+  /**
+   * What DynamoDbStateStore calls on the table (TransactWriteItems is
+   * authorized as its Put and Delete actions), and Query on the named
+   * indexes. No Scan, no BatchWriteItem, no stream actions.
+   */
+  private grantState(
+    grantee: iam.IGrantable,
+    actions: readonly string[],
+    indexes: readonly string[],
+  ): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: [...actions], resources: [this.stateTable.tableArn] }),
+    );
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:Query'],
+        resources: indexes.map((i) => `${this.stateTable.tableArn}/index/${i}`),
+      }),
+    );
+  }
+
+  /**
+   * cdk-nag findings (AwsSolutions and Serverless packs) that follow from the
+   * design, each acknowledged where it arises with its reason; docs/deploy.md
+   * lists them. test/cdk/cdk-nag.test.ts fails on any other finding.
+   */
+  private acknowledgeNagFindings(): void {
+    const stack = Stack.of(this);
+    const objects = (bucket: s3.Bucket, keys: string): string =>
+      `AwsSolutions-IAM5[Resource::<${stack.getLogicalId(bucket.node.defaultChild as s3.CfnBucket)}.Arn>/${keys}]`;
+    const prefix = `${this.checkpointPrefix}/${this.operatorName}`;
+    const role = this.function.role;
+    if (role !== undefined) {
+      Validations.of(role).acknowledge(
+        {
+          id: objects(this.checkpointBucket, `${prefix}/dead-letter/*`),
+          reason:
+            'Dead-letter keys are derived per record (shard, position); the grant is s3:PutObject under the operator dead-letter prefix only.',
+        },
+        {
+          id: objects(this.checkpointBucket, `${prefix}/late/*`),
+          reason:
+            'Late-data keys are derived per record (output, shard, position); the grant is s3:PutObject under the operator late-data prefix only.',
+        },
+        ...(this.failureBucket !== undefined
+          ? [
+              {
+                id: objects(this.failureBucket, '*'),
+                reason:
+                  'Lambda names the on-failure objects itself; AWS documents s3:PutObject on the destination bucket objects (plus s3:ListBucket) for a stream ESM.',
+              },
+            ]
+          : []),
+      );
+    }
+    Validations.of(this.function).acknowledge(
+      {
+        id: 'Serverless-LambdaDLQ',
+        reason:
+          'Invoked synchronously by the Kinesis event source mapping: a batch it gives up on goes to the mapping on-failure destination (DestinationConfig), which a function DLQ would never see.',
+      },
+      {
+        id: 'Serverless-LambdaTracing',
+        reason:
+          'weir does not instrument its AWS SDK calls, so active tracing would record only the invocation segment, which Lambda metrics and the logs already give, at extra cost and with an xray grant on every resource.',
+      },
+    );
+    const tickIsRedone =
+      'A tick carries no data (the scheduled event is empty) and recomputes everything from state, so a failed or dropped tick is redone by the next one; failures show in the tickerErrors alarm.';
+    Validations.of(this.tickerFunction).acknowledge(
+      { id: 'Serverless-LambdaDLQ', reason: tickIsRedone },
+      { id: 'Serverless-LambdaAsyncFailureDestination', reason: tickIsRedone },
+      {
+        id: 'Serverless-LambdaTracing',
+        reason:
+          'weir does not instrument its AWS SDK calls; active tracing would only repeat what the ticker metrics and logs show.',
+      },
+    );
+    Validations.of(this.tickerRule).acknowledge({
+      id: 'Serverless-EventBusDLQ',
+      reason: tickIsRedone,
+    });
+    if (this.failureQueue !== undefined) {
+      const isTheDlq =
+        'This queue is itself the dead-letter store: the on-failure destination of the event source mapping. Its messages point at skipped stream ranges and are consumed by weir redrive; a further DLQ would only hide them.';
+      Validations.of(this.failureQueue).acknowledge(
+        { id: 'AwsSolutions-SQS3', reason: isTheDlq },
+        { id: 'Serverless-SQSRedrivePolicy', reason: isTheDlq },
+      );
+    }
+  }
+
+  /** Read access to the operator's state (e.g. a query API or `weir status`). */
   grantReadState(grantee: iam.IGrantable): iam.Grant {
     return this.stateTable.grantReadData(grantee);
   }
 
-  /** Read and write access to the operator's state (e.g. `weir restore`, the ticker). */
+  /** Read and write access to the operator's state (e.g. `weir restore`). */
   grantReadWriteState(grantee: iam.IGrantable): iam.Grant {
     return this.stateTable.grantReadWriteData(grantee);
   }
@@ -458,7 +867,7 @@ export class WeirOperator extends Construct {
     );
   }
 
-  /** Read and write access to the checkpoints (e.g. the ticker taking checkpoints). */
+  /** Read and write access to the checkpoints (e.g. a job taking checkpoints). */
   grantReadWriteCheckpoints(grantee: iam.IGrantable): iam.Grant {
     return this.checkpointBucket.grantReadWrite(
       grantee,
@@ -489,9 +898,73 @@ export class WeirOperator extends Construct {
     });
   }
 
-  /** Invocations that failed (the ESM retries, bisects and finally sends an on-failure record). Sum over 5 minutes. */
+  /** Invocations of the operator function that failed (the ESM retries, bisects and finally sends an on-failure record). Sum over 5 minutes. */
   metricErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.function.metricErrors(props);
+  }
+
+  /** Invocations of the operator function (batches). Sum over 5 minutes. */
+  metricInvocations(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.function.metricInvocations(props);
+  }
+
+  /** Throttled invocations of the operator function. Sum over 5 minutes. */
+  metricThrottles(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.function.metricThrottles(props);
+  }
+
+  /** Run time of the operator function. Average over 5 minutes. */
+  metricDuration(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.function.metricDuration(props);
+  }
+
+  /** Failed ticker invocations (including ticks with a refused AWS call). Sum over 5 minutes. */
+  metricTickerErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.tickerFunction.metricErrors(props);
+  }
+
+  /** Ticker invocations. Sum over 5 minutes. */
+  metricTickerInvocations(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.tickerFunction.metricInvocations(props);
+  }
+
+  /** Throttled ticker invocations (a tick still running when the next was due). Sum over 5 minutes. */
+  metricTickerThrottles(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.tickerFunction.metricThrottles(props);
+  }
+
+  /** Run time of the ticker. Average over 5 minutes. */
+  metricTickerDuration(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.tickerFunction.metricDuration(props);
+  }
+
+  /**
+   * Records the event source mapping sent to the on-failure destination (it
+   * gave up on their batch; `weir redrive` brings them back): Lambda's ESM
+   * metric `OnFailureDestinationDeliveredEventCount` (the construct turns on
+   * the mapping's event-count metrics unless alarms and dashboard are off).
+   * Sum over 5 minutes.
+   */
+  metricOnFailureDeliveries(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: 'AWS/Lambda',
+      metricName: 'OnFailureDestinationDeliveredEventCount',
+      dimensionsMap: { EventSourceMappingUUID: this.eventSourceMapping.eventSourceMappingId },
+      statistic: cloudwatch.Stats.SUM,
+      ...props,
+    });
+  }
+
+  /**
+   * Times Lambda failed to deliver an on-failure record to the destination
+   * (permissions, size, a deleted destination): Lambda's
+   * `DestinationDeliveryFailures` for the operator function. Sum over 5 minutes.
+   */
+  metricOnFailureDeliveryFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.function.metric('DestinationDeliveryFailures', {
+      statistic: cloudwatch.Stats.SUM,
+      ...props,
+    });
   }
 
   /** On-failure records waiting to be redriven (SQS destination only; undefined otherwise). */
@@ -501,14 +974,269 @@ export class WeirOperator extends Construct {
       ...props,
     });
   }
+
+  /**
+   * One of weir's own metrics (namespace `Weir`, dimension `Operator`), with
+   * its natural statistic (see lib/runtime/metrics-names.ts). 5 minutes.
+   */
+  metricWeir(name: WeirMetricName, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    const m = WeirMetric[name];
+    return new cloudwatch.Metric({
+      namespace: WEIR_METRICS_NAMESPACE,
+      metricName: m.name,
+      dimensionsMap: { [WeirMetricDimension.OPERATOR]: this.operatorName },
+      statistic: m.statistic,
+      ...props,
+    });
+  }
+
+  /** Records a batch delivered (`RecordsIn`). Sum. */
+  metricRecordsIn(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricWeir('RecordsIn', props);
+  }
+
+  /** Records in state for at least one window (`RecordsApplied`). Sum. */
+  metricRecordsApplied(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricWeir('RecordsApplied', props);
+  }
+
+  /** Records sent to the late-data output (`RecordsLate`). Sum. */
+  metricRecordsLate(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricWeir('RecordsLate', props);
+  }
+
+  /**
+   * Records sent to the dead-letter output (`RecordsDeadLettered`), all
+   * reasons. Sum. For one reason, pass
+   * `dimensionsMap: { Operator: op.operatorName, Reason: 'decode-failed' }`.
+   */
+  metricRecordsDeadLettered(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricWeir('RecordsDeadLettered', props);
+  }
+
+  /** Records a user filter dropped (`RecordsFiltered`). Sum. */
+  metricRecordsFiltered(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricWeir('RecordsFiltered', props);
+  }
+
+  /** Records of retried batches skipped below the committed position (`RecordsSkippedCommitted`). Sum. */
+  metricRecordsSkippedCommitted(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricWeir('RecordsSkippedCommitted', props);
+  }
+
+  /** Window results fired (`WindowsFired`). Sum. */
+  metricWindowsFired(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricWeir('WindowsFired', props);
+  }
+
+  /** State items written (`StateWrites`). Sum. */
+  metricStateWrites(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricWeir('StateWrites', props);
+  }
+
+  /** Conditional state writes that lost a race and were retried (`StateWriteConflicts`). Sum. */
+  metricStateWriteConflicts(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricWeir('StateWriteConflicts', props);
+  }
+
+  /** Processing time minus the operator watermark, in ms (`WatermarkLagMs`). Maximum. */
+  metricWatermarkLag(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricWeir('WatermarkLagMs', props);
+  }
+
+  /** Fired results a tick re-drove from the outbox (`OutboxBacklog`). Sum. */
+  metricOutboxBacklog(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricWeir('OutboxBacklog', props);
+  }
+
+  /** Failed shard registrations before a batch (`ShardRegistrationFailures`). Sum. */
+  metricShardRegistrationFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricWeir('ShardRegistrationFailures', props);
+  }
+
+  /** Failed end-of-shard and backlog checks of the ticker (`ShardDirectoryFailures`). Sum. */
+  metricShardDirectoryFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricWeir('ShardDirectoryFailures', props);
+  }
+
+  /** AWS calls refused for lack of permission (`AccessDenied`). Sum. */
+  metricAccessDenied(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricWeir('AccessDenied', props);
+  }
+
+  /** Batches that ended with a partial-batch failure (`BatchFailures`). Sum. */
+  metricBatchFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricWeir('BatchFailures', props);
+  }
 }
 
-function validateProps(props: WeirOperatorProps): void {
-  if (!OPERATOR_NAME.test(props.operatorName)) {
+/** State table actions of both functions: progress, windows, firing, outbox acknowledgements. */
+const STATE_READS_AND_WRITES = [
+  'dynamodb:BatchGetItem',
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:Query',
+  'dynamodb:UpdateItem',
+] as const;
+
+/** The state table's sparse indexes: name, partition key, sort key. */
+const STATE_INDEXES = [
+  [
+    WeirResourceNames.DUE_INDEX,
+    WeirResourceNames.DUE_INDEX_PARTITION_KEY,
+    WeirResourceNames.DUE_INDEX_SORT_KEY,
+  ],
+  [
+    WeirResourceNames.EXPIRY_INDEX,
+    WeirResourceNames.EXPIRY_INDEX_PARTITION_KEY,
+    WeirResourceNames.EXPIRY_INDEX_SORT_KEY,
+  ],
+  [
+    WeirResourceNames.OUTBOX_INDEX,
+    WeirResourceNames.OUTBOX_INDEX_PARTITION_KEY,
+    WeirResourceNames.OUTBOX_INDEX_SORT_KEY,
+  ],
+] as const;
+
+/** An on-failure destination that only names its ARN; the construct grants what the ESM needs itself. */
+function destination(arn: string): lambda.IEventSourceDlq {
+  return { bind: () => ({ destination: arn }) };
+}
+
+/** Old versions expire, delete markers left alone are removed, incomplete uploads are aborted. */
+function housekeepingRules(noncurrentDays: number): s3.LifecycleRule[] {
+  return [
+    {
+      id: 'Housekeeping',
+      noncurrentVersionExpiration: Duration.days(noncurrentDays),
+      expiredObjectDeleteMarker: true,
+      abortIncompleteMultipartUploadAfter: Duration.days(1),
+    },
+  ];
+}
+
+/** Whole days of an optional Duration prop, `min..max`, with its default. */
+function days(field: string, value: Duration | undefined, fallback: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (value.isUnresolved())
+    throw new ConfigError(field, value.toString(), 'must be a concrete Duration');
+  const d = value.toHours() / 24;
+  if (!Number.isInteger(d) || d < 1 || d > max) {
+    throw new ConfigError(
+      field,
+      `${value.toHumanString()}`,
+      `must be a whole number of days, 1..${max}`,
+    );
+  }
+  return d;
+}
+
+/** The Node.js major version of a runtime, which must be 22 or newer. */
+function checkRuntime(runtime: lambda.Runtime): number {
+  const major = /^nodejs(\d+)\.x$/.exec(runtime.name)?.[1];
+  if (runtime.family !== lambda.RuntimeFamily.NODEJS || major === undefined || Number(major) < 22) {
+    throw new ConfigError(
+      'runtime',
+      runtime.name,
+      'must be a Node.js runtime, nodejs22.x or newer',
+    );
+  }
+  return Number(major);
+}
+
+/**
+ * The ticker's schedule period and tick interval in ms. The schedule must be
+ * a `rate(...)`: the local runtime and the idleTimeout check need its period.
+ */
+function tickerTiming(
+  schedule: events.Schedule,
+  tickInterval: Duration | undefined,
+): { period: number; interval: number } {
+  const m = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(schedule.expressionString);
+  if (!m) {
+    throw new ConfigError(
+      'tickerSchedule',
+      schedule.expressionString,
+      'must be a rate(...) expression (the ticker period is checked against the pipeline idleTimeout and read by the local runtime)',
+    );
+  }
+  const unitMs = m[2]!.startsWith('minute')
+    ? MINUTE_MS
+    : m[2]!.startsWith('hour')
+      ? 60 * MINUTE_MS
+      : 1440 * MINUTE_MS;
+  const period = Number(m[1]) * unitMs;
+  if (period > 1440 * MINUTE_MS) {
+    throw new ConfigError(
+      'tickerSchedule',
+      schedule.expressionString,
+      'must be at most rate(1 day)',
+    );
+  }
+  if (tickInterval === undefined) return { period, interval: period };
+  if (tickInterval.isUnresolved())
+    throw new ConfigError('tickInterval', tickInterval.toString(), 'must be a concrete Duration');
+  const interval = tickInterval.toMilliseconds();
+  if (
+    !Number.isInteger(interval / 1000) ||
+    interval < 1000 ||
+    interval > period ||
+    period % interval !== 0
+  ) {
+    throw new ConfigError(
+      'tickInterval',
+      `${interval} ms`,
+      `must be a whole number of seconds from 1 s up to the ticker period of ${period} ms (${schedule.expressionString}), dividing it`,
+    );
+  }
+  if (interval < period && period > 14 * MINUTE_MS) {
+    throw new ConfigError(
+      'tickerSchedule',
+      schedule.expressionString,
+      `must be at most rate(14 minutes) when tickInterval (${interval} ms) is shorter: one invocation ticks for a whole period, and Lambda stops a function after 15 minutes`,
+    );
+  }
+  return { period, interval };
+}
+
+/**
+ * A shard is told idle, or kept active while Lambda retries it, only by a
+ * tick; with an idle timeout below the ticker's period a retried shard is
+ * judged idle between ticks and, with idleAdvance, its records go late.
+ */
+function checkIdleTimeout(
+  pipeline: WeirPipeline,
+  schedule: events.Schedule,
+  period: number,
+  interval: number,
+): void {
+  const idle = pipeline.time.idleTimeout;
+  if (idle === undefined || idle >= interval) return;
+  throw new ConfigError(
+    `pipeline ${pipeline.name}: eventTime.idleTimeout`,
+    `${idle} ms`,
+    `must be at least the ticker period of ${interval} ms (` +
+      (interval === period
+        ? `tickerSchedule ${schedule.expressionString}; EventBridge invokes at most once a minute, so set tickInterval to tick more often within each invocation`
+        : `tickInterval`) +
+      '), or the ticker cannot keep a shard that Lambda is retrying from being judged idle',
+  );
+}
+
+function validateProps(props: WeirOperatorProps): string {
+  const operatorName = props.operatorName ?? props.pipeline.name;
+  if (!OPERATOR_NAME.test(operatorName)) {
+    throw new ConfigError(
+      props.operatorName !== undefined ? 'operatorName' : 'pipeline.name',
+      operatorName,
+      'must be 1..48 characters of lower-case letters, digits and hyphens, starting with a letter',
+    );
+  }
+  if (operatorName !== props.pipeline.name) {
     throw new ConfigError(
       'operatorName',
-      props.operatorName,
-      'must be 1..48 characters of lower-case letters, digits and hyphens, starting with a letter',
+      operatorName,
+      `must equal the pipeline's name "${props.pipeline.name}" (the handler refuses to run another operator's state)`,
     );
   }
   if (props.stream !== undefined && props.shardCount !== undefined) {
@@ -574,14 +1302,5 @@ function validateProps(props: WeirOperatorProps): void {
       );
     }
   }
-}
-
-function findProjectRoot(entry: string): string {
-  let dir = path.dirname(entry);
-  for (;;) {
-    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) return path.dirname(entry);
-    dir = parent;
-  }
+  return operatorName;
 }

@@ -19,14 +19,7 @@ export {
   resultSortKey,
   type DynamoDbResultSinkProps,
 } from './dynamodb/dynamodb-result-sink.ts';
-export {
-  THROTTLING_ERROR_NAMES,
-  backoffDelay,
-  isThrottlingOrServerError,
-  mapSettled,
-  withRetry,
-  type RetryOptions,
-} from './dynamodb/retry.ts';
+export type { RetryOptions } from './retry.ts';
 export {
   KINESIS_MAX_BATCH_BYTES,
   KINESIS_MAX_BATCH_RECORDS,

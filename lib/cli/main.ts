@@ -3,11 +3,10 @@
  * each command owns its flags.
  */
 import type { CliContext, Command } from './command.ts';
-import { demoCommand } from './demo.ts';
 import { localCommand } from './local.ts';
 import { produceCommand } from './produce.ts';
 
-const commands: readonly Command[] = [demoCommand, localCommand, produceCommand];
+const commands: readonly Command[] = [localCommand, produceCommand];
 
 /** Runs `weir <args>` with the given context; resolves to the exit code. */
 export async function main(args: readonly string[], ctx: CliContext): Promise<number> {

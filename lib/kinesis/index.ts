@@ -1,8 +1,6 @@
 /** Kinesis producer, KPL (de)aggregation, NDJSON input and stream helpers. */
 export {
   putRecords,
-  backoffDelayMs,
-  isTransientRequestError,
   hashKeyOf,
   KINESIS_LIMITS,
   ProducerError,

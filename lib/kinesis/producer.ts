@@ -17,7 +17,10 @@
  * A whole-request failure that is not transient (ResourceNotFound,
  * AccessDenied, validation) fails at once; a transient one, or a failed entry,
  * that is still failing after `maxAttempts` fails with {@link ProducerError}
- * listing every failed input index and its last error code.
+ * listing every failed input index and its last error code. Delays and the
+ * transient-error classification are the adapters' retry policy
+ * (lib/adapters/retry.ts); only the re-sending of failed entries is the
+ * producer's own.
  */
 import {
   PutRecordsCommand,
@@ -25,8 +28,16 @@ import {
   type PutRecordsRequestEntry,
 } from '@aws-sdk/client-kinesis';
 import { createHash } from 'node:crypto';
-import { ConfigError, RecordTooLargeError, WeirError } from '../errors.ts';
+import { kinesisStreamTarget } from '../adapters/kinesis/list-shards.ts';
+import {
+  networkErrorCode,
+  retryPolicy,
+  sleepBeforeRetry,
+  type RetryOptions,
+} from '../adapters/retry.ts';
+import { ConfigError, RecordTooLargeError, WeirError, errorName } from '../errors.ts';
 import { position, type Position } from '../model/position.ts';
+import { intOption } from '../util/int-option.ts';
 import { KplAggregateBuilder } from './kpl.ts';
 
 /** Kinesis' PutRecords limits (defaults of {@link PutRecordsOptions}). */
@@ -84,14 +95,15 @@ export interface ProducerProgress {
   readonly requests: number;
 }
 
-/** Options of {@link putRecords}. Every field is optional. */
-export interface PutRecordsOptions {
-  /** Attempts per entry, the first included (1 = never retry). @default 8 */
-  readonly maxAttempts?: number;
-  /** Backoff base: the cap of the first retry's delay. @default 100 */
+/**
+ * Options of {@link putRecords}. Every field is optional. The retry fields
+ * (`maxAttempts`, `maxDelayMs`, `isRetryable`, `random`, `sleep`) are the
+ * shared {@link RetryOptions}; `maxAttempts` counts attempts per entry, and
+ * `isRetryable` judges a failed request (a failed entry is always retried).
+ */
+export interface PutRecordsOptions extends RetryOptions {
+  /** Backoff base: the cap of the first retry's delay, 0..3600000 ms. @default 100 */
   readonly baseDelayMs?: number;
-  /** Backoff cap. @default 5000 */
-  readonly maxDelayMs?: number;
   /** PutRecords requests in flight at once. @default 4 */
   readonly concurrency?: number;
   /** Records per second sent (retries included), token bucket; unlimited when absent. @default undefined */
@@ -118,10 +130,6 @@ export interface PutRecordsOptions {
   readonly onProgress?: (progress: ProducerProgress) => void;
   /** Stops reading input; in-flight requests finish, then {@link ProducerError} (reason `aborted`). @default none */
   readonly signal?: AbortSignal;
-  /** Randomness for jitter, in [0, 1). @default Math.random */
-  readonly random?: () => number;
-  /** Sleeps; injected by tests. @default setTimeout-based */
-  readonly sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Milliseconds clock for the rate limiter. @default performance.now */
   readonly now?: () => number;
 }
@@ -202,59 +210,6 @@ export class InvalidRecordError extends WeirError {
   }
 }
 
-/**
- * Full-jitter exponential backoff: a uniform delay in
- * [0, min(maxDelayMs, baseDelayMs * 2^(retry-1))), `retry` counting from 1.
- */
-export function backoffDelayMs(
-  retry: number,
-  policy: { readonly baseDelayMs: number; readonly maxDelayMs: number },
-  random: () => number,
-): number {
-  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, retry - 1));
-  return Math.floor(random() * ceiling);
-}
-
-const TRANSIENT_ERROR_NAMES = new Set([
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'Throttling',
-  'LimitExceededException',
-  'KMSThrottlingException',
-  'InternalFailure',
-  'InternalFailureException',
-  'InternalServerError',
-  'ServiceUnavailable',
-  'ServiceUnavailableException',
-  'RequestTimeout',
-  'RequestTimeoutException',
-  'TimeoutError',
-]);
-const TRANSIENT_NETWORK_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EAI_AGAIN',
-  'ECONNABORTED',
-]);
-
-/** True for an error worth retrying the whole request for: throttling, 5xx, network. */
-export function isTransientRequestError(err: unknown): boolean {
-  if (typeof err !== 'object' || err === null) return false;
-  const e = err as {
-    name?: unknown;
-    code?: unknown;
-    $metadata?: { httpStatusCode?: number };
-    $retryable?: unknown;
-  };
-  if (typeof e.name === 'string' && TRANSIENT_ERROR_NAMES.has(e.name)) return true;
-  if (typeof e.code === 'string' && TRANSIENT_NETWORK_CODES.has(e.code)) return true;
-  const status = e.$metadata?.httpStatusCode;
-  if (status !== undefined && (status >= 500 || status === 429)) return true;
-  return e.$retryable !== undefined && e.$retryable !== null;
-}
-
 const encoder = new TextEncoder();
 const DECIMAL = /^(0|[1-9][0-9]*)$/;
 const MAX_HASH_KEY = (1n << 128n) - 1n;
@@ -270,30 +225,16 @@ interface Entry {
   readonly aggregated: boolean;
 }
 
-function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (ms <= 0 || signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
-function intOption(
-  name: string,
-  value: number | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  const v = value ?? fallback;
-  if (!Number.isInteger(v) || v < min || v > max)
-    throw new ConfigError(name, v, `must be an integer ${min}..${max}`);
-  return v;
+/** Input record `index` sent as one Kinesis record of its own (not aggregated). */
+function plainEntry(record: ProducerRecord, data: Uint8Array, size: number, index: number): Entry {
+  return {
+    data,
+    partitionKey: record.partitionKey,
+    explicitHashKey: record.explicitHashKey,
+    size,
+    indices: [index],
+    aggregated: false,
+  };
 }
 
 /**
@@ -329,9 +270,8 @@ export async function putRecords(
   records: AsyncIterable<ProducerRecord> | Iterable<ProducerRecord>,
   options: PutRecordsOptions = {},
 ): Promise<PutRecordsResult> {
-  const maxAttempts = intOption('maxAttempts', options.maxAttempts, 8, 1, 100);
-  const baseDelayMs = intOption('baseDelayMs', options.baseDelayMs, 100, 0, 3_600_000);
-  const maxDelayMs = intOption('maxDelayMs', options.maxDelayMs, 5_000, 0, 3_600_000);
+  const policy = retryPolicy(options, { defaults: { baseDelayMs: 100 } });
+  const { maxAttempts, sleep } = policy;
   const concurrency = intOption('concurrency', options.concurrency, 4, 1, 256);
   const maxRecordBytes = intOption(
     'maxRecordBytes',
@@ -364,12 +304,10 @@ export async function putRecords(
   // With a low rate, smaller requests keep the flow smooth instead of one burst per N seconds.
   if (rate !== undefined)
     maxRecordsPerRequest = Math.max(1, Math.min(maxRecordsPerRequest, Math.floor(rate)));
-  const random = options.random ?? Math.random;
-  const sleep = options.sleep ?? defaultSleep;
   const now = options.now ?? (() => performance.now());
   const keepPositions = options.recordPositions ?? true;
   const signal = options.signal;
-  const target = stream.startsWith('arn:') ? { StreamARN: stream } : { StreamName: stream };
+  const target = kinesisStreamTarget(stream);
   const bucket = rate === undefined ? undefined : new TokenBucket(rate, now, sleep, signal);
 
   // Mutable tallies behind the result.
@@ -416,9 +354,9 @@ export async function putRecords(
           }),
         );
       } catch (err) {
-        const name = errorName(err);
+        const name = networkErrorCode(err) ?? errorName(err);
         const message = err instanceof Error ? err.message : String(err);
-        const transient = isTransientRequestError(err);
+        const transient = policy.isRetryable(err);
         if (!transient || attempt >= maxAttempts) {
           for (const e of pending) {
             for (const index of e.indices)
@@ -438,7 +376,7 @@ export async function putRecords(
           return;
         }
         retriedRequests++;
-        await sleep(backoffDelayMs(attempt, { baseDelayMs, maxDelayMs }, random), signal);
+        await sleepBeforeRetry(policy, attempt - 1, signal);
         continue;
       }
       const results = out.Records ?? [];
@@ -505,7 +443,7 @@ export async function putRecords(
       }
       retriedEntries += retry.length;
       pending = retry;
-      await sleep(backoffDelayMs(attempt, { baseDelayMs, maxDelayMs }, random), signal);
+      await sleepBeforeRetry(policy, attempt - 1, signal);
     }
   };
 
@@ -619,14 +557,7 @@ export async function putRecords(
         }
         const size = data.length + encoder.encode(record.partitionKey).length;
         if (!aggregating) {
-          await pushEntry({
-            data,
-            partitionKey: record.partitionKey,
-            explicitHashKey: record.explicitHashKey,
-            size,
-            indices: [i],
-            aggregated: false,
-          });
+          await pushEntry(plainEntry(record, data, size, i));
           continue;
         }
         const user = {
@@ -642,14 +573,7 @@ export async function putRecords(
         if (slot.builder.count > 0 && slot.builder.sizeWith(user) > limit) await flushSlot(slot);
         if (slot.builder.sizeWith(user) > limit) {
           // Too big even alone inside an aggregate, but valid as a plain record.
-          await pushEntry({
-            data,
-            partitionKey: record.partitionKey,
-            explicitHashKey: record.explicitHashKey,
-            size,
-            indices: [i],
-            aggregated: false,
-          });
+          await pushEntry(plainEntry(record, data, size, i));
           continue;
         }
         bufferedBytes -= slot.builder.size;
@@ -694,16 +618,6 @@ export async function putRecords(
   if (inputError !== undefined) throw inputError.error;
   if (rejected !== undefined) throw rejected;
   return snapshot();
-}
-
-function errorName(err: unknown): string {
-  if (typeof err === 'object' && err !== null) {
-    const { name, code } = err as { name?: unknown; code?: unknown };
-    if (typeof code === 'string' && TRANSIENT_NETWORK_CODES.has(code)) return code;
-    if (typeof name === 'string' && name !== 'Error') return name;
-    if (typeof code === 'string') return code;
-  }
-  return 'Error';
 }
 
 function validateRecord(

@@ -8,11 +8,14 @@ import {
   DescribeStreamSummaryCommand,
   GetRecordsCommand,
   GetShardIteratorCommand,
-  ListShardsCommand,
   type KinesisClient,
-  type Shard,
 } from '@aws-sdk/client-kinesis';
+import { listShards } from '../adapters/kinesis/list-shards.ts';
 import { WeirError } from '../errors.ts';
+import { sleep } from '../util/sleep.ts';
+
+// The paginator lives with the Kinesis adapters; stream tools offer it too.
+export { listShards };
 import type { ShardHashRange } from './producer.ts';
 
 /** A record read back from a shard. */
@@ -43,23 +46,8 @@ export async function createStreamAndWait(
     if (d.StreamDescriptionSummary?.StreamStatus === 'ACTIVE') return;
     if (Date.now() > deadline)
       throw new WeirError(`stream ${streamName} not ACTIVE after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
-}
-
-/** Every shard of a stream (ListShards, paginated); `stream` is a name or an ARN. */
-export async function listShards(kinesis: KinesisClient, stream: string): Promise<Shard[]> {
-  const shards: Shard[] = [];
-  const target = stream.startsWith('arn:') ? { StreamARN: stream } : { StreamName: stream };
-  let token: string | undefined;
-  do {
-    const out = await kinesis.send(
-      new ListShardsCommand(token === undefined ? target : { NextToken: token }),
-    );
-    shards.push(...(out.Shards ?? []));
-    token = out.NextToken;
-  } while (token !== undefined);
-  return shards;
 }
 
 /**

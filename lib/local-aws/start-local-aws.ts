@@ -110,7 +110,15 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
       startNodeServer(
         's3rver',
         's3rver-server.cjs',
-        { WEIR_S3_DIR: s3Dir },
+        {
+          WEIR_S3_DIR: s3Dir,
+          // s3rver encrypts ListObjectsV2 continuation tokens with DES, which
+          // OpenSSL 3 (Node >= 17) only has in its legacy provider: without
+          // it, every truncated listing (over 1,000 keys) is a 500.
+          NODE_OPTIONS: [process.env['NODE_OPTIONS'], '--openssl-legacy-provider']
+            .filter((o) => o !== undefined && o !== '')
+            .join(' '),
+        },
         children,
         log,
         timeoutMs,

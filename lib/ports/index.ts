@@ -17,3 +17,19 @@ export type {
   WindowRef,
   WindowWrite,
 } from './state-store.ts';
+export type {
+  ScannableStateStore,
+  WindowScanPage,
+  WindowScanRequest,
+  WindowScanner,
+} from './state-store.ts';
+export type {
+  CheckpointFolder,
+  CheckpointFormat,
+  CheckpointInProgress,
+  CheckpointManifest,
+  CheckpointPart,
+  CheckpointPartInput,
+  CheckpointSegmentState,
+  CheckpointStore,
+} from './checkpoint-store.ts';

@@ -138,3 +138,46 @@ export interface StateStore {
    */
   ackOutbox(operator: string, acks: readonly OutboxAck[]): Promise<readonly boolean[]>;
 }
+
+/** Which slice of an operator's window items one {@link WindowScanner.scanWindows} call reads. */
+export interface WindowScanRequest {
+  /** 0-based segment, below `totalSegments`. */
+  readonly segment: number;
+  /** Segments the items are split into (DynamoDB allows 1..1,000,000); the same for every page of a scan. */
+  readonly totalSegments: number;
+  /** `null` for the first page; then the `cursor` of the previous page of the same segment. */
+  readonly cursor: string | null;
+  /** Most items (DynamoDB: items evaluated) one page reads; at least 1. */
+  readonly limit: number;
+}
+
+/** One page of a segment. */
+export interface WindowScanPage {
+  /** Window items (open and tombstones) of the operator; may be empty while `cursor` is not `null`. */
+  readonly items: readonly WindowItem[];
+  /** Where the next page starts; `null` once the segment is exhausted. Opaque, JSON-safe, storable. */
+  readonly cursor: string | null;
+}
+
+/**
+ * A parallel, resumable scan of an operator's window items, for checkpoints.
+ * Kept apart from {@link StateStore} so that stores which never take
+ * checkpoints (test doubles, benchmark instruments) need not implement it;
+ * both adapters implement {@link ScannableStateStore}.
+ *
+ * Guarantees: the segments of one `totalSegments` are disjoint and together
+ * hold every window item of the operator (never progress or watermark items,
+ * never another operator's items). Paging a segment from `null` to a `null`
+ * cursor returns every item that existed during the whole scan exactly once,
+ * as it was at the moment its page was read, and reads strongly
+ * consistently: an item reflects every write acknowledged before its page
+ * was requested. Items created, changed or deleted while the scan runs may
+ * or may not appear (a fuzzy scan; docs/recovery.md says why that is safe).
+ */
+export interface WindowScanner {
+  /** Reads one page of one segment of the operator's window items. */
+  scanWindows(operator: string, request: WindowScanRequest): Promise<WindowScanPage>;
+}
+
+/** A state store that checkpoints can scan. */
+export interface ScannableStateStore extends StateStore, WindowScanner {}

@@ -18,7 +18,7 @@
  */
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { createWindowOperator, type WindowOperator } from '../core/operator.ts';
-import { ConfigError, WeirError } from '../errors.ts';
+import { ConfigError, WeirError, describeError } from '../errors.ts';
 import type { WindowedOperatorDefinition } from '../core/pipeline.ts';
 import { decodeOffset, type ShardId } from '../model/position.ts';
 import type { OperatorProgress } from '../model/progress.ts';
@@ -30,6 +30,7 @@ import type { ShardDirectory, ShardInfo } from '../ports/shard-directory.ts';
 import type { Sink } from '../ports/sink.ts';
 import type { StateStore } from '../ports/state-store.ts';
 import { shardBatchesFromEvent, type ShardBatch } from './lambda/event-records.ts';
+import { AccessDeniedError, isAuthorizationError, type RefusedCall } from './authorization.ts';
 
 /** A structured log line sink (JSON to stdout in Lambda). */
 export type RuntimeLog = (entry: Readonly<Record<string, unknown>>) => void;
@@ -68,6 +69,8 @@ export interface BatchReport {
   readonly kplDeadLettered: number;
   readonly results: number;
   readonly watermark: number;
+  /** AWS calls refused for lack of permission before this batch (shard registration); logged at ERROR. */
+  readonly accessDenied: number;
 }
 
 /** What one tick did. */
@@ -76,6 +79,8 @@ export interface TickReport {
   readonly closedShards: readonly ShardId[];
   readonly fired: number;
   readonly redriven: number;
+  /** AWS calls refused for lack of permission (end-of-shard and backlog checks); the tick then fails. */
+  readonly accessDenied: number;
 }
 
 /** Runs one operator definition against its ports. Stateless between calls. */
@@ -117,8 +122,8 @@ export class OperatorRuntime<IN, ACC, OUT> {
     for (const batch of batches) {
       try {
         // Once per cold start: every open shard holds the watermark back before this batch can move it.
-        if (!this.shardsRegistered) await this.tryRegisterShards();
-        reports.push(await this.handleShardBatch(batch));
+        const refused = this.shardsRegistered ? [] : await this.tryRegisterShards();
+        reports.push(await this.handleShardBatch(batch, refused.length));
       } catch (err) {
         const resumeAt = await this.lowestUnapplied(batch);
         this.log({
@@ -127,7 +132,7 @@ export class OperatorRuntime<IN, ACC, OUT> {
           operator: this.name,
           shardId: batch.shardId,
           resumeAt,
-          error: describe(err),
+          error: describeError(err),
         });
         if (resumeAt === undefined) continue; // everything was applied before the failure
         return { batchItemFailures: [{ itemIdentifier: resumeAt }], reports };
@@ -136,7 +141,7 @@ export class OperatorRuntime<IN, ACC, OUT> {
     return { batchItemFailures: [], reports };
   }
 
-  private async handleShardBatch(batch: ShardBatch): Promise<BatchReport> {
+  private async handleShardBatch(batch: ShardBatch, accessDenied: number): Promise<BatchReport> {
     // Broken aggregates never reach the core: deliver them first (deterministic keys make a retry harmless).
     if (batch.deadLetters.length > 0) await this.options.deadLetter.send(batch.deadLetters);
     const outcome = await this.operator.processBatch(batch.shardId, batch.records, {
@@ -151,6 +156,7 @@ export class OperatorRuntime<IN, ACC, OUT> {
       kplDeadLettered: batch.deadLetters.length,
       results: outcome.results.length,
       watermark: outcome.watermark,
+      accessDenied,
     };
     this.log({
       level: 'INFO',
@@ -165,13 +171,16 @@ export class OperatorRuntime<IN, ACC, OUT> {
   /**
    * The scheduled tick: marks closed, consumed shards inactive, advances the
    * watermark by processing time (idleness), fires due windows and emits them.
+   * Throws {@link AccessDeniedError} after doing all of that when a shard
+   * check was refused for lack of permission, so the invocation fails.
    */
   async tick(): Promise<TickReport> {
     // One ListShards and one progress read serve registration and the end-of-shard check.
     const view = await this.shardView();
     if (view !== undefined) await this.register(view);
-    const closedShards = view === undefined ? [] : await this.closeConsumedShards(view);
-    await this.refreshBackloggedShards();
+    const refused: RefusedCall[] = [];
+    const closedShards = view === undefined ? [] : await this.closeConsumedShards(view, refused);
+    await this.refreshBackloggedShards(refused);
     const outcome = await this.operator.tick();
     await this.emit(outcome.results);
     const redriven = await this.redriveOutbox();
@@ -180,8 +189,10 @@ export class OperatorRuntime<IN, ACC, OUT> {
       closedShards,
       fired: outcome.results.length,
       redriven,
+      accessDenied: refused.length,
     };
     this.log({ level: 'INFO', msg: 'tick', operator: this.name, ...report });
+    if (refused.length > 0) throw new AccessDeniedError(this.name, refused);
     return report;
   }
 
@@ -240,20 +251,32 @@ export class OperatorRuntime<IN, ACC, OUT> {
   /**
    * Registration before a batch must not stop the stream: if the shard
    * directory fails (throttled, or a deployment without `kinesis:ListShards`),
-   * the batch goes on with the shards already known, a warning is logged, and
-   * the next batch (and every tick) tries again.
+   * the batch goes on with the shards already known, and the next batch (and
+   * every tick) tries again. A passing fault is a warning; a refused call is a
+   * missing grant: logged at ERROR and returned, to be counted in the report.
    */
-  private async tryRegisterShards(): Promise<void> {
+  private async tryRegisterShards(): Promise<RefusedCall[]> {
     try {
       await this.registerShards();
+      return [];
     } catch (err) {
-      this.log({
-        level: 'WARN',
-        msg: 'shard registration failed',
-        operator: this.name,
-        error: describe(err),
-      });
+      return this.stepFailed('shard registration', undefined, err);
     }
+  }
+
+  /** Logs a failed best-effort step: ERROR (and returned) when the call was refused, WARN otherwise. */
+  private stepFailed(step: string, shardId: string | undefined, err: unknown): RefusedCall[] {
+    const denied = isAuthorizationError(err);
+    this.log({
+      level: denied ? 'ERROR' : 'WARN',
+      msg: `${step} failed${denied ? ': access denied' : ''}`,
+      operator: this.name,
+      ...(shardId !== undefined ? { shardId } : {}),
+      error: describeError(err),
+    });
+    return denied
+      ? [{ step, ...(shardId !== undefined ? { shardId } : {}), error: describeError(err) }]
+      : [];
   }
 
   /**
@@ -263,7 +286,7 @@ export class OperatorRuntime<IN, ACC, OUT> {
    * start after a crash) gets its last activity refreshed, so it keeps
    * holding the watermark back and its records are not judged late.
    */
-  private async refreshBackloggedShards(): Promise<void> {
+  private async refreshBackloggedShards(refused: RefusedCall[]): Promise<void> {
     const dir = this.options.shards;
     const idle = this.options.definition.time.idleTimeout;
     if (!dir || idle === undefined) return;
@@ -277,13 +300,7 @@ export class OperatorRuntime<IN, ACC, OUT> {
         backlogged = await dir.hasRecordsAfter(p.shardId, committed);
       } catch (err) {
         // One shard the directory cannot answer for (trimmed position, throttling) must not stop the tick.
-        this.log({
-          level: 'WARN',
-          msg: 'backlog check failed',
-          operator: this.name,
-          shardId: p.shardId,
-          error: describe(err),
-        });
+        refused.push(...this.stepFailed('backlog check', p.shardId, err));
         continue;
       }
       if (backlogged)
@@ -291,7 +308,10 @@ export class OperatorRuntime<IN, ACC, OUT> {
     }
   }
 
-  private async closeConsumedShards({ dir, shards, progress }: ShardView): Promise<ShardId[]> {
+  private async closeConsumedShards(
+    { dir, shards, progress }: ShardView,
+    refused: RefusedCall[],
+  ): Promise<ShardId[]> {
     const closed: ShardId[] = [];
     for (const s of shards) {
       if (!s.closed) continue;
@@ -302,13 +322,7 @@ export class OperatorRuntime<IN, ACC, OUT> {
       try {
         consumed = await dir.isConsumed(s.shardId, committed);
       } catch (err) {
-        this.log({
-          level: 'WARN',
-          msg: 'end-of-shard check failed',
-          operator: this.name,
-          shardId: s.shardId,
-          error: describe(err),
-        });
+        refused.push(...this.stepFailed('end-of-shard check', s.shardId, err));
         continue;
       }
       if (consumed) {
@@ -390,8 +404,4 @@ function hasLaterSub(batch: ShardBatch, seq: string, committedSub: number): bool
   return batch.records.some(
     (r) => r.position.sequenceNumber === seq && r.position.subSequenceNumber > committedSub,
   );
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }

@@ -1,6 +1,8 @@
 /**
  * Fault injection for the ports: wrappers around a StateStore, a Sink, a
- * DeadLetter and a ShardDirectory that crash on a seeded plan.
+ * DeadLetter and a ShardDirectory that crash on a seeded plan, and a
+ * StateStore wrapper that crashes exactly where a test says
+ * ({@link CrashingStateStore}). The adapters themselves hold no test hooks.
  *
  * At every call a {@link FaultPlan} decides whether the call crashes, and
  * where:
@@ -19,12 +21,20 @@
  * crashes. Calls and crashes are counted per method, so a suite can show
  * that every kind of call was crash-tested.
  */
+import { WeirError } from '../errors.ts';
 import { seededRandom } from './random.ts';
 import type { DeadLetter } from '../model/records.ts';
 import type { DeadLetterOutput } from '../ports/dead-letter-output.ts';
 import type { ShardDirectory, ShardInfo } from '../ports/shard-directory.ts';
 import type { Sink, SinkWriteReport } from '../ports/sink.ts';
-import type { StateStore } from '../ports/state-store.ts';
+import type { OperatorProgress, ShardProgress } from '../model/progress.ts';
+import type {
+  OutboxAck,
+  StateStore,
+  WindowItem,
+  WindowRef,
+  WindowWrite,
+} from '../ports/state-store.ts';
 
 /** Where a crash happens relative to the call. */
 export type CrashPoint = 'before' | 'after' | 'during';
@@ -240,4 +250,116 @@ export function faultyShardDirectory(
     hasRecordsAfter: (shardId, committed) =>
       guarded(plan, `${name}.hasRecordsAfter`, 1, () => inner.hasRecordsAfter(shardId, committed)),
   };
+}
+
+/** A crash a test armed on a {@link CrashingStateStore}. */
+export class InjectedCrashError extends WeirError {}
+
+/**
+ * A StateStore that crashes where the test says, once: in the middle of the
+ * next write of window content, or instead of a coming progress write.
+ * Everything else goes to `inner` unchanged. Where {@link faultyStateStore}
+ * draws crashes from a seeded plan, this one scripts a single crash point.
+ *
+ * @example
+ * const store = new InMemoryStateStore();
+ * const crashing = new CrashingStateStore(store);
+ * const h = new WindowOperatorHarness(definition, { store: crashing });
+ * crashing.crashDuringNextStateUpdate(2); // two groups applied, then the crash
+ * await expect(h.deliver(0, batch)).rejects.toThrow(InjectedCrashError);
+ */
+export class CrashingStateStore implements StateStore {
+  #crashAfterGroups: number | undefined;
+  /** Progress writes to let through before the injected crash; `undefined`: none armed. */
+  #crashOnProgress: number | undefined;
+
+  constructor(readonly inner: StateStore) {}
+
+  /**
+   * The next `write` call that updates window content (a put with `pending`
+   * set, as opposed to a firing or a purge) applies its first `groups`
+   * groups, then throws {@link InjectedCrashError}. A call with no more than
+   * `groups` groups applies them all and does not crash (the crash is used up).
+   */
+  crashDuringNextStateUpdate(groups: number): void {
+    this.#crashAfterGroups = groups;
+  }
+
+  /**
+   * A coming `writeShardProgress` throws {@link InjectedCrashError} without
+   * writing: the next one, or the one after `skip` more progress writes (a
+   * session batch first records its judged view, then commits).
+   */
+  crashOnNextProgressWrite(skip = 0): void {
+    this.#crashOnProgress = skip;
+  }
+
+  /** Cancels an injected crash that has not happened yet. */
+  disarm(): void {
+    this.#crashAfterGroups = undefined;
+    this.#crashOnProgress = undefined;
+  }
+
+  readProgress(operator: string): Promise<OperatorProgress> {
+    return this.inner.readProgress(operator);
+  }
+
+  writeShardProgress(operator: string, progress: ShardProgress): Promise<boolean> {
+    if (this.#crashOnProgress !== undefined && this.#crashOnProgress-- === 0) {
+      this.#crashOnProgress = undefined;
+      return Promise.reject(new InjectedCrashError('injected crash before the progress write'));
+    }
+    return this.inner.writeShardProgress(operator, progress);
+  }
+
+  advanceWatermark(operator: string, watermark: number): Promise<number> {
+    return this.inner.advanceWatermark(operator, watermark);
+  }
+
+  getWindows(
+    operator: string,
+    refs: readonly WindowRef[],
+  ): Promise<readonly (WindowItem | undefined)[]> {
+    return this.inner.getWindows(operator, refs);
+  }
+
+  listKeyWindows(
+    operator: string,
+    keys: readonly string[],
+  ): Promise<ReadonlyMap<string, readonly WindowItem[]>> {
+    return this.inner.listKeyWindows(operator, keys);
+  }
+
+  write(
+    operator: string,
+    groups: readonly (readonly WindowWrite[])[],
+  ): Promise<readonly boolean[]> {
+    const after = this.#crashAfterGroups;
+    if (
+      after === undefined ||
+      !groups.some((g) => g.some((w) => w.kind === 'put' && w.item.pending))
+    )
+      return this.inner.write(operator, groups);
+    this.#crashAfterGroups = undefined;
+    if (after >= groups.length) return this.inner.write(operator, groups);
+    return this.inner.write(operator, groups.slice(0, Math.max(0, after))).then(() => {
+      throw new InjectedCrashError('injected crash in the middle of a state write');
+    });
+  }
+
+  listDue(operator: string, watermark: number, limit: number): Promise<readonly WindowItem[]> {
+    return this.inner.listDue(operator, watermark, limit);
+  }
+
+  listExpired(operator: string, watermark: number, limit: number): Promise<readonly WindowItem[]> {
+    return this.inner.listExpired(operator, watermark, limit);
+  }
+
+  listOutbox(operator: string, limit: number): Promise<readonly WindowItem[]> {
+    return this.inner.listOutbox(operator, limit);
+  }
+
+  ackOutbox(operator: string, acks: readonly OutboxAck[]): Promise<readonly boolean[]> {
+    return this.inner.ackOutbox(operator, acks);
+  }
 }

@@ -7,7 +7,9 @@
  * parents, one child), the parents closed, the children open. It is also the
  * runtime's {@link ShardDirectory}.
  *
- * The ESM, per Lambda's documented behaviour for Kinesis:
+ * The ESM, per Lambda's documented behaviour for Kinesis, described by the
+ * same {@link EventSourceMappingSettings} as the deployed and the local ESM
+ * and decided by the same state machine (batch-state-machine.ts):
  *   - one batch in flight per shard; a batch is up to `batchSize` records from
  *     the shard's checkpoint, delivered as the exact event Lambda builds
  *     ({@link buildKinesisEvent});
@@ -15,7 +17,9 @@
  *     reported record and retries from it;
  *   - a function error (the process died, the invocation timed out, or a
  *     whole-batch failure response) retries the batch, bisected in halves
- *     when `bisectOnError` (maximumRetryAttempts -1: nothing is discarded);
+ *     when `bisectBatchOnFunctionError`; `maximumRetryAttempts` and
+ *     `maximumRecordAgeInSeconds` give up on records as Lambda does, with
+ *     the on-failure record Lambda sends (-1 and -1: nothing is given up);
  *   - after a process death the next invocation is a cold start: a fresh
  *     runtime over the same ports;
  *   - parent-before-child delivery is optional (AWS does not document it for
@@ -30,8 +34,25 @@ import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda'
 import type { ManualClock } from '../ports/clock.ts';
 import { shardId as toShardId } from '../model/position.ts';
 import type { ShardDirectory, ShardInfo } from '../ports/shard-directory.ts';
+import {
+  resolveEsmSettings,
+  type EventSourceMappingInput,
+  type EventSourceMappingSettings,
+} from '../runtime/esm-settings.ts';
+import {
+  afterInvocation,
+  EsmAction,
+  expireRecords,
+  judgeInvocation,
+  startBatch,
+  type BatchProgress,
+  type InvocationResult,
+  type PendingRange,
+  type Transition,
+} from '../runtime/local/esm/batch-state-machine.ts';
+import { kinesisFailureRecord } from '../runtime/local/esm/failure-record.ts';
 import { buildKinesisEvent, type StreamRecordInput } from '../runtime/local/esm/kinesis-event.ts';
-import { judgeBatchResponse } from '../runtime/local/esm/batch-response.ts';
+import type { OnFailureDestination } from '../runtime/local/esm/on-failure.ts';
 import { SimulatedCrash, type FaultPlan } from './faults.ts';
 
 /** One record of a simulated shard. */
@@ -151,7 +172,12 @@ export interface SimulatedFunction {
   redriveOutbox(): Promise<number>;
 }
 
-/** Options of {@link SimulatedEsm}. */
+/**
+ * Options of {@link SimulatedEsm}. The mapping itself is described by
+ * `settings`, the same {@link EventSourceMappingSettings} the CDK construct
+ * deploys and the local ESM reads; the other options exist only in the
+ * simulation (faults, scheduling, a bug guard).
+ */
 export interface SimulatedEsmOptions {
   readonly kinesis: SimulatedKinesis;
   readonly clock: ManualClock;
@@ -159,12 +185,20 @@ export interface SimulatedEsmOptions {
   readonly makeFunction: () => SimulatedFunction;
   /** The fault plan shared by the function's ports (for process deaths). */
   readonly plan: FaultPlan;
+  /** Randomness of the simulation (shard choice, batch sizes, timeouts, duplicates); seed it to reproduce a run. */
   readonly random: () => number;
-  /** @default 10 */
-  readonly batchSize?: number;
-  /** @default true */
-  readonly bisectOnError?: boolean;
-  /** Deliver a child only once its parents are fully read. @default false */
+  /**
+   * The mapping, validated with `resolveEsmSettings`. `batchSize` is the
+   * largest batch: each poll takes a random size 1..batchSize, as batching
+   * windows and record sizes make real batches vary. Fault tests that need
+   * every record to end in state set `maximumRetryAttempts: -1` (with no
+   * record age limit nothing is given up).
+   * @default DEFAULT_ESM_SETTINGS
+   */
+  readonly settings?: EventSourceMappingSettings | EventSourceMappingInput;
+  /** Where given-up batches are reported (shard and sequence range), as the local ESM does. @default none: only counted */
+  readonly onFailure?: OnFailureDestination;
+  /** Deliver a child only once its parents are fully read (AWS does not document it for the ESM). @default false */
   readonly parentFirst?: boolean;
   /** Probability that a completed invocation "times out": its response is lost, the batch is retried. @default 0 */
   readonly timeoutRate?: number;
@@ -172,7 +206,7 @@ export interface SimulatedEsmOptions {
   readonly duplicateRate?: number;
   /** Retry a failed batch before anything else happens (no other shard, no tick, no time passing). @default true */
   readonly isolateRetries?: boolean;
-  /** Give up on a batch after this many attempts (a bug: the batch never succeeds). @default 500 */
+  /** Invocations of one polled batch before the simulation throws (a bug guard: the batch never succeeds). @default 500 */
   readonly maxAttempts?: number;
 }
 
@@ -189,22 +223,24 @@ export interface EsmStats {
   ticks: number;
   tickCrashes: number;
   childBeforeParent: number;
+  /** Records given up on (retries exhausted or too old) and reported on failure. */
+  discarded: number;
 }
 
-/** A polled batch not yet past the ESM's checkpoint: what is left of it, bisected halves in order. */
+/** A polled batch not yet past the ESM's checkpoint: shard records [from, to) and the state machine's progress over them. */
 interface InFlight {
   readonly from: number;
   readonly to: number;
-  readonly queue: [number, number][];
+  progress: BatchProgress;
   attempts: number;
 }
 
-type Outcome =
-  | { readonly kind: 'success' }
-  | { readonly kind: 'partial'; readonly index: number }
-  | { readonly kind: 'error' };
+const FUNCTION_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:weir-sim';
 
-/** Lambda's Kinesis event source mapping over a {@link SimulatedKinesis}. */
+/**
+ * Lambda's Kinesis event source mapping over a {@link SimulatedKinesis}: the
+ * shared ESM state machine (batch-state-machine.ts) driven in memory.
+ */
 export class SimulatedEsm {
   readonly stats: EsmStats = {
     invocations: 0,
@@ -218,20 +254,25 @@ export class SimulatedEsm {
     ticks: 0,
     tickCrashes: 0,
     childBeforeParent: 0,
+    discarded: 0,
   };
+  /** The mapping's settings, resolved. */
+  readonly settings: EventSourceMappingSettings;
   /** Per shard, the index of the next record to read (the ESM's checkpoint). */
   readonly checkpoints = new Map<string, number>();
   private readonly inFlight = new Map<string, InFlight>();
   private fn: SimulatedFunction;
   private readonly o: Required<
-    Omit<SimulatedEsmOptions, 'kinesis' | 'clock' | 'makeFunction' | 'plan' | 'random'>
+    Pick<
+      SimulatedEsmOptions,
+      'parentFirst' | 'timeoutRate' | 'duplicateRate' | 'isolateRetries' | 'maxAttempts'
+    >
   >;
 
   constructor(private readonly options: SimulatedEsmOptions) {
+    this.settings = resolveEsmSettings(options.settings);
     this.fn = options.makeFunction();
     this.o = {
-      batchSize: options.batchSize ?? 10,
-      bisectOnError: options.bisectOnError ?? true,
       parentFirst: options.parentFirst ?? false,
       timeoutRate: options.timeoutRate ?? 0,
       duplicateRate: options.duplicateRate ?? 0,
@@ -248,12 +289,16 @@ export class SimulatedEsm {
     return s.closed && this.checkpoint(s.shardId) >= s.records.length;
   }
 
+  private pending(shardId: string): number {
+    return this.inFlight.get(shardId)?.progress.pending.length ?? 0;
+  }
+
   /** Shards with unread records that the ESM may read now. */
   readable(): SimShard[] {
     const all = this.options.kinesis.shards;
     return all.filter((s) => {
       if (this.checkpoint(s.shardId) >= s.records.length) return false;
-      if ((this.inFlight.get(s.shardId)?.queue.length ?? 0) > 0) return false;
+      if (this.pending(s.shardId) > 0) return false;
       if (!this.o.parentFirst) return true;
       const parents = [s.parentShardId, s.adjacentParentShardId].filter((p) => p !== undefined);
       return parents.every((p) => this.finished(this.options.kinesis.shard(p)));
@@ -269,15 +314,16 @@ export class SimulatedEsm {
    * Polls one batch of a shard (random if not given, among the readable ones)
    * and delivers it. With `isolateRetries` (the default) the batch is retried
    * until the ESM's checkpoint moves past it before anything else happens;
-   * without, one invocation is made and a failed batch waits for a later call
-   * (other shards and ticks run in between, as they do in Lambda). Returns
-   * false when nothing was readable or pending.
+   * without, one step is made (an invocation, or giving up on records too
+   * old) and a failed batch waits for a later call (other shards and ticks
+   * run in between, as they do in Lambda). Returns false when nothing was
+   * readable or pending.
    */
   async deliverNext(shardId?: string): Promise<boolean> {
     const kinesis = this.options.kinesis;
     const candidates = [
       ...this.readable(),
-      ...kinesis.shards.filter((s) => (this.inFlight.get(s.shardId)?.queue.length ?? 0) > 0),
+      ...kinesis.shards.filter((s) => this.pending(s.shardId) > 0),
     ];
     if (candidates.length === 0) return false;
     const shard =
@@ -285,22 +331,23 @@ export class SimulatedEsm {
         ? (candidates[Math.floor(this.options.random() * candidates.length)] as SimShard)
         : kinesis.shard(shardId);
     let batch = this.inFlight.get(shard.shardId);
-    if (batch === undefined || batch.queue.length === 0) {
+    if (batch === undefined || batch.progress.pending.length === 0) {
       const parents = [shard.parentShardId, shard.adjacentParentShardId].filter(
         (p) => p !== undefined,
       );
       if (parents.some((p) => !this.finished(kinesis.shard(p)))) this.stats.childBeforeParent++;
       const from = this.checkpoint(shard.shardId);
-      const size = 1 + Math.floor(this.options.random() * this.o.batchSize);
+      const size = 1 + Math.floor(this.options.random() * this.settings.batchSize);
       const to = Math.min(shard.records.length, from + size);
       if (from >= to) return false;
-      batch = { from, to, queue: [[from, to]], attempts: 0 };
+      batch = { from, to, progress: startBatch(to - from), attempts: 0 };
       this.inFlight.set(shard.shardId, batch);
     }
     do {
-      await this.attempt(shard, batch);
-    } while (this.o.isolateRetries && batch.queue.length > 0);
-    if (batch.queue.length > 0) return true;
+      await this.step(shard, batch);
+    } while (this.o.isolateRetries && batch.progress.pending.length > 0);
+    if (batch.progress.pending.length > 0) return true;
+    // Done, or given up on: either way the checkpoint moves past the batch.
     this.inFlight.delete(shard.shardId);
     this.checkpoints.set(shard.shardId, Math.max(this.checkpoint(shard.shardId), batch.to));
     if (this.options.random() < this.o.duplicateRate) {
@@ -309,10 +356,10 @@ export class SimulatedEsm {
       const again: InFlight = {
         from: batch.from,
         to: batch.to,
-        queue: [[batch.from, batch.to]],
+        progress: startBatch(batch.to - batch.from),
         attempts: 0,
       };
-      while (again.queue.length > 0) await this.attempt(shard, again);
+      while (again.progress.pending.length > 0) await this.step(shard, again);
     }
     return true;
   }
@@ -323,36 +370,81 @@ export class SimulatedEsm {
     throw new Error('SimulatedEsm.drain: did not finish');
   }
 
-  /** One invocation of the batch's current range, with Lambda's retry, bisect and partial-response rules. */
-  private async attempt(shard: SimShard, batch: InFlight): Promise<void> {
-    const { queue } = batch;
-    const [f, t] = queue[0] as [number, number];
+  /**
+   * One step of the batch: give up on records too old, or invoke the head
+   * range and apply the state machine's decision (retry, bisect, resume at a
+   * reported failure, give up).
+   */
+  private async step(shard: SimShard, batch: InFlight): Promise<void> {
+    const records = shard.records.slice(batch.from, batch.to);
+    const expiry = expireRecords(this.settings, batch.progress, this.options.clock.now(), (i) =>
+      (records[i] as SimRecord).ApproximateArrivalTimestamp.getTime(),
+    );
+    if (expiry !== undefined) {
+      await this.apply(shard, records, batch, expiry);
+      return;
+    }
+    const head = batch.progress.pending[0] as PendingRange;
     if (++batch.attempts > this.o.maxAttempts) {
       throw new Error(
-        `SimulatedEsm: ${shard.shardId} records ${f}..${t - 1} never succeeded in ${this.o.maxAttempts} attempts`,
+        `SimulatedEsm: ${shard.shardId} records ${batch.from + head.from}..${batch.from + head.to - 1} never succeeded in ${this.o.maxAttempts} attempts`,
       );
     }
-    const outcome = await this.invoke(shard, f, t);
-    if (outcome.kind === 'success') {
-      queue.shift();
-    } else if (outcome.kind === 'partial') {
-      this.stats.partial++;
-      queue[0] = [f + outcome.index, t];
-    } else if (this.o.bisectOnError && t - f > 1) {
-      this.stats.bisects++;
-      const mid = f + Math.floor((t - f) / 2);
-      queue.splice(0, 1, [f, mid], [mid, t]);
-    }
+    const result = await this.invoke(shard, records.slice(head.from, head.to));
+    const requestId = `sim-request-${this.stats.invocations}`;
+    await this.apply(
+      shard,
+      records,
+      batch,
+      afterInvocation(this.settings, batch.progress, { requestId, result }),
+    );
   }
 
-  private async invoke(shard: SimShard, f: number, t: number): Promise<Outcome> {
-    const records = shard.records.slice(f, t);
-    const event = buildKinesisEvent(records, {
+  private async apply(
+    shard: SimShard,
+    records: readonly SimRecord[],
+    batch: InFlight,
+    t: Transition,
+  ): Promise<void> {
+    batch.progress = t.next;
+    if (t.action === EsmAction.BISECT) this.stats.bisects++;
+    const discard = t.discard;
+    if (discard === undefined) return;
+    const given = records.slice(discard.from, discard.to);
+    this.stats.discarded += given.length;
+    const { last } = discard;
+    const record = kinesisFailureRecord({
+      requestId: last?.requestId ?? `sim-request-none-${this.stats.discarded}`,
+      functionArn: FUNCTION_ARN,
+      condition: discard.condition,
+      approximateInvokeCount: discard.approximateInvokeCount,
+      response:
+        last === undefined ? undefined : { functionError: last.result.kind === 'function-error' },
+      timestampMs: this.options.clock.now(),
+      shardId: shard.shardId,
+      streamArn: this.options.kinesis.streamArn,
+      records: given,
+    });
+    await this.options.onFailure?.send({
+      esmUuid: 'weir-sim',
+      shardId: shard.shardId,
+      record,
+      event: this.event(shard, given),
+    });
+  }
+
+  private event(shard: SimShard, records: readonly SimRecord[]): KinesisStreamEvent {
+    return buildKinesisEvent(records, {
       shardId: shard.shardId,
       streamArn: this.options.kinesis.streamArn,
       awsRegion: 'us-east-1',
       invokeIdentityArn: 'arn:aws:iam::000000000000:role/weir-sim',
     });
+  }
+
+  /** One invocation: a process death or a lost response is a function error; a response is judged. */
+  private async invoke(shard: SimShard, records: readonly SimRecord[]): Promise<InvocationResult> {
+    const event = this.event(shard, records);
     this.stats.invocations++;
     let response: KinesisStreamBatchResponse | undefined;
     try {
@@ -364,20 +456,20 @@ export class SimulatedEsm {
       // The process died mid-invocation: Lambda sees a function error; the next invocation is a cold start.
       this.stats.deaths++;
       this.coldStart();
-      return { kind: 'error' };
+      return { kind: 'function-error' };
     }
     if (this.options.random() < this.o.timeoutRate) {
       this.stats.timeouts++;
-      return { kind: 'error' };
+      return { kind: 'function-error' };
     }
-    const verdict = judgeBatchResponse(
+    const result = judgeInvocation(
+      this.settings,
       response,
       records.map((r) => r.SequenceNumber),
     );
-    if (verdict.kind === 'success') return verdict;
-    if (verdict.kind === 'partial') return { kind: 'partial', index: verdict.index };
-    this.stats.wholeFailures++;
-    return { kind: 'error' };
+    if (result.kind === 'partial') this.stats.partial++;
+    if (result.kind === 'invalid-response') this.stats.wholeFailures++;
+    return result;
   }
 
   /** A fresh runtime over the same ports (the old process is gone). */

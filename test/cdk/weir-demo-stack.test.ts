@@ -47,6 +47,23 @@ describe('WeirDemoStack', () => {
     synth().hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
   });
 
+  it('GIVEN the click counter (idleTimeout 10 s) WHEN synthesized THEN the ticker ticks every 5 s within each one-minute invocation', () => {
+    synth().hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      Targets: [
+        Match.objectLike({
+          Input: JSON.stringify({ tickIntervalMs: 5000, tickerPeriodMs: 60_000 }),
+        }),
+      ],
+    });
+  });
+
+  it('GIVEN the demo WHEN synthesized THEN its stream is encrypted with the AWS-managed key', () => {
+    synth().hasResourceProperties('AWS::Kinesis::Stream', {
+      StreamEncryption: { EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' },
+    });
+  });
+
   it('GIVEN a bad stream name WHEN constructed THEN the error echoes it', () => {
     expect(() => synth({ streamName: 'weir clicks' })).toThrow(
       'streamName must be 1..128 characters of letters, digits, _ . - (given "weir clicks")',

@@ -11,6 +11,8 @@ import { ConfigError } from '../../lib/errors.ts';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ENTRY = path.join(HERE, 'fixtures', 'click-counter-handler.ts');
+/** The construct reads the pipeline's name and idle timeout only. */
+const PIPELINE = { name: 'click-counter', time: {} };
 
 /** A stack whose NodejsFunction skips esbuild: synth stays fast and needs no bundler. */
 function testStack(): Stack {
@@ -25,19 +27,11 @@ function synth(props: Partial<WeirOperatorProps> = {}): {
 } {
   const stack = testStack();
   const operator = new WeirOperator(stack, 'Op', {
-    operatorName: 'click-counter',
+    pipeline: PIPELINE,
     entry: ENTRY,
     ...props,
   });
   return { template: Template.fromStack(stack), operator, stack };
-}
-
-/** Logical id of the role of the function with this `Handler`. */
-function roleOf(template: Template, handler: string): string {
-  const fn = Object.values(
-    template.findResources('AWS::Lambda::Function', { Properties: { Handler: handler } }),
-  )[0];
-  return (fn!['Properties'] as { Role: { 'Fn::GetAtt': [string, string] } }).Role['Fn::GetAtt'][0];
 }
 
 describe('WeirOperator', () => {
@@ -132,7 +126,7 @@ describe('WeirOperator', () => {
     it('GIVEN an existing stream WHEN synthesized THEN no stream is created and the ESM reads it', () => {
       const stack = testStack();
       const stream = new kinesis.Stream(stack, 'Input', { shardCount: 2 });
-      new WeirOperator(stack, 'Op', { operatorName: 'click-counter', entry: ENTRY, stream });
+      new WeirOperator(stack, 'Op', { pipeline: PIPELINE, entry: ENTRY, stream });
       const template = Template.fromStack(stack);
       template.resourceCountIs('AWS::Kinesis::Stream', 1);
       template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
@@ -251,10 +245,10 @@ describe('WeirOperator', () => {
   });
 
   describe('function', () => {
-    it('GIVEN an operator WHEN synthesized THEN it runs nodejs22.x on arm64 with the weir environment', () => {
+    it('GIVEN an operator WHEN synthesized THEN it runs nodejs24.x on arm64 with the weir environment', () => {
       const { template } = synth({ checkpointPrefix: 'ckpt/v1' });
       template.hasResourceProperties('AWS::Lambda::Function', {
-        Runtime: 'nodejs22.x',
+        Runtime: 'nodejs24.x',
         Architectures: ['arm64'],
         Handler: 'index.handler',
         Environment: {
@@ -285,10 +279,7 @@ describe('WeirOperator', () => {
 
     it('GIVEN grantReadState WHEN a role is granted THEN it gets read-only DynamoDB actions on the table', () => {
       const stack = testStack();
-      const operator = new WeirOperator(stack, 'Op', {
-        operatorName: 'click-counter',
-        entry: ENTRY,
-      });
+      const operator = new WeirOperator(stack, 'Op', { pipeline: PIPELINE, entry: ENTRY });
       const role = new iam.Role(stack, 'Reader', { assumedBy: new iam.AccountRootPrincipal() });
       operator.grantReadState(role);
       const template = Template.fromStack(stack);
@@ -323,7 +314,7 @@ describe('WeirOperator', () => {
       const { template, operator } = synth();
       template.resourceCountIs('AWS::Lambda::Function', 2);
       template.hasResource('AWS::Lambda::Function', {
-        Properties: Match.objectLike({ Handler: 'index.ticker', Runtime: 'nodejs22.x' }),
+        Properties: Match.objectLike({ Handler: 'index.ticker', Runtime: 'nodejs24.x' }),
         Metadata: Match.objectLike({
           'weir:entry': 'test/cdk/fixtures/click-counter-handler.ts',
           'weir:ticker': true,
@@ -358,49 +349,6 @@ describe('WeirOperator', () => {
       template.hasResourceProperties('AWS::Lambda::Function', { Handler: 'index.tick' });
     });
 
-    it('GIVEN the ticker WHEN synthesized THEN its role may read and write state, results and the bucket', () => {
-      const { template } = synth();
-      const roleId = roleOf(template, 'index.ticker');
-      template.hasResourceProperties('AWS::IAM::Policy', {
-        Roles: [{ Ref: roleId }],
-        PolicyDocument: {
-          Statement: Match.arrayWith([
-            Match.objectLike({
-              Action: Match.arrayWith([
-                'dynamodb:Query',
-                'dynamodb:BatchWriteItem',
-                'dynamodb:PutItem',
-              ]),
-              Resource: Match.arrayWith([
-                { 'Fn::GetAtt': [Match.stringLikeRegexp('^OpStateTable'), 'Arn'] },
-              ]),
-            }),
-            Match.objectLike({
-              Action: Match.arrayWith(['dynamodb:PutItem']),
-              Resource: Match.arrayWith([
-                { 'Fn::GetAtt': [Match.stringLikeRegexp('^OpResultsTable'), 'Arn'] },
-              ]),
-            }),
-            Match.objectLike({ Action: Match.arrayWith(['s3:PutObject']) }),
-            Match.objectLike({ Action: Match.arrayWith(['kinesis:ListShards']) }),
-          ]),
-        },
-      });
-    });
-
-    it("GIVEN the batch handler WHEN synthesized THEN its role may list the stream's shards (registration at cold start)", () => {
-      const { template } = synth();
-      const roleId = roleOf(template, 'index.handler');
-      template.hasResourceProperties('AWS::IAM::Policy', {
-        Roles: [{ Ref: roleId }],
-        PolicyDocument: {
-          Statement: Match.arrayWith([
-            Match.objectLike({ Action: Match.arrayWith(['kinesis:ListShards']) }),
-          ]),
-        },
-      });
-    });
-
     it('GIVEN a tickerHandler that is not an identifier WHEN constructed THEN a ConfigError names the field', () => {
       expect(() => synth({ tickerHandler: 'index.ticker' })).toThrow(
         /tickerHandler must be the name of an exported function/,
@@ -429,6 +377,11 @@ describe('WeirOperator', () => {
         'operatorName',
         { operatorName: 'Click_Counter' },
         /operatorName .* \(given "Click_Counter"\)/,
+      ],
+      [
+        'operatorName',
+        { operatorName: 'other' },
+        /operatorName must equal the pipeline's name "click-counter" .*\(given "other"\)/,
       ],
       ['operatorName', { operatorName: '' }, /operatorName/],
       [
@@ -469,7 +422,12 @@ describe('WeirOperator', () => {
       const stream = new kinesis.Stream(stack, 'Input', { shardCount: 2 });
       expect(
         () =>
-          new WeirOperator(stack, 'Op', { operatorName: 'x', entry: ENTRY, stream, shardCount: 2 }),
+          new WeirOperator(stack, 'Op', {
+            pipeline: { name: 'x', time: {} },
+            entry: ENTRY,
+            stream,
+            shardCount: 2,
+          }),
       ).toThrow(/shardCount cannot be set together with stream/);
     });
   });

@@ -4,8 +4,9 @@
  * its own operator name, so one store (one table) can serve the whole suite.
  */
 import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../lib/errors.ts';
 import { shardId as toShardId } from '../../lib/model/position.ts';
-import type { StateStore, WindowItem, WindowWrite } from '../../lib/ports/state-store.ts';
+import type { ScannableStateStore, WindowItem, WindowWrite } from '../../lib/ports/state-store.ts';
 
 let operatorCounter = 0;
 /** A fresh operator name per test (no '#': it separates operator and key). */
@@ -54,10 +55,10 @@ function refs(items: readonly WindowItem[]): string[] {
  */
 export function describeStateStoreContract(
   name: string,
-  makeStore: () => StateStore | Promise<StateStore>,
+  makeStore: () => ScannableStateStore | Promise<ScannableStateStore>,
 ): void {
   describe(`StateStore contract: ${name}`, () => {
-    const setup = async (): Promise<{ store: StateStore; op: string }> => ({
+    const setup = async (): Promise<{ store: ScannableStateStore; op: string }> => ({
       store: await makeStore(),
       op: freshOperator(),
     });
@@ -642,6 +643,149 @@ export function describeStateStoreContract(
         expect(await store.listExpired(empty, 1e15, 10)).toEqual([]);
         expect(await store.listOutbox(empty, 10)).toEqual([]);
         expect(await store.ackOutbox(empty, [])).toEqual([]);
+      });
+    });
+
+    describe('segmented scan (checkpoints)', () => {
+      /** Every page of every segment; asserts the page limit on the way. */
+      const scanAll = async (
+        store: ScannableStateStore,
+        op: string,
+        totalSegments: number,
+        limit: number,
+      ): Promise<WindowItem[][]> => {
+        const segments: WindowItem[][] = [];
+        for (let segment = 0; segment < totalSegments; segment++) {
+          const got: WindowItem[] = [];
+          let cursor: string | null = null;
+          for (let pages = 0; ; pages++) {
+            expect(pages).toBeLessThan(10_000);
+            const page = await store.scanWindows(op, { segment, totalSegments, cursor, limit });
+            expect(page.items.length).toBeLessThanOrEqual(limit);
+            got.push(...page.items);
+            if (page.cursor === null) break;
+            expect(JSON.parse(JSON.stringify(page.cursor))).toBe(page.cursor);
+            cursor = page.cursor;
+          }
+          segments.push(got);
+        }
+        return segments;
+      };
+
+      it("GIVEN open items, tombstones, progress and another operator WHEN every segment is paged THEN the segments together hold each of the operator's window items exactly once", async () => {
+        const { store, op } = await setup();
+        const other = freshOperator();
+        const items: WindowItem[] = [];
+        for (let i = 0; i < 57; i++) {
+          items.push(
+            windowItem({
+              key: `k${i % 19}${i % 3 === 0 ? '#x' : ''}`,
+              start: i * 1000,
+              end: i * 1000 + 1000,
+              ...(i % 5 === 0 ? { purged: true, pending: false, accumulator: null } : {}),
+            }),
+          );
+        }
+        await store.write(
+          op,
+          items.map((it) => [put(it, null)]),
+        );
+        await store.write(other, [[put(windowItem({ key: 'k1', start: 0, end: 1000 }), null)]]);
+        await store.writeShardProgress(op, {
+          shardId: toShardId('s'),
+          committed: OFFSET_1,
+          watermark: 1,
+          lastActivity: 1,
+          closed: false,
+        });
+        await store.advanceWatermark(op, 5);
+        for (const [totalSegments, limit] of [
+          [1, 1000],
+          [3, 7],
+          [4, 1],
+        ] as const) {
+          const segments = await scanAll(store, op, totalSegments, limit);
+          const all = segments.flat();
+          expect(refs(all)).toEqual(refs(items));
+          expect([...all].sort((a, b) => a.key.localeCompare(b.key) || a.start - b.start)).toEqual(
+            [...items].sort((a, b) => a.key.localeCompare(b.key) || a.start - b.start),
+          );
+        }
+        // The same split every time.
+        expect((await scanAll(store, op, 3, 50)).map(refs)).toEqual(
+          (await scanAll(store, op, 3, 5)).map(refs),
+        );
+      });
+
+      it('GIVEN a scan half-way WHEN items change, appear and are deleted THEN every item that existed throughout comes once, as read', async () => {
+        const { store, op } = await setup();
+        const items = Array.from({ length: 30 }, (_, i) =>
+          windowItem({ key: `k${i}`, start: 0, end: 10 }),
+        );
+        await store.write(
+          op,
+          items.map((it) => [put(it, null)]),
+        );
+        const first = await store.scanWindows(op, {
+          segment: 0,
+          totalSegments: 1,
+          cursor: null,
+          limit: 10,
+        });
+        expect(first.cursor).not.toBeNull();
+        const seen = new Set(first.items.map((i) => i.key));
+        const untouched = items.filter((i) => !seen.has(i.key));
+        // Change one not yet read, delete another not yet read, add one.
+        const changed = untouched[0] as WindowItem;
+        const deleted = untouched[1] as WindowItem;
+        await store.write(op, [
+          [put({ ...changed, accumulator: 42, revision: 2 }, 1)],
+          [{ kind: 'delete', ref: deleted, expectedRevision: 1 }],
+          [put(windowItem({ key: 'new', start: 0, end: 10 }), null)],
+        ]);
+        const rest: WindowItem[] = [];
+        let cursor = first.cursor;
+        while (cursor !== null) {
+          const page = await store.scanWindows(op, {
+            segment: 0,
+            totalSegments: 1,
+            cursor,
+            limit: 10,
+          });
+          rest.push(...page.items);
+          cursor = page.cursor;
+        }
+        const all = [...first.items, ...rest];
+        const keys = all.map((i) => i.key);
+        expect(new Set(keys).size).toBe(keys.length);
+        for (const it of items) {
+          if (it.key === deleted.key) continue;
+          expect(keys).toContain(it.key);
+        }
+        expect(keys).not.toContain(deleted.key);
+        expect(all.find((i) => i.key === changed.key)?.accumulator).toBe(42);
+      });
+
+      it('GIVEN an empty operator WHEN scanned THEN every segment ends at once', async () => {
+        const { store, op } = await setup();
+        expect((await scanAll(store, op, 2, 10)).flat()).toEqual([]);
+      });
+
+      it('GIVEN a bad segment, segment count, limit or cursor WHEN scanned THEN a ConfigError names the field', async () => {
+        const { store, op } = await setup();
+        const bad = [
+          { segment: 2, totalSegments: 2, cursor: null, limit: 1 },
+          { segment: 0, totalSegments: 0, cursor: null, limit: 1 },
+          { segment: 0, totalSegments: 1, cursor: null, limit: 0 },
+          { segment: 0, totalSegments: 1, cursor: 'not a cursor', limit: 1 },
+        ];
+        const fields: string[] = [];
+        for (const request of bad) {
+          const e: unknown = await store.scanWindows(op, request).catch((x: unknown) => x);
+          expect(e).toBeInstanceOf(ConfigError);
+          fields.push((e as ConfigError).field);
+        }
+        expect(fields).toEqual(['segment', 'totalSegments', 'limit', 'cursor']);
       });
     });
 

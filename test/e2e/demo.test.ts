@@ -1,12 +1,13 @@
 /**
- * The demo (`npm start`) end to end, in-process: CDK template → local
- * resources → producer (with malformed and late records) → local ESM →
- * handler worker process (killed mid-batch once) → DynamoDB state → ticker →
- * results table → reconciliation. Runs on LocalStack unchanged when AWS_ENDPOINT_URL is set.
+ * The click-counter example (`npm start`) end to end, in-process: CDK
+ * template → local resources → producer (with malformed and late records) →
+ * local ESM → handler worker process (killed mid-batch once) → DynamoDB state
+ * → ticker → results table → reconciliation. Runs on LocalStack unchanged
+ * when AWS_ENDPOINT_URL is set.
  */
 import { describe, expect, it } from 'vitest';
-import { PassThrough, Readable } from 'node:stream';
-import { main } from '../../lib/cli/main.ts';
+import { PassThrough } from 'node:stream';
+import { main } from '../../examples/click-counter/main.ts';
 
 function capture(): { stream: PassThrough; text: () => string } {
   const stream = new PassThrough();
@@ -15,16 +16,14 @@ function capture(): { stream: PassThrough; text: () => string } {
   return { stream, text: () => text };
 }
 
-describe('weir demo', () => {
+describe('click-counter example (npm start)', () => {
   it('GIVEN a fresh AWS WHEN the demo runs with a handler kill THEN records in = applied + late + dead-lettered, every window matches a recount, and it exits 0', async () => {
     const out = capture();
     const err = capture();
-    const code = await main(['demo', '--events', '1500', '--shards', '3'], {
+    const code = await main(['--events', '1500', '--shards', '3'], {
       env: process.env,
-      stdin: Readable.from([]),
       stdout: out.stream,
       stderr: err.stream,
-      cwd: process.cwd(),
       signal: new AbortController().signal,
     });
     expect(out.text()).toMatch(/1 handler process\(es\) killed mid-batch/);
@@ -33,5 +32,20 @@ describe('weir demo', () => {
       /reconciliation: records in 1536 = applied \d+ \+ late \d+ \+ dead-lettered 11; \d+ windows, 0 differ from an independent recount: OK/,
     );
     expect(code).toBe(0);
+  });
+
+  it('GIVEN an unknown flag or a value out of range WHEN run THEN it exits 2 with the usage, before starting anything', async () => {
+    for (const args of [['--nope'], ['--shards', '0'], ['--events', 'many']]) {
+      const out = capture();
+      const err = capture();
+      const code = await main(args, {
+        env: process.env,
+        stdout: out.stream,
+        stderr: err.stream,
+        signal: new AbortController().signal,
+      });
+      expect(code).toBe(2);
+      expect(err.text()).toMatch(/Usage: npm start/);
+    }
   });
 });

@@ -41,9 +41,10 @@ import {
   type EsmStats,
   type ProcessInvokerStats,
 } from '../../lib/runtime/local/esm/index.ts';
-import { loadDemoTemplate, provisionFromTemplate } from '../../lib/runtime/local/provision.ts';
+import { loadDemoTemplate } from '../../cdk/synth.ts';
+import { provisionFromTemplate } from '../../lib/runtime/local/index.ts';
 import { clickCounter, type Click } from '../../functions/click-counter/pipeline.ts';
-import type { DynamoDbRecordingProxy, RecordedWrite } from './dynamodb-recording-proxy.ts';
+import type { DynamoDbRecordingProxy, RecordedWrite } from '../../lib/testing/index.ts';
 import {
   rng,
   type BadKind,

@@ -6,12 +6,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { badRecords } from '../../lib/demo/bad-records.ts';
+import { badRecords } from '../../examples/click-counter/bad-records.ts';
 import { fromDeadLetterDocument, type DeadLetterDocument } from '../../lib/adapters/documents.ts';
 import { lambdaConfigFromEnv } from '../../lib/runtime/lambda/config.ts';
 import { createLambdaHandlers } from '../../lib/runtime/lambda/handlers.ts';
 import { buildKinesisEvent } from '../../lib/runtime/local/esm/kinesis-event.ts';
-import { loadDemoTemplate, provisionFromTemplate } from '../../lib/runtime/local/provision.ts';
+import { loadDemoTemplate } from '../../cdk/synth.ts';
+import { provisionFromTemplate } from '../../lib/runtime/local/index.ts';
 import { clickCounter } from '../../functions/click-counter/pipeline.ts';
 import { useLocalAws } from '../helpers/local-aws.ts';
 

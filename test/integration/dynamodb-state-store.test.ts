@@ -15,10 +15,8 @@ import { InMemoryStateStore } from '../../lib/adapters/memory/in-memory-state-st
 import { count, json, pipeline, session, sliding, sum, tumbling } from '../../lib/core/index.ts';
 import type { WindowAssigner } from '../../lib/core/index.ts';
 import type { StateStore } from '../../lib/ports/state-store.ts';
-import {
-  loadDemoTemplate,
-  provisionTablesFromTemplate,
-} from '../../lib/runtime/local/provision.ts';
+import { provisionTablesFromTemplate } from '../../lib/runtime/local/index.ts';
+import { loadDemoTemplate } from '../../cdk/synth.ts';
 import { WindowOperatorHarness } from '../../lib/testing/index.ts';
 import { describeStateStoreContract } from '../contract/state-store.contract.ts';
 import { uniqueName, useLocalAws } from '../helpers/local-aws.ts';

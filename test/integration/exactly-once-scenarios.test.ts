@@ -27,7 +27,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { useLocalAws } from '../helpers/local-aws.ts';
-import { DynamoDbRecordingProxy, type RecordedWrite } from '../helpers/dynamodb-recording-proxy.ts';
+import { DynamoDbRecordingProxy, type RecordedWrite } from '../../lib/testing/index.ts';
 import {
   describePlan,
   planScenario,
@@ -44,7 +44,8 @@ import { fromResultItem } from '../../lib/adapters/dynamodb/dynamodb-result-sink
 import { lambdaConfigFromEnv } from '../../lib/runtime/lambda/config.ts';
 import { createLambdaHandlers } from '../../lib/runtime/lambda/handlers.ts';
 import { buildKinesisEvent } from '../../lib/runtime/local/esm/index.ts';
-import { loadDemoTemplate, provisionFromTemplate } from '../../lib/runtime/local/provision.ts';
+import { loadDemoTemplate } from '../../cdk/synth.ts';
+import { provisionFromTemplate } from '../../lib/runtime/local/index.ts';
 import { encodeOffset, sequenceNumber } from '../../lib/model/position.ts';
 
 const MINUTE = 60_000;

@@ -361,8 +361,12 @@ async function check(kind: RefConfig['kind'], s: Scenario): Promise<void> {
     makeFunction,
     plan,
     random,
-    batchSize: s.esm.batchSize,
-    bisectOnError: s.esm.bisect,
+    // Lambda's rules, as deployed; retries until success so every record ends in state.
+    settings: {
+      batchSize: s.esm.batchSize,
+      bisectBatchOnFunctionError: s.esm.bisect,
+      maximumRetryAttempts: -1,
+    },
     parentFirst: s.esm.parentFirst,
     isolateRetries: s.esm.isolateRetries,
     timeoutRate: s.esm.timeoutRate,

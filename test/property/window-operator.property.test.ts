@@ -9,9 +9,13 @@
 import fc from 'fast-check';
 import { assignerArb, timeArb } from './arbitraries.ts';
 import { describe, expect, it } from 'vitest';
-import { InMemoryStateStore, InjectedCrashError } from '../../lib/adapters/memory/index.ts';
+import { InMemoryStateStore } from '../../lib/adapters/memory/index.ts';
 import { json, pipeline, sum } from '../../lib/core/index.ts';
-import { WindowOperatorHarness } from '../../lib/testing/index.ts';
+import {
+  CrashingStateStore,
+  InjectedCrashError,
+  WindowOperatorHarness,
+} from '../../lib/testing/index.ts';
 import { runReference } from './reference.ts';
 import type { RefConfig, RefStep } from './reference.ts';
 
@@ -181,7 +185,7 @@ async function check(kind: RefConfig['kind'], s: Scenario): Promise<void> {
     .aggregate(sum((e) => e.v));
   const data = buildData(s);
   const steps = buildSteps(s, data);
-  const store = new InMemoryStateStore();
+  const store = new CrashingStateStore(new InMemoryStateStore());
   const h = new WindowOperatorHarness(definition, { startTime: 0, store });
   const records = data.map((d, sh) => h.rawRecords(sh, d));
   const where = new Map<string, string>();

@@ -44,7 +44,7 @@ import {
   type AttributeValue,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import { ConfigError } from '../../errors.ts';
+import { ConfigError, describeError, errorName } from '../../errors.ts';
 import type { JsonValue } from '../../model/json.ts';
 import type { WindowResult } from '../../model/records.ts';
 import type { TimeWindow } from '../../model/time-window.ts';
@@ -55,8 +55,10 @@ import {
   type SinkItemReport,
   type SinkWriteReport,
 } from '../../ports/sink.ts';
+import { intOption } from '../../util/int-option.ts';
+import { mapSettled } from '../../util/map-settled.ts';
+import { retryPolicy, withRetry, type RetryOptions, type RetryPolicy } from '../retry.ts';
 import { sinkWriteReport } from '../sink-report.ts';
-import { mapSettled, withRetry, type RetryOptions } from './retry.ts';
 
 /** Options of {@link DynamoDbResultSink}. */
 export interface DynamoDbResultSinkProps {
@@ -66,7 +68,7 @@ export interface DynamoDbResultSinkProps {
   readonly tableName: string;
   /** Conditional writes in flight at once. @default 16 */
   readonly concurrency?: number;
-  /** Backoff for throttling and 5xx errors (see {@link withRetry}). @default 8 attempts, 25 ms base, 5 s cap */
+  /** Backoff of transient errors (see {@link RetryOptions}). @default 8 attempts, 25 ms base, 5 s cap */
   readonly retry?: RetryOptions;
 }
 
@@ -93,19 +95,16 @@ export class DynamoDbResultSink implements Sink<WindowResult> {
   readonly #client: DynamoDBClient;
   readonly #tableName: string;
   readonly #concurrency: number;
-  readonly #retry: RetryOptions;
+  readonly #retry: RetryPolicy;
 
   constructor(props: DynamoDbResultSinkProps) {
     if (!props.tableName)
       throw new ConfigError('tableName', props.tableName, 'must be a non-empty table name');
-    const concurrency = props.concurrency ?? 16;
-    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1000) {
-      throw new ConfigError('concurrency', concurrency, 'must be an integer 1..1000');
-    }
+    const concurrency = intOption('concurrency', props.concurrency, 16, 1, 1000);
     this.#client = props.client;
     this.#tableName = props.tableName;
     this.#concurrency = concurrency;
-    this.#retry = props.retry ?? {};
+    this.#retry = retryPolicy(props.retry, { field: 'retry' });
   }
 
   async write(items: readonly WindowResult[]): Promise<SinkWriteReport> {
@@ -127,7 +126,7 @@ export class DynamoDbResultSink implements Sink<WindowResult> {
     if (unwritten.length > 0) {
       throw new SinkError<WindowResult>(
         `DynamoDbResultSink(${this.#tableName})`,
-        `write failed: ${describe(firstError)}`,
+        `write failed: ${describeError(firstError)}`,
         { unwritten, report: sinkWriteReport(done), retryable, cause: firstError },
       );
     }
@@ -168,7 +167,7 @@ export class DynamoDbResultSink implements Sink<WindowResult> {
     } catch (error) {
       if (
         !(error instanceof ConditionalCheckFailedException) &&
-        nameOf(error) !== 'ConditionalCheckFailedException'
+        errorName(error) !== 'ConditionalCheckFailedException'
       ) {
         throw error;
       }
@@ -267,25 +266,12 @@ function versionOf(item: Record<string, AttributeValue> | undefined): number | u
   return v === undefined ? undefined : Number(v);
 }
 
-function nameOf(error: unknown): string | undefined {
-  return typeof error === 'object' &&
-    error !== null &&
-    'name' in error &&
-    typeof error.name === 'string'
-    ? error.name
-    : undefined;
-}
-
 /** Errors that re-driving the same item cannot fix (validation, item too large, missing table, access). */
 function isPermanent(error: unknown): boolean {
-  const name = nameOf(error);
+  const name = errorName(error);
   return (
     name === 'ValidationException' ||
     name === 'ResourceNotFoundException' ||
     name === 'AccessDeniedException'
   );
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

@@ -36,6 +36,7 @@ import {
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
+  ScanCommand,
   TransactWriteItemsCommand,
   UpdateItemCommand,
   type AttributeValue,
@@ -44,25 +45,30 @@ import {
   type TransactWriteItem,
 } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ConfigError, WeirError } from '../../errors.ts';
+import { ConfigError, WeirError, errorName } from '../../errors.ts';
 import { systemClock, type Clock } from '../../ports/clock.ts';
 import { keptJudgedView, progressRegresses } from '../../model/progress.ts';
 import type { ShardId } from '../../model/position.ts';
 import type { JudgedView, OperatorProgress, ShardProgress } from '../../model/progress.ts';
 import type {
   OutboxAck,
-  StateStore,
+  ScannableStateStore,
   WindowItem,
   WindowRef,
+  WindowScanPage,
+  WindowScanRequest,
   WindowWrite,
 } from '../../ports/state-store.ts';
+import { intOption } from '../../util/int-option.ts';
+import { mapSettled } from '../../util/map-settled.ts';
 import {
-  isThrottlingOrServerError,
-  mapSettled,
+  isTransientError,
+  retryPolicy,
+  sleepBeforeRetry,
   withRetry,
   type RetryOptions,
-  backoffDelay,
-} from './retry.ts';
+  type RetryPolicy,
+} from '../retry.ts';
 import {
   MAX_ITEM_BYTES,
   StateAttr,
@@ -96,7 +102,7 @@ export interface DynamoDbStateStoreOptions {
   readonly dueBuckets?: number;
   /** Write (and read) requests in flight at once per call. 1..1000. @default 16 */
   readonly concurrency?: number;
-  /** Backoff of throttled and server-failed requests, on top of the SDK's own retries. @default withRetry's defaults */
+  /** Backoff of transient errors and transaction conflicts, on top of the SDK's own retries (see {@link RetryOptions}). @default 8 attempts, 25 ms base, 5 s cap */
   readonly retry?: RetryOptions;
   /** Processing time, for tombstone expiry. @default systemClock */
   readonly clock?: Clock;
@@ -159,12 +165,6 @@ const BATCH_GET_KEYS = 100;
 
 type Send = (command: unknown) => Promise<unknown>;
 
-function errorName(e: unknown): string | undefined {
-  return typeof e === 'object' && e !== null && 'name' in e && typeof e.name === 'string'
-    ? e.name
-    : undefined;
-}
-
 function cancellationCodes(e: unknown): string[] {
   const reasons =
     (e as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons ?? [];
@@ -213,12 +213,12 @@ function isItemTooLarge(e: unknown): boolean {
  * const store = new DynamoDbStateStore({ client: clients.dynamodb, tableName: process.env.WEIR_STATE_TABLE! });
  * const operator = createWindowOperator(definition, { store, clock: systemClock });
  */
-export class DynamoDbStateStore implements StateStore {
+export class DynamoDbStateStore implements ScannableStateStore {
   private readonly send: Send;
   private readonly table: string;
   private readonly buckets: number;
   private readonly concurrency: number;
-  private readonly retry: RetryOptions;
+  private readonly retry: RetryPolicy;
   private readonly clock: Clock;
   private readonly tombstoneTtlSeconds: number;
 
@@ -240,8 +240,11 @@ export class DynamoDbStateStore implements StateStore {
       10 * 365 * 24 * 3600,
     );
     const user = options.retry ?? {};
-    const retryable = user.isRetryable ?? isThrottlingOrServerError;
-    this.retry = { ...user, isRetryable: (e) => retryable(e) || isTransactionConflict(e) };
+    const retryable = user.isRetryable ?? isTransientError;
+    this.retry = retryPolicy(
+      { ...user, isRetryable: (e) => retryable(e) || isTransactionConflict(e) },
+      { field: 'retry' },
+    );
     this.clock = options.clock ?? systemClock;
   }
 
@@ -502,6 +505,55 @@ export class DynamoDbStateStore implements StateStore {
     );
   }
 
+  /**
+   * One page of a parallel Scan (`Segment` / `TotalSegments`, `Limit` items
+   * evaluated, `ExclusiveStartKey` from the cursor) filtered to the
+   * operator's window items (`begins_with(pk, "<operator>#") AND
+   * begins_with(sk, "W#")`; progress and watermark items have `pk =
+   * <operator>`). Strongly consistent (`ConsistentRead`): a checkpoint
+   * captures progress first and needs every write acknowledged before it in
+   * the items. The filter runs after the read, so a page may be empty and a
+   * table shared by several operators is read whole by each one's scan.
+   */
+  async scanWindows(operator: string, request: WindowScanRequest): Promise<WindowScanPage> {
+    checkOperator(operator);
+    checkScanRequest(request);
+    const start = request.cursor === null ? undefined : parseScanCursor(request.cursor);
+    const page = (await this.call(
+      operator,
+      undefined,
+      () =>
+        new ScanCommand({
+          TableName: this.table,
+          Segment: request.segment,
+          TotalSegments: request.totalSegments,
+          Limit: request.limit,
+          ConsistentRead: true,
+          FilterExpression: 'begins_with(#pk, :op) AND begins_with(#sk, :w)',
+          ExpressionAttributeNames: { '#pk': StateAttr.PK, '#sk': StateAttr.SK },
+          ExpressionAttributeValues: { ':op': { S: `${operator}#` }, ':w': { S: 'W#' } },
+          ...(start === undefined
+            ? {}
+            : {
+                ExclusiveStartKey: {
+                  [StateAttr.PK]: { S: start.pk },
+                  [StateAttr.SK]: { S: start.sk },
+                },
+              }),
+        }),
+    )) as {
+      Items?: Record<string, AttributeValue>[];
+      LastEvaluatedKey?: Record<string, AttributeValue>;
+    };
+    const last = page.LastEvaluatedKey;
+    const pk = last?.[StateAttr.PK]?.S;
+    const sk = last?.[StateAttr.SK]?.S;
+    return {
+      items: (page.Items ?? []).map(attributesToWindowItem),
+      cursor: pk === undefined || sk === undefined ? null : JSON.stringify({ pk, sk }),
+    };
+  }
+
   // -------------------------------------------------------------------------
 
   private async writeGroup(
@@ -658,14 +710,14 @@ export class DynamoDbStateStore implements StateStore {
       }));
       for (let attempt = 0; pending.length > 0; attempt++) {
         if (attempt > 0) {
-          if (attempt >= (this.retry.maxAttempts ?? 8) * 2) {
+          if (attempt >= this.retry.maxAttempts * 2) {
             throw new StateStoreError(
               operator,
               undefined,
               `BatchGetItem left ${pending.length} keys unprocessed after ${attempt} attempts (throttled)`,
             );
           }
-          await (this.retry.sleep ?? defaultSleep)(backoffDelay(attempt - 1, this.retry));
+          await sleepBeforeRetry(this.retry, attempt - 1);
         }
         const out = (await this.call(
           operator,
@@ -748,7 +800,7 @@ export class DynamoDbStateStore implements StateStore {
       if (isItemTooLarge(e) && key !== undefined) {
         throw new StateItemTooLargeError(operator, key, undefined, MAX_ITEM_BYTES, { cause: e });
       }
-      const name = errorName(e) ?? 'Error';
+      const name = errorName(e);
       const message = e instanceof Error ? e.message : String(e);
       throw new StateStoreError(operator, key, `${name}: ${message}`, { cause: e });
     }
@@ -812,25 +864,36 @@ class ConditionFailed extends Error {
   }
 }
 
-const defaultSleep = (ms: number): Promise<void> =>
-  new Promise((resolve) => setTimeout(resolve, ms));
-
-function intOption(
-  field: string,
-  value: number | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < min || value > max)
-    throw new ConfigError(field, value, `must be an integer ${min}..${max}`);
-  return value;
-}
-
 function checkOperator(operator: string): void {
   // pk = <operator>#<key> is unambiguous only if the operator has no '#'.
   if (operator === '' || operator.includes('#')) {
     throw new ConfigError('operator', operator, "must be a non-empty name without '#'");
   }
+}
+
+function checkScanRequest(r: WindowScanRequest): void {
+  if (!Number.isInteger(r.totalSegments) || r.totalSegments < 1 || r.totalSegments > 1_000_000)
+    throw new ConfigError('totalSegments', r.totalSegments, 'must be an integer 1..1000000');
+  if (!Number.isInteger(r.segment) || r.segment < 0 || r.segment >= r.totalSegments)
+    throw new ConfigError('segment', r.segment, `must be an integer 0..${r.totalSegments - 1}`);
+  if (!Number.isInteger(r.limit) || r.limit < 1)
+    throw new ConfigError('limit', r.limit, 'must be a positive integer');
+}
+
+/** A scan cursor: the `pk` and `sk` of the page's LastEvaluatedKey. */
+function parseScanCursor(cursor: string): { pk: string; sk: string } {
+  let v: unknown;
+  try {
+    v = JSON.parse(cursor);
+  } catch {
+    v = undefined;
+  }
+  if (
+    typeof v !== 'object' ||
+    v === null ||
+    typeof (v as { pk?: unknown }).pk !== 'string' ||
+    typeof (v as { sk?: unknown }).sk !== 'string'
+  )
+    throw new ConfigError('cursor', cursor, 'must be a cursor returned by scanWindows');
+  return v as { pk: string; sk: string };
 }

@@ -6,12 +6,11 @@
 import {
   GetRecordsCommand,
   GetShardIteratorCommand,
-  ListShardsCommand,
   type KinesisClient,
-  type Shard,
 } from '@aws-sdk/client-kinesis';
 import { shardId } from '../../model/position.ts';
 import type { ShardDirectory, ShardInfo } from '../../ports/shard-directory.ts';
+import { listShards, type KinesisStreamTarget } from './list-shards.ts';
 
 /** Options of {@link KinesisShardDirectory}. */
 export interface KinesisShardDirectoryOptions {
@@ -25,7 +24,7 @@ export interface KinesisShardDirectoryOptions {
 
 /** The Kinesis adapter of the shard directory port. */
 export class KinesisShardDirectory implements ShardDirectory {
-  private readonly stream: { StreamName: string } | { StreamARN: string };
+  private readonly stream: KinesisStreamTarget;
 
   constructor(private readonly options: KinesisShardDirectoryOptions) {
     if (options.streamArn) this.stream = { StreamARN: options.streamArn };
@@ -34,15 +33,7 @@ export class KinesisShardDirectory implements ShardDirectory {
   }
 
   async listShards(): Promise<readonly ShardInfo[]> {
-    const shards: Shard[] = [];
-    let nextToken: string | undefined;
-    do {
-      const page = await this.options.client.send(
-        new ListShardsCommand(nextToken ? { NextToken: nextToken } : { ...this.stream }),
-      );
-      shards.push(...(page.Shards ?? []));
-      nextToken = page.NextToken;
-    } while (nextToken);
+    const shards = await listShards(this.options.client, this.stream);
     return shards.map((s) => ({
       shardId: shardId(s.ShardId ?? ''),
       ...(s.ParentShardId ? { parentShardId: s.ParentShardId } : {}),

@@ -22,7 +22,7 @@ import {
   type KinesisClient,
   type PutRecordsRequestEntry,
 } from '@aws-sdk/client-kinesis';
-import { ConfigError, RecordTooLargeError } from '../../errors.ts';
+import { ConfigError, RecordTooLargeError, describeError } from '../../errors.ts';
 import type { LateRecord, WindowResult } from '../../model/records.ts';
 import { SinkError } from '../../ports/errors.ts';
 import {
@@ -31,8 +31,9 @@ import {
   type SinkItemReport,
   type SinkWriteReport,
 } from '../../ports/sink.ts';
+import { chunksBySize } from '../../util/chunks.ts';
 import { lateRecordJson, windowResultJson } from '../documents.ts';
-import { backoffDelay, type RetryOptions } from '../dynamodb/retry.ts';
+import { retryPolicy, sleepBeforeRetry, type RetryOptions, type RetryPolicy } from '../retry.ts';
 import { sinkWriteReport } from '../sink-report.ts';
 
 /** Kinesis' per-record limit: data plus partition key. */
@@ -72,8 +73,8 @@ export interface KinesisSinkProps<T> {
   readonly streamArn?: string;
   readonly format: KinesisRecordFormat<T>;
   /**
-   * Retries of failed entries and of throttled/5xx calls, with full-jitter
-   * backoff. @default 8 attempts, 25 ms base, 5 s cap
+   * Retries of failed entries and of calls failing with a transient error,
+   * with full-jitter backoff (see {@link RetryOptions}). @default 8 attempts, 25 ms base, 5 s cap
    */
   readonly retry?: RetryOptions;
 }
@@ -87,18 +88,18 @@ export interface KinesisSinkProps<T> {
 export class KinesisSink<T> implements Sink<T> {
   readonly #props: KinesisSinkProps<T>;
   readonly #target: { StreamName: string } | { StreamARN: string };
+  readonly #retry: RetryPolicy;
 
   constructor(props: KinesisSinkProps<T>) {
     if (props.streamArn) this.#target = { StreamARN: props.streamArn };
     else if (props.streamName) this.#target = { StreamName: props.streamName };
     else throw new ConfigError('streamName', props.streamName, 'or streamArn must be given');
     this.#props = props;
+    this.#retry = retryPolicy(props.retry, { field: 'retry' });
   }
 
   async write(items: readonly T[]): Promise<SinkWriteReport> {
-    const retry = this.#props.retry ?? {};
-    const maxAttempts = Math.max(1, retry.maxAttempts ?? 8);
-    const sleep = retry.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    const retry = this.#retry;
     const done: SinkItemReport[] = [];
     const tooLarge: number[] = [];
     let pending: { index: number; entry: PutRecordsRequestEntry; size: number }[] = [];
@@ -112,10 +113,14 @@ export class KinesisSink<T> implements Sink<T> {
     });
 
     let lastError: unknown;
-    for (let attempt = 0; pending.length > 0 && attempt < maxAttempts; attempt += 1) {
-      if (attempt > 0) await sleep(backoffDelay(attempt - 1, retry));
+    for (let attempt = 0; pending.length > 0 && attempt < retry.maxAttempts; attempt += 1) {
+      if (attempt > 0) await sleepBeforeRetry(retry, attempt - 1);
       const failed: typeof pending = [];
-      for (const batch of batches(pending)) {
+      for (const batch of chunksBySize(
+        pending,
+        KINESIS_MAX_BATCH_RECORDS,
+        KINESIS_MAX_BATCH_BYTES,
+      )) {
         try {
           const out = await this.#props.client.send(
             new PutRecordsCommand({ ...this.#target, Records: batch.map((b) => b.entry) }),
@@ -134,7 +139,7 @@ export class KinesisSink<T> implements Sink<T> {
           });
         } catch (error) {
           lastError = error;
-          if (!isRetryableCall(error, retry)) {
+          if (!retry.isRetryable(error)) {
             throw this.#error(items, done, false, error);
           }
           failed.push(...batch);
@@ -170,27 +175,10 @@ export class KinesisSink<T> implements Sink<T> {
     const target = 'StreamARN' in this.#target ? this.#target.StreamARN : this.#target.StreamName;
     return new SinkError<T>(
       `KinesisSink(${target})`,
-      `PutRecords failed: ${cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)}`,
+      `PutRecords failed: ${describeError(cause)}`,
       { unwritten: idx.map((i) => items[i] as T), report: sinkWriteReport(done), retryable, cause },
     );
   }
-}
-
-function isRetryableCall(error: unknown, retry: RetryOptions): boolean {
-  const check = retry.isRetryable;
-  if (check) return check(error);
-  // Whole-call failures worth another round: throttling, 5xx, and network errors (no $metadata).
-  if (typeof error !== 'object' || error === null) return false;
-  const e = error as { name?: unknown; $fault?: unknown; $metadata?: { httpStatusCode?: unknown } };
-  if (e.$fault === 'client') {
-    return (
-      e.name === 'ProvisionedThroughputExceededException' ||
-      e.name === 'LimitExceededException' ||
-      e.name === 'ThrottlingException' ||
-      e.name === 'KMSThrottlingException'
-    );
-  }
-  return true;
 }
 
 function sizeOf<T>(format: KinesisRecordFormat<T>, item: T): number {
@@ -205,22 +193,4 @@ function sizeOf<T>(format: KinesisRecordFormat<T>, item: T): number {
 export function safePartitionKey(key: string): string {
   if (key.length >= 1 && [...key].length <= MAX_PARTITION_KEY_CHARS) return key;
   return createHash('sha256').update(key).digest('hex');
-}
-
-function* batches<B extends { size: number }>(entries: readonly B[]): Generator<B[]> {
-  let batch: B[] = [];
-  let bytes = 0;
-  for (const e of entries) {
-    if (
-      batch.length > 0 &&
-      (batch.length >= KINESIS_MAX_BATCH_RECORDS || bytes + e.size > KINESIS_MAX_BATCH_BYTES)
-    ) {
-      yield batch;
-      batch = [];
-      bytes = 0;
-    }
-    batch.push(e);
-    bytes += e.size;
-  }
-  if (batch.length > 0) yield batch;
 }

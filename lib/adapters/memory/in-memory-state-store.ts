@@ -4,14 +4,16 @@
  * adapter enforces with condition expressions, and keeps the due and expiry
  * indexes as min-heaps with lazy deletion (the analogue of sparse GSIs).
  */
-import { WeirError } from '../../errors.ts';
+import { ConfigError, WeirError } from '../../errors.ts';
 import { keptJudgedView, progressRegresses } from '../../model/progress.ts';
 import type { OperatorProgress, ShardProgress } from '../../model/progress.ts';
 import type {
   OutboxAck,
-  StateStore,
+  ScannableStateStore,
   WindowItem,
   WindowRef,
+  WindowScanPage,
+  WindowScanRequest,
   WindowWrite,
 } from '../../ports/state-store.ts';
 
@@ -167,9 +169,6 @@ function removeFrom(list: Slot[], slot: Slot): void {
   list.length--;
 }
 
-/** Simulated crash of the store, for failure-injection tests. */
-export class InjectedCrashError extends WeirError {}
-
 function findSlot(e: KeyEntry | undefined, start: number, end: number): Slot | undefined {
   if (e === undefined) return undefined;
   const open = e.open;
@@ -201,11 +200,8 @@ function* allOf(items: Items): Generator<WindowItem> {
  * const store = new InMemoryStateStore();
  * const op = createWindowOperator(definition, { store, clock: new ManualClock() });
  */
-export class InMemoryStateStore implements StateStore {
+export class InMemoryStateStore implements ScannableStateStore {
   private readonly operators = new Map<string, OperatorState>();
-  private crashAfterGroups: number | undefined;
-  /** Progress writes to let through before the injected crash; `undefined`: none armed. */
-  private crashOnProgress: number | undefined;
   /** Stamp of the last index query (see {@link drain}). */
   private drains = 0;
   /** Number of `write` calls and groups applied, for tests and benchmarks. */
@@ -227,40 +223,12 @@ export class InMemoryStateStore implements StateStore {
     return s;
   }
 
-  /**
-   * The next `write` call that updates window content (a put with `pending`
-   * set, as opposed to a firing or a purge) applies `groups` groups, then
-   * throws {@link InjectedCrashError}.
-   */
-  crashDuringNextStateUpdate(groups: number): void {
-    this.crashAfterGroups = groups;
-  }
-
-  /** Cancels an injected crash that has not happened yet. */
-  disarm(): void {
-    this.crashAfterGroups = undefined;
-    this.crashOnProgress = undefined;
-  }
-
-  /**
-   * A coming `writeShardProgress` throws {@link InjectedCrashError} without
-   * writing: the next one, or the one after `skip` more progress writes (a
-   * session batch first records its judged view, then commits).
-   */
-  crashOnNextProgressWrite(skip = 0): void {
-    this.crashOnProgress = skip;
-  }
-
   readProgress(operator: string): Promise<OperatorProgress> {
     const s = this.op(operator);
     return Promise.resolve({ watermark: s.watermark, shards: [...s.progress.values()] });
   }
 
   writeShardProgress(operator: string, progress: ShardProgress): Promise<boolean> {
-    if (this.crashOnProgress !== undefined && this.crashOnProgress-- === 0) {
-      this.crashOnProgress = undefined;
-      return Promise.reject(new InjectedCrashError('injected crash before the progress write'));
-    }
     const s = this.op(operator);
     const old = s.progress.get(progress.shardId);
     if (old !== undefined && progressRegresses(old, progress)) return Promise.resolve(false);
@@ -316,20 +284,7 @@ export class InMemoryStateStore implements StateStore {
     const s = this.op(operator);
     this.stats.writeCalls++;
     const out: boolean[] = [];
-    let crashAfter: number | undefined;
-    if (
-      this.crashAfterGroups !== undefined &&
-      groups.some((g) => g.some((w) => w.kind === 'put' && w.item.pending))
-    ) {
-      crashAfter = this.crashAfterGroups;
-      this.crashAfterGroups = undefined;
-    }
     for (const group of groups) {
-      if (crashAfter !== undefined && crashAfter-- <= 0) {
-        return Promise.reject(
-          new InjectedCrashError('injected crash in the middle of a state write'),
-        );
-      }
       if (group.length === 1 && group[0]?.kind === 'put') {
         if (this.putOne(s, group[0])) {
           this.stats.groupsApplied++;
@@ -529,4 +484,96 @@ export class InMemoryStateStore implements StateStore {
   allItems(operator: string): WindowItem[] {
     return [...allOf(this.op(operator).items)];
   }
+
+  /**
+   * A deterministic split: a key belongs to segment FNV-1a(key) mod
+   * `totalSegments`; within a segment items come in (key, start, end) order,
+   * and the cursor is the last item returned, so a page resumes after it
+   * whatever was written in between (as DynamoDB's ExclusiveStartKey does).
+   */
+  scanWindows(operator: string, request: WindowScanRequest): Promise<WindowScanPage> {
+    try {
+      return Promise.resolve(this.scanPage(operator, request));
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new WeirError(String(e)));
+    }
+  }
+
+  private scanPage(operator: string, request: WindowScanRequest): WindowScanPage {
+    checkScanRequest(request);
+    const { segment, totalSegments, limit } = request;
+    const after = request.cursor === null ? undefined : parseScanCursor(request.cursor);
+    const items = this.op(operator).items;
+    const keys: string[] = [];
+    for (const key of items.keys()) {
+      if (scanSegmentOf(key, totalSegments) !== segment) continue;
+      if (after === undefined || key >= after.key) keys.push(key);
+    }
+    keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const out: WindowItem[] = [];
+    let more = false;
+    for (const key of keys) {
+      const e = items.get(key) as KeyEntry;
+      const own = [...e.open, ...(e.tombs ?? [])]
+        .map((s) => s.item as WindowItem)
+        .filter(
+          (it) =>
+            after === undefined ||
+            key > after.key ||
+            it.start > after.start ||
+            (it.start === after.start && it.end > after.end),
+        )
+        .sort((a, b) => a.start - b.start || a.end - b.end);
+      for (const it of own) {
+        if (out.length === limit) {
+          more = true;
+          break;
+        }
+        out.push(it);
+      }
+      if (more) break;
+    }
+    const last = out.at(-1);
+    return {
+      items: out,
+      cursor: more && last !== undefined ? JSON.stringify([last.key, last.start, last.end]) : null,
+    };
+  }
+}
+
+/** The scan segment of a key: FNV-1a (32 bit) of its UTF-16 code units modulo `totalSegments`. */
+function scanSegmentOf(key: string, totalSegments: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % totalSegments;
+}
+
+function checkScanRequest(r: WindowScanRequest): void {
+  if (!Number.isInteger(r.totalSegments) || r.totalSegments < 1 || r.totalSegments > 1_000_000)
+    throw new ConfigError('totalSegments', r.totalSegments, 'must be an integer 1..1000000');
+  if (!Number.isInteger(r.segment) || r.segment < 0 || r.segment >= r.totalSegments)
+    throw new ConfigError('segment', r.segment, `must be an integer 0..${r.totalSegments - 1}`);
+  if (!Number.isInteger(r.limit) || r.limit < 1)
+    throw new ConfigError('limit', r.limit, 'must be a positive integer');
+}
+
+function parseScanCursor(cursor: string): { key: string; start: number; end: number } {
+  let v: unknown;
+  try {
+    v = JSON.parse(cursor);
+  } catch {
+    v = undefined;
+  }
+  if (
+    !Array.isArray(v) ||
+    v.length !== 3 ||
+    typeof v[0] !== 'string' ||
+    typeof v[1] !== 'number' ||
+    typeof v[2] !== 'number'
+  )
+    throw new ConfigError('cursor', cursor, 'must be a cursor returned by scanWindows');
+  return { key: v[0], start: v[1], end: v[2] };
 }

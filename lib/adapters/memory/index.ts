@@ -1,2 +1,3 @@
 /** In-memory adapters for fast tests. */
-export { InMemoryStateStore, InjectedCrashError } from './in-memory-state-store.ts';
+export { InMemoryStateStore } from './in-memory-state-store.ts';
+export { InMemoryCheckpointStore, InMemoryObjects } from './in-memory-checkpoint-store.ts';

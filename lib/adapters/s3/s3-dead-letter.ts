@@ -11,13 +11,15 @@
  * their bytes exactly.
  */
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { ConfigError } from '../../errors.ts';
+import { ConfigError, describeError } from '../../errors.ts';
 import { encodeOffset } from '../../model/position.ts';
 import type { DeadLetter } from '../../model/records.ts';
 import type { DeadLetterOutput } from '../../ports/dead-letter-output.ts';
 import { DeadLetterError } from '../../ports/errors.ts';
+import { intOption } from '../../util/int-option.ts';
+import { mapSettled } from '../../util/map-settled.ts';
 import { toDeadLetterDocument } from '../documents.ts';
-import { mapSettled, withRetry, type RetryOptions } from '../dynamodb/retry.ts';
+import { retryPolicy, withRetry, type RetryOptions, type RetryPolicy } from '../retry.ts';
 import { joinKey } from './s3-sink.ts';
 
 /** Options of {@link S3DeadLetterOutput}. */
@@ -28,7 +30,7 @@ export interface S3DeadLetterOutputProps {
   readonly prefix?: string;
   /** PutObject calls in flight at once. @default 16 */
   readonly concurrency?: number;
-  /** Backoff for SlowDown and 5xx errors. @default 8 attempts, 25 ms base, 5 s cap */
+  /** Backoff of transient errors (SlowDown, 5xx, dropped connections; see {@link RetryOptions}). @default 8 attempts, 25 ms base, 5 s cap */
   readonly retry?: RetryOptions;
 }
 
@@ -41,16 +43,15 @@ export interface S3DeadLetterOutputProps {
 export class S3DeadLetterOutput implements DeadLetterOutput {
   readonly #props: S3DeadLetterOutputProps;
   readonly #concurrency: number;
+  readonly #retry: RetryPolicy;
 
   constructor(props: S3DeadLetterOutputProps) {
     if (!props.bucket)
       throw new ConfigError('bucket', props.bucket, 'must be a non-empty bucket name');
-    const concurrency = props.concurrency ?? 16;
-    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1000) {
-      throw new ConfigError('concurrency', concurrency, 'must be an integer 1..1000');
-    }
+    const concurrency = intOption('concurrency', props.concurrency, 16, 1, 1000);
     this.#props = props;
     this.#concurrency = concurrency;
+    this.#retry = retryPolicy(props.retry, { field: 'retry' });
   }
 
   /** The object key of a dead letter. */
@@ -79,7 +80,7 @@ export class S3DeadLetterOutput implements DeadLetterOutput {
               ContentType: 'application/json',
             }),
           ),
-        this.#props.retry ?? {},
+        this.#retry,
       ),
     );
     const unsent = entries.filter((_, i) => settled[i]?.status === 'rejected');
@@ -88,7 +89,7 @@ export class S3DeadLetterOutput implements DeadLetterOutput {
       const cause: unknown = first?.status === 'rejected' ? first.reason : undefined;
       throw new DeadLetterError(
         `S3DeadLetterOutput(${bucket})`,
-        `PutObject failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+        `PutObject failed: ${describeError(cause)}`,
         {
           unsent,
           retryable: true,

@@ -17,7 +17,7 @@
  * request per item, so it reports every item `written`.
  */
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { ConfigError } from '../../errors.ts';
+import { ConfigError, describeError } from '../../errors.ts';
 import { encodeOffset } from '../../model/position.ts';
 import type { LateRecord, WindowResult } from '../../model/records.ts';
 import { SinkError } from '../../ports/errors.ts';
@@ -27,8 +27,10 @@ import {
   type SinkItemReport,
   type SinkWriteReport,
 } from '../../ports/sink.ts';
+import { intOption } from '../../util/int-option.ts';
+import { mapSettled } from '../../util/map-settled.ts';
 import { lateRecordJson, windowResultJson } from '../documents.ts';
-import { mapSettled, withRetry, type RetryOptions } from '../dynamodb/retry.ts';
+import { retryPolicy, withRetry, type RetryOptions, type RetryPolicy } from '../retry.ts';
 import { sinkWriteReport } from '../sink-report.ts';
 
 /** How items become S3 objects. */
@@ -50,7 +52,7 @@ export interface S3SinkProps<T> {
   readonly format: S3ObjectFormat<T>;
   /** PutObject calls in flight at once. @default 16 */
   readonly concurrency?: number;
-  /** Backoff for SlowDown and 5xx errors. @default 8 attempts, 25 ms base, 5 s cap */
+  /** Backoff of transient errors (SlowDown, 5xx, dropped connections; see {@link RetryOptions}). @default 8 attempts, 25 ms base, 5 s cap */
   readonly retry?: RetryOptions;
 }
 
@@ -87,16 +89,15 @@ export const lateRecordS3Format: S3ObjectFormat<LateRecord> = {
 export class S3Sink<T> implements Sink<T> {
   readonly #props: S3SinkProps<T>;
   readonly #concurrency: number;
+  readonly #retry: RetryPolicy;
 
   constructor(props: S3SinkProps<T>) {
     if (!props.bucket)
       throw new ConfigError('bucket', props.bucket, 'must be a non-empty bucket name');
-    const concurrency = props.concurrency ?? 16;
-    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1000) {
-      throw new ConfigError('concurrency', concurrency, 'must be an integer 1..1000');
-    }
+    const concurrency = intOption('concurrency', props.concurrency, 16, 1, 1000);
     this.#props = props;
     this.#concurrency = concurrency;
+    this.#retry = retryPolicy(props.retry, { field: 'retry' });
   }
 
   /** The full object key an item is written to. */
@@ -105,7 +106,7 @@ export class S3Sink<T> implements Sink<T> {
   }
 
   async write(items: readonly T[]): Promise<SinkWriteReport> {
-    const { client, bucket, format, retry } = this.#props;
+    const { client, bucket, format } = this.#props;
     const settled = await mapSettled(
       items,
       this.#concurrency,
@@ -121,7 +122,7 @@ export class S3Sink<T> implements Sink<T> {
                 ContentType: format.contentType ?? 'application/json',
               }),
             ),
-          retry ?? {},
+          this.#retry,
         );
         return { index, outcome: SinkOutcome.Written };
       },
@@ -137,17 +138,17 @@ export class S3Sink<T> implements Sink<T> {
       }
     });
     if (unwritten.length > 0) {
-      throw new SinkError<T>(`S3Sink(${bucket})`, `PutObject failed: ${describe(firstError)}`, {
-        unwritten,
-        report: sinkWriteReport(done),
-        retryable: true,
-        cause: firstError,
-      });
+      throw new SinkError<T>(
+        `S3Sink(${bucket})`,
+        `PutObject failed: ${describeError(firstError)}`,
+        {
+          unwritten,
+          report: sinkWriteReport(done),
+          retryable: true,
+          cause: firstError,
+        },
+      );
     }
     return sinkWriteReport(done);
   }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

@@ -21,13 +21,14 @@ import {
   type SendMessageBatchRequestEntry,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { ConfigError } from '../../errors.ts';
+import { ConfigError, describeError } from '../../errors.ts';
 import { deadLetterId } from '../../model/ids.ts';
 import type { DeadLetter } from '../../model/records.ts';
 import type { DeadLetterOutput } from '../../ports/dead-letter-output.ts';
 import { DeadLetterError, DeadLetterTooLargeError } from '../../ports/errors.ts';
+import { chunksBySize } from '../../util/chunks.ts';
 import { toDeadLetterDocument } from '../documents.ts';
-import { backoffDelay, isThrottlingOrServerError, type RetryOptions } from '../dynamodb/retry.ts';
+import { retryPolicy, sleepBeforeRetry, type RetryOptions, type RetryPolicy } from '../retry.ts';
 
 /** SQS' classic message and batch size limit. */
 export const SQS_DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024;
@@ -47,7 +48,7 @@ export interface SqsDeadLetterOutputProps {
   readonly maxMessageBytes?: number;
   /** FIFO queue (deduplication and group ids). @default queueUrl ends with `.fifo` */
   readonly fifo?: boolean;
-  /** Retries of failed entries and throttled/5xx calls. @default 8 attempts, 25 ms base, 5 s cap */
+  /** Retries of failed entries and of calls failing with a transient error (see {@link RetryOptions}). @default 8 attempts, 25 ms base, 5 s cap */
   readonly retry?: RetryOptions;
 }
 
@@ -61,6 +62,7 @@ export class SqsDeadLetterOutput implements DeadLetterOutput {
   readonly #props: SqsDeadLetterOutputProps;
   readonly #maxBytes: number;
   readonly #fifo: boolean;
+  readonly #retry: RetryPolicy;
 
   constructor(props: SqsDeadLetterOutputProps) {
     if (!props.queueUrl) throw new ConfigError('queueUrl', props.queueUrl, 'must be a queue URL');
@@ -75,6 +77,7 @@ export class SqsDeadLetterOutput implements DeadLetterOutput {
     this.#props = props;
     this.#maxBytes = maxBytes;
     this.#fifo = props.fifo ?? props.queueUrl.endsWith('.fifo');
+    this.#retry = retryPolicy(props.retry, { field: 'retry' });
   }
 
   async send(entries: readonly DeadLetter[]): Promise<void> {
@@ -88,10 +91,7 @@ export class SqsDeadLetterOutput implements DeadLetterOutput {
         throw new DeadLetterTooLargeError(destination, m.entry, m.size, this.#maxBytes, entries);
     }
 
-    const retry = this.#props.retry ?? {};
-    const maxAttempts = Math.max(1, retry.maxAttempts ?? 8);
-    const sleep = retry.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-    const isRetryable = retry.isRetryable ?? isThrottlingOrServerError;
+    const retry = this.#retry;
     // Everything not in `sent` is reported unsent: an error can never under-report.
     const sent = new Set<(typeof messages)[number]>();
     const fail = (message: string, retryable: boolean, cause: unknown): DeadLetterError =>
@@ -102,10 +102,10 @@ export class SqsDeadLetterOutput implements DeadLetterOutput {
       });
     let pending = messages;
     let lastError: unknown;
-    for (let attempt = 0; pending.length > 0 && attempt < maxAttempts; attempt += 1) {
-      if (attempt > 0) await sleep(backoffDelay(attempt - 1, retry));
+    for (let attempt = 0; pending.length > 0 && attempt < retry.maxAttempts; attempt += 1) {
+      if (attempt > 0) await sleepBeforeRetry(retry, attempt - 1);
       const failed: typeof pending = [];
-      for (const batch of this.#batches(pending)) {
+      for (const batch of chunksBySize(pending, SQS_MAX_BATCH_ENTRIES, this.#maxBytes)) {
         let out;
         try {
           out = await this.#props.client.send(
@@ -116,8 +116,8 @@ export class SqsDeadLetterOutput implements DeadLetterOutput {
           );
         } catch (error) {
           lastError = error;
-          if (!isRetryable(error))
-            throw fail(`SendMessageBatch failed: ${describe(error)}`, false, error);
+          if (!retry.isRetryable(error))
+            throw fail(`SendMessageBatch failed: ${describeError(error)}`, false, error);
           failed.push(...batch);
           continue;
         }
@@ -141,7 +141,7 @@ export class SqsDeadLetterOutput implements DeadLetterOutput {
       pending = failed;
     }
     if (pending.length > 0)
-      throw fail(`SendMessageBatch kept failing: ${describe(lastError)}`, true, lastError);
+      throw fail(`SendMessageBatch kept failing: ${describeError(lastError)}`, true, lastError);
   }
 
   #request(entry: DeadLetter, body: string, i: number): SendMessageBatchRequestEntry {
@@ -156,26 +156,4 @@ export class SqsDeadLetterOutput implements DeadLetterOutput {
         : {}),
     };
   }
-
-  *#batches<M extends { size: number }>(messages: readonly M[]): Generator<M[]> {
-    let batch: M[] = [];
-    let bytes = 0;
-    for (const m of messages) {
-      if (
-        batch.length > 0 &&
-        (batch.length >= SQS_MAX_BATCH_ENTRIES || bytes + m.size > this.#maxBytes)
-      ) {
-        yield batch;
-        batch = [];
-        bytes = 0;
-      }
-      batch.push(m);
-      bytes += m.size;
-    }
-    if (batch.length > 0) yield batch;
-  }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

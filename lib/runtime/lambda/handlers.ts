@@ -21,13 +21,19 @@ import { ConfigError } from '../../errors.ts';
 import { systemClock, type Clock } from '../../ports/clock.ts';
 import { OperatorRuntime, type RuntimeLog, type TickReport } from '../operator-runtime.ts';
 import type { LambdaRuntimeConfig } from './config.ts';
+import { tickRepeatedly, tickScheduleOf, type TickerContext } from './tick-loop.ts';
 
 /** The Lambda entry points of one operator. */
 export interface LambdaHandlers<IN = unknown, ACC = unknown, OUT = unknown> {
   /** Kinesis ESM handler (ReportBatchItemFailures). */
   readonly handler: (event: KinesisStreamEvent) => Promise<KinesisStreamBatchResponse>;
-  /** EventBridge-scheduled ticker. */
-  readonly ticker: () => Promise<TickReport>;
+  /**
+   * EventBridge-scheduled ticker. Invoked by Lambda with the construct's
+   * schedule as its event (a `TickSchedule`), it ticks every
+   * `tickIntervalMs` until the next scheduled invocation is due; called
+   * without a context (the local runtime, tests), it ticks once.
+   */
+  readonly ticker: (event?: unknown, context?: TickerContext) => Promise<TickReport>;
   /** The runtime, for tests and tools. */
   readonly runtime: OperatorRuntime<IN, ACC, OUT>;
   readonly clients: AwsClients;
@@ -97,7 +103,8 @@ export function createLambdaHandlers<IN, ACC, OUT>(
       const { batchItemFailures } = await runtime.handle(event);
       return { batchItemFailures };
     },
-    ticker: () => runtime.tick(),
+    ticker: (event?: unknown, context?: TickerContext) =>
+      tickRepeatedly(() => runtime.tick(), { schedule: tickScheduleOf(event), context, clock }),
     runtime,
     clients,
   };

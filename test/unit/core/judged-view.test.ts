@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { count, json, pipeline, session, sum, tumbling } from '../../../lib/core/index.ts';
 import { shardId, type LateRecord } from '../../../lib/model/index.ts';
 import { InMemoryStateStore } from '../../../lib/adapters/memory/index.ts';
-import { WindowOperatorHarness } from '../../../lib/testing/index.ts';
+import { CrashingStateStore, WindowOperatorHarness } from '../../../lib/testing/index.ts';
 
 interface Ev {
   k: string;
@@ -117,7 +117,8 @@ describe('judged view (late output, then a retry with a lower view)', () => {
     // shard watermark) and on time by the retry would have been skipped by
     // the guard: in neither state nor the late output.
     const store = new InMemoryStateStore();
-    const h = new WindowOperatorHarness(sessions, { startTime: 0, store });
+    const crashing = new CrashingStateStore(store);
+    const h = new WindowOperatorHarness(sessions, { startTime: 0, store: crashing });
     await h.send(1, [{ k: 'z', t: 0 }]);
     h.clock.advance(200); // shard 1 idle: shard 0 judges against its own watermark
     const batch = h.records(0, [
@@ -125,7 +126,7 @@ describe('judged view (late output, then a retry with a lower view)', () => {
       { k: 'a', t: 200, v: 10 }, // late against shard 0's own watermark (200)
       { k: 'a', t: 201, v: 100 },
     ]);
-    store.crashOnNextProgressWrite();
+    crashing.crashOnNextProgressWrite();
     await expect(h.operator.processBatch(SHARD_0, batch)).rejects.toThrow(/injected crash/);
     expect(store.allItems('op').filter((i) => i.key === 'a')).toEqual([]);
 
@@ -207,14 +208,15 @@ describe('judged view (late output, then a retry with a lower view)', () => {
 
   it("sessions: a retry whose view is higher judges against the crashed attempt's view, so a record it applied is not also sent late", async () => {
     const store = new InMemoryStateStore();
-    const h = new WindowOperatorHarness(sessions, { startTime: 0, store });
+    const crashing = new CrashingStateStore(store);
+    const h = new WindowOperatorHarness(sessions, { startTime: 0, store: crashing });
     await h.send(1, [{ k: 'z', t: 0 }]); // shard 1 active at watermark 0
     const batch = h.records(0, [
       { k: 'a', t: 200, v: 1 },
       { k: 'a', t: 150, v: 10 }, // on time against shard 1's watermark (0)
       { k: 'a', t: 201, v: 100 },
     ]);
-    store.crashOnNextProgressWrite(1); // the commit, after the recorded view and the state writes
+    crashing.crashOnNextProgressWrite(1); // the commit, after the recorded view and the state writes
     await expect(h.operator.processBatch(SHARD_0, batch)).rejects.toThrow(/injected crash/);
     const applied = () =>
       store
@@ -241,11 +243,12 @@ describe('judged view (late output, then a retry with a lower view)', () => {
 
   it('sessions: a retry whose recorded view is older than a purge sends a record that would join the purged session to the late output', async () => {
     const store = new InMemoryStateStore();
-    const h = new WindowOperatorHarness(sessions, { startTime: 0, store });
+    const crashing = new CrashingStateStore(store);
+    const h = new WindowOperatorHarness(sessions, { startTime: 0, store: crashing });
     await h.send(1, [{ k: 'z', t: 0 }]);
     await h.send(0, [{ k: 'a', t: 100, v: 1000 }]); // session [100, 101)
     const batch = h.records(0, [{ k: 'a', t: 101, v: 1 }]); // touches it: on time against watermark 0
-    store.crashDuringNextStateUpdate(0);
+    crashing.crashDuringNextStateUpdate(0);
     await expect(h.operator.processBatch(SHARD_0, batch)).rejects.toThrow(/injected crash/);
 
     h.clock.advance(200); // shard 0 idle

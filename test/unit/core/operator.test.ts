@@ -11,7 +11,12 @@ import {
   tumbling,
 } from '../../../lib/core/index.ts';
 import type { EventTimeOptions, WindowAssigner } from '../../../lib/core/index.ts';
-import { WindowOperatorHarness, harnessShardId } from '../../../lib/testing/index.ts';
+import type { StateStore } from '../../../lib/ports/state-store.ts';
+import {
+  CrashingStateStore,
+  WindowOperatorHarness,
+  harnessShardId,
+} from '../../../lib/testing/index.ts';
 
 interface Ev {
   k: string;
@@ -23,7 +28,7 @@ function harness(
   assigner: WindowAssigner,
   lateness = 0,
   time: EventTimeOptions = {},
-  store?: InMemoryStateStore,
+  store?: StateStore,
 ) {
   const d = pipeline('op')
     .decode(json<Ev>())
@@ -321,13 +326,14 @@ describe('exactly-once under retries and crashes', () => {
 
   it('a crash in the middle of the state writes is repaired by the per-item guard', async () => {
     const store = new InMemoryStateStore();
-    const h = harness(tumbling(10), 0, {}, store);
+    const crashing = new CrashingStateStore(store);
+    const h = harness(tumbling(10), 0, {}, crashing);
     const batch = h.records(0, [
       { k: 'a', t: 1 },
       { k: 'b', t: 2 },
       { k: 'c', t: 3 },
     ]);
-    store.crashDuringNextStateUpdate(2);
+    crashing.crashDuringNextStateUpdate(2);
     await expect(h.deliver(0, batch)).rejects.toThrow('injected crash');
     const retry = await h.deliver(0, batch);
     expect(retry.counts).toMatchObject({ inState: 3, alreadyApplied: 2 });
@@ -337,12 +343,13 @@ describe('exactly-once under retries and crashes', () => {
 
   it('a crash before the progress write: the retry applies nothing twice', async () => {
     const store = new InMemoryStateStore();
-    const h = harness(session(5), 0, {}, store);
+    const crashing = new CrashingStateStore(store);
+    const h = harness(session(5), 0, {}, crashing);
     const batch = h.records(0, [
       { k: 'a', t: 1 },
       { k: 'a', t: 3 },
     ]);
-    store.crashOnNextProgressWrite(1); // the commit: a session batch first records its judged view
+    crashing.crashOnNextProgressWrite(1); // the commit: a session batch first records its judged view
     await expect(h.deliver(0, batch)).rejects.toThrow('injected crash');
     expect(store.allItems('op').map((i) => i.accumulator)).toEqual([2]);
     const retry = await h.deliver(0, batch);

@@ -6,7 +6,6 @@ import type {
   PutRecordsCommandOutput,
 } from '@aws-sdk/client-kinesis';
 import {
-  backoffDelayMs,
   deaggregate,
   hashKeyOf,
   InvalidRecordError,
@@ -334,24 +333,6 @@ describe('putRecords: retries', () => {
       ),
     ).toBe(true);
     expect(kinesis.calls).toHaveLength(4);
-  });
-});
-
-describe('backoffDelayMs: full jitter', () => {
-  it('stays within [0, min(max, base * 2^(retry-1))) for any random draw', () => {
-    const policy = { baseDelayMs: 100, maxDelayMs: 5_000 };
-    for (let retry = 1; retry <= 12; retry++) {
-      const cap = Math.min(5_000, 100 * 2 ** (retry - 1));
-      expect(backoffDelayMs(retry, policy, () => 0)).toBe(0);
-      const top = backoffDelayMs(retry, policy, () => 0.999_999);
-      expect(top).toBeLessThan(cap);
-      expect(top).toBeGreaterThanOrEqual(cap - 1);
-      for (let k = 0; k < 50; k++) {
-        const d = backoffDelayMs(retry, policy, Math.random);
-        expect(d).toBeGreaterThanOrEqual(0);
-        expect(d).toBeLessThan(cap);
-      }
-    }
   });
 });
 

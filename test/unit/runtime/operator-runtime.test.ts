@@ -10,6 +10,7 @@ import {
   InMemoryResultSink,
 } from '../../../lib/adapters/memory/in-memory-sinks.ts';
 import { InMemoryStateStore } from '../../../lib/adapters/memory/in-memory-state-store.ts';
+import { CrashingStateStore } from '../../../lib/testing/faults.ts';
 import { count, json, pipeline, tumbling } from '../../../lib/core/index.ts';
 import { aggregate } from '../../../lib/kinesis/kpl.ts';
 import { shardId } from '../../../lib/model/position.ts';
@@ -71,19 +72,21 @@ class FakeShards implements ShardDirectory {
 
 function setup() {
   const store = new InMemoryStateStore();
+  // Crashes are injected where a test says; otherwise every call goes to `store`.
+  const crashing = new CrashingStateStore(store);
   const results = new InMemoryResultSink();
   const late = new InMemoryLateRecordSink();
   const deadLetter = new InMemoryDeadLetterOutput();
   const runtime = new OperatorRuntime({
     definition,
-    store,
+    store: crashing,
     clock: new ManualClock(0),
     results,
     lateOutputs: { late },
     deadLetter,
     log: () => undefined,
   });
-  return { store, results, late, deadLetter, runtime };
+  return { store, crashing, results, late, deadLetter, runtime };
 }
 
 const ev = (k: string, t: number): string => JSON.stringify({ k, t });
@@ -142,10 +145,10 @@ describe('OperatorRuntime', () => {
   });
 
   it('GIVEN the state store fails mid-batch WHEN handled THEN batchItemFailures names the lowest unapplied record, and the retry applies it once', async () => {
-    const { runtime, store, results } = setup();
+    const { runtime, crashing, results } = setup();
     await runtime.handle(event([ev('a', 1)]));
     const e = event([ev('a', 2), ev('a', 3), ev('b', 25)]);
-    store.crashDuringNextStateUpdate(0);
+    crashing.crashDuringNextStateUpdate(0);
     const failed = await runtime.handle(e);
     expect(failed.batchItemFailures).toEqual([
       { itemIdentifier: e.Records[0]?.kinesis.sequenceNumber },

@@ -37,6 +37,21 @@ export {
 } from './kinesis-event.ts';
 export { judgeBatchResponse, type BatchVerdict } from './batch-response.ts';
 export {
+  afterInvocation,
+  EsmAction,
+  expireRecords,
+  judgeInvocation,
+  startBatch,
+  type BatchProgress,
+  type BatchRetrySettings,
+  type Discard,
+  type InvocationResult,
+  type LastInvocation,
+  type PendingRange,
+  type Transition,
+} from './batch-state-machine.ts';
+export { kinesisFailureRecord, type FailureRecordInput } from './failure-record.ts';
+export {
   FailureCondition,
   InMemoryOnFailureDestination,
   S3OnFailureDestination,

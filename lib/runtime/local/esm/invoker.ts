@@ -113,7 +113,7 @@ export class InProcessHandlerInvoker implements HandlerInvoker {
         const out = this.#json ? jsonRoundTrip(value) : value;
         return { kind: 'success', value: out, durationMs: Date.now() - started };
       } catch (err) {
-        return { kind: 'function-error', ...describeError(err), durationMs: Date.now() - started };
+        return { kind: 'function-error', ...toLambdaError(err), durationMs: Date.now() - started };
       }
     })();
     try {
@@ -129,7 +129,7 @@ export class InProcessHandlerInvoker implements HandlerInvoker {
 }
 
 /** `errorType` / `errorMessage` as Lambda's Node.js runtime reports them. */
-export function describeError(err: unknown): { errorType: string; errorMessage: string } {
+export function toLambdaError(err: unknown): { errorType: string; errorMessage: string } {
   if (err instanceof Error) return { errorType: err.name || 'Error', errorMessage: err.message };
   return { errorType: typeof err, errorMessage: String(err) };
 }

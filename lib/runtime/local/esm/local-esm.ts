@@ -20,27 +20,40 @@ import {
   DescribeStreamSummaryCommand,
   GetRecordsCommand,
   GetShardIteratorCommand,
-  ListShardsCommand,
   type KinesisClient,
   type _Record as KinesisRecord,
-  type Shard,
   type ShardIteratorType,
 } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamEvent } from 'aws-lambda';
+import { listShards } from '../../../adapters/kinesis/list-shards.ts';
+import { backoffDelay } from '../../../adapters/retry.ts';
 import { ConfigError, WeirError } from '../../../errors.ts';
+import { sleep } from '../../../util/sleep.ts';
 import {
   resolveEsmSettings,
   type EventSourceMappingInput,
   type EventSourceMappingSettings,
 } from '../../esm-settings.ts';
-import { judgeBatchResponse } from './batch-response.ts';
+import {
+  afterInvocation,
+  EsmAction,
+  expireRecords,
+  judgeInvocation,
+  startBatch,
+  type BatchProgress,
+  type Discard,
+  type PendingRange,
+  type Transition,
+} from './batch-state-machine.ts';
+import { kinesisFailureRecord } from './failure-record.ts';
 import type { HandlerInvoker, InvokeOutcome } from './invoker.ts';
 import { buildKinesisEvent, type StreamRecordInput } from './kinesis-event.ts';
-import {
-  FailureCondition,
-  type KinesisFailureRecord,
-  type OnFailureDestination,
-} from './on-failure.ts';
+import type { FailureCondition, KinesisFailureRecord } from './failure-record.ts';
+import type { OnFailureDestination } from './on-failure.ts';
+
+/** Wait before re-sending a failure record: the adapters' full-jitter backoff, 100 ms base, 5 s cap. */
+const onFailureBackoffMs = (attempt: number): number =>
+  backoffDelay(attempt, { baseDelayMs: 100, maxDelayMs: 5_000 });
 
 /** Time source; tests inject a fake one to age records. */
 export interface EsmClock {
@@ -177,14 +190,6 @@ interface ShardState {
   /** Records read but not yet handed to the function (an open batching window). */
   gathered: number;
   loop: Promise<void> | undefined;
-}
-
-interface PendingBatch {
-  records: StreamRecordInput[];
-  retries: number;
-  invocations: number;
-  lastRequestId: string | undefined;
-  lastOutcome: InvokeOutcome | undefined;
 }
 
 /**
@@ -374,24 +379,9 @@ export class LocalEventSourceMapping {
     }
   }
 
-  async #listShards(): Promise<Shard[]> {
-    const out: Shard[] = [];
-    let token: string | undefined;
-    do {
-      const page = await this.#o.kinesis.send(
-        token
-          ? new ListShardsCommand({ NextToken: token })
-          : new ListShardsCommand({ StreamName: this.#o.streamName }),
-      );
-      out.push(...(page.Shards ?? []));
-      token = page.NextToken;
-    } while (token);
-    return out;
-  }
-
   async #discover(initial: boolean): Promise<void> {
     const started = Date.now();
-    const shards = await this.#listShards();
+    const shards = await listShards(this.#o.kinesis, { StreamName: this.#o.streamName });
     const listed = new Set(shards.map((s) => s.ShardId ?? ''));
     for (const shard of shards) {
       const id = shard.ShardId ?? '';
@@ -565,209 +555,133 @@ export class LocalEventSourceMapping {
     }
   }
 
-  /** Runs one gathered batch to completion: success, partial checkpoints, bisects, retries, discards. */
-  async #process(s: ShardState, batch: StreamRecordInput[]): Promise<void> {
-    const {
-      bisectBatchOnFunctionError: bisect,
-      maximumRetryAttempts: maxRetries,
-      maximumRecordAgeInSeconds: maxAge,
-    } = this.settings;
+  /**
+   * Runs one gathered batch to completion. The decisions (checkpoint, resume,
+   * retry, bisect, give up, expire) are the shared state machine's
+   * (batch-state-machine.ts); this driver invokes, waits, moves the
+   * checkpoint, reports and counts.
+   */
+  async #process(s: ShardState, records: readonly StreamRecordInput[]): Promise<void> {
     const retryDelay = this.#o.retryDelayMs ?? 100;
-    // Pending work, in shard order: bisect replaces the head by its two halves.
-    const queue: PendingBatch[] = [
-      {
-        records: batch,
-        retries: 0,
-        invocations: 0,
-        lastRequestId: undefined,
-        lastOutcome: undefined,
-      },
-    ];
-    while (queue.length > 0) {
-      const item = queue[0] as PendingBatch;
+    const arrivalMs = (i: number): number =>
+      (records[i] as StreamRecordInput).ApproximateArrivalTimestamp.getTime();
+    let batch = startBatch(records.length);
+    while (batch.pending.length > 0) {
       if (this.#stopped) return; // not checkpointed: a restart would see these records again
-      if (maxAge !== -1) {
-        const now = this.#clock.now();
-        let expired = 0;
-        while (
-          expired < item.records.length &&
-          now - (item.records[expired] as StreamRecordInput).ApproximateArrivalTimestamp.getTime() >
-            maxAge * 1000
-        ) {
-          expired += 1;
-        }
-        if (expired > 0) {
-          await this.#discard(
-            s,
-            item,
-            item.records.slice(0, expired),
-            FailureCondition.RecordAgeExceeded,
-          );
-          item.records = item.records.slice(expired);
-          if (item.records.length === 0) {
-            queue.shift();
-            continue;
-          }
-        }
+      const expiry = expireRecords(this.settings, batch, this.#clock.now(), arrivalMs);
+      if (expiry !== undefined) {
+        batch = await this.#apply(s, records, expiry);
+        continue;
       }
-      const requestId = randomUUID();
-      this.#emit({
-        type: 'batch-start',
-        shardId: s.shardId,
-        requestId,
-        size: item.records.length,
-        firstSequenceNumber: (item.records[0] as StreamRecordInput).SequenceNumber,
-        lastSequenceNumber: (item.records.at(-1) as StreamRecordInput).SequenceNumber,
-        retry: item.retries,
-      });
-      const event = this.#event(s, item.records);
-      this.#counters.invocations += 1;
-      this.#counters.recordsDelivered += item.records.length;
-      item.invocations += 1;
-      item.lastRequestId = requestId;
-      let outcome: InvokeOutcome;
-      try {
-        outcome = await this.#o.invoker.invoke(event, {
-          awsRequestId: requestId,
-          functionName: this.#functionName,
-          invokedFunctionArn: this.functionArn,
-          timeoutMs: this.#o.functionTimeoutMs ?? 60_000,
-        });
-      } catch (err) {
-        // The invoker itself failed (e.g. no worker could be created): Lambda retries such errors until expiry.
-        outcome = { kind: 'crash', exitCode: null, signal: String(err), durationMs: 0 };
-      }
-      item.lastOutcome = outcome;
-      if (outcome.kind === 'success') {
-        const verdict = this.settings.reportBatchItemFailures
-          ? judgeBatchResponse(
+      const head = batch.pending[0] as PendingRange;
+      const invoked = records.slice(head.from, head.to);
+      const { requestId, outcome } = await this.#invoke(s, invoked, head.retries);
+      const result =
+        outcome.kind === 'success'
+          ? judgeInvocation(
+              this.settings,
               outcome.value,
-              item.records.map((r) => r.SequenceNumber),
+              invoked.map((r) => r.SequenceNumber),
             )
-          : ({ kind: 'success' } as const);
-        const verdictText = verdict.kind;
-        if (verdict.kind === 'success') {
-          s.checkpoint = (item.records.at(-1) as StreamRecordInput).SequenceNumber;
-          queue.shift();
-          this.#emit({
-            type: 'batch-end',
-            shardId: s.shardId,
-            requestId,
-            size: item.records.length,
-            outcome: outcome.kind,
-            verdict: verdictText,
-          });
-          continue;
-        }
-        if (verdict.kind === 'partial') {
-          this.#emit({
-            type: 'batch-end',
-            shardId: s.shardId,
-            requestId,
-            size: item.records.length,
-            outcome: outcome.kind,
-            verdict: verdictText,
-          });
-          if (verdict.index > 0)
-            s.checkpoint = (item.records[verdict.index - 1] as StreamRecordInput).SequenceNumber;
-          // Lambda retries only the remaining records, as a retry of the same batch.
-          item.records = item.records.slice(verdict.index);
-          item.retries += 1;
-          this.#counters.retries += 1;
-          if (maxRetries !== -1 && item.retries > maxRetries) {
-            item.retries -= 1;
-            this.#counters.retries -= 1;
-            await this.#discard(s, item, item.records, FailureCondition.RetryAttemptsExhausted);
-            queue.shift();
-          } else {
-            await sleep(retryDelay, this.#abort.signal);
-          }
-          continue;
-        }
-      }
-      this.#emit({
-        type: 'batch-error',
-        shardId: s.shardId,
-        requestId,
-        size: item.records.length,
-        outcome,
-      });
-      if (bisect && item.records.length > 1) {
-        // Splitting does not consume the retry quota (Lambda docs, "Error handling").
-        const mid = Math.ceil(item.records.length / 2);
-        const left: PendingBatch = {
-          records: item.records.slice(0, mid),
-          retries: item.retries,
-          invocations: 0,
-          lastRequestId: undefined,
-          lastOutcome: undefined,
-        };
-        const right: PendingBatch = {
-          records: item.records.slice(mid),
-          retries: item.retries,
-          invocations: 0,
-          lastRequestId: undefined,
-          lastOutcome: undefined,
-        };
-        queue.splice(0, 1, left, right);
-        this.#counters.bisects += 1;
-        this.#emit({
-          type: 'bisect',
-          shardId: s.shardId,
-          from: item.records.length,
-          left: left.records.length,
-          right: right.records.length,
-        });
+          : ({ kind: 'function-error' } as const);
+      const next = afterInvocation(this.settings, batch, { requestId, result });
+      const end = { shardId: s.shardId, requestId, size: invoked.length };
+      if (result.kind === 'success') {
+        batch = await this.#apply(s, records, next);
+        this.#emit({ type: 'batch-end', ...end, outcome: outcome.kind, verdict: result.kind });
         continue;
       }
-      if (maxRetries !== -1 && item.retries >= maxRetries) {
-        await this.#discard(s, item, item.records, FailureCondition.RetryAttemptsExhausted);
-        queue.shift();
-        continue;
+      if (result.kind === 'partial') {
+        this.#emit({ type: 'batch-end', ...end, outcome: outcome.kind, verdict: result.kind });
+      } else {
+        this.#emit({ type: 'batch-error', ...end, outcome });
       }
-      item.retries += 1;
-      this.#counters.retries += 1;
-      await sleep(retryDelay, this.#abort.signal);
+      batch = await this.#apply(s, records, next);
+      if (next.action === EsmAction.RETRY || next.action === EsmAction.RESUME)
+        await sleep(retryDelay, this.#abort.signal);
     }
   }
 
+  /** One invocation of `records` (a retry number for observers); an invoker failure is a crash. */
+  async #invoke(
+    s: ShardState,
+    records: readonly StreamRecordInput[],
+    retry: number,
+  ): Promise<{ requestId: string; outcome: InvokeOutcome }> {
+    const requestId = randomUUID();
+    this.#emit({
+      type: 'batch-start',
+      shardId: s.shardId,
+      requestId,
+      size: records.length,
+      firstSequenceNumber: (records[0] as StreamRecordInput).SequenceNumber,
+      lastSequenceNumber: (records.at(-1) as StreamRecordInput).SequenceNumber,
+      retry,
+    });
+    const event = this.#event(s, records);
+    this.#counters.invocations += 1;
+    this.#counters.recordsDelivered += records.length;
+    try {
+      const outcome = await this.#o.invoker.invoke(event, {
+        awsRequestId: requestId,
+        functionName: this.#functionName,
+        invokedFunctionArn: this.functionArn,
+        timeoutMs: this.#o.functionTimeoutMs ?? 60_000,
+      });
+      return { requestId, outcome };
+    } catch (err) {
+      // The invoker itself failed (e.g. no worker could be created): Lambda retries such errors until expiry.
+      return {
+        requestId,
+        outcome: { kind: 'crash', exitCode: null, signal: String(err), durationMs: 0 },
+      };
+    }
+  }
+
+  /** Applies a transition: checkpoint, counters and events, the report of discarded records. */
+  async #apply(
+    s: ShardState,
+    records: readonly StreamRecordInput[],
+    t: Transition,
+  ): Promise<BatchProgress> {
+    if (t.checkpointTo !== undefined)
+      s.checkpoint = (records[t.checkpointTo - 1] as StreamRecordInput).SequenceNumber;
+    if (t.action === EsmAction.RETRY || t.action === EsmAction.RESUME) this.#counters.retries += 1;
+    if (t.halves !== undefined) {
+      const [left, right] = t.halves;
+      this.#counters.bisects += 1;
+      this.#emit({
+        type: 'bisect',
+        shardId: s.shardId,
+        from: right.to - left.from,
+        left: left.to - left.from,
+        right: right.to - right.from,
+      });
+    }
+    if (t.discard !== undefined) await this.#discard(s, records, t.discard);
+    return t.next;
+  }
+
+  /** Reports records the state machine gave up on, then checkpoints past them. */
   async #discard(
     s: ShardState,
-    item: PendingBatch,
-    records: StreamRecordInput[],
-    condition: FailureCondition,
+    polled: readonly StreamRecordInput[],
+    discard: Discard,
   ): Promise<void> {
-    const first = records[0] as StreamRecordInput;
-    const last = records.at(-1) as StreamRecordInput;
-    const outcome = item.lastOutcome;
-    const record: KinesisFailureRecord = {
-      requestContext: {
-        requestId: item.lastRequestId ?? randomUUID(),
-        functionArn: this.functionArn,
-        condition,
-        approximateInvokeCount: item.invocations,
-      },
-      ...(outcome
-        ? {
-            responseContext: {
-              statusCode: 200,
-              executedVersion: '$LATEST',
-              ...(outcome.kind === 'success' ? {} : { functionError: 'Unhandled' }),
-            },
-          }
-        : {}),
-      version: '1.0',
-      timestamp: new Date(this.#clock.now()).toISOString(),
-      KinesisBatchInfo: {
-        shardId: s.shardId,
-        startSequenceNumber: first.SequenceNumber,
-        endSequenceNumber: last.SequenceNumber,
-        approximateArrivalOfFirstRecord: first.ApproximateArrivalTimestamp.toISOString(),
-        approximateArrivalOfLastRecord: last.ApproximateArrivalTimestamp.toISOString(),
-        batchSize: records.length,
-        streamArn: this.#streamArn,
-      },
-    };
+    const records = polled.slice(discard.from, discard.to);
+    const { last } = discard;
+    const record = kinesisFailureRecord({
+      requestId: last?.requestId ?? randomUUID(),
+      functionArn: this.functionArn,
+      condition: discard.condition,
+      approximateInvokeCount: discard.approximateInvokeCount,
+      response:
+        last === undefined ? undefined : { functionError: last.result.kind === 'function-error' },
+      timestampMs: this.#clock.now(),
+      shardId: s.shardId,
+      streamArn: this.#streamArn,
+      records,
+    });
     this.#counters.recordsDiscarded += records.length;
     if (this.#o.onFailure) {
       // Lambda keeps trying to deliver the failure record; so do we, until stopped.
@@ -784,12 +698,18 @@ export class LocalEventSourceMapping {
         } catch (error) {
           this.#emit({ type: 'poll-error', shardId: s.shardId, error });
           if (this.#stopped) throw error;
-          await sleep(Math.min(5_000, 100 * 2 ** attempt), this.#abort.signal);
+          await sleep(onFailureBackoffMs(attempt), this.#abort.signal);
         }
       }
     }
-    s.checkpoint = last.SequenceNumber;
-    this.#emit({ type: 'discarded', shardId: s.shardId, condition, size: records.length, record });
+    s.checkpoint = (records.at(-1) as StreamRecordInput).SequenceNumber;
+    this.#emit({
+      type: 'discarded',
+      shardId: s.shardId,
+      condition: discard.condition,
+      size: records.length,
+      record,
+    });
   }
 
   #event(s: ShardState, records: readonly StreamRecordInput[]): KinesisStreamEvent {
@@ -810,17 +730,4 @@ function toInput(r: KinesisRecord): StreamRecordInput {
     Data: r.Data ?? new Uint8Array(),
     ApproximateArrivalTimestamp: r.ApproximateArrivalTimestamp ?? new Date(0),
   };
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted || ms <= 0) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }

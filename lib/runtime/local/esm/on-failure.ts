@@ -9,45 +9,9 @@ import { randomUUID } from 'node:crypto';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { KinesisStreamEvent } from 'aws-lambda';
+import type { KinesisFailureRecord } from './failure-record.ts';
 
-/** Why Lambda gave up on a batch. */
-export const FailureCondition = {
-  RetryAttemptsExhausted: 'RetryAttemptsExhausted',
-  RecordAgeExceeded: 'RecordAgeExceeded',
-} as const;
-/** Why Lambda gave up on a batch. */
-export type FailureCondition = (typeof FailureCondition)[keyof typeof FailureCondition];
-
-/** The document Lambda sends to an on-failure destination for a Kinesis batch. */
-export interface KinesisFailureRecord {
-  readonly requestContext: {
-    readonly requestId: string;
-    readonly functionArn: string;
-    readonly condition: FailureCondition;
-    readonly approximateInvokeCount: number;
-  };
-  /** Absent when the records were discarded before any invocation (record age). */
-  readonly responseContext?: {
-    readonly statusCode: number;
-    readonly executedVersion: string;
-    /** `Unhandled` for a thrown error, crash or timeout; absent for a partial batch response. */
-    readonly functionError?: string;
-  };
-  readonly version: '1.0';
-  /** ISO 8601 with milliseconds, UTC. */
-  readonly timestamp: string;
-  readonly KinesisBatchInfo: {
-    readonly shardId: string;
-    readonly startSequenceNumber: string;
-    readonly endSequenceNumber: string;
-    readonly approximateArrivalOfFirstRecord: string;
-    readonly approximateArrivalOfLastRecord: string;
-    readonly batchSize: number;
-    readonly streamArn: string;
-  };
-  /** S3 destinations only: the invocation payload (the batch's event). */
-  readonly payload?: KinesisStreamEvent;
-}
+export { FailureCondition, type KinesisFailureRecord } from './failure-record.ts';
 
 /** What the ESM hands a destination. */
 export interface FailedBatch {

@@ -7,7 +7,7 @@
 import { pathToFileURL } from 'node:url';
 import { isAbsolute, resolve } from 'node:path';
 import type { KinesisStreamEvent } from 'aws-lambda';
-import { describeError, lambdaContext, type KinesisHandler } from './invoker.ts';
+import { toLambdaError, lambdaContext, type KinesisHandler } from './invoker.ts';
 import type { ParentMessage, WorkerMessage } from './worker-protocol.ts';
 
 function send(message: WorkerMessage): void {
@@ -30,7 +30,7 @@ async function main(): Promise<void> {
     }
     handler = candidate as KinesisHandler;
   } catch (err) {
-    send({ type: 'init-error', ...describeError(err) });
+    send({ type: 'init-error', ...toLambdaError(err) });
     process.exit(1);
   }
   process.on('message', (raw: unknown) => {
@@ -47,7 +47,7 @@ async function main(): Promise<void> {
           json: JSON.stringify(value ?? null) ?? 'null',
         });
       } catch (err) {
-        send({ type: 'result', id: message.id, ok: false, ...describeError(err) });
+        send({ type: 'result', id: message.id, ok: false, ...toLambdaError(err) });
       }
     })();
   });

@@ -1,6 +1,8 @@
 /**
- * Test helper: a loopback HTTP proxy in front of DynamoDB (Local) that records
- * every write request aimed at chosen tables, as it went over the wire.
+ * A testing tool: a loopback HTTP proxy in front of DynamoDB (Local) that
+ * records every write request aimed at chosen tables, as it went over the
+ * wire. The exactly-once scenarios use it to see writes of SIGKILLed
+ * handlers; the e2e bench uses it to count write requests per record.
  *
  *   handler worker ─┐                       ┌─► DynamoDB Local
  *   ticker (here) ──┴─► recording proxy ────┘   (bytes forwarded unchanged,
@@ -16,8 +18,9 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** A DynamoDB attribute value as JSON on the wire (only the shapes a check needs). */
-type WireAttribute = { S?: string; N?: string; [k: string]: unknown };
-type WireItem = Record<string, WireAttribute>;
+export type WireAttribute = { S?: string; N?: string; [k: string]: unknown };
+/** A DynamoDB item as JSON on the wire. */
+export type WireItem = Record<string, WireAttribute>;
 
 /** One write request to a recorded table, with what became of it. */
 export interface RecordedWrite {

@@ -1,8 +1,8 @@
 /**
- * Malformed inputs the demo and the bad-input tests send: each must end in the
- * dead-letter output with a reason, and none may block its shard.
+ * Malformed inputs the example and the bad-input tests send: each must end in
+ * the dead-letter output with a reason, and none may block its shard.
  */
-import { aggregate } from '../kinesis/kpl.ts';
+import { aggregate } from 'weir';
 
 /** One kind of malformed record, with the bytes to put on the stream. */
 export interface BadRecord {

@@ -1,4 +1,4 @@
-/** A progress bar on a TTY, periodic plain lines elsewhere (CI logs). */
+/** The example's progress bar while producing: a bar on a TTY, periodic plain lines elsewhere (CI logs). */
 import type { Writable } from 'node:stream';
 
 /** Reports `done` of `total`; call `end()` once. */

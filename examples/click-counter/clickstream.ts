@@ -1,17 +1,12 @@
 /**
- * A deterministic synthetic clickstream for the demo and tests: Zipf-skewed
- * pages, event times spread over a few minutes with bounded disorder.
+ * A deterministic synthetic clickstream for the example, the tests and the
+ * e2e bench: Zipf-skewed pages, event times spread over a few minutes with
+ * bounded disorder.
  */
+import { seededRandom, zipfSampler } from 'weir/testing';
+import type { Click } from '../../functions/click-counter/pipeline.ts';
 
-import { seededRandom, zipfSampler } from '../testing/random.ts';
-
-/** One click event. */
-export interface Click {
-  readonly page: string;
-  readonly user: string;
-  /** Event time, epoch ms. */
-  readonly ts: number;
-}
+export type { Click };
 
 /** Options of {@link generateClicks}. */
 export interface ClickstreamOptions {

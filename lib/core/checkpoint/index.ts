@@ -1,0 +1,31 @@
+/** Checkpoints, engine side: taking, reading, verifying, listing and retention over the ports. */
+export { checkpointIdTime, isCheckpointId, newCheckpointId } from './ids.ts';
+export { decodeCheckpointItem, encodeCheckpointItem } from './item-codec.ts';
+export {
+  CHECKPOINT_FORMAT,
+  decodeInProgress,
+  decodeManifest,
+  encodeInProgress,
+  encodeManifest,
+} from './manifest-codec.ts';
+export type { CheckpointDocumentSource } from './manifest-codec.ts';
+export { CheckpointRunStatus, CheckpointTaker, utf8Length } from './take-checkpoint.ts';
+export type {
+  CheckpointCompleted,
+  CheckpointRun,
+  CheckpointRunStats,
+  CheckpointSuspended,
+  CheckpointTakerProps,
+  TakeOptions,
+} from './take-checkpoint.ts';
+export {
+  CheckpointStatus,
+  listCheckpoints,
+  openCheckpoint,
+  readCheckpointItems,
+  readPartItems,
+  verifyCheckpoint,
+} from './read-checkpoint.ts';
+export type { CheckpointSummary, CheckpointVerification } from './read-checkpoint.ts';
+export { applyRetention } from './retention.ts';
+export type { RetentionPolicy, RetentionReport } from './retention.ts';

@@ -1,0 +1,515 @@
+/**
+ * Taking a checkpoint: orchestration over the StateStore (progress, scan),
+ * the CheckpointStore (parts, in-progress state, manifest) and the Clock.
+ * Pure TypeScript: compression and hashing happen behind the CheckpointStore.
+ *
+ * A fuzzy checkpoint, taken while batches go on (docs/recovery.md):
+ *
+ *     taker      capture ──► save in-progress ──► scan segments in parallel ─────────────► manifest
+ *                progress    (positions)          page, page, part, page, part, ...        (exists now)
+ *                   │                               │          │
+ *     shard 0  ── b7 ──┼── b8 ────────── b9 ─────────┼───── b10 ─┼──────────────────────────
+ *     shard 1  ── c3 ──┼──────── c4 ─────────── c5 ──┼───────────┼──────── c6 ───────────────
+ *                   │                               │          │
+ *                committed = end of b7, c3          items read here hold b8/c4/... or not:
+ *                                                   each says so in its `absorbed` positions
+ *
+ * 1. Read every shard's progress and the published watermark FIRST (one
+ *    consistent read). Progress is written after its batch's state writes,
+ *    so every record at or below a shard's `committed` is in state by then.
+ * 2. Save `in-progress.json` (positions, no parts yet).
+ * 3. Scan the operator's window items (open items and tombstones) with
+ *    `totalSegments` segments, `concurrency` at a time; each segment streams
+ *    its pages into parts of at most `partMaxItems` items and
+ *    `partMaxBytes` bytes of NDJSON (a part ends on a page boundary, so one
+ *    page larger than `partMaxBytes` is a part of its own). After each part,
+ *    the segment's cursor and the part go into `in-progress.json`.
+ * 4. At the `deadline` (a Lambda's remaining time), every segment stores
+ *    what it has read as a part and its cursor, and the call returns
+ *    `in-progress`; {@link CheckpointTaker.resume} continues the same
+ *    checkpoint later (the same positions, the remaining items).
+ * 5. When every segment is done: the manifest, written last.
+ *
+ * Restoring the items and replaying each shard after `committed` gives the
+ * state of an uninterrupted run: records at or below `committed` are in the
+ * items; records above it are re-applied exactly where an item's `absorbed`
+ * position says they are missing. Memory is bounded by `concurrency` x
+ * (`partMaxBytes` + one page).
+ */
+import { CheckpointError, CheckpointProblem, ConfigError } from '../../errors.ts';
+import type { Clock } from '../../ports/clock.ts';
+import type {
+  CheckpointInProgress,
+  CheckpointManifest,
+  CheckpointSegmentState,
+  CheckpointStore,
+} from '../../ports/checkpoint-store.ts';
+import type { ScannableStateStore, WindowItem } from '../../ports/state-store.ts';
+import { newCheckpointId } from './ids.ts';
+import { encodeCheckpointItem } from './item-codec.ts';
+import { CHECKPOINT_FORMAT } from './manifest-codec.ts';
+
+/** Options of {@link CheckpointTaker}. */
+export interface CheckpointTakerProps {
+  /** The operator's working state; read, never written. */
+  readonly state: ScannableStateStore;
+  readonly checkpoints: CheckpointStore;
+  /** Processing time: ids, `startedAt`, `completedAt`, the deadline. */
+  readonly clock: Clock;
+  readonly operator: string;
+  /** ARN of the source stream, recorded in the manifest for the replay. */
+  readonly streamArn: string;
+  /** Segments of the parallel scan. 1..1000. @default 4 */
+  readonly totalSegments?: number;
+  /** Segments scanned (and parts written) at once. 1..totalSegments. @default totalSegments */
+  readonly concurrency?: number;
+  /** Items a scan page reads (DynamoDB: evaluates). 1..partMaxItems. @default 1000 */
+  readonly pageSize?: number;
+  /** Most items per part. 1..10,000,000. @default 10000 */
+  readonly partMaxItems?: number;
+  /** Most NDJSON bytes (before compression) per part, unless one page alone is larger. >= 1024. @default 8388608 (8 MiB) */
+  readonly partMaxBytes?: number;
+  /**
+   * The operator merges windows (session windows). A merge deletes windows
+   * and creates one in a single transaction, which a scan page boundary can
+   * tear (the checkpoint would hold a window and the merge that replaced
+   * it, or neither). With this set, every key a page holds is re-read whole
+   * (`listKeyWindows`, a strongly consistent Query per key) until two reads
+   * agree, and the settled windows replace the scanned ones: about one more
+   * read request per key. @default false
+   */
+  readonly mergingWindows?: boolean;
+  /** Random numbers in [0, 1) for the id suffix. @default Math.random */
+  readonly random?: () => number;
+}
+
+/** Reads of one key before a checkpoint of merging windows gives up on it. */
+const MAX_SETTLE_READS = 8;
+
+/** Options of one call. */
+export interface TakeOptions {
+  /**
+   * Processing time (`clock.now()`) from which no new scan page is requested:
+   * what was read is stored, the cursors are saved, and the call returns
+   * `in-progress`. Leave room for one page and one part write after it.
+   * @default none (run to completion)
+   */
+  readonly deadline?: number;
+}
+
+/** The outcome of a call, as a value. */
+export const CheckpointRunStatus = { Complete: 'complete', InProgress: 'in-progress' } as const;
+
+/** What one call did. */
+export interface CheckpointRunStats {
+  /** Scan pages read in this call. */
+  readonly pages: number;
+  /** Items read in this call. */
+  readonly items: number;
+  /** Parts written in this call. */
+  readonly parts: number;
+  /** Processing time this call took (clock ms). */
+  readonly elapsedMs: number;
+}
+
+/** The checkpoint is complete: its manifest is stored. */
+export interface CheckpointCompleted {
+  readonly status: typeof CheckpointRunStatus.Complete;
+  readonly manifest: CheckpointManifest;
+  readonly stats: CheckpointRunStats;
+}
+
+/** The deadline came first: continue with {@link CheckpointTaker.resume}(`state.id`). */
+export interface CheckpointSuspended {
+  readonly status: typeof CheckpointRunStatus.InProgress;
+  readonly state: CheckpointInProgress;
+  readonly stats: CheckpointRunStats;
+}
+
+/** What {@link CheckpointTaker.take} and {@link CheckpointTaker.resume} return. */
+export type CheckpointRun = CheckpointCompleted | CheckpointSuspended;
+
+/**
+ * Takes checkpoints of one operator.
+ *
+ * @example
+ * const taker = new CheckpointTaker({ state, checkpoints, clock: systemClock, operator: 'clicks', streamArn });
+ * // In a Lambda: continue a checkpoint that did not fit the last invocation, or start one.
+ * const run = await taker.takeOrResume({ deadline: Date.now() + context.getRemainingTimeInMillis() - 20_000 });
+ * if (run.status === 'complete') console.log(run.manifest.id, run.manifest.items);
+ */
+export class CheckpointTaker {
+  readonly #p: Required<Omit<CheckpointTakerProps, 'concurrency'>> & { concurrency: number };
+
+  constructor(props: CheckpointTakerProps) {
+    if (typeof props.operator !== 'string' || props.operator === '')
+      throw new ConfigError('operator', props.operator, 'must be a non-empty operator name');
+    if (typeof props.streamArn !== 'string' || props.streamArn === '')
+      throw new ConfigError('streamArn', props.streamArn, 'must be the source stream ARN');
+    const totalSegments = int('totalSegments', props.totalSegments, 4, 1, 1000);
+    const partMaxItems = int('partMaxItems', props.partMaxItems, 10_000, 1, 10_000_000);
+    this.#p = {
+      ...props,
+      totalSegments,
+      concurrency: int('concurrency', props.concurrency, totalSegments, 1, totalSegments),
+      partMaxItems,
+      pageSize: int('pageSize', props.pageSize, Math.min(1000, partMaxItems), 1, partMaxItems),
+      partMaxBytes: int('partMaxBytes', props.partMaxBytes, 8 * 1024 * 1024, 1024, 2 ** 31),
+      mergingWindows: props.mergingWindows ?? false,
+      random: props.random ?? Math.random,
+    };
+  }
+
+  /**
+   * Starts a checkpoint: captures progress, then scans. Returns `complete`,
+   * or `in-progress` when the deadline came first.
+   */
+  async take(options: TakeOptions = {}): Promise<CheckpointRun> {
+    const { checkpoints, clock, operator, state, totalSegments } = this.#p;
+    const startedAt = clock.now();
+    const id = newCheckpointId(startedAt, this.#p.random);
+    const previousId = (await checkpoints.latestId(operator)) ?? null;
+    // Progress BEFORE the scan: every record at or below `committed` is in state now.
+    const progress = await state.readProgress(operator);
+    const initial: CheckpointInProgress = {
+      format: CHECKPOINT_FORMAT,
+      operator,
+      streamArn: this.#p.streamArn,
+      id,
+      previousId,
+      startedAt,
+      updatedAt: clock.now(),
+      calls: 1,
+      progress,
+      totalSegments,
+      segments: Array.from({ length: totalSegments }, (_, segment) => ({
+        segment,
+        cursor: null,
+        done: false,
+      })),
+      parts: [],
+    };
+    await checkpoints.saveInProgress(initial);
+    return this.#run(initial, options.deadline, startedAt);
+  }
+
+  /**
+   * Continues checkpoint `id` from its saved cursors, with the positions
+   * captured when it started. An already complete checkpoint is returned as
+   * it is; one without `in-progress.json` (deleted by retention or by hand)
+   * is a `CheckpointError` (`abandoned`): take a new one.
+   */
+  async resume(id: string, options: TakeOptions = {}): Promise<CheckpointRun> {
+    const { checkpoints, clock, operator } = this.#p;
+    const started = clock.now();
+    const stored = await this.#manifestIfStored(id);
+    if (stored !== undefined) {
+      return { status: CheckpointRunStatus.Complete, manifest: stored, stats: noStats(0) };
+    }
+    const saved = await checkpoints.readInProgress(operator, id);
+    if (saved === undefined) {
+      throw new CheckpointError({
+        operator,
+        checkpointId: id,
+        part: 'in-progress.json',
+        problem: CheckpointProblem.Abandoned,
+        detail:
+          'nothing to resume: there is no in-progress.json (retention or a delete removed the folder); take a new checkpoint',
+      });
+    }
+    if (saved.streamArn !== this.#p.streamArn) {
+      throw new CheckpointError({
+        operator,
+        checkpointId: id,
+        part: 'in-progress.json',
+        problem: CheckpointProblem.Invalid,
+        detail: `it was started for stream ${saved.streamArn}, not ${this.#p.streamArn}`,
+      });
+    }
+    return this.#run({ ...saved, calls: saved.calls + 1 }, options.deadline, started);
+  }
+
+  /** The newest checkpoint being taken (in-progress, no manifest) that is newer than the newest complete one. */
+  async pendingId(): Promise<string | undefined> {
+    const folders = await this.#p.checkpoints.list(this.#p.operator);
+    for (const f of folders) {
+      if (f.complete) return undefined;
+      if (f.inProgress) return f.id;
+    }
+    return undefined;
+  }
+
+  /** Resumes the pending checkpoint ({@link pendingId}) if there is one, else takes a new one. */
+  async takeOrResume(options: TakeOptions = {}): Promise<CheckpointRun> {
+    const pending = await this.pendingId();
+    return pending === undefined ? this.take(options) : this.resume(pending, options);
+  }
+
+  async #manifestIfStored(id: string): Promise<CheckpointManifest | undefined> {
+    try {
+      return await this.#p.checkpoints.readManifest(this.#p.operator, id);
+    } catch (e) {
+      if (e instanceof CheckpointError && e.problem === CheckpointProblem.NotFound)
+        return undefined;
+      throw e;
+    }
+  }
+
+  async #run(
+    initial: CheckpointInProgress,
+    deadline: number | undefined,
+    started: number,
+  ): Promise<CheckpointRun> {
+    const { checkpoints, clock } = this.#p;
+    const scan = new SegmentScan(this.#p, initial, deadline);
+    await scan.run();
+    const stats: CheckpointRunStats = {
+      pages: scan.pages,
+      items: scan.items,
+      parts: scan.partsWritten,
+      elapsedMs: clock.now() - started,
+    };
+    const snapshot = scan.snapshot();
+    if (!snapshot.segments.every((s) => s.done)) {
+      await checkpoints.saveInProgress(snapshot);
+      return { status: CheckpointRunStatus.InProgress, state: snapshot, stats };
+    }
+    const manifest: CheckpointManifest = {
+      format: CHECKPOINT_FORMAT,
+      operator: snapshot.operator,
+      streamArn: snapshot.streamArn,
+      id: snapshot.id,
+      previousId: snapshot.previousId,
+      startedAt: snapshot.startedAt,
+      completedAt: clock.now(),
+      progress: snapshot.progress,
+      totalSegments: snapshot.totalSegments,
+      items: snapshot.parts.reduce((n, p) => n + p.items, 0),
+      bytes: snapshot.parts.reduce((n, p) => n + p.bytes, 0),
+      parts: snapshot.parts,
+    };
+    await checkpoints.commit(manifest);
+    return { status: CheckpointRunStatus.Complete, manifest, stats };
+  }
+}
+
+/**
+ * One call's scan of the unfinished segments. Each segment's parts hold
+ * exactly its items before its saved cursor, which is what makes a saved
+ * state resumable: parts never mix segments, and a segment's cursor and its
+ * new part enter the saved state together.
+ */
+class SegmentScan {
+  pages = 0;
+  items = 0;
+  partsWritten = 0;
+  readonly #segments: Map<number, CheckpointSegmentState>;
+  readonly #parts: CheckpointManifest['parts'][number][];
+  #nextIndex: number;
+  /** Saves run one after another, each with the state as it is when it runs. */
+  #saving: Promise<void> = Promise.resolve();
+  #failed = false;
+
+  constructor(
+    private readonly p: Required<CheckpointTakerProps>,
+    private readonly initial: CheckpointInProgress,
+    private readonly deadline: number | undefined,
+  ) {
+    this.#segments = new Map(initial.segments.map((s) => [s.segment, s]));
+    this.#parts = [...initial.parts];
+    this.#nextIndex = initial.parts.reduce((n, part) => Math.max(n, part.index + 1), 0);
+  }
+
+  snapshot(): CheckpointInProgress {
+    return {
+      ...this.initial,
+      updatedAt: this.p.clock.now(),
+      segments: [...this.#segments.values()].sort((a, b) => a.segment - b.segment),
+      parts: [...this.#parts].sort((a, b) => a.index - b.index),
+    };
+  }
+
+  async run(): Promise<void> {
+    const queue = [...this.#segments.values()].filter((s) => !s.done).map((s) => s.segment);
+    const errors: unknown[] = [];
+    const runner = async (): Promise<void> => {
+      for (let s = queue.shift(); s !== undefined && !this.#failed; s = queue.shift()) {
+        try {
+          await this.#segment(s);
+        } catch (e) {
+          this.#failed = true;
+          errors.push(e);
+        }
+      }
+    };
+    await Promise.all(
+      Array.from({ length: Math.min(this.p.concurrency, queue.length) }, () => runner()),
+    );
+    if (errors.length > 0) throw errors[0];
+  }
+
+  #save(): Promise<void> {
+    this.#saving = this.#saving.then(() => this.p.checkpoints.saveInProgress(this.snapshot()));
+    return this.#saving;
+  }
+
+  async #segment(segment: number): Promise<void> {
+    const { state, operator, clock, pageSize, partMaxItems, partMaxBytes } = this.p;
+    const start = this.#segments.get(segment) as CheckpointSegmentState;
+    let cursor = start.cursor;
+    let settledKey = start.settledKey;
+    /** The cursor moved since the last flush (a filtered page may move it without items). */
+    let moved = false;
+    let lines: string[] = [];
+    let bytes = 0;
+    const flush = async (done: boolean): Promise<void> => {
+      if (lines.length > 0) {
+        const index = this.#nextIndex++;
+        const part = await this.p.checkpoints.writePart({
+          operator,
+          checkpointId: this.initial.id,
+          index,
+          segment,
+          lines,
+        });
+        this.partsWritten++;
+        this.#parts.push(part);
+      }
+      this.#segments.set(segment, {
+        segment,
+        cursor,
+        done,
+        ...(settledKey === undefined ? {} : { settledKey }),
+      });
+      lines = [];
+      bytes = 0;
+      moved = false;
+      await this.#save();
+    };
+    for (;;) {
+      if (this.#failed) return;
+      if (this.deadline !== undefined && clock.now() >= this.deadline) break;
+      const page = await state.scanWindows(operator, {
+        segment,
+        totalSegments: this.initial.totalSegments,
+        cursor,
+        limit: pageSize,
+      });
+      this.pages++;
+      let items = page.items;
+      if (this.p.mergingWindows && items.length > 0) {
+        items = await this.#settle(items, settledKey);
+        settledKey = (page.items.at(-1) as WindowItem).key;
+      }
+      const pageLines = items.map(encodeCheckpointItem);
+      let pageBytes = 0;
+      for (const line of pageLines) pageBytes += utf8Length(line) + 1;
+      if (
+        lines.length > 0 &&
+        (lines.length + pageLines.length > partMaxItems || bytes + pageBytes > partMaxBytes)
+      ) {
+        await flush(false);
+      }
+      for (const line of pageLines) lines.push(line);
+      bytes += pageBytes;
+      this.items += pageLines.length;
+      cursor = page.cursor;
+      moved = true;
+      if (cursor === null) {
+        await flush(true);
+        return;
+      }
+    }
+    if (moved) await flush(false);
+  }
+
+  /**
+   * The windows of every key of a page, each key read whole until two
+   * consecutive reads agree (the scanned items count as the first read).
+   * Two reads that agree saw no write in between (every write changes a
+   * revision, deletes or creates an item), so the second is the key's state
+   * at one moment. `skip`: a key settled with the previous page, whose items
+   * continue on this one.
+   */
+  async #settle(scanned: readonly WindowItem[], skip: string | undefined): Promise<WindowItem[]> {
+    const previous = new Map<string, WindowItem[]>();
+    for (const it of scanned) {
+      if (it.key === skip) continue;
+      const list = previous.get(it.key);
+      if (list === undefined) previous.set(it.key, [it]);
+      else list.push(it);
+    }
+    const settled = new Map<string, readonly WindowItem[]>();
+    let open = [...previous.keys()];
+    for (let read = 1; open.length > 0; read++) {
+      if (read > MAX_SETTLE_READS) {
+        throw new CheckpointError({
+          operator: this.p.operator,
+          checkpointId: this.initial.id,
+          problem: CheckpointProblem.UnsettledKey,
+          detail: `the windows of key ${JSON.stringify(open[0])} changed between each of ${MAX_SETTLE_READS} reads; resume the checkpoint later`,
+        });
+      }
+      const now = await this.p.state.listKeyWindows(this.p.operator, open);
+      const again: string[] = [];
+      for (const key of open) {
+        const current = [...(now.get(key) ?? [])].sort(
+          (a, b) => a.start - b.start || a.end - b.end,
+        );
+        if (sameRevisions(previous.get(key) ?? [], current)) settled.set(key, current);
+        else {
+          previous.set(key, current);
+          again.push(key);
+        }
+      }
+      open = again;
+    }
+    return [...previous.keys()].flatMap((key) => settled.get(key) ?? []);
+  }
+}
+
+/** Same windows at the same revisions (order aside). */
+function sameRevisions(a: readonly WindowItem[], b: readonly WindowItem[]): boolean {
+  if (a.length !== b.length) return false;
+  const ids = (items: readonly WindowItem[]): string =>
+    items
+      .map((it) => `${it.start}/${it.end}/${it.revision}`)
+      .sort()
+      .join(',');
+  return ids(a) === ids(b);
+}
+
+function noStats(elapsedMs: number): CheckpointRunStats {
+  return { pages: 0, items: 0, parts: 0, elapsedMs };
+}
+
+/** Bytes of `s` in UTF-8 (lone surrogates count 3, as TextEncoder writes U+FFFD). */
+export function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n += 4;
+        i++;
+      } else n += 3;
+    } else n += 3;
+  }
+  return n;
+}
+
+function int(
+  field: string,
+  value: number | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new ConfigError(field, value, `must be an integer ${min}..${max}`);
+  return value;
+}

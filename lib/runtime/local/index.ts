@@ -1,0 +1,58 @@
+/**
+ * The local runtime, in pieces that a local run composes (the click-counter
+ * example does; so would a command that runs one's own pipeline locally):
+ *
+ *   1. start or connect the AWS: `localAwsFromEnv` (lib/local-aws/);
+ *   2. provision from a synthesized template: `provisionFromTemplate`, the pure
+ *      template reader (`describeTemplate`) and resource creation composed;
+ *   3. run a mapping with the real handler in worker processes: `LocalMappingRunner`;
+ *   4. run the ticker alongside: `localLambdaHandlers`, `TickerLoop`, `tickUntil`;
+ *   5. read the outputs back: `readWindowResults`, `listObjectKeys`, `readObjectText`.
+ *
+ * The local event source mapping itself has its own index (./esm/index.ts).
+ */
+export { localPhysicalName } from './cfn-names.ts';
+export type { ReportedPhysical } from './cfn-names.ts';
+export { describeTemplate, ratePeriodMs } from './template-reader.ts';
+export type { DescribeTemplateOptions } from './template-reader.ts';
+export {
+  createLocalResources,
+  createLocalTables,
+  createTableInput,
+  reportedPhysical,
+} from './create-resources.ts';
+export type {
+  CreateResourcesOptions,
+  CreatedResources,
+  ProvisionClients,
+} from './create-resources.ts';
+export { provisionFromTemplate, provisionTablesFromTemplate } from './provision.ts';
+export type { ProvisionOptions } from './provision.ts';
+export type {
+  CfnResource,
+  CfnTemplate,
+  LocalBucket,
+  LocalIndex,
+  LocalKeyElement,
+  LocalMapping,
+  LocalNamingOptions,
+  LocalOnFailure,
+  LocalQueue,
+  LocalResources,
+  LocalStream,
+  LocalTable,
+  LocalTableSchema,
+  LocalThroughput,
+  LocalTicker,
+  LocalTopic,
+} from './local-resources.ts';
+export { LocalMappingRunner, onFailureDestinationOf } from './mapping-runner.ts';
+export type { LocalMappingRunnerOptions, MappingRunnerClients } from './mapping-runner.ts';
+export { TickerLoop, localLambdaHandlers, tickUntil } from './ticker-loop.ts';
+export type {
+  LocalLambdaHandlersOptions,
+  Tick,
+  TickerLoopOptions,
+  TickUntilOptions,
+} from './ticker-loop.ts';
+export { listObjectKeys, readObjectText, readWindowResults } from './read-outputs.ts';
