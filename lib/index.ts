@@ -119,7 +119,8 @@ export {
   windowResultKinesisFormat,
 } from './adapters/sinks.ts';
 export { InMemoryStateStore } from './adapters/memory/index.ts';
-export type { CheckpointManifest, CheckpointStore } from './ports/index.ts';
+export type { CheckpointStore } from './ports/index.ts';
+export type { CheckpointManifest } from './model/index.ts';
 export { S3CheckpointStore, CheckpointStorageError } from './adapters/s3/s3-checkpoint-store.ts';
 export type { S3CheckpointStoreProps } from './adapters/s3/s3-checkpoint-store.ts';
 export { InMemoryCheckpointStore } from './adapters/memory/index.ts';

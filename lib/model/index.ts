@@ -42,3 +42,19 @@ export { keptJudgedView, progressRegresses } from './progress.ts';
 export type { JudgedView, OperatorProgress, ShardProgress } from './progress.ts';
 export { maxTimestamp } from './time-window.ts';
 export type { TimeWindow } from './time-window.ts';
+export { CHECKPOINT_FORMAT } from './checkpoint.ts';
+export type {
+  CheckpointFormat,
+  CheckpointInProgress,
+  CheckpointManifest,
+  CheckpointPart,
+  CheckpointSegmentState,
+} from './checkpoint.ts';
+export { checkpointIdTime, isCheckpointId, newCheckpointId } from './checkpoint-id.ts';
+export {
+  decodeInProgress,
+  decodeManifest,
+  encodeInProgress,
+  encodeManifest,
+} from './checkpoint-codec.ts';
+export type { CheckpointDocumentSource } from './checkpoint-codec.ts';

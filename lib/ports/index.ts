@@ -23,13 +23,4 @@ export type {
   WindowScanRequest,
   WindowScanner,
 } from './state-store.ts';
-export type {
-  CheckpointFolder,
-  CheckpointFormat,
-  CheckpointInProgress,
-  CheckpointManifest,
-  CheckpointPart,
-  CheckpointPartInput,
-  CheckpointSegmentState,
-  CheckpointStore,
-} from './checkpoint-store.ts';
+export type { CheckpointFolder, CheckpointPartInput, CheckpointStore } from './checkpoint-store.ts';

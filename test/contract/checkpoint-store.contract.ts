@@ -5,13 +5,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CheckpointError, CheckpointProblem } from '../../lib/errors.ts';
-import { CHECKPOINT_FORMAT } from '../../lib/core/checkpoint/manifest-codec.ts';
-import type {
-  CheckpointInProgress,
-  CheckpointManifest,
-  CheckpointPart,
-  CheckpointStore,
-} from '../../lib/ports/checkpoint-store.ts';
+import {
+  CHECKPOINT_FORMAT,
+  type CheckpointInProgress,
+  type CheckpointManifest,
+  type CheckpointPart,
+} from '../../lib/model/checkpoint.ts';
+import type { CheckpointStore } from '../../lib/ports/checkpoint-store.ts';
 import { shardId as toShardId } from '../../lib/model/position.ts';
 
 /** What a runner provides: the store and raw access to its objects (to damage them). */

@@ -66,10 +66,10 @@ const ALLOWED: Readonly<Record<LibFolder | 'bench', readonly string[]>> = {
 };
 
 /**
- * Known violations, being removed on other branches; the lead empties this
- * list at merge. Nothing else may be added: fix the import instead. An
- * entry that no longer matches any import fails the test, so it cannot
- * outlive its cause.
+ * Known violations. Empty: lib/demo became examples/click-counter and the
+ * template reader no longer synthesizes cdk/ stacks. Nothing may be added:
+ * fix the import instead. An entry that no longer matches any import fails
+ * the test, so it cannot outlive its cause.
  */
 const KNOWN_VIOLATIONS: readonly {
   /** Imports from or into files under this path (with `target`: from it only). */
@@ -77,23 +77,7 @@ const KNOWN_VIOLATIONS: readonly {
   /** Only imports of files under this path. */
   readonly target?: string;
   readonly why: string;
-}[] = [
-  {
-    // lib/demo is not a folder of the table: it is becoming an example
-    // application (examples/click-counter). Today it imports functions/,
-    // the CLI's progress bar and lib/testing, and the CLI and bench/e2e.ts
-    // import it.
-    involving: 'lib/demo/',
-    why: 'lib/demo/ moves out of lib/ (the demo becomes an example application)',
-  },
-  {
-    // The local provisioning synthesizes the demo stack from cdk/stacks; the
-    // template reader moves out of lib/ and provision.ts is split.
-    involving: 'lib/runtime/local/provision.ts',
-    target: 'cdk/',
-    why: 'provision.ts stops importing cdk/ (the template reader moves out of lib/)',
-  },
-];
+}[] = [];
 
 interface Edge {
   /** Importing file, relative to the repository root (with `/`). */

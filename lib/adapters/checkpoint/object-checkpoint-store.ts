@@ -23,18 +23,20 @@ import {
   WeirError,
   describeError,
 } from '../../errors.ts';
-import { isCheckpointId } from '../../core/checkpoint/ids.ts';
+import type {
+  CheckpointInProgress,
+  CheckpointManifest,
+  CheckpointPart,
+} from '../../model/checkpoint.ts';
 import {
   decodeInProgress,
   decodeManifest,
   encodeInProgress,
   encodeManifest,
-} from '../../core/checkpoint/manifest-codec.ts';
+} from '../../model/checkpoint-codec.ts';
+import { isCheckpointId } from '../../model/checkpoint-id.ts';
 import type {
   CheckpointFolder,
-  CheckpointInProgress,
-  CheckpointManifest,
-  CheckpointPart,
   CheckpointPartInput,
   CheckpointStore,
 } from '../../ports/checkpoint-store.ts';

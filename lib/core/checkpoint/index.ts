@@ -1,14 +1,5 @@
 /** Checkpoints, engine side: taking, reading, verifying, listing and retention over the ports. */
-export { checkpointIdTime, isCheckpointId, newCheckpointId } from './ids.ts';
 export { decodeCheckpointItem, encodeCheckpointItem } from './item-codec.ts';
-export {
-  CHECKPOINT_FORMAT,
-  decodeInProgress,
-  decodeManifest,
-  encodeInProgress,
-  encodeManifest,
-} from './manifest-codec.ts';
-export type { CheckpointDocumentSource } from './manifest-codec.ts';
 export { CheckpointRunStatus, CheckpointTaker, utf8Length } from './take-checkpoint.ts';
 export type {
   CheckpointCompleted,

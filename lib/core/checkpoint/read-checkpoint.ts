@@ -5,13 +5,10 @@
  * this side decodes each line and names the line that does not decode.
  */
 import { CheckpointError, CheckpointProblem } from '../../errors.ts';
-import type {
-  CheckpointManifest,
-  CheckpointPart,
-  CheckpointStore,
-} from '../../ports/checkpoint-store.ts';
+import type { CheckpointManifest, CheckpointPart } from '../../model/checkpoint.ts';
+import type { CheckpointStore } from '../../ports/checkpoint-store.ts';
 import type { WindowItem } from '../../ports/state-store.ts';
-import { checkpointIdTime } from './ids.ts';
+import { checkpointIdTime } from '../../model/checkpoint-id.ts';
 import { decodeCheckpointItem } from './item-codec.ts';
 
 /**

@@ -18,7 +18,7 @@
 import { ConfigError } from '../../errors.ts';
 import type { Clock } from '../../ports/clock.ts';
 import type { CheckpointStore } from '../../ports/checkpoint-store.ts';
-import { checkpointIdTime } from './ids.ts';
+import { checkpointIdTime } from '../../model/checkpoint-id.ts';
 
 /** How many checkpoints to keep. */
 export interface RetentionPolicy {

@@ -38,16 +38,16 @@
  */
 import { CheckpointError, CheckpointProblem, ConfigError } from '../../errors.ts';
 import type { Clock } from '../../ports/clock.ts';
-import type {
-  CheckpointInProgress,
-  CheckpointManifest,
-  CheckpointSegmentState,
-  CheckpointStore,
-} from '../../ports/checkpoint-store.ts';
+import {
+  CHECKPOINT_FORMAT,
+  type CheckpointInProgress,
+  type CheckpointManifest,
+  type CheckpointSegmentState,
+} from '../../model/checkpoint.ts';
+import { newCheckpointId } from '../../model/checkpoint-id.ts';
+import type { CheckpointStore } from '../../ports/checkpoint-store.ts';
 import type { ScannableStateStore, WindowItem } from '../../ports/state-store.ts';
-import { newCheckpointId } from './ids.ts';
 import { encodeCheckpointItem } from './item-codec.ts';
-import { CHECKPOINT_FORMAT } from './manifest-codec.ts';
 
 /** Options of {@link CheckpointTaker}. */
 export interface CheckpointTakerProps {

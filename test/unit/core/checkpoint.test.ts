@@ -15,9 +15,7 @@ import {
   applyRetention,
   decodeCheckpointItem,
   encodeCheckpointItem,
-  isCheckpointId,
   listCheckpoints,
-  newCheckpointId,
   openCheckpoint,
   readCheckpointItems,
   utf8Length,
@@ -29,7 +27,8 @@ import { count, json, pipeline, session, tumbling } from '../../../lib/core/inde
 import type { SourceRecord } from '../../../lib/model/records.ts';
 import { CheckpointError, CheckpointProblem, ConfigError } from '../../../lib/errors.ts';
 import { ManualClock } from '../../../lib/ports/clock.ts';
-import type { CheckpointManifest } from '../../../lib/ports/checkpoint-store.ts';
+import type { CheckpointManifest } from '../../../lib/model/checkpoint.ts';
+import { isCheckpointId, newCheckpointId } from '../../../lib/model/checkpoint-id.ts';
 import type {
   WindowItem,
   WindowScanPage,

@@ -12,7 +12,7 @@
  * - 16 digits cover every epoch ms up to the year 318857, and ms before 1970
  *   are not processing times.
  */
-import { ConfigError } from '../../errors.ts';
+import { ConfigError } from '../errors.ts';
 
 const ID = /^[0-9]{16}-[0-9a-f]{8}$/;
 

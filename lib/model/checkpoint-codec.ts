@@ -9,19 +9,16 @@
  * by name: a manifest written by a newer weir may mean something this one
  * cannot restore correctly, so guessing is worse than stopping.
  */
-import { CheckpointError, CheckpointProblem } from '../../errors.ts';
-import type {
-  CheckpointFormat,
-  CheckpointInProgress,
-  CheckpointManifest,
-  CheckpointPart,
-  CheckpointSegmentState,
-} from '../../ports/checkpoint-store.ts';
-import type { JudgedView, OperatorProgress, ShardProgress } from '../../model/progress.ts';
-import { shardId as toShardId } from '../../model/position.ts';
-
-/** The format this version writes and reads. */
-export const CHECKPOINT_FORMAT: CheckpointFormat = 'weir.checkpoint/1';
+import { CheckpointError, CheckpointProblem } from '../errors.ts';
+import {
+  CHECKPOINT_FORMAT,
+  type CheckpointInProgress,
+  type CheckpointManifest,
+  type CheckpointPart,
+  type CheckpointSegmentState,
+} from './checkpoint.ts';
+import type { JudgedView, OperatorProgress, ShardProgress } from './progress.ts';
+import { shardId as toShardId } from './position.ts';
 
 /** `manifest.json` text of a manifest. */
 export function encodeManifest(m: CheckpointManifest): string {
