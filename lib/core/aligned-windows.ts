@@ -19,6 +19,7 @@ import type { Batch } from './batch.ts';
 import type { BatchWindows, WindowsContext } from './batch-windows.ts';
 import type { BatchGuard } from './guard.ts';
 import type { OperatorStore } from './operator-store.ts';
+import type { RecordCursor } from './record-cursor.ts';
 import type { RecordPipeline } from './record-pipeline.ts';
 import { changed, writeUntilApplied } from './state-writer.ts';
 import type { SlidingWindows, TumblingWindows } from './window.ts';
@@ -56,16 +57,23 @@ abstract class AlignedWindows<IN, ACC> implements BatchWindows<IN> {
     this.lateness = ctx.allowedLateness;
   }
 
+  abstract addAll(cursor: RecordCursor<IN>): void;
   abstract add(i: number, key: string, value: IN, t: number, w: number): void;
 
-  /** The group of (key, [start, end)) in `inner` (the groups starting at `start`), created if new. */
-  protected groupIn(inner: Map<string, Group<ACC>>, key: string, start: number, end: number) {
-    let g = inner.get(key);
-    if (g === undefined) {
-      g = { key, start, end, acc: this.agg.createAccumulator(), idxs: [] };
-      inner.set(key, g);
-      this.groups.push(g);
-    }
+  /**
+   * A new group of (key, [start, end)) in `inner` (the groups starting at
+   * `start`). Callers look the group up themselves: the lookup is on the
+   * hot path and stays inline there, the creation is not.
+   */
+  protected newGroup(
+    inner: Map<string, Group<ACC>>,
+    key: string,
+    start: number,
+    end: number,
+  ): Group<ACC> {
+    const g: Group<ACC> = { key, start, end, acc: this.agg.createAccumulator(), idxs: [] };
+    inner.set(key, g);
+    this.groups.push(g);
     return g;
   }
 
@@ -239,6 +247,13 @@ export class TumblingBatchWindows<IN, ACC> extends AlignedWindows<IN, ACC> {
     this.size = assigner.size;
   }
 
+  addAll(cursor: RecordCursor<IN>): void {
+    for (let i = 0; i < this.batch.n; i++) {
+      const key = cursor.next(i);
+      if (key !== undefined) this.add(i, key, cursor.value as IN, cursor.time, cursor.watermark);
+    }
+  }
+
   add(i: number, key: string, value: IN, t: number, w: number): void {
     const batch = this.batch;
     const size = this.size;
@@ -254,7 +269,7 @@ export class TumblingBatchWindows<IN, ACC> extends AlignedWindows<IN, ACC> {
       this.lastStart = start;
       this.lastInner = inner;
     }
-    const g = this.groupIn(inner, key, start, end);
+    const g = inner.get(key) ?? this.newGroup(inner, key, start, end);
     try {
       g.acc = this.agg.add(value, g.acc);
     } catch (e) {
@@ -286,6 +301,13 @@ export class SlidingBatchWindows<IN, ACC> extends AlignedWindows<IN, ACC> {
     this.winCount = new Uint16Array(ctx.batch.n);
   }
 
+  addAll(cursor: RecordCursor<IN>): void {
+    for (let i = 0; i < this.batch.n; i++) {
+      const key = cursor.next(i);
+      if (key !== undefined) this.add(i, key, cursor.value as IN, cursor.time, cursor.watermark);
+    }
+  }
+
   add(i: number, key: string, value: IN, t: number, w: number): void {
     const batch = this.batch;
     const starts = this.starts;
@@ -299,7 +321,8 @@ export class SlidingBatchWindows<IN, ACC> extends AlignedWindows<IN, ACC> {
         (lateWindows ??= []).push({ start, end });
         continue;
       }
-      const g = this.groupIn(this.startingAt(start), key, start, end);
+      const inner = this.byStart.get(start) ?? this.startingAt(start);
+      const g = inner.get(key) ?? this.newGroup(inner, key, start, end);
       try {
         g.acc = this.agg.add(value, g.acc);
       } catch (e) {

@@ -12,10 +12,19 @@ import type { AggregateFunction } from './aggregate.ts';
 import type { Batch } from './batch.ts';
 import type { BatchGuard } from './guard.ts';
 import type { OperatorStore } from './operator-store.ts';
+import type { RecordCursor } from './record-cursor.ts';
 import type { RecordPipeline } from './record-pipeline.ts';
 
 /** One batch's windows of one kind. */
 export interface BatchWindows<IN> {
+  /**
+   * The per-record loop (Flink's `processElement`): every record of the
+   * batch through the cursor, then {@link add}. Each kind has its own copy
+   * of these few lines, so its call to `add` stays monomorphic in a process
+   * that runs several kinds (a shared loop measured 5-10% slower in the core
+   * bench, where every kind runs in one process).
+   */
+  addAll(cursor: RecordCursor<IN>): void;
   /**
    * Assigns record `i` (key, event, event time `t`), judged against the
    * watermark `w`, to its windows in this batch, or to the late output.

@@ -2,7 +2,7 @@
  * The window operator: one batch of one shard through the batch algorithm,
  * against the StateStore port. Each step is a room of its own:
  *
- *   read progress ─► per record, in position order:
+ *   read progress ─► per record, in position order (record-cursor.ts):
  *        │             guard.ts            skip if at or below the committed position
  *        │             record-pipeline.ts  decode ─► filter/map ─► key ─► event time (or a dead letter)
  *        │             judged-view.ts      the watermark the record is judged against
@@ -37,7 +37,7 @@ import type {
 import type { Clock } from '../ports/clock.ts';
 import type { StateStore } from '../ports/state-store.ts';
 import { TumblingBatchWindows, SlidingBatchWindows } from './aligned-windows.ts';
-import { Batch, RecordStatus } from './batch.ts';
+import { Batch } from './batch.ts';
 import type { BatchWindows, WindowsContext } from './batch-windows.ts';
 import { ProgressCommit } from './commit.ts';
 import { WindowFiring } from './firing.ts';
@@ -45,6 +45,7 @@ import { BatchGuard } from './guard.ts';
 import { LatenessView } from './judged-view.ts';
 import { OperatorStore } from './operator-store.ts';
 import type { WindowedOperatorDefinition } from './pipeline.ts';
+import { RecordCursor } from './record-cursor.ts';
 import { RecordPipeline } from './record-pipeline.ts';
 import { SessionBatchWindows } from './session-windows.ts';
 import { onBatchEnd, onTick } from './trigger.ts';
@@ -206,7 +207,7 @@ export class WindowOperator<IN, ACC, OUT> {
     const mode = sessions ? 'exact' : 'floor';
     const view = new LatenessView(progress, shardId, shard, now, def.time, guard, batch.n, mode);
     const windows = this.windowsOf(batch, guard);
-    this.assign(batch, guard, view, windows);
+    windows.addAll(new RecordCursor(batch, guard, this.pipeline, view));
 
     await windows.reclaimLate();
     const judged = await view.record(this.store, guard, batch.n, batch.late.length > 0, now);
@@ -239,34 +240,6 @@ export class WindowOperator<IN, ACC, OUT> {
       watermark: committed.watermark,
       stateWrites,
     };
-  }
-
-  /**
-   * The per-record loop (Flink's `processElement`): each record through the
-   * guard, the pipeline and the judged view into its windows.
-   */
-  private assign(
-    batch: Batch<IN>,
-    guard: BatchGuard,
-    view: LatenessView,
-    windows: BatchWindows<IN>,
-  ): void {
-    const pipeline = this.pipeline;
-    const status = batch.status;
-    for (let i = 0; i < batch.n; i++) {
-      if (!guard.admit(i)) {
-        status[i] = RecordStatus.SKIPPED;
-        continue;
-      }
-      const key = pipeline.accept(batch, i);
-      if (key === undefined) continue;
-      const t = pipeline.time;
-      // The watermark this record is judged against: what the operator knew
-      // before it (its own event time never makes it late).
-      const w = view.watermarkBefore(i);
-      view.observe(t);
-      windows.add(i, key, pipeline.value as IN, t, w);
-    }
   }
 
   /** This batch's windows, of the definition's kind. */

@@ -18,6 +18,7 @@ import type { BatchWindows, WindowsContext } from './batch-windows.ts';
 import type { BatchGuard } from './guard.ts';
 import { MergingWindowSet, type MergedSession } from './merging-window-set.ts';
 import type { OperatorStore } from './operator-store.ts';
+import type { RecordCursor } from './record-cursor.ts';
 import type { RecordPipeline } from './record-pipeline.ts';
 import { writeUntilApplied } from './state-writer.ts';
 import type { SessionWindows } from './window.ts';
@@ -49,6 +50,13 @@ export class SessionBatchWindows<IN, ACC> implements BatchWindows<IN> {
     this.lateness = ctx.allowedLateness;
     this.assigner = assigner;
     this.gap = assigner.gap;
+  }
+
+  addAll(cursor: RecordCursor<IN>): void {
+    for (let i = 0; i < this.batch.n; i++) {
+      const key = cursor.next(i);
+      if (key !== undefined) this.add(i, key, cursor.value as IN, cursor.time, cursor.watermark);
+    }
   }
 
   add(i: number, key: string, _value: IN, t: number, w: number): void {
