@@ -28,7 +28,6 @@ import type { AggregateFunction, WindowAssigner } from '../lib/core/index.ts';
 import { position, shardId } from '../lib/model/index.ts';
 import type {
   DecodedRecord,
-  OperatorProgress,
   Position,
   SourceRecord,
 } from '../lib/model/index.ts';
@@ -36,6 +35,7 @@ import { ManualClock } from '../lib/ports/index.ts';
 import type {
   OutboxAck,
   StateStore,
+  StoredProgress,
   WindowItem,
   WindowRef,
   WindowWrite,
@@ -135,8 +135,8 @@ const assigners: Record<string, WindowAssigner> = {
  * work and no firing: the ceiling the state machinery is measured against.
  */
 class DiscardingStateStore implements StateStore {
-  readProgress(): Promise<OperatorProgress> {
-    return Promise.resolve({ watermark: null, shards: [] });
+  readProgress(): Promise<StoredProgress> {
+    return Promise.resolve({ watermark: null, shards: [], generation: 0 });
   }
   writeShardProgress(): Promise<boolean> {
     return Promise.resolve(true);

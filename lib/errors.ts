@@ -148,6 +148,31 @@ export class ReplayGapError extends WeirError {
   }
 }
 
+/**
+ * A state call was made under a restore generation older than the store's:
+ * a restore ran since the caller read its progress (a batch or tick in
+ * flight during `weir restore`). Nothing of the call was applied. Retryable:
+ * the retried batch reads the new generation and is judged by the restored
+ * state (docs/recovery.md, "Restore generation and fencing").
+ */
+export class FencedError extends WeirError {
+  readonly operator: string;
+  /** The generation the caller read. */
+  readonly generation: number;
+  /** The generation the store holds (higher), when known. */
+  readonly storedGeneration: number | undefined;
+  constructor(operator: string, generation: number, storedGeneration: number | undefined) {
+    super(
+      `operator ${operator}: state call fenced: it was made under restore generation ${generation}, ` +
+        `the store holds ${storedGeneration ?? 'a higher one'}. A restore ran since this batch read its progress; ` +
+        'nothing of the call was applied. Retry the batch: it reads the new generation and is judged by the restored state.',
+    );
+    this.operator = operator;
+    this.generation = generation;
+    this.storedGeneration = storedGeneration;
+  }
+}
+
 /** A local emulator (embedded AWS) failed to start, answer or stop. */
 export class EmulatorError extends WeirError {
   readonly emulator: string;

@@ -82,6 +82,7 @@ export {
   CheckpointError,
   CheckpointProblem,
   ReplayGapError,
+  FencedError,
   EmulatorError,
   RecordTooLargeError,
 } from './errors.ts';

@@ -60,6 +60,11 @@ export class ProgressCommit {
     this.clock = clock;
   }
 
+  /** The same commit under another restore generation (the one an attempt read). */
+  at(store: OperatorStore): ProgressCommit {
+    return store === this.store ? this : new ProgressCommit(store, this.time, this.clock);
+  }
+
   /** Moves the shard's progress past the batch, then advances the operator watermark. */
   async commitBatch(c: BatchCommit): Promise<Committed> {
     const sp = c.shard;
@@ -100,7 +105,7 @@ export class ProgressCommit {
   async closeShard(shardId: ShardId): Promise<void> {
     const progress = await this.store.readProgress();
     const p = progress.shards.find((s) => s.shardId === shardId);
-    await this.store.writeShardProgress({
+    await this.store.at(progress.generation).writeShardProgress({
       shardId,
       committed: p?.committed ?? null,
       watermark: p?.watermark ?? null,

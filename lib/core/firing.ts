@@ -42,12 +42,20 @@ export class WindowFiring<IN, ACC, OUT> {
     agg: AggregateFunction<IN, ACC, OUT>,
     clock: Clock,
     pageSize: number,
+    ids: ResultIds = new ResultIds(store.operator),
   ) {
     this.store = store;
     this.agg = agg;
     this.clock = clock;
-    this.ids = new ResultIds(store.operator);
+    this.ids = ids;
     this.page = pageSize;
+  }
+
+  /** The same firing under another restore generation (the one an attempt read). */
+  at(store: OperatorStore): WindowFiring<IN, ACC, OUT> {
+    return store === this.store
+      ? this
+      : new WindowFiring(store, this.agg, this.clock, this.page, this.ids);
   }
 
   /** Carries out a trigger decision: the results fired (none for CONTINUE). */
@@ -97,6 +105,7 @@ export class WindowFiring<IN, ACC, OUT> {
         // Fired, not purged, even when already past its lateness: the purge
         // skips an item another shard updated in between.
         const outbox = {
+          generation: this.store.generation,
           version,
           value: toJsonValue(value),
           supersedes: item.supersedes,
@@ -168,13 +177,14 @@ export class WindowFiring<IN, ACC, OUT> {
 
   /** Clears the outbox entries of emitted results; returns how many were cleared. */
   async acknowledge(
-    results: readonly Pick<WindowResult<unknown>, 'key' | 'window' | 'version'>[],
+    results: readonly Pick<WindowResult<unknown>, 'key' | 'window' | 'generation' | 'version'>[],
   ): Promise<number> {
     if (results.length === 0) return 0;
     const acks = results.map((r) => ({
       key: r.key,
       start: r.window.start,
       end: r.window.end,
+      generation: r.generation ?? 0,
       version: r.version,
     }));
     const ok = await this.store.ackOutbox(acks);

@@ -156,9 +156,10 @@ export class WindowOperator<IN, ACC, OUT> {
   async tick(): Promise<TickOutcome<OUT>> {
     const now = this.clock.now();
     const progress = await this.store.readProgress();
+    const store = this.store.at(progress.generation);
     const candidate = watermarkCandidate(progress.shards, now, this.definition.time);
-    const w = await this.commit.advance(progress.watermark, candidate);
-    return { results: await this.firing.run(onTick(w)), watermark: w };
+    const w = await this.commit.at(store).advance(progress.watermark, candidate);
+    return { results: await this.firing.at(store).run(onTick(w)), watermark: w };
   }
 
   /**
@@ -166,18 +167,21 @@ export class WindowOperator<IN, ACC, OUT> {
    * at most `limit`. A runtime re-drives them to its sinks (idempotent by
    * version) and then calls {@link acknowledge}.
    */
-  pendingResults(limit = this.page): Promise<WindowResult<JsonValue>[]> {
-    return this.firing.pendingResults(limit);
+  async pendingResults(limit = this.page): Promise<WindowResult<JsonValue>[]> {
+    const progress = await this.store.readProgress();
+    return this.firing.at(this.store.at(progress.generation)).pendingResults(limit);
   }
 
   /**
    * Acknowledges that results reached the sinks: clears their outbox entries
    * unless a newer firing replaced them. Returns how many were cleared.
    */
-  acknowledge(
-    results: readonly Pick<WindowResult<unknown>, 'key' | 'window' | 'version'>[],
+  async acknowledge(
+    results: readonly Pick<WindowResult<unknown>, 'key' | 'window' | 'generation' | 'version'>[],
   ): Promise<number> {
-    return this.firing.acknowledge(results);
+    if (results.length === 0) return 0;
+    const progress = await this.store.readProgress();
+    return this.firing.at(this.store.at(progress.generation)).acknowledge(results);
   }
 
   /** Marks a shard closed and fully consumed (it stops holding back the watermark), then ticks. */
@@ -195,6 +199,8 @@ export class WindowOperator<IN, ACC, OUT> {
     const def = this.definition;
     const now = this.clock.now();
     const progress = await this.store.readProgress();
+    // Every call of the attempt is fenced by the generation it read (a restore raises it).
+    const store = this.store.at(progress.generation);
     const shard = progress.shards.find((p) => p.shardId === shardId);
     const sessions = def.assigner.kind === 'session';
     // A raw batch's decoded events are not kept: they die young instead of
@@ -206,17 +212,17 @@ export class WindowOperator<IN, ACC, OUT> {
     // Sessions judge every attempt of a range against exactly the view its first attempt recorded.
     const mode = sessions ? 'exact' : 'floor';
     const view = new LatenessView(progress, shardId, shard, now, def.time, guard, batch.n, mode);
-    const windows = this.windowsOf(batch, guard);
+    const windows = this.windowsOf(batch, guard, store);
     windows.addAll(new RecordCursor(batch, guard, this.pipeline, view));
 
     await windows.reclaimLate();
-    const judged = await view.record(this.store, guard, batch.n, batch.late.length > 0, now);
+    const judged = await view.record(store, guard, batch.n, batch.late.length > 0, now);
     const stateWrites = await windows.write();
     if (options.sideOutputs !== undefined && (batch.late.length > 0 || batch.dead.length > 0)) {
       await options.sideOutputs(batch.late, batch.dead);
     }
     const n = batch.n;
-    const committed = await this.commit.commitBatch({
+    const committed = await this.commit.at(store).commitBatch({
       shardId,
       progress,
       shard,
@@ -231,7 +237,7 @@ export class WindowOperator<IN, ACC, OUT> {
       retry: guard.firstLive > 0,
       lowestWrittenEnd: windows.lowestEnd(),
     });
-    const results = await this.firing.run(decision);
+    const results = await this.firing.at(store).run(decision);
     return {
       results,
       late: batch.late,
@@ -243,12 +249,12 @@ export class WindowOperator<IN, ACC, OUT> {
   }
 
   /** This batch's windows, of the definition's kind. */
-  private windowsOf(batch: Batch<IN>, guard: BatchGuard): BatchWindows<IN> {
+  private windowsOf(batch: Batch<IN>, guard: BatchGuard, store: OperatorStore): BatchWindows<IN> {
     const def = this.definition;
     const ctx: WindowsContext<IN, ACC> = {
       batch,
       guard,
-      store: this.store,
+      store,
       pipeline: this.pipeline,
       aggregate: def.aggregate,
       allowedLateness: def.allowedLateness,

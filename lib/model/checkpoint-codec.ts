@@ -67,11 +67,25 @@ export function encodeInProgress(s: CheckpointInProgress): string {
           ...(g.settledKey === undefined ? {} : { settledKey: g.settledKey }),
         })),
         parts: s.parts.map(partJson),
+        ...(s.restoreGeneration === undefined ? {} : { restoreGeneration: s.restoreGeneration }),
       },
       null,
       2,
     ) + '\n'
   );
+}
+
+/** The optional `restoreGeneration` of a manifest or in-progress document: a non-negative integer. */
+function restoreGenerationOf(r: Fields): number | undefined {
+  const generation = r.optional('restoreGeneration');
+  if (generation === undefined) return undefined;
+  if (typeof generation !== 'number' || !Number.isSafeInteger(generation) || generation < 0)
+    throw new TypeError('restoreGeneration is not a non-negative integer');
+  return generation;
+}
+
+function optionalGeneration(g: number | undefined): { restoreGeneration?: number } {
+  return g === undefined ? {} : { restoreGeneration: g };
 }
 
 /** Where a document comes from, for error messages. */
@@ -90,12 +104,7 @@ export interface CheckpointDocumentSource {
  */
 export function decodeManifest(text: string, source: CheckpointDocumentSource): CheckpointManifest {
   return decodeDocument(text, source, (r) => {
-    const generation = r.optional('restoreGeneration');
-    if (
-      generation !== undefined &&
-      (!Number.isSafeInteger(generation) || (generation as number) < 0)
-    )
-      throw new TypeError('restoreGeneration is not a non-negative integer');
+    const generation = restoreGenerationOf(r);
     return {
       format: CHECKPOINT_FORMAT,
       operator: r.string('operator'),
@@ -109,7 +118,7 @@ export function decodeManifest(text: string, source: CheckpointDocumentSource): 
       items: r.number('items'),
       bytes: r.number('bytes'),
       parts: r.list('parts').map((p, i) => partOf(p, `parts[${i}]`)),
-      ...(generation === undefined ? {} : { restoreGeneration: generation as number }),
+      ...optionalGeneration(generation),
     };
   });
 }
@@ -125,6 +134,7 @@ export function decodeInProgress(
     streamArn: r.string('streamArn'),
     id: r.string('id'),
     previousId: r.stringOrNull('previousId'),
+    ...optionalGeneration(restoreGenerationOf(r)),
     startedAt: r.number('startedAt'),
     updatedAt: r.number('updatedAt'),
     calls: r.number('calls'),

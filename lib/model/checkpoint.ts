@@ -61,9 +61,9 @@ export interface CheckpointManifest {
   /** In index order. */
   readonly parts: readonly CheckpointPart[];
   /**
-   * Reserved for the restore generation (fencing of batches in flight during
-   * a restore), which a later version adds; format 1 readers accept a
-   * non-negative integer here and carry it through unchanged.
+   * The operator's restore generation when the positions were captured
+   * (docs/recovery.md, "Restore generation and fencing"); absent means 0.
+   * Informational for a restore, which always raises the store's generation.
    */
   readonly restoreGeneration?: number | undefined;
 }
@@ -99,6 +99,8 @@ export interface CheckpointInProgress {
   /** Calls that worked on this checkpoint so far (1 for the first). */
   readonly calls: number;
   readonly progress: OperatorProgress;
+  /** The restore generation read with the progress (absent: 0); the scan reads under it. */
+  readonly restoreGeneration?: number | undefined;
   readonly totalSegments: number;
   readonly segments: readonly CheckpointSegmentState[];
   readonly parts: readonly CheckpointPart[];

@@ -38,7 +38,11 @@ export interface DecodedRecord<T> {
  * `id` is deterministic: sinks use it to write idempotently.
  */
 export interface WindowResult<OUT = JsonValue> {
-  /** `<operator>/<key>/<start>-<end>/v<version>` (operator and key URI-encoded); see `resultId`. */
+  /**
+   * `<operator>/<key>/<start>-<end>/v<version>` in generation 0, and
+   * `<operator>/<key>/<start>-<end>/g<generation>v<version>` after a restore
+   * (operator and key URI-encoded); see `resultId`.
+   */
   readonly id: string;
   /** The operator (pipeline) name. */
   readonly operator: string;
@@ -49,6 +53,13 @@ export interface WindowResult<OUT = JsonValue> {
   readonly value: OUT;
   /** 1 on the first firing, +1 for every re-firing after late updates. */
   readonly version: number;
+  /**
+   * The restore generation the window fired in; absent means 0. Results are
+   * ordered by (generation, version): a window re-fired after a restore
+   * carries a higher generation and replaces the earlier result in every
+   * sink, whatever its version (docs/recovery.md "Corrections").
+   */
+  readonly generation?: number;
   /** Processing time the result was emitted to the sinks (epoch ms); informational, not part of the id. */
   readonly firedAt?: number;
   /**
@@ -75,6 +86,9 @@ export function emittedResult<OUT>(result: WindowResult<OUT>, firedAt: number): 
     window: { start: result.window.start, end: result.window.end },
     value: toJsonValue(result.value),
     version: result.version,
+    ...(result.generation !== undefined && result.generation > 0
+      ? { generation: result.generation }
+      : {}),
     firedAt,
     ...(supersedes !== undefined && supersedes.length > 0
       ? { supersedes: supersedes.map((w) => ({ start: w.start, end: w.end })) }

@@ -18,7 +18,9 @@ export type {
   WindowWrite,
 } from './state-store.ts';
 export type {
+  RestorableStateStore,
   ScannableStateStore,
+  StoredProgress,
   WindowScanPage,
   WindowScanRequest,
   WindowScanner,

@@ -22,6 +22,19 @@
  *
  * Every write is conditional on the item's `revision` (or on its absence),
  * so a lost race surfaces as `false` and the engine re-reads and retries.
+ *
+ * Restore generation (fencing, docs/recovery.md "Restore generation and
+ * fencing"): the operator's control state holds a generation, 0 until the
+ * first restore. {@link StateStore.readProgress} returns it; every other
+ * call takes the generation its caller read, and:
+ *
+ * - a store that holds a HIGHER generation refuses the call with
+ *   `FencedError` (a restore ran since the caller read its progress),
+ *   or, for a write whose target the restore never wrote, stores it at the
+ *   caller's generation, which every reader of the higher one treats as
+ *   absent: nothing of a fenced caller is ever visible to the restored state;
+ * - items, progress and the watermark stored under a LOWER generation are
+ *   absent to the caller.
  */
 import type { JsonValue } from '../model/json.ts';
 import type { OperatorProgress, ShardProgress } from '../model/progress.ts';
@@ -66,6 +79,13 @@ export interface WindowItem extends WindowRef {
 
 /** A fired result awaiting emission. */
 export interface OutboxEntry {
+  /**
+   * The restore generation it was fired in: results are ordered by
+   * (generation, version), so a window re-fired after a restore replaces
+   * the earlier result in every sink (docs/recovery.md "Corrections").
+   * 0 before the first restore (stores read a missing value as 0).
+   */
+  readonly generation: number;
   /** Equals the item's `firedVersion` when it was fired. */
   readonly version: number;
   /** The aggregate's result (JSON, as sinks store it). */
@@ -75,9 +95,17 @@ export interface OutboxEntry {
   readonly firedAt: number;
 }
 
-/** Acknowledges that a fired version reached the sinks. */
+/** Acknowledges that a fired (generation, version) reached the sinks. */
 export interface OutboxAck extends WindowRef {
+  /** The outbox entry's generation (not the caller's: a restored entry keeps its own). */
+  readonly generation: number;
   readonly version: number;
+}
+
+/** {@link OperatorProgress} as a store holds it: with the restore generation. */
+export interface StoredProgress extends OperatorProgress {
+  /** The operator's restore generation: 0 until the first restore, raised by each restore. */
+  readonly generation: number;
 }
 
 /** One conditional write. */
@@ -96,8 +124,11 @@ export type WindowWrite =
 
 /** Keyed window state and shard progress of window operators. */
 export interface StateStore {
-  /** Reads every shard's progress and the operator watermark. */
-  readProgress(operator: string): Promise<OperatorProgress>;
+  /**
+   * Reads every shard's progress, the operator watermark and the restore
+   * generation (progress of a lower generation is absent).
+   */
+  readProgress(operator: string): Promise<StoredProgress>;
   /**
    * Writes a shard's progress. Conditional: never moves `committed` or
    * `watermark` backwards (returns `false` and changes nothing if it would;
@@ -105,38 +136,71 @@ export interface StateStore {
    * view is never replaced by a lower one or dropped by a writer that read
    * the progress before the view was written: the store keeps
    * `keptJudgedView` of the stored view and the written progress.
+   * Fenced by `generation` (`FencedError`).
    */
-  writeShardProgress(operator: string, progress: ShardProgress): Promise<boolean>;
-  /** Raises the operator watermark to at least `watermark`; returns the stored value (monotonic). */
-  advanceWatermark(operator: string, watermark: number): Promise<number>;
+  writeShardProgress(
+    operator: string,
+    progress: ShardProgress,
+    generation: number,
+  ): Promise<boolean>;
+  /**
+   * Raises the operator watermark to at least `watermark`; returns the
+   * stored value (monotonic). Fenced by `generation` (`FencedError`).
+   */
+  advanceWatermark(operator: string, watermark: number, generation: number): Promise<number>;
   /** Reads window items (tombstones included), in the order of `refs`. */
   getWindows(
     operator: string,
     refs: readonly WindowRef[],
+    generation: number,
   ): Promise<readonly (WindowItem | undefined)[]>;
   /** Every window item of each key (open sessions and tombstones), for session merging. */
   listKeyWindows(
     operator: string,
     keys: readonly string[],
+    generation: number,
   ): Promise<ReadonlyMap<string, readonly WindowItem[]>>;
   /**
-   * Applies groups of conditional writes. Each group is atomic (all its
-   * conditions hold and all writes apply, or nothing applies); groups are
-   * independent. Returns one flag per group.
+   * Applies groups of conditional writes under `generation`. Each group is
+   * atomic (all its conditions hold and all writes apply, or nothing
+   * applies); groups are independent. Returns one flag per group. An item
+   * of a lower generation counts as absent (`expectedRevision: null`
+   * replaces it); one of a higher generation fences the call
+   * (`FencedError`).
    */
-  write(operator: string, groups: readonly (readonly WindowWrite[])[]): Promise<readonly boolean[]>;
+  write(
+    operator: string,
+    groups: readonly (readonly WindowWrite[])[],
+    generation: number,
+  ): Promise<readonly boolean[]>;
   /** Open items with `pending` and `end - 1 <= watermark`, at most `limit`. */
-  listDue(operator: string, watermark: number, limit: number): Promise<readonly WindowItem[]>;
+  listDue(
+    operator: string,
+    watermark: number,
+    limit: number,
+    generation: number,
+  ): Promise<readonly WindowItem[]>;
   /** Open (not purged) items with `cleanupAt < watermark`, at most `limit`. */
-  listExpired(operator: string, watermark: number, limit: number): Promise<readonly WindowItem[]>;
+  listExpired(
+    operator: string,
+    watermark: number,
+    limit: number,
+    generation: number,
+  ): Promise<readonly WindowItem[]>;
   /** Items (open or tombstones) whose outbox holds a result not yet acknowledged, at most `limit`. */
-  listOutbox(operator: string, limit: number): Promise<readonly WindowItem[]>;
+  listOutbox(operator: string, limit: number, generation: number): Promise<readonly WindowItem[]>;
   /**
-   * Clears each item's outbox if it still holds `version` (a newer firing
-   * keeps its own), incrementing the item's revision. One flag per ack:
-   * `false` when the outbox no longer holds that version.
+   * Clears each item's outbox if it still holds the ack's (generation,
+   * version) (a newer firing keeps its own) and the item is of
+   * `generation`, incrementing the item's revision. One flag per ack:
+   * `false` when the outbox no longer holds that result or a restore
+   * replaced the item.
    */
-  ackOutbox(operator: string, acks: readonly OutboxAck[]): Promise<readonly boolean[]>;
+  ackOutbox(
+    operator: string,
+    acks: readonly OutboxAck[],
+    generation: number,
+  ): Promise<readonly boolean[]>;
 }
 
 /** Which slice of an operator's window items one {@link WindowScanner.scanWindows} call reads. */
@@ -149,6 +213,12 @@ export interface WindowScanRequest {
   readonly cursor: string | null;
   /** Most items (DynamoDB: items evaluated) one page reads; at least 1. */
   readonly limit: number;
+  /**
+   * The restore generation the scan reads (from the progress read before
+   * it): items of a lower one are skipped, a higher one fences the scan
+   * (`FencedError`). @default the items of every generation
+   */
+  readonly generation?: number | undefined;
 }
 
 /** One page of a segment. */
@@ -181,3 +251,35 @@ export interface WindowScanner {
 
 /** A state store that checkpoints can scan. */
 export interface ScannableStateStore extends StateStore, WindowScanner {}
+
+/**
+ * The store operations of a restore (lib/core/checkpoint/restore-state.ts
+ * orchestrates them): raise the generation, which fences every caller that
+ * read the old one, then replace the operator's state under it.
+ */
+export interface RestorableStateStore extends StateStore {
+  /**
+   * Raises the operator's restore generation by one and returns it. From
+   * then on every call with a lower generation is fenced.
+   */
+  raiseGeneration(operator: string): Promise<number>;
+  /**
+   * Deletes every window item and shard progress item of the operator
+   * stored under a generation below `generation`, and sets the operator
+   * watermark to `null`; returns how many items it deleted. Fenced by
+   * `generation`.
+   */
+  clearState(operator: string, generation: number): Promise<number>;
+  /**
+   * Stores window items (a checkpoint's) under `generation`, replacing any
+   * item of a lower generation with the same bounds. Fenced by `generation`.
+   */
+  loadWindows(operator: string, items: readonly WindowItem[], generation: number): Promise<void>;
+  /**
+   * Sets every shard's progress and the operator watermark to `progress`
+   * (a checkpoint's positions) under `generation`, unconditionally on the
+   * stored values (a restore moves progress backwards on purpose). Fenced
+   * by `generation`.
+   */
+  resetProgress(operator: string, progress: OperatorProgress, generation: number): Promise<void>;
+}

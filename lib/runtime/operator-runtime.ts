@@ -18,17 +18,16 @@
  */
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { createWindowOperator, type WindowOperator } from '../core/operator.ts';
-import { ConfigError, WeirError, describeError } from '../errors.ts';
+import { ConfigError, FencedError, WeirError, describeError } from '../errors.ts';
 import type { WindowedOperatorDefinition } from '../core/pipeline.ts';
 import { decodeOffset, type ShardId } from '../model/position.ts';
-import type { OperatorProgress } from '../model/progress.ts';
 import { emittedResult, lateRecordsPerWindow } from '../model/records.ts';
 import type { BatchCounts, DeadLetter, LateRecord, WindowResult } from '../model/records.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { DeadLetterOutput } from '../ports/dead-letter-output.ts';
 import type { ShardDirectory, ShardInfo } from '../ports/shard-directory.ts';
 import type { Sink } from '../ports/sink.ts';
-import type { StateStore } from '../ports/state-store.ts';
+import type { StateStore, StoredProgress } from '../ports/state-store.ts';
 import { shardBatchesFromEvent, type ShardBatch } from './lambda/event-records.ts';
 import { AccessDeniedError, isAuthorizationError, type RefusedCall } from './authorization.ts';
 
@@ -59,7 +58,7 @@ export interface OperatorRuntimeOptions<IN, ACC, OUT> {
 interface ShardView {
   readonly dir: ShardDirectory;
   readonly shards: readonly ShardInfo[];
-  readonly progress: OperatorProgress;
+  readonly progress: StoredProgress;
 }
 
 /** Totals of one handled event, logged and returned for tests. */
@@ -125,10 +124,13 @@ export class OperatorRuntime<IN, ACC, OUT> {
         const refused = this.shardsRegistered ? [] : await this.tryRegisterShards();
         reports.push(await this.handleShardBatch(batch, refused.length));
       } catch (err) {
+        // A batch fenced by a restore is retried like any failed batch: the retry
+        // reads the new generation and the restored positions judge its records.
+        const fenced = err instanceof FencedError;
         const resumeAt = await this.lowestUnapplied(batch);
         this.log({
-          level: 'ERROR',
-          msg: 'batch failed',
+          level: fenced ? 'WARN' : 'ERROR',
+          msg: fenced ? 'batch fenced by a restore' : 'batch failed',
           operator: this.name,
           shardId: batch.shardId,
           resumeAt,
@@ -227,13 +229,11 @@ export class OperatorRuntime<IN, ACC, OUT> {
       if (s.closed || known.has(s.shardId)) continue;
       // Conditional: never moves progress a batch wrote in the meantime backwards.
       if (
-        await this.options.store.writeShardProgress(this.name, {
-          shardId: s.shardId,
-          committed: null,
-          watermark: null,
-          lastActivity: now,
-          closed: false,
-        })
+        await this.options.store.writeShardProgress(
+          this.name,
+          { shardId: s.shardId, committed: null, watermark: null, lastActivity: now, closed: false },
+          progress.generation,
+        )
       )
         registered.push(s.shardId);
     }
@@ -304,7 +304,11 @@ export class OperatorRuntime<IN, ACC, OUT> {
         continue;
       }
       if (backlogged)
-        await this.options.store.writeShardProgress(this.name, { ...p, lastActivity: now });
+        await this.options.store.writeShardProgress(
+          this.name,
+          { ...p, lastActivity: now },
+          progress.generation,
+        );
     }
   }
 

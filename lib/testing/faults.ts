@@ -27,10 +27,11 @@ import type { DeadLetter } from '../model/records.ts';
 import type { DeadLetterOutput } from '../ports/dead-letter-output.ts';
 import type { ShardDirectory, ShardInfo } from '../ports/shard-directory.ts';
 import type { Sink, SinkWriteReport } from '../ports/sink.ts';
-import type { OperatorProgress, ShardProgress } from '../model/progress.ts';
+import type { ShardProgress } from '../model/progress.ts';
 import type {
   OutboxAck,
   StateStore,
+  StoredProgress,
   WindowItem,
   WindowRef,
   WindowWrite,
@@ -174,32 +175,35 @@ export function faultyStateStore(inner: StateStore, plan: FaultPlan, name = 'sto
   const m = (method: string): string => `${name}.${method}`;
   return {
     readProgress: (op) => guarded(plan, m('readProgress'), 1, () => inner.readProgress(op)),
-    writeShardProgress: (op, p) =>
-      guarded(plan, m('writeShardProgress'), 1, () => inner.writeShardProgress(op, p)),
-    advanceWatermark: (op, w) =>
-      guarded(plan, m('advanceWatermark'), 1, () => inner.advanceWatermark(op, w)),
-    getWindows: (op, refs) => guarded(plan, m('getWindows'), 1, () => inner.getWindows(op, refs)),
-    listKeyWindows: (op, keys) =>
-      guarded(plan, m('listKeyWindows'), 1, () => inner.listKeyWindows(op, keys)),
-    write: (op, groups) =>
+    writeShardProgress: (op, p, g) =>
+      guarded(plan, m('writeShardProgress'), 1, () => inner.writeShardProgress(op, p, g)),
+    advanceWatermark: (op, w, g) =>
+      guarded(plan, m('advanceWatermark'), 1, () => inner.advanceWatermark(op, w, g)),
+    getWindows: (op, refs, g) =>
+      guarded(plan, m('getWindows'), 1, () => inner.getWindows(op, refs, g)),
+    listKeyWindows: (op, keys, g) =>
+      guarded(plan, m('listKeyWindows'), 1, () => inner.listKeyWindows(op, keys, g)),
+    write: (op, groups, g) =>
       guarded(
         plan,
         m('write'),
         groups.length,
-        () => inner.write(op, groups),
-        (k) => inner.write(op, groups.slice(0, k)),
+        () => inner.write(op, groups, g),
+        (k) => inner.write(op, groups.slice(0, k), g),
       ),
-    listDue: (op, w, limit) => guarded(plan, m('listDue'), 1, () => inner.listDue(op, w, limit)),
-    listExpired: (op, w, limit) =>
-      guarded(plan, m('listExpired'), 1, () => inner.listExpired(op, w, limit)),
-    listOutbox: (op, limit) => guarded(plan, m('listOutbox'), 1, () => inner.listOutbox(op, limit)),
-    ackOutbox: (op, acks) =>
+    listDue: (op, w, limit, g) =>
+      guarded(plan, m('listDue'), 1, () => inner.listDue(op, w, limit, g)),
+    listExpired: (op, w, limit, g) =>
+      guarded(plan, m('listExpired'), 1, () => inner.listExpired(op, w, limit, g)),
+    listOutbox: (op, limit, g) =>
+      guarded(plan, m('listOutbox'), 1, () => inner.listOutbox(op, limit, g)),
+    ackOutbox: (op, acks, g) =>
       guarded(
         plan,
         m('ackOutbox'),
         acks.length,
-        () => inner.ackOutbox(op, acks),
-        (k) => inner.ackOutbox(op, acks.slice(0, k)),
+        () => inner.ackOutbox(op, acks, g),
+        (k) => inner.ackOutbox(op, acks.slice(0, k), g),
       ),
   };
 }
@@ -300,66 +304,87 @@ export class CrashingStateStore implements StateStore {
     this.#crashOnProgress = undefined;
   }
 
-  readProgress(operator: string): Promise<OperatorProgress> {
+  readProgress(operator: string): Promise<StoredProgress> {
     return this.inner.readProgress(operator);
   }
 
-  writeShardProgress(operator: string, progress: ShardProgress): Promise<boolean> {
+  writeShardProgress(
+    operator: string,
+    progress: ShardProgress,
+    generation: number,
+  ): Promise<boolean> {
     if (this.#crashOnProgress !== undefined && this.#crashOnProgress-- === 0) {
       this.#crashOnProgress = undefined;
       return Promise.reject(new InjectedCrashError('injected crash before the progress write'));
     }
-    return this.inner.writeShardProgress(operator, progress);
+    return this.inner.writeShardProgress(operator, progress, generation);
   }
 
-  advanceWatermark(operator: string, watermark: number): Promise<number> {
-    return this.inner.advanceWatermark(operator, watermark);
+  advanceWatermark(operator: string, watermark: number, generation: number): Promise<number> {
+    return this.inner.advanceWatermark(operator, watermark, generation);
   }
 
   getWindows(
     operator: string,
     refs: readonly WindowRef[],
+    generation: number,
   ): Promise<readonly (WindowItem | undefined)[]> {
-    return this.inner.getWindows(operator, refs);
+    return this.inner.getWindows(operator, refs, generation);
   }
 
   listKeyWindows(
     operator: string,
     keys: readonly string[],
+    generation: number,
   ): Promise<ReadonlyMap<string, readonly WindowItem[]>> {
-    return this.inner.listKeyWindows(operator, keys);
+    return this.inner.listKeyWindows(operator, keys, generation);
   }
 
   write(
     operator: string,
     groups: readonly (readonly WindowWrite[])[],
+    generation: number,
   ): Promise<readonly boolean[]> {
     const after = this.#crashAfterGroups;
     if (
       after === undefined ||
       !groups.some((g) => g.some((w) => w.kind === 'put' && w.item.pending))
     )
-      return this.inner.write(operator, groups);
+      return this.inner.write(operator, groups, generation);
     this.#crashAfterGroups = undefined;
-    if (after >= groups.length) return this.inner.write(operator, groups);
-    return this.inner.write(operator, groups.slice(0, Math.max(0, after))).then(() => {
+    if (after >= groups.length) return this.inner.write(operator, groups, generation);
+    return this.inner.write(operator, groups.slice(0, Math.max(0, after)), generation).then(() => {
       throw new InjectedCrashError('injected crash in the middle of a state write');
     });
   }
 
-  listDue(operator: string, watermark: number, limit: number): Promise<readonly WindowItem[]> {
-    return this.inner.listDue(operator, watermark, limit);
+  listDue(
+    operator: string,
+    watermark: number,
+    limit: number,
+    generation: number,
+  ): Promise<readonly WindowItem[]> {
+    return this.inner.listDue(operator, watermark, limit, generation);
   }
 
-  listExpired(operator: string, watermark: number, limit: number): Promise<readonly WindowItem[]> {
-    return this.inner.listExpired(operator, watermark, limit);
+  listExpired(
+    operator: string,
+    watermark: number,
+    limit: number,
+    generation: number,
+  ): Promise<readonly WindowItem[]> {
+    return this.inner.listExpired(operator, watermark, limit, generation);
   }
 
-  listOutbox(operator: string, limit: number): Promise<readonly WindowItem[]> {
-    return this.inner.listOutbox(operator, limit);
+  listOutbox(operator: string, limit: number, generation: number): Promise<readonly WindowItem[]> {
+    return this.inner.listOutbox(operator, limit, generation);
   }
 
-  ackOutbox(operator: string, acks: readonly OutboxAck[]): Promise<readonly boolean[]> {
-    return this.inner.ackOutbox(operator, acks);
+  ackOutbox(
+    operator: string,
+    acks: readonly OutboxAck[],
+    generation: number,
+  ): Promise<readonly boolean[]> {
+    return this.inner.ackOutbox(operator, acks, generation);
   }
 }

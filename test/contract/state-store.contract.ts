@@ -6,7 +6,16 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../lib/errors.ts';
 import { shardId as toShardId } from '../../lib/model/position.ts';
-import type { ScannableStateStore, WindowItem, WindowWrite } from '../../lib/ports/state-store.ts';
+import { FencedError } from '../../lib/errors.ts';
+import type {
+  RestorableStateStore,
+  ScannableStateStore,
+  WindowItem,
+  WindowWrite,
+} from '../../lib/ports/state-store.ts';
+
+/** What the contract runs against: a store that checkpoints can scan and restores can replace. */
+export type ContractStateStore = ScannableStateStore & RestorableStateStore;
 
 let operatorCounter = 0;
 /** A fresh operator name per test (no '#': it separates operator and key). */
@@ -55,10 +64,10 @@ function refs(items: readonly WindowItem[]): string[] {
  */
 export function describeStateStoreContract(
   name: string,
-  makeStore: () => ScannableStateStore | Promise<ScannableStateStore>,
+  makeStore: () => ContractStateStore | Promise<ContractStateStore>,
 ): void {
   describe(`StateStore contract: ${name}`, () => {
-    const setup = async (): Promise<{ store: ScannableStateStore; op: string }> => ({
+    const setup = async (): Promise<{ store: ContractStateStore; op: string }> => ({
       store: await makeStore(),
       op: freshOperator(),
     });
@@ -66,7 +75,11 @@ export function describeStateStoreContract(
     describe('progress and watermark', () => {
       it('GIVEN a new operator WHEN progress is read THEN there is no watermark and no shard', async () => {
         const { store, op } = await setup();
-        expect(await store.readProgress(op)).toEqual({ watermark: null, shards: [] });
+        expect(await store.readProgress(op)).toEqual({
+          watermark: null,
+          shards: [],
+          generation: 0,
+        });
       });
 
       it('GIVEN shard progress WHEN written forwards, equal or backwards THEN only regressions are refused', async () => {
@@ -78,36 +91,44 @@ export function describeStateStoreContract(
           lastActivity: 5,
           closed: false,
         };
-        expect(await store.writeShardProgress(op, p)).toBe(true);
-        expect(await store.writeShardProgress(op, { ...p, lastActivity: 6 })).toBe(true);
+        expect(await store.writeShardProgress(op, p, 0)).toBe(true);
+        expect(await store.writeShardProgress(op, { ...p, lastActivity: 6 }, 0)).toBe(true);
         expect(
-          await store.writeShardProgress(op, {
-            ...p,
-            committed: OFFSET_2,
-            watermark: 2000,
-            lastActivity: 7,
-          }),
+          await store.writeShardProgress(
+            op,
+            {
+              ...p,
+              committed: OFFSET_2,
+              watermark: 2000,
+              lastActivity: 7,
+            },
+            0,
+          ),
         ).toBe(true);
         expect(
-          await store.writeShardProgress(op, { ...p, committed: OFFSET_1, watermark: 3000 }),
+          await store.writeShardProgress(op, { ...p, committed: OFFSET_1, watermark: 3000 }, 0),
         ).toBe(false);
         expect(
-          await store.writeShardProgress(op, { ...p, committed: OFFSET_2, watermark: 1999 }),
-        ).toBe(false);
-        expect(await store.writeShardProgress(op, { ...p, committed: null, watermark: 3000 })).toBe(
-          false,
-        );
-        expect(
-          await store.writeShardProgress(op, { ...p, committed: OFFSET_2, watermark: null }),
+          await store.writeShardProgress(op, { ...p, committed: OFFSET_2, watermark: 1999 }, 0),
         ).toBe(false);
         expect(
-          await store.writeShardProgress(op, {
-            ...p,
-            committed: OFFSET_BIG,
-            watermark: 2000,
-            lastActivity: 8,
-            closed: true,
-          }),
+          await store.writeShardProgress(op, { ...p, committed: null, watermark: 3000 }, 0),
+        ).toBe(false);
+        expect(
+          await store.writeShardProgress(op, { ...p, committed: OFFSET_2, watermark: null }, 0),
+        ).toBe(false);
+        expect(
+          await store.writeShardProgress(
+            op,
+            {
+              ...p,
+              committed: OFFSET_BIG,
+              watermark: 2000,
+              lastActivity: 8,
+              closed: true,
+            },
+            0,
+          ),
         ).toBe(true);
         const read = await store.readProgress(op);
         expect(read.shards).toEqual([
@@ -130,10 +151,14 @@ export function describeStateStoreContract(
           lastActivity: 1,
           closed: false,
         };
-        expect(await store.writeShardProgress(op, p)).toBe(true);
-        expect(await store.writeShardProgress(op, p)).toBe(true);
+        expect(await store.writeShardProgress(op, p, 0)).toBe(true);
+        expect(await store.writeShardProgress(op, p, 0)).toBe(true);
         expect(
-          await store.writeShardProgress(op, { ...p, shardId: toShardId('s-2'), watermark: -5000 }),
+          await store.writeShardProgress(
+            op,
+            { ...p, shardId: toShardId('s-2'), watermark: -5000 },
+            0,
+          ),
         ).toBe(true);
         let read = await store.readProgress(op);
         expect(read.shards.slice().sort((a, b) => a.shardId.localeCompare(b.shardId))).toEqual([
@@ -141,7 +166,7 @@ export function describeStateStoreContract(
           { ...p, shardId: toShardId('s-2'), watermark: -5000 },
         ]);
         expect(
-          await store.writeShardProgress(op, { ...p, committed: OFFSET_1, watermark: -10 }),
+          await store.writeShardProgress(op, { ...p, committed: OFFSET_1, watermark: -10 }, 0),
         ).toBe(true);
         read = await store.readProgress(op);
         expect(read.shards.find((s) => s.shardId === 's-1')).toEqual({
@@ -162,7 +187,7 @@ export function describeStateStoreContract(
         };
         for (const [shardId, judged] of Object.entries(views)) {
           expect(
-            await store.writeShardProgress(op, { ...p, shardId: toShardId(shardId), judged }),
+            await store.writeShardProgress(op, { ...p, shardId: toShardId(shardId), judged }, 0),
           ).toBe(true);
         }
         const read = [...(await store.readProgress(op)).shards].sort((a, b) =>
@@ -188,47 +213,63 @@ export function describeStateStoreContract(
         };
         const view = { upTo: OFFSET_2, published: 100, others: 50 };
         const viewOf = async () => (await store.readProgress(op)).shards[0]?.judged;
-        expect(await store.writeShardProgress(op, { ...p, judged: view })).toBe(true);
+        expect(await store.writeShardProgress(op, { ...p, judged: view }, 0)).toBe(true);
         // A writer that read the progress before the view was written (the ticker's backlog refresh).
-        expect(await store.writeShardProgress(op, { ...p, lastActivity: 9 })).toBe(true);
+        expect(await store.writeShardProgress(op, { ...p, lastActivity: 9 }, 0)).toBe(true);
         expect((await store.readProgress(op)).shards).toEqual([
           { ...p, lastActivity: 9, judged: view },
         ]);
         // A lower view raises only what it has higher.
         expect(
-          await store.writeShardProgress(op, {
-            ...p,
-            judged: { upTo: OFFSET_1, published: 200, others: -Infinity },
-          }),
+          await store.writeShardProgress(
+            op,
+            {
+              ...p,
+              judged: { upTo: OFFSET_1, published: 200, others: -Infinity },
+            },
+            0,
+          ),
         ).toBe(true);
         expect(await viewOf()).toEqual({ upTo: OFFSET_2, published: 200, others: 50 });
         expect(
-          await store.writeShardProgress(op, {
-            ...p,
-            judged: { upTo: OFFSET_1, published: 0, others: Infinity },
-          }),
+          await store.writeShardProgress(
+            op,
+            {
+              ...p,
+              judged: { upTo: OFFSET_1, published: 0, others: Infinity },
+            },
+            0,
+          ),
         ).toBe(true);
         expect(await viewOf()).toEqual({ upTo: OFFSET_2, published: 200, others: Infinity });
         // A commit below upTo (a bisected retry) keeps it; a regression changes nothing.
         expect(
-          await store.writeShardProgress(op, { ...p, committed: OFFSET_1, watermark: 7 }),
+          await store.writeShardProgress(op, { ...p, committed: OFFSET_1, watermark: 7 }, 0),
         ).toBe(true);
         expect(await viewOf()).toEqual({ upTo: OFFSET_2, published: 200, others: Infinity });
         expect(
-          await store.writeShardProgress(op, {
-            ...p,
-            judged: { upTo: OFFSET_BIG, published: 999, others: 999 },
-          }),
+          await store.writeShardProgress(
+            op,
+            {
+              ...p,
+              judged: { upTo: OFFSET_BIG, published: 999, others: 999 },
+            },
+            0,
+          ),
         ).toBe(false);
         expect(await viewOf()).toEqual({ upTo: OFFSET_2, published: 200, others: Infinity });
         // A commit at upTo drops it, whatever view the writer carried.
         expect(
-          await store.writeShardProgress(op, {
-            ...p,
-            committed: OFFSET_2,
-            watermark: 8,
-            judged: { upTo: OFFSET_1, published: 1, others: 1 },
-          }),
+          await store.writeShardProgress(
+            op,
+            {
+              ...p,
+              committed: OFFSET_2,
+              watermark: 8,
+              judged: { upTo: OFFSET_1, published: 1, others: 1 },
+            },
+            0,
+          ),
         ).toBe(true);
         expect((await store.readProgress(op)).shards).toEqual([
           { ...p, committed: OFFSET_2, watermark: 8 },
@@ -236,38 +277,50 @@ export function describeStateStoreContract(
         // And a view above the commit starts afresh.
         const next = { upTo: OFFSET_BIG, published: -Infinity, others: -Infinity };
         expect(
-          await store.writeShardProgress(op, {
-            ...p,
-            committed: OFFSET_2,
-            watermark: 8,
-            judged: next,
-          }),
+          await store.writeShardProgress(
+            op,
+            {
+              ...p,
+              committed: OFFSET_2,
+              watermark: 8,
+              judged: next,
+            },
+            0,
+          ),
         ).toBe(true);
         expect(await viewOf()).toEqual(next);
       });
 
       it('GIVEN a watermark WHEN advanced up and down THEN it never decreases and the stored value is returned', async () => {
         const { store, op } = await setup();
-        expect(await store.advanceWatermark(op, -60_000)).toBe(-60_000);
-        expect(await store.advanceWatermark(op, 1000)).toBe(1000);
-        expect(await store.advanceWatermark(op, 500)).toBe(1000);
-        expect(await store.advanceWatermark(op, 1000)).toBe(1000);
-        expect(await store.advanceWatermark(op, 1_700_000_000_000)).toBe(1_700_000_000_000);
+        expect(await store.advanceWatermark(op, -60_000, 0)).toBe(-60_000);
+        expect(await store.advanceWatermark(op, 1000, 0)).toBe(1000);
+        expect(await store.advanceWatermark(op, 500, 0)).toBe(1000);
+        expect(await store.advanceWatermark(op, 1000, 0)).toBe(1000);
+        expect(await store.advanceWatermark(op, 1_700_000_000_000, 0)).toBe(1_700_000_000_000);
         expect((await store.readProgress(op)).watermark).toBe(1_700_000_000_000);
       });
 
       it('GIVEN two operators WHEN progress is written THEN they do not see each other', async () => {
         const { store, op } = await setup();
         const other = freshOperator();
-        await store.writeShardProgress(op, {
-          shardId: toShardId('s'),
-          committed: OFFSET_1,
-          watermark: 1,
-          lastActivity: 1,
-          closed: false,
+        await store.writeShardProgress(
+          op,
+          {
+            shardId: toShardId('s'),
+            committed: OFFSET_1,
+            watermark: 1,
+            lastActivity: 1,
+            closed: false,
+          },
+          0,
+        );
+        await store.advanceWatermark(op, 7, 0);
+        expect(await store.readProgress(other)).toEqual({
+          watermark: null,
+          shards: [],
+          generation: 0,
         });
-        await store.advanceWatermark(op, 7);
-        expect(await store.readProgress(other)).toEqual({ watermark: null, shards: [] });
       });
     });
 
@@ -275,44 +328,50 @@ export function describeStateStoreContract(
       it('GIVEN no item WHEN created with expectedRevision null THEN it is stored; a second create fails', async () => {
         const { store, op } = await setup();
         const item = windowItem({ key: 'k', start: 0, end: 60_000 });
-        expect(await store.write(op, [[put(item, null)]])).toEqual([true]);
-        expect(await store.write(op, [[put({ ...item, revision: 2 }, null)]])).toEqual([false]);
-        expect(await store.getWindows(op, [{ key: 'k', start: 0, end: 60_000 }])).toEqual([item]);
+        expect(await store.write(op, [[put(item, null)]], 0)).toEqual([true]);
+        expect(await store.write(op, [[put({ ...item, revision: 2 }, null)]], 0)).toEqual([false]);
+        expect(await store.getWindows(op, [{ key: 'k', start: 0, end: 60_000 }], 0)).toEqual([
+          item,
+        ]);
       });
 
       it('GIVEN an item WHEN put with the right or a wrong revision THEN only the right one applies', async () => {
         const { store, op } = await setup();
         const item = windowItem({ key: 'k', start: 0, end: 60_000 });
-        await store.write(op, [[put(item, null)]]);
+        await store.write(op, [[put(item, null)]], 0);
         const next = { ...item, accumulator: 2, revision: 2 };
-        expect(await store.write(op, [[put(next, 5)]])).toEqual([false]);
-        expect(await store.write(op, [[put(next, 1)]])).toEqual([true]);
-        expect(await store.write(op, [[put({ ...next, revision: 3 }, 1)]])).toEqual([false]);
-        expect(await store.getWindows(op, [item])).toEqual([next]);
+        expect(await store.write(op, [[put(next, 5)]], 0)).toEqual([false]);
+        expect(await store.write(op, [[put(next, 1)]], 0)).toEqual([true]);
+        expect(await store.write(op, [[put({ ...next, revision: 3 }, 1)]], 0)).toEqual([false]);
+        expect(await store.getWindows(op, [item], 0)).toEqual([next]);
       });
 
       it('GIVEN no item WHEN put with an expected revision THEN it fails', async () => {
         const { store, op } = await setup();
         expect(
-          await store.write(op, [[put(windowItem({ key: 'k', start: 0, end: 10 }), 1)]]),
+          await store.write(op, [[put(windowItem({ key: 'k', start: 0, end: 10 }), 1)]], 0),
         ).toEqual([false]);
-        expect(await store.getWindows(op, [{ key: 'k', start: 0, end: 10 }])).toEqual([undefined]);
+        expect(await store.getWindows(op, [{ key: 'k', start: 0, end: 10 }], 0)).toEqual([
+          undefined,
+        ]);
       });
 
       it('GIVEN several groups WHEN one fails THEN the others still apply, and the flags follow the order', async () => {
         const { store, op } = await setup();
         const a = windowItem({ key: 'a', start: 0, end: 10 });
         const b = windowItem({ key: 'b', start: 0, end: 10 });
-        await store.write(op, [[put(b, null)]]);
+        await store.write(op, [[put(b, null)]], 0);
         const c = windowItem({ key: 'c', start: 0, end: 10 });
-        expect(await store.write(op, [[put(a, null)], [put(b, null)], [put(c, null)]])).toEqual([
+        expect(await store.write(op, [[put(a, null)], [put(b, null)], [put(c, null)]], 0)).toEqual([
           true,
           false,
           true,
         ]);
         expect(
           refs(
-            (await store.getWindows(op, [a, b, c])).filter((x): x is WindowItem => x !== undefined),
+            (await store.getWindows(op, [a, b, c], 0)).filter(
+              (x): x is WindowItem => x !== undefined,
+            ),
           ),
         ).toEqual(refs([a, b, c]));
       });
@@ -321,48 +380,48 @@ export function describeStateStoreContract(
         const { store, op } = await setup();
         const s1 = windowItem({ key: 'u', start: 0, end: 100, revision: 1 });
         const s2 = windowItem({ key: 'u', start: 200, end: 300, revision: 1 });
-        await store.write(op, [[put(s1, null)], [put(s2, null)]]);
+        await store.write(op, [[put(s1, null)], [put(s2, null)]], 0);
         const merged = windowItem({ key: 'u', start: 0, end: 300, accumulator: 2, revision: 1 });
         const bad: WindowWrite[] = [
           put(merged, null),
           { kind: 'delete', ref: s1, expectedRevision: 1 },
           { kind: 'delete', ref: s2, expectedRevision: 9 },
         ];
-        expect(await store.write(op, [bad])).toEqual([false]);
-        expect(await store.getWindows(op, [s1, s2, merged])).toEqual([s1, s2, undefined]);
+        expect(await store.write(op, [bad], 0)).toEqual([false]);
+        expect(await store.getWindows(op, [s1, s2, merged], 0)).toEqual([s1, s2, undefined]);
 
         const good: WindowWrite[] = [
           put(merged, null),
           { kind: 'delete', ref: s1, expectedRevision: 1 },
           { kind: 'delete', ref: s2, expectedRevision: 1 },
         ];
-        expect(await store.write(op, [good])).toEqual([true]);
-        expect(await store.getWindows(op, [s1, s2, merged])).toEqual([
+        expect(await store.write(op, [good], 0)).toEqual([true]);
+        expect(await store.getWindows(op, [s1, s2, merged], 0)).toEqual([
           undefined,
           undefined,
           merged,
         ]);
-        const listed = await store.listKeyWindows(op, ['u']);
+        const listed = await store.listKeyWindows(op, ['u'], 0);
         expect(listed.get('u')).toEqual([merged]);
       });
 
       it('GIVEN an item WHEN deleted with a wrong and then the right revision THEN only the right one deletes', async () => {
         const { store, op } = await setup();
         const item = windowItem({ key: 'k', start: 0, end: 10, revision: 4 });
-        await store.write(op, [[put(item, null)]]);
+        await store.write(op, [[put(item, null)]], 0);
         expect(
-          await store.write(op, [[{ kind: 'delete', ref: item, expectedRevision: 3 }]]),
+          await store.write(op, [[{ kind: 'delete', ref: item, expectedRevision: 3 }]], 0),
         ).toEqual([false]);
         expect(
-          await store.write(op, [[{ kind: 'delete', ref: item, expectedRevision: 4 }]]),
+          await store.write(op, [[{ kind: 'delete', ref: item, expectedRevision: 4 }]], 0),
         ).toEqual([true]);
-        expect(await store.getWindows(op, [item])).toEqual([undefined]);
-        expect((await store.listKeyWindows(op, ['k'])).get('k')).toEqual([]);
+        expect(await store.getWindows(op, [item], 0)).toEqual([undefined]);
+        expect((await store.listKeyWindows(op, ['k'], 0)).get('k')).toEqual([]);
       });
 
       it('GIVEN an empty list of groups WHEN written THEN nothing happens', async () => {
         const { store, op } = await setup();
-        expect(await store.write(op, [])).toEqual([]);
+        expect(await store.write(op, [], 0)).toEqual([]);
       });
     });
 
@@ -389,14 +448,15 @@ export function describeStateStoreContract(
           revision: 7,
           supersedes: [{ start: -120_000, end: -90_000 }],
           outbox: {
+            generation: 3,
             version: 2,
             value: { n: 12345678901234567000, s: 'v', f: 1.5 },
             supersedes: [{ start: -1, end: 0 }],
             firedAt: 1_700_000_000_123,
           },
         });
-        await store.write(op, [[put(item, null)]]);
-        expect(await store.getWindows(op, [item])).toEqual([item]);
+        await store.write(op, [[put(item, null)]], 0);
+        expect(await store.getWindows(op, [item], 0)).toEqual([item]);
       });
 
       it('GIVEN refs in any order, missing ones and repeats WHEN read THEN results follow the refs', async () => {
@@ -407,10 +467,11 @@ export function describeStateStoreContract(
         await store.write(
           op,
           items.map((it) => [put(it, null)]),
+          0,
         );
         const wanted = [...items].reverse();
         const missing = { key: 'nope', start: 0, end: 10 };
-        const got = await store.getWindows(op, [missing, ...wanted, items[0]!, missing]);
+        const got = await store.getWindows(op, [missing, ...wanted, items[0]!, missing], 0);
         expect(got).toEqual([undefined, ...wanted, items[0], undefined]);
       });
 
@@ -427,13 +488,12 @@ export function describeStateStoreContract(
         });
         const prefix = windowItem({ key: 'a#b', start: 0, end: 10 });
         const other = windowItem({ key: 'b', start: 0, end: 10 });
-        await store.write(op, [
-          [put(open, null)],
-          [put(tomb, null)],
-          [put(prefix, null)],
-          [put(other, null)],
-        ]);
-        const listed = await store.listKeyWindows(op, ['a', 'a#b', 'none']);
+        await store.write(
+          op,
+          [[put(open, null)], [put(tomb, null)], [put(prefix, null)], [put(other, null)]],
+          0,
+        );
+        const listed = await store.listKeyWindows(op, ['a', 'a#b', 'none'], 0);
         expect(refs(listed.get('a') ?? [])).toEqual(refs([open, tomb]));
         expect(listed.get('a#b')).toEqual([prefix]);
         expect(listed.get('none')).toEqual([]);
@@ -465,12 +525,13 @@ export function describeStateStoreContract(
         await store.write(
           op,
           [due1, due2, notYet, fired, tomb].map((it) => [put(it, null)]),
+          0,
         );
-        expect(refs(await store.listDue(op, 59_999, 100))).toEqual(refs([due1, due2]));
-        expect(refs(await store.listDue(op, 59_998, 100))).toEqual(refs([due1]));
-        expect(refs(await store.listDue(op, -60_001, 100))).toEqual(refs([due1]));
-        expect(await store.listDue(op, -60_002, 100)).toEqual([]);
-        expect(refs(await store.listDue(op, 1e13, 100))).toEqual(refs([due1, due2, notYet]));
+        expect(refs(await store.listDue(op, 59_999, 100, 0))).toEqual(refs([due1, due2]));
+        expect(refs(await store.listDue(op, 59_998, 100, 0))).toEqual(refs([due1]));
+        expect(refs(await store.listDue(op, -60_001, 100, 0))).toEqual(refs([due1]));
+        expect(await store.listDue(op, -60_002, 100, 0)).toEqual([]);
+        expect(refs(await store.listDue(op, 1e13, 100, 0))).toEqual(refs([due1, due2, notYet]));
       });
 
       it('GIVEN many due items WHEN listed with a limit THEN at most limit come back, earliest first, and listing consumes nothing', async () => {
@@ -481,23 +542,24 @@ export function describeStateStoreContract(
         await store.write(
           op,
           items.map((it) => [put(it, null)]),
+          0,
         );
-        const first = await store.listDue(op, 1e9, 5);
+        const first = await store.listDue(op, 1e9, 5, 0);
         expect(first.map((i) => i.end)).toEqual([1000, 2000, 3000, 4000, 5000]);
-        expect(refs(await store.listDue(op, 1e9, 5))).toEqual(refs(first));
-        expect(await store.listDue(op, 1e9, 1000)).toHaveLength(30);
+        expect(refs(await store.listDue(op, 1e9, 5, 0))).toEqual(refs(first));
+        expect(await store.listDue(op, 1e9, 1000, 0)).toHaveLength(30);
       });
 
       it('GIVEN a due item WHEN it fires (pending cleared) THEN it leaves the due list, and returns when pending again', async () => {
         const { store, op } = await setup();
         const item = windowItem({ key: 'a', start: 0, end: 10 });
-        await store.write(op, [[put(item, null)]]);
+        await store.write(op, [[put(item, null)]], 0);
         const fired = { ...item, pending: false, firedVersion: 1, revision: 2 };
-        await store.write(op, [[put(fired, 1)]]);
-        expect(await store.listDue(op, 100, 10)).toEqual([]);
+        await store.write(op, [[put(fired, 1)]], 0);
+        expect(await store.listDue(op, 100, 10, 0)).toEqual([]);
         const late = { ...fired, pending: true, accumulator: 2, revision: 3 };
-        await store.write(op, [[put(late, 2)]]);
-        expect(await store.listDue(op, 100, 10)).toEqual([late]);
+        await store.write(op, [[put(late, 2)]], 0);
+        expect(await store.listDue(op, 100, 10, 0)).toEqual([late]);
       });
 
       it('GIVEN open items and tombstones WHEN expired ones are listed THEN only open items with cleanupAt < W come back', async () => {
@@ -517,20 +579,26 @@ export function describeStateStoreContract(
         await store.write(
           op,
           [a, b, c, tomb].map((it) => [put(it, null)]),
+          0,
         );
-        expect(refs(await store.listExpired(op, 101, 100))).toEqual(refs([a, b]));
-        expect(refs(await store.listExpired(op, 100, 100))).toEqual(refs([a]));
-        expect(refs(await store.listExpired(op, -5, 100))).toEqual([]);
-        expect(refs(await store.listExpired(op, -4, 100))).toEqual(refs([a]));
-        expect(await store.listExpired(op, 1000, 2)).toHaveLength(2);
+        expect(refs(await store.listExpired(op, 101, 100, 0))).toEqual(refs([a, b]));
+        expect(refs(await store.listExpired(op, 100, 100, 0))).toEqual(refs([a]));
+        expect(refs(await store.listExpired(op, -5, 100, 0))).toEqual([]);
+        expect(refs(await store.listExpired(op, -4, 100, 0))).toEqual(refs([a]));
+        expect(await store.listExpired(op, 1000, 2, 0)).toHaveLength(2);
         // Purging (a tombstone put) removes it from the list.
-        await store.write(op, [[put({ ...a, purged: true, accumulator: null, revision: 2 }, 1)]]);
-        expect(refs(await store.listExpired(op, 101, 100))).toEqual(refs([b]));
+        await store.write(
+          op,
+          [[put({ ...a, purged: true, accumulator: null, revision: 2 }, 1)]],
+          0,
+        );
+        expect(refs(await store.listExpired(op, 101, 100, 0))).toEqual(refs([b]));
       });
 
       it('GIVEN fired items with outboxes WHEN listed and acknowledged THEN only unacknowledged versions remain', async () => {
         const { store, op } = await setup();
         const outbox = (version: number, firedAt: number): WindowItem['outbox'] => ({
+          generation: 0,
           version,
           value: { n: version },
           supersedes: [],
@@ -566,33 +634,46 @@ export function describeStateStoreContract(
         await store.write(
           op,
           [a, b, tomb, none].map((it) => [put(it, null)]),
+          0,
         );
-        expect(refs(await store.listOutbox(op, 100))).toEqual(refs([a, b, tomb]));
-        expect(await store.listOutbox(op, 2)).toHaveLength(2);
+        expect(refs(await store.listOutbox(op, 100, 0))).toEqual(refs([a, b, tomb]));
+        expect(await store.listOutbox(op, 2, 0)).toHaveLength(2);
 
-        const acked = await store.ackOutbox(op, [
-          { key: 'a', start: 0, end: 10, version: 1 },
-          { key: 'b', start: 0, end: 10, version: 1 }, // stale: b holds version 2
-          { key: 'none', start: 0, end: 10, version: 1 },
-          { key: 'd', start: 0, end: 10, version: 1 }, // no outbox
-        ]);
+        const acked = await store.ackOutbox(
+          op,
+          [
+            { key: 'a', start: 0, end: 10, generation: 0, version: 1 },
+            { key: 'b', start: 0, end: 10, generation: 0, version: 1 }, // stale: b holds version 2
+            { key: 'none', start: 0, end: 10, generation: 0, version: 1 },
+            { key: 'd', start: 0, end: 10, generation: 0, version: 1 }, // no outbox
+          ],
+          0,
+        );
         expect(acked).toEqual([true, false, false, false]);
-        expect(refs(await store.listOutbox(op, 100))).toEqual(refs([b, tomb]));
-        const [aNow] = await store.getWindows(op, [a]);
+        expect(refs(await store.listOutbox(op, 100, 0))).toEqual(refs([b, tomb]));
+        const [aNow] = await store.getWindows(op, [a], 0);
         expect(aNow).toEqual({ ...a, outbox: null, revision: a.revision + 1 });
-        expect(await store.ackOutbox(op, [{ key: 'a', start: 0, end: 10, version: 1 }])).toEqual([
-          false,
-        ]);
         expect(
-          await store.ackOutbox(op, [
-            { key: 'c', start: 0, end: 10, version: 1 },
-            { key: 'b', start: 0, end: 10, version: 2 },
-          ]),
+          await store.ackOutbox(
+            op,
+            [{ key: 'a', start: 0, end: 10, generation: 0, version: 1 }],
+            0,
+          ),
+        ).toEqual([false]);
+        expect(
+          await store.ackOutbox(
+            op,
+            [
+              { key: 'c', start: 0, end: 10, generation: 0, version: 1 },
+              { key: 'b', start: 0, end: 10, generation: 0, version: 2 },
+            ],
+            0,
+          ),
         ).toEqual([true, true]);
-        expect(await store.listOutbox(op, 100)).toEqual([]);
+        expect(await store.listOutbox(op, 100, 0)).toEqual([]);
         // The revision bump makes a writer holding the old revision lose its race.
         expect(
-          await store.write(op, [[put({ ...a, revision: a.revision + 1 }, a.revision)]]),
+          await store.write(op, [[put({ ...a, revision: a.revision + 1 }, a.revision)]], 0),
         ).toEqual([false]);
       });
 
@@ -604,45 +685,53 @@ export function describeStateStoreContract(
           end: 10,
           pending: false,
           firedVersion: 1,
-          outbox: { version: 1, value: 1, supersedes: [], firedAt: 1 },
+          outbox: { generation: 0, version: 1, value: 1, supersedes: [], firedAt: 1 },
         });
-        await store.write(op, [[put(v1, null)]]);
+        await store.write(op, [[put(v1, null)]], 0);
         const v2 = {
           ...v1,
           firedVersion: 2,
           revision: 2,
-          outbox: { version: 2, value: 2, supersedes: [], firedAt: 2 },
+          outbox: { generation: 0, version: 2, value: 2, supersedes: [], firedAt: 2 },
         };
-        await store.write(op, [[put(v2, 1)]]);
-        expect(await store.ackOutbox(op, [{ key: 'a', start: 0, end: 10, version: 1 }])).toEqual([
-          false,
-        ]);
-        expect(await store.listOutbox(op, 10)).toEqual([v2]);
+        await store.write(op, [[put(v2, 1)]], 0);
+        expect(
+          await store.ackOutbox(
+            op,
+            [{ key: 'a', start: 0, end: 10, generation: 0, version: 1 }],
+            0,
+          ),
+        ).toEqual([false]);
+        expect(await store.listOutbox(op, 10, 0)).toEqual([v2]);
       });
 
       it('GIVEN a limit of 0 or an empty operator WHEN queried THEN nothing comes back', async () => {
         const { store, op } = await setup();
-        await store.write(op, [
+        await store.write(
+          op,
           [
-            put(
-              windowItem({
-                key: 'a',
-                start: 0,
-                end: 10,
-                outbox: { version: 1, value: 1, supersedes: [], firedAt: 1 },
-              }),
-              null,
-            ),
+            [
+              put(
+                windowItem({
+                  key: 'a',
+                  start: 0,
+                  end: 10,
+                  outbox: { generation: 0, version: 1, value: 1, supersedes: [], firedAt: 1 },
+                }),
+                null,
+              ),
+            ],
           ],
-        ]);
-        expect(await store.listDue(op, 100, 0)).toEqual([]);
-        expect(await store.listExpired(op, 100, 0)).toEqual([]);
-        expect(await store.listOutbox(op, 0)).toEqual([]);
+          0,
+        );
+        expect(await store.listDue(op, 100, 0, 0)).toEqual([]);
+        expect(await store.listExpired(op, 100, 0, 0)).toEqual([]);
+        expect(await store.listOutbox(op, 0, 0)).toEqual([]);
         const empty = freshOperator();
-        expect(await store.listDue(empty, 1e15, 10)).toEqual([]);
-        expect(await store.listExpired(empty, 1e15, 10)).toEqual([]);
-        expect(await store.listOutbox(empty, 10)).toEqual([]);
-        expect(await store.ackOutbox(empty, [])).toEqual([]);
+        expect(await store.listDue(empty, 1e15, 10, 0)).toEqual([]);
+        expect(await store.listExpired(empty, 1e15, 10, 0)).toEqual([]);
+        expect(await store.listOutbox(empty, 10, 0)).toEqual([]);
+        expect(await store.ackOutbox(empty, [], 0)).toEqual([]);
       });
     });
 
@@ -689,16 +778,21 @@ export function describeStateStoreContract(
         await store.write(
           op,
           items.map((it) => [put(it, null)]),
+          0,
         );
-        await store.write(other, [[put(windowItem({ key: 'k1', start: 0, end: 1000 }), null)]]);
-        await store.writeShardProgress(op, {
-          shardId: toShardId('s'),
-          committed: OFFSET_1,
-          watermark: 1,
-          lastActivity: 1,
-          closed: false,
-        });
-        await store.advanceWatermark(op, 5);
+        await store.write(other, [[put(windowItem({ key: 'k1', start: 0, end: 1000 }), null)]], 0);
+        await store.writeShardProgress(
+          op,
+          {
+            shardId: toShardId('s'),
+            committed: OFFSET_1,
+            watermark: 1,
+            lastActivity: 1,
+            closed: false,
+          },
+          0,
+        );
+        await store.advanceWatermark(op, 5, 0);
         for (const [totalSegments, limit] of [
           [1, 1000],
           [3, 7],
@@ -725,6 +819,7 @@ export function describeStateStoreContract(
         await store.write(
           op,
           items.map((it) => [put(it, null)]),
+          0,
         );
         const first = await store.scanWindows(op, {
           segment: 0,
@@ -738,11 +833,15 @@ export function describeStateStoreContract(
         // Change one not yet read, delete another not yet read, add one.
         const changed = untouched[0] as WindowItem;
         const deleted = untouched[1] as WindowItem;
-        await store.write(op, [
-          [put({ ...changed, accumulator: 42, revision: 2 }, 1)],
-          [{ kind: 'delete', ref: deleted, expectedRevision: 1 }],
-          [put(windowItem({ key: 'new', start: 0, end: 10 }), null)],
-        ]);
+        await store.write(
+          op,
+          [
+            [put({ ...changed, accumulator: 42, revision: 2 }, 1)],
+            [{ kind: 'delete', ref: deleted, expectedRevision: 1 }],
+            [put(windowItem({ key: 'new', start: 0, end: 10 }), null)],
+          ],
+          0,
+        );
         const rest: WindowItem[] = [];
         let cursor = first.cursor;
         while (cursor !== null) {
@@ -789,6 +888,218 @@ export function describeStateStoreContract(
       });
     });
 
+    describe('restore generation and fencing', () => {
+      const shard0 = toShardId('shardId-000000000000');
+      const shard7 = toShardId('shardId-000000000007');
+
+      /** A store at generation 0 with one item, one shard's progress and a watermark, then restored to generation 1. */
+      const restored = async (): Promise<{
+        store: ContractStateStore;
+        op: string;
+        before: WindowItem;
+        after: WindowItem;
+      }> => {
+        const { store, op } = await setup();
+        const before = windowItem({ key: 'k', start: 0, end: 10, revision: 5, accumulator: 9 });
+        await store.write(op, [[put(before, null)]], 0);
+        await store.writeShardProgress(
+          op,
+          { shardId: shard0, committed: OFFSET_2, watermark: 2000, lastActivity: 1, closed: false },
+          0,
+        );
+        await store.advanceWatermark(op, 2000, 0);
+        const g = await store.raiseGeneration(op);
+        expect(g).toBe(1);
+        await store.clearState(op, g);
+        const after = windowItem({ key: 'k', start: 0, end: 10, revision: 5, accumulator: 4 });
+        await store.loadWindows(op, [after], g);
+        await store.resetProgress(
+          op,
+          {
+            watermark: 1000,
+            shards: [
+              {
+                shardId: shard0,
+                committed: OFFSET_1,
+                watermark: 1000,
+                lastActivity: 1,
+                closed: false,
+              },
+            ],
+          },
+          g,
+        );
+        return { store, op, before, after };
+      };
+
+      /** A call refused as fenced: rejected with FencedError, or (adapters that only learn it from a failed condition) `false`. */
+      const refused = async (call: Promise<unknown>): Promise<boolean> => {
+        try {
+          const r = await call;
+          return r === false || (Array.isArray(r) && r.every((x) => x === false));
+        } catch (e) {
+          return e instanceof FencedError;
+        }
+      };
+
+      it('GIVEN a restore WHEN progress is read THEN it carries the raised generation and the reset positions (backwards)', async () => {
+        const { store, op } = await restored();
+        expect(await store.readProgress(op)).toEqual({
+          watermark: 1000,
+          shards: [
+            {
+              shardId: shard0,
+              committed: OFFSET_1,
+              watermark: 1000,
+              lastActivity: 1,
+              closed: false,
+            },
+          ],
+          generation: 1,
+        });
+        expect(await store.getWindows(op, [{ key: 'k', start: 0, end: 10 }], 1)).toEqual([
+          windowItem({ key: 'k', start: 0, end: 10, revision: 5, accumulator: 4 }),
+        ]);
+      });
+
+      it('GIVEN a restore WHEN a caller of the old generation writes the restored item, progress, watermark or outbox THEN each is refused and nothing lands', async () => {
+        const { store, op, after } = await restored();
+        // Same revision as the restored item: only the generation tells them apart.
+        const stale = { ...after, accumulator: 99, revision: 6 };
+        expect(await refused(store.write(op, [[put(stale, 5)]], 0))).toBe(true);
+        expect(
+          await refused(
+            store.write(
+              op,
+              [[put(stale, 5), put(windowItem({ key: 'k', start: 10, end: 20 }), null)]],
+              0,
+            ),
+          ),
+        ).toBe(true);
+        await expect(
+          store.writeShardProgress(
+            op,
+            {
+              shardId: shard0,
+              committed: OFFSET_BIG,
+              watermark: 9000,
+              lastActivity: 2,
+              closed: false,
+            },
+            0,
+          ),
+        ).rejects.toBeInstanceOf(FencedError);
+        await expect(store.advanceWatermark(op, 9000, 0)).rejects.toBeInstanceOf(FencedError);
+        expect(
+          await refused(
+            store.ackOutbox(op, [{ key: 'k', start: 0, end: 10, generation: 0, version: 1 }], 0),
+          ),
+        ).toBe(true);
+        await expect(store.getWindows(op, [after], 0)).rejects.toBeInstanceOf(FencedError);
+        const progress = await store.readProgress(op);
+        expect(progress.watermark).toBe(1000);
+        expect(progress.shards.map((p) => p.committed)).toEqual([OFFSET_1]);
+        expect(await store.getWindows(op, [after, { key: 'k', start: 10, end: 20 }], 1)).toEqual([
+          after,
+          undefined,
+        ]);
+      });
+
+      it('GIVEN a restore WHEN a caller of the old generation creates an item or a shard the restore never wrote THEN the new generation does not see it and may create it', async () => {
+        const { store, op } = await restored();
+        const ghost = windowItem({ key: 'ghost', start: 0, end: 10 });
+        await store.write(op, [[put(ghost, null)]], 0).catch(() => undefined);
+        await store
+          .writeShardProgress(
+            op,
+            { shardId: shard7, committed: OFFSET_1, watermark: 5, lastActivity: 1, closed: false },
+            0,
+          )
+          .catch(() => undefined);
+        expect(await store.getWindows(op, [ghost], 1)).toEqual([undefined]);
+        expect((await store.listKeyWindows(op, ['ghost'], 1)).get('ghost')).toEqual([]);
+        expect(await store.listDue(op, 1e12, 10, 1)).toEqual([
+          windowItem({ key: 'k', start: 0, end: 10, revision: 5, accumulator: 4 }),
+        ]);
+        expect((await store.readProgress(op)).shards.map((p) => p.shardId)).toEqual([shard0]);
+        const fresh = { ...ghost, accumulator: 2 };
+        expect(await store.write(op, [[put(fresh, null)]], 1)).toEqual([true]);
+        expect(await store.getWindows(op, [ghost], 1)).toEqual([fresh]);
+        expect(
+          await store.writeShardProgress(
+            op,
+            { shardId: shard7, committed: null, watermark: null, lastActivity: 3, closed: false },
+            1,
+          ),
+        ).toBe(true);
+      });
+
+      it('GIVEN a restore WHEN scanned under the new generation THEN only the restored items come back', async () => {
+        const { store, op, after } = await restored();
+        await store
+          .write(op, [[put(windowItem({ key: 'ghost', start: 0, end: 10 }), null)]], 0)
+          .catch(() => undefined);
+        const seen: WindowItem[] = [];
+        let cursor: string | null = null;
+        do {
+          const page = await store.scanWindows(op, {
+            segment: 0,
+            totalSegments: 1,
+            cursor,
+            limit: 10,
+            generation: 1,
+          });
+          seen.push(...page.items);
+          cursor = page.cursor;
+        } while (cursor !== null);
+        expect(seen).toEqual([after]);
+      });
+
+      it('GIVEN the new generation WHEN it writes, fires and acknowledges THEN everything applies as before a restore', async () => {
+        const { store, op, after } = await restored();
+        const fired = {
+          ...after,
+          pending: false,
+          firedVersion: 1,
+          revision: 6,
+          outbox: { generation: 1, version: 1, value: 4, supersedes: [], firedAt: 7 },
+        };
+        expect(await store.write(op, [[put(fired, 5)]], 1)).toEqual([true]);
+        expect(await store.listOutbox(op, 10, 1)).toEqual([fired]);
+        // An ack of another generation's result does not clear it.
+        expect(
+          await store.ackOutbox(
+            op,
+            [{ key: 'k', start: 0, end: 10, generation: 0, version: 1 }],
+            1,
+          ),
+        ).toEqual([false]);
+        expect(
+          await store.ackOutbox(
+            op,
+            [{ key: 'k', start: 0, end: 10, generation: 1, version: 1 }],
+            1,
+          ),
+        ).toEqual([true]);
+        expect(await store.listOutbox(op, 10, 1)).toEqual([]);
+        expect(await store.advanceWatermark(op, 3000, 1)).toBe(3000);
+      });
+
+      it('GIVEN two restores WHEN the older one loads its items THEN it is fenced', async () => {
+        const { store, op } = await setup();
+        const g1 = await store.raiseGeneration(op);
+        const g2 = await store.raiseGeneration(op);
+        expect(g2).toBe(g1 + 1);
+        await expect(
+          store.loadWindows(op, [windowItem({ key: 'k', start: 0, end: 10 })], g1),
+        ).rejects.toBeInstanceOf(FencedError);
+        await expect(
+          store.resetProgress(op, { watermark: null, shards: [] }, g1),
+        ).rejects.toBeInstanceOf(FencedError);
+        expect((await store.readProgress(op)).generation).toBe(g2);
+      });
+    });
+
     describe('tombstones', () => {
       it('GIVEN an open item WHEN purged to a tombstone THEN it keeps bounds, absorbed and firedVersion, and a create over it fails', async () => {
         const { store, op } = await setup();
@@ -800,14 +1111,14 @@ export function describeStateStoreContract(
           firedVersion: 3,
           revision: 5,
         });
-        await store.write(op, [[put(item, null)]]);
+        await store.write(op, [[put(item, null)]], 0);
         const tomb = { ...item, accumulator: null, purged: true, revision: 6 };
-        expect(await store.write(op, [[put(tomb, 5)]])).toEqual([true]);
-        expect(await store.getWindows(op, [item])).toEqual([tomb]);
-        expect((await store.listKeyWindows(op, ['k'])).get('k')).toEqual([tomb]);
-        expect(await store.write(op, [[put(item, null)]])).toEqual([false]);
-        expect(await store.listExpired(op, 1e12, 10)).toEqual([]);
-        expect(await store.listDue(op, 1e12, 10)).toEqual([]);
+        expect(await store.write(op, [[put(tomb, 5)]], 0)).toEqual([true]);
+        expect(await store.getWindows(op, [item], 0)).toEqual([tomb]);
+        expect((await store.listKeyWindows(op, ['k'], 0)).get('k')).toEqual([tomb]);
+        expect(await store.write(op, [[put(item, null)]], 0)).toEqual([false]);
+        expect(await store.listExpired(op, 1e12, 10, 0)).toEqual([]);
+        expect(await store.listDue(op, 1e12, 10, 0)).toEqual([]);
       });
     });
   });

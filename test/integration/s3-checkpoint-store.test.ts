@@ -24,7 +24,7 @@ import {
 } from '../../lib/core/checkpoint/index.ts';
 import { ManualClock } from '../../lib/ports/clock.ts';
 import { shardId as toShardId } from '../../lib/model/position.ts';
-import type { OperatorProgress, ShardProgress } from '../../lib/model/progress.ts';
+import type { ShardProgress } from '../../lib/model/progress.ts';
 import type {
   ScannableStateStore,
   WindowItem,
@@ -33,6 +33,7 @@ import type {
   WindowScanRequest,
   WindowWrite,
   OutboxAck,
+  StoredProgress,
 } from '../../lib/ports/state-store.ts';
 import { provisionTablesFromTemplate } from '../../lib/runtime/local/provision.ts';
 import { loadDemoTemplate } from '../../cdk/synth.ts';
@@ -149,44 +150,52 @@ class Hooked implements ScannableStateStore {
     await this.onScan?.();
     return this.inner.scanWindows(operator, request);
   }
-  readProgress(operator: string): Promise<OperatorProgress> {
+  readProgress(operator: string): Promise<StoredProgress> {
     return this.inner.readProgress(operator);
   }
-  writeShardProgress(operator: string, progress: ShardProgress): Promise<boolean> {
-    return this.inner.writeShardProgress(operator, progress);
+  writeShardProgress(operator: string, progress: ShardProgress, g: number): Promise<boolean> {
+    return this.inner.writeShardProgress(operator, progress, g);
   }
-  advanceWatermark(operator: string, watermark: number): Promise<number> {
-    return this.inner.advanceWatermark(operator, watermark);
+  advanceWatermark(operator: string, watermark: number, g: number): Promise<number> {
+    return this.inner.advanceWatermark(operator, watermark, g);
   }
   getWindows(
     operator: string,
     refs: readonly WindowRef[],
+    g: number,
   ): Promise<readonly (WindowItem | undefined)[]> {
-    return this.inner.getWindows(operator, refs);
+    return this.inner.getWindows(operator, refs, g);
   }
   listKeyWindows(
     operator: string,
     keys: readonly string[],
+    g: number,
   ): Promise<ReadonlyMap<string, readonly WindowItem[]>> {
-    return this.inner.listKeyWindows(operator, keys);
+    return this.inner.listKeyWindows(operator, keys, g);
   }
   write(
     operator: string,
     groups: readonly (readonly WindowWrite[])[],
+    g: number,
   ): Promise<readonly boolean[]> {
-    return this.inner.write(operator, groups);
+    return this.inner.write(operator, groups, g);
   }
-  listDue(operator: string, watermark: number, limit: number): Promise<readonly WindowItem[]> {
-    return this.inner.listDue(operator, watermark, limit);
+  listDue(operator: string, w: number, limit: number, g: number): Promise<readonly WindowItem[]> {
+    return this.inner.listDue(operator, w, limit, g);
   }
-  listExpired(operator: string, watermark: number, limit: number): Promise<readonly WindowItem[]> {
-    return this.inner.listExpired(operator, watermark, limit);
+  listExpired(
+    operator: string,
+    w: number,
+    limit: number,
+    g: number,
+  ): Promise<readonly WindowItem[]> {
+    return this.inner.listExpired(operator, w, limit, g);
   }
-  listOutbox(operator: string, limit: number): Promise<readonly WindowItem[]> {
-    return this.inner.listOutbox(operator, limit);
+  listOutbox(operator: string, limit: number, g: number): Promise<readonly WindowItem[]> {
+    return this.inner.listOutbox(operator, limit, g);
   }
-  ackOutbox(operator: string, acks: readonly OutboxAck[]): Promise<readonly boolean[]> {
-    return this.inner.ackOutbox(operator, acks);
+  ackOutbox(operator: string, acks: readonly OutboxAck[], g: number): Promise<readonly boolean[]> {
+    return this.inner.ackOutbox(operator, acks, g);
   }
 }
 
@@ -207,19 +216,24 @@ describe('checkpoints of DynamoDB Local state in s3rver', () => {
     await state.write(
       operator,
       items.map((it) => [{ kind: 'put', item: it, expectedRevision: null }]),
+      0,
     );
     // Another operator in the same table: the scan reads past it.
-    await state.write('other', [[{ kind: 'put', item: item(1), expectedRevision: null }]]);
+    await state.write('other', [[{ kind: 'put', item: item(1), expectedRevision: null }]], 0);
     for (const [i, id] of ['shardId-000000000000', 'shardId-000000000001'].entries()) {
-      await state.writeShardProgress(operator, {
-        shardId: toShardId(id),
-        committed: offset(N * (i + 1)),
-        watermark: 100_000 + i,
-        lastActivity: T0 - i,
-        closed: false,
-      });
+      await state.writeShardProgress(
+        operator,
+        {
+          shardId: toShardId(id),
+          committed: offset(N * (i + 1)),
+          watermark: 100_000 + i,
+          lastActivity: T0 - i,
+          closed: false,
+        },
+        0,
+      );
     }
-    await state.advanceWatermark(operator, 100_000);
+    await state.advanceWatermark(operator, 100_000, 0);
   });
 
   const checkpointsIn = (prefix: string): S3CheckpointStore =>
@@ -254,7 +268,8 @@ describe('checkpoints of DynamoDB Local state in s3rver', () => {
     );
     expect(m.items).toBe(N);
     expect(new Set(m.parts.map((p) => p.segment))).toEqual(new Set([0, 1, 2, 3]));
-    expect(m.progress).toEqual(await state.readProgress(operator));
+    const { generation: _g, ...positions } = await state.readProgress(operator);
+    expect(m.progress).toEqual(positions);
     expect(await readAll(checkpoints, m.id)).toEqual([...items].sort(byRef));
     const v = await verifyCheckpoint(checkpoints, operator, m.id);
     expect([v.ok, v.itemsVerified, v.partsVerified]).toEqual([true, N, m.parts.length]);
@@ -262,26 +277,34 @@ describe('checkpoints of DynamoDB Local state in s3rver', () => {
 
   it('GIVEN writes that go on during the scan WHEN a checkpoint is taken THEN its positions are the ones read before, and it holds every item once', async () => {
     const checkpoints = checkpointsIn('fuzzy');
-    const before = await state.readProgress(operator);
+    const { generation: _g, ...before } = await state.readProgress(operator);
     let n = 0;
     state.onScan = async () => {
       n++;
-      const [current] = await state.getWindows(operator, [items[n] as WindowItem]);
+      const [current] = await state.getWindows(operator, [items[n] as WindowItem], 0);
       const it = current as WindowItem;
-      await state.write(operator, [
+      await state.write(
+        operator,
         [
-          {
-            kind: 'put',
-            item: { ...it, accumulator: { touched: n }, revision: it.revision + 1 },
-            expectedRevision: it.revision,
-          },
+          [
+            {
+              kind: 'put',
+              item: { ...it, accumulator: { touched: n }, revision: it.revision + 1 },
+              expectedRevision: it.revision,
+            },
+          ],
         ],
-      ]);
-      await state.writeShardProgress(operator, {
-        ...(before.shards[0] as ShardProgress),
-        committed: offset(10 * N + n),
-        lastActivity: T0 + n,
-      });
+        0,
+      );
+      await state.writeShardProgress(
+        operator,
+        {
+          ...(before.shards[0] as ShardProgress),
+          committed: offset(10 * N + n),
+          lastActivity: T0 + n,
+        },
+        0,
+      );
     };
     try {
       const run = await new CheckpointTaker({

@@ -167,15 +167,15 @@ function recordingStore(
   const judged = new Map<string, string>();
   return {
     readProgress: (op) => inner.readProgress(op),
-    getWindows: (op, refs) => inner.getWindows(op, refs),
-    listKeyWindows: (op, keys) => inner.listKeyWindows(op, keys),
-    write: (op, groups) => inner.write(op, groups),
-    listDue: (op, w, limit) => inner.listDue(op, w, limit),
-    listExpired: (op, w, limit) => inner.listExpired(op, w, limit),
-    listOutbox: (op, limit) => inner.listOutbox(op, limit),
-    ackOutbox: (op, acks) => inner.ackOutbox(op, acks),
+    getWindows: (op, refs) => inner.getWindows(op, refs, 0),
+    listKeyWindows: (op, keys) => inner.listKeyWindows(op, keys, 0),
+    write: (op, groups) => inner.write(op, groups, 0),
+    listDue: (op, w, limit) => inner.listDue(op, w, limit, 0),
+    listExpired: (op, w, limit) => inner.listExpired(op, w, limit, 0),
+    listOutbox: (op, limit) => inner.listOutbox(op, limit, 0),
+    ackOutbox: (op, acks) => inner.ackOutbox(op, acks, 0),
     async writeShardProgress(op, p) {
-      const ok = await inner.writeShardProgress(op, p);
+      const ok = await inner.writeShardProgress(op, p, 0);
       if (!ok) return ok;
       const shard = shardIndex(p.shardId);
       const now = clock.now();
@@ -211,7 +211,7 @@ function recordingStore(
       return ok;
     },
     async advanceWatermark(op, w) {
-      const stored = await inner.advanceWatermark(op, w);
+      const stored = await inner.advanceWatermark(op, w, 0);
       steps.push({ kind: 'tick', now: clock.now() });
       return stored;
     },
@@ -396,7 +396,7 @@ async function check(kind: RefConfig['kind'], s: Scenario): Promise<void> {
   const expected = runReference(config, data, steps);
   const progress = await inner.readProgress(OP);
   expect(progress.watermark).toBe(expected.watermark);
-  expect(await inner.listOutbox(OP, 10_000)).toEqual([]);
+  expect(await inner.listOutbox(OP, 10_000, 0)).toEqual([]);
 
   // (a) final results.
   const stored = resultSink.results().filter((r) => r.key !== '~flush');
@@ -467,7 +467,11 @@ async function check(kind: RefConfig['kind'], s: Scenario): Promise<void> {
       if (!shard || !rec || !m || kind === 'session') return false;
       const key = parse(new TextDecoder().decode(rec.Data)).key;
       if (key === undefined) return false;
-      const [item] = await inner.getWindows(OP, [{ key, start: Number(m[1]), end: Number(m[2]) }]);
+      const [item] = await inner.getWindows(
+        OP,
+        [{ key, start: Number(m[1]), end: Number(m[2]) }],
+        0,
+      );
       const held =
         (item?.absorbed[shard.shardId] ?? '') >=
         encodeOffset(position(shard.shardId, rec.SequenceNumber));
@@ -543,7 +547,7 @@ async function check(kind: RefConfig['kind'], s: Scenario): Promise<void> {
       if (dead.has(rid) || late.has(rid)) continue;
       const { key } = parse(data[sh]?.[r.index] ?? '');
       expect(key, `${rid} has a key`).toBeDefined();
-      const items = (await inner.listKeyWindows(OP, [key as string])).get(key as string) ?? [];
+      const items = (await inner.listKeyWindows(OP, [key as string], 0)).get(key as string) ?? [];
       expect(
         items.some((it) => (it.absorbed[shard.shardId] ?? '') >= offset),
         `${rid} (key ${key}) is in state`,

@@ -56,6 +56,13 @@ export const StateAttr = {
    * {@link NO_WATERMARK_N} when another active shard had no watermark yet (-Infinity).
    */
   JUDGED_OTHERS: 'judgedOthers',
+  /**
+   * The restore generation an item was written under (window, progress and
+   * watermark items; on the watermark item, the operator's generation).
+   * Absent means 0, so tables written before restores existed read as
+   * generation 0 and generation-0 items keep their layout.
+   */
+  GENERATION: 'gen',
 } as const;
 
 /** Index names (the construct's `WeirResourceNames` spell the same). */
@@ -135,6 +142,14 @@ export interface ItemEncoding {
   readonly buckets: number;
   /** Epoch seconds at which DynamoDB TTL may delete a tombstone. */
   readonly tombstoneExpiresAt: number;
+  /** The restore generation the item is written under (stored only when above 0). @default 0 */
+  readonly generation?: number;
+}
+
+/** The restore generation of a stored item (`gen`; absent means 0). */
+export function generationOf(a: Record<string, AttributeValue> | undefined): number {
+  const n = a?.[StateAttr.GENERATION]?.N;
+  return n === undefined ? 0 : Number(n);
 }
 
 /** A window item as the attribute map stored in the table, index attributes included. */
@@ -159,6 +174,8 @@ export function windowItemToAttributes(
     [StateAttr.PURGED]: B(item.purged),
   };
   if (item.supersedes.length > 0) a[StateAttr.SUPERSEDES] = S(JSON.stringify(item.supersedes));
+  if (enc.generation !== undefined && enc.generation > 0)
+    a[StateAttr.GENERATION] = N(enc.generation);
   const bucket = bucketValue(enc.operator, bucketOf(item.key, enc.buckets));
   // Sparse indexes: an attribute that is absent keeps the item out of the index.
   if (item.pending && !item.purged) {
@@ -181,6 +198,7 @@ export function windowItemToAttributes(
 
 function outboxToAttribute(o: OutboxEntry): AttributeValue {
   const m: Record<string, AttributeValue> = {
+    ...(o.generation > 0 ? { generation: N(o.generation) } : {}),
     version: N(o.version),
     value: S(JSON.stringify(o.value)),
     firedAt: N(o.firedAt),
@@ -213,6 +231,7 @@ export function attributesToWindowItem(a: Record<string, AttributeValue>): Windo
     o === undefined
       ? null
       : {
+          generation: o['generation'] === undefined ? 0 : num(o['generation'], 'outbox.generation'),
           version: num(o['version'], 'outbox.version'),
           value: JSON.parse(str(o['value'], 'outbox.value')) as JsonValue,
           supersedes: windows(o['supersedes']),
@@ -260,6 +279,7 @@ function judgedOthersOf(a: AttributeValue | undefined): number {
 export function progressToAttributes(
   operator: string,
   p: ShardProgress,
+  generation = 0,
 ): Record<string, AttributeValue> {
   const a: Record<string, AttributeValue> = {
     [StateAttr.PK]: S(operator),
@@ -268,6 +288,7 @@ export function progressToAttributes(
     [StateAttr.LAST_ACTIVITY]: N(p.lastActivity),
     [StateAttr.CLOSED]: B(p.closed),
   };
+  if (generation > 0) a[StateAttr.GENERATION] = N(generation);
   if (p.committed !== null) a[StateAttr.COMMITTED] = S(p.committed);
   if (p.watermark !== null) a[StateAttr.WATERMARK] = N(p.watermark);
   const j = p.judged;

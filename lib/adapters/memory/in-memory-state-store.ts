@@ -4,127 +4,36 @@
  * adapter enforces with condition expressions, and keeps the due and expiry
  * indexes as min-heaps with lazy deletion (the analogue of sparse GSIs).
  */
-import { ConfigError, WeirError } from '../../errors.ts';
+import { FencedError, WeirError } from '../../errors.ts';
 import { keptJudgedView, progressRegresses } from '../../model/progress.ts';
 import type { OperatorProgress, ShardProgress } from '../../model/progress.ts';
 import type {
   OutboxAck,
+  RestorableStateStore,
   ScannableStateStore,
+  StoredProgress,
   WindowItem,
   WindowRef,
   WindowScanPage,
   WindowScanRequest,
   WindowWrite,
 } from '../../ports/state-store.ts';
-
-/**
- * One (key, start, end) while an item exists for it, open or purged. Index
- * entries point at the slot, so checking one is a field read, not a lookup;
- * a deleted item's slot is emptied and a re-created item gets a new slot.
- */
-interface Slot {
-  /** The slot's identity: the bounds of the item that created it (they never change). */
-  readonly ref: WindowRef;
-  /** The stored item (open or a tombstone); `undefined` once deleted. */
-  item: WindowItem | undefined;
-  /** Query stamp: the last {@link InMemoryStateStore.drain} that returned this slot. */
-  seen: number;
-}
-
-/**
- * Binary min-heap of (at, slot) with lazy deletion, in parallel arrays: the
- * keys in a Float64Array (no boxed number per entry), the slots beside them.
- */
-class MinHeap {
-  private ats = new Float64Array(1024);
-  private slots: Slot[] = [];
-  /** Entries found stale by a query, removed by the next {@link compact}. */
-  private dead = new Uint8Array(1024);
-  private n = 0;
-
-  get size(): number {
-    return this.n;
-  }
-  at(i: number): number {
-    return this.ats[i] as number;
-  }
-  slot(i: number): Slot {
-    return this.slots[i] as Slot;
-  }
-  markDead(i: number): void {
-    this.dead[i] = 1;
-  }
-  /** Removes entries marked dead and restores the heap order (Floyd's heapify, O(n)). */
-  compact(): void {
-    const { ats, slots, dead } = this;
-    let w = 0;
-    for (let i = 0; i < this.n; i++) {
-      if (dead[i] === 1) continue;
-      ats[w] = ats[i] as number;
-      slots[w] = slots[i] as Slot;
-      w++;
-    }
-    dead.fill(0, 0, this.n);
-    slots.length = w;
-    this.n = w;
-    for (let i = (w >> 1) - 1; i >= 0; i--) this.siftDown(i);
-  }
-  private siftDown(i: number): void {
-    const { ats, slots } = this;
-    const n = this.n;
-    const at = ats[i] as number;
-    const slot = slots[i] as Slot;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const r = l + 1;
-      const c = r < n && (ats[r] as number) < (ats[l] as number) ? r : l;
-      const cat = ats[c] as number;
-      if (cat >= at) break;
-      ats[i] = cat;
-      slots[i] = slots[c] as Slot;
-      i = c;
-    }
-    ats[i] = at;
-    slots[i] = slot;
-  }
-  push(at: number, slot: Slot): void {
-    if (this.n === this.ats.length) {
-      const ats = new Float64Array(this.n * 2);
-      ats.set(this.ats);
-      this.ats = ats;
-      const dead = new Uint8Array(this.n * 2);
-      dead.set(this.dead);
-      this.dead = dead;
-    }
-    const { ats, slots } = this;
-    let i = this.n++;
-    slots.push(slot);
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      const pat = ats[p] as number;
-      if (pat <= at) break;
-      ats[i] = pat;
-      slots[i] = slots[p] as Slot;
-      i = p;
-    }
-    ats[i] = at;
-    slots[i] = slot;
-  }
-}
-
-/**
- * Per key: slots of open items in a short array (a key has few open windows;
- * scanning numbers beats hashing non-Smi timestamps) and slots of tombstones
- * in an array sorted by (start, end), found by binary search.
- */
-interface KeyEntry {
-  readonly open: Slot[];
-  tombs: Slot[] | undefined;
-}
-type Items = Map<string, KeyEntry>;
+import {
+  MinHeap,
+  allOf,
+  findSlot,
+  getItem,
+  insertTomb,
+  removeFrom,
+  type Items,
+  type KeyEntry,
+  type Slot,
+} from './in-memory-state-index.ts';
+import { checkScanRequest, parseScanCursor, scanSegmentOf } from './in-memory-state-scan.ts';
 
 interface OperatorState {
+  /** The restore generation: every call made under another one is fenced. */
+  generation: number;
   readonly items: Items;
   readonly due: MinHeap;
   readonly expiry: MinHeap;
@@ -134,73 +43,13 @@ interface OperatorState {
   watermark: number | null;
 }
 
-/** Index of the tombstone [start, end) in `tombs` (sorted by start, end), or -(insertion point) - 1. */
-function tombIndex(tombs: readonly Slot[], start: number, end: number): number {
-  let lo = 0;
-  let hi = tombs.length - 1;
-  // Fast paths: tombstones are mostly appended in order and looked up past the last.
-  if (hi < 0) return -1;
-  const last = (tombs[hi] as Slot).ref;
-  if (start > last.start || (start === last.start && end > last.end)) return -(hi + 1) - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const t = (tombs[mid] as Slot).ref;
-    const c = t.start - start || t.end - end;
-    if (c === 0) return mid;
-    if (c < 0) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return -lo - 1;
-}
-
-function insertTomb(e: KeyEntry, slot: Slot): void {
-  const tombs = (e.tombs ??= []);
-  const i = tombIndex(tombs, slot.ref.start, slot.ref.end);
-  if (i >= 0) tombs[i] = slot;
-  else if (-i - 1 === tombs.length) tombs.push(slot);
-  else tombs.splice(-i - 1, 0, slot);
-}
-
-/** Removes `slot` from `list`, keeping the order (without splice's array of removed elements). */
-function removeFrom(list: Slot[], slot: Slot): void {
-  const i = list.indexOf(slot);
-  if (i < 0) return;
-  for (let j = i + 1; j < list.length; j++) list[j - 1] = list[j] as Slot;
-  list.length--;
-}
-
-function findSlot(e: KeyEntry | undefined, start: number, end: number): Slot | undefined {
-  if (e === undefined) return undefined;
-  const open = e.open;
-  for (let i = 0; i < open.length; i++) {
-    const s = open[i] as Slot;
-    const r = s.ref;
-    if (r.start === start && r.end === end) return s;
-  }
-  const tombs = e.tombs;
-  if (tombs === undefined) return undefined;
-  const i = tombIndex(tombs, start, end);
-  return i >= 0 ? tombs[i] : undefined;
-}
-
-function getItem(items: Items, key: string, start: number, end: number): WindowItem | undefined {
-  return findSlot(items.get(key), start, end)?.item;
-}
-
-function* allOf(items: Items): Generator<WindowItem> {
-  for (const e of items.values()) {
-    for (const s of e.open) yield s.item as WindowItem;
-    if (e.tombs !== undefined) for (const s of e.tombs) yield s.item as WindowItem;
-  }
-}
-
 /**
  * The in-memory state store.
  * @example
  * const store = new InMemoryStateStore();
  * const op = createWindowOperator(definition, { store, clock: new ManualClock() });
  */
-export class InMemoryStateStore implements ScannableStateStore {
+export class InMemoryStateStore implements ScannableStateStore, RestorableStateStore {
   private readonly operators = new Map<string, OperatorState>();
   /** Stamp of the last index query (see {@link drain}). */
   private drains = 0;
@@ -210,28 +59,88 @@ export class InMemoryStateStore implements ScannableStateStore {
   private op(operator: string): OperatorState {
     let s = this.operators.get(operator);
     if (s === undefined) {
-      s = {
-        items: new Map(),
-        due: new MinHeap(),
-        expiry: new MinHeap(),
-        progress: new Map(),
-        outbox: new Set(),
-        watermark: null,
-      };
+      s = emptyState(0);
       this.operators.set(operator, s);
     }
     return s;
   }
 
-  readProgress(operator: string): Promise<OperatorProgress> {
+  /**
+   * Runs `fn` on the operator's state if `generation` is the stored one;
+   * otherwise a rejected {@link FencedError} (this store applies nothing of
+   * a fenced call, which is stricter than the port asks).
+   */
+  private fenced<T>(
+    operator: string,
+    generation: number,
+    fn: (s: OperatorState) => T,
+  ): Promise<T> {
     const s = this.op(operator);
-    return Promise.resolve({ watermark: s.watermark, shards: [...s.progress.values()] });
+    if (generation !== s.generation)
+      return Promise.reject(new FencedError(operator, generation, s.generation));
+    try {
+      return Promise.resolve(fn(s));
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new WeirError(String(e)));
+    }
   }
 
-  writeShardProgress(operator: string, progress: ShardProgress): Promise<boolean> {
+  readProgress(operator: string): Promise<StoredProgress> {
     const s = this.op(operator);
+    return Promise.resolve({
+      watermark: s.watermark,
+      shards: [...s.progress.values()],
+      generation: s.generation,
+    });
+  }
+
+  raiseGeneration(operator: string): Promise<number> {
+    const s = this.op(operator);
+    s.generation++;
+    return Promise.resolve(s.generation);
+  }
+
+  clearState(operator: string, generation: number): Promise<number> {
+    return this.fenced(operator, generation, (s) => {
+      const n = s.progress.size + [...allOf(s.items)].length;
+      this.operators.set(operator, emptyState(s.generation));
+      return n;
+    });
+  }
+
+  loadWindows(operator: string, items: readonly WindowItem[], generation: number): Promise<void> {
+    return this.fenced(operator, generation, (s) => {
+      for (const item of items) {
+        const e = s.items.get(item.key);
+        this.put(s, e, findSlot(e, item.start, item.end), item);
+      }
+    });
+  }
+
+  resetProgress(operator: string, progress: OperatorProgress, generation: number): Promise<void> {
+    return this.fenced(operator, generation, (s) => {
+      s.progress.clear();
+      for (const p of progress.shards) s.progress.set(p.shardId, p);
+      s.watermark = progress.watermark;
+    });
+  }
+
+  /** Forgets every operator's state and generation (tests: a lost state table). */
+  wipe(): void {
+    this.operators.clear();
+  }
+
+  writeShardProgress(
+    operator: string,
+    progress: ShardProgress,
+    generation: number,
+  ): Promise<boolean> {
+    return this.fenced(operator, generation, (s) => this.putProgress(s, progress));
+  }
+
+  private putProgress(s: OperatorState, progress: ShardProgress): boolean {
     const old = s.progress.get(progress.shardId);
-    if (old !== undefined && progressRegresses(old, progress)) return Promise.resolve(false);
+    if (old !== undefined && progressRegresses(old, progress)) return false;
     const { shardId, committed, watermark, lastActivity, closed } = progress;
     const judged = keptJudgedView(old?.judged, progress);
     s.progress.set(shardId, {
@@ -242,28 +151,35 @@ export class InMemoryStateStore implements ScannableStateStore {
       closed,
       ...(judged === undefined ? {} : { judged }),
     });
-    return Promise.resolve(true);
+    return true;
   }
 
-  advanceWatermark(operator: string, watermark: number): Promise<number> {
-    const s = this.op(operator);
-    if (s.watermark === null || watermark > s.watermark) s.watermark = watermark;
-    return Promise.resolve(s.watermark);
+  advanceWatermark(operator: string, watermark: number, generation: number): Promise<number> {
+    return this.fenced(operator, generation, (s) => {
+      if (s.watermark === null || watermark > s.watermark) s.watermark = watermark;
+      return s.watermark;
+    });
   }
 
   getWindows(
     operator: string,
     refs: readonly WindowRef[],
+    generation: number,
   ): Promise<readonly (WindowItem | undefined)[]> {
-    const items = this.op(operator).items;
-    return Promise.resolve(refs.map((r) => getItem(items, r.key, r.start, r.end)));
+    return this.fenced(operator, generation, (s) =>
+      refs.map((r) => getItem(s.items, r.key, r.start, r.end)),
+    );
   }
 
   listKeyWindows(
     operator: string,
     keys: readonly string[],
+    generation: number,
   ): Promise<ReadonlyMap<string, readonly WindowItem[]>> {
-    const s = this.op(operator);
+    return this.fenced(operator, generation, (s) => this.keyWindows(s, keys));
+  }
+
+  private keyWindows(s: OperatorState, keys: readonly string[]): Map<string, WindowItem[]> {
     const out = new Map<string, WindowItem[]>();
     for (const key of keys) {
       const list: WindowItem[] = [];
@@ -274,14 +190,18 @@ export class InMemoryStateStore implements ScannableStateStore {
       }
       out.set(key, list);
     }
-    return Promise.resolve(out);
+    return out;
   }
 
   write(
     operator: string,
     groups: readonly (readonly WindowWrite[])[],
+    generation: number,
   ): Promise<readonly boolean[]> {
-    const s = this.op(operator);
+    return this.fenced(operator, generation, (s) => this.writeGroups(s, groups));
+  }
+
+  private writeGroups(s: OperatorState, groups: readonly (readonly WindowWrite[])[]): boolean[] {
     this.stats.writeCalls++;
     const out: boolean[] = [];
     for (const group of groups) {
@@ -304,7 +224,7 @@ export class InMemoryStateStore implements ScannableStateStore {
       this.stats.groupsApplied++;
       out.push(true);
     }
-    return Promise.resolve(out);
+    return out;
   }
 
   /** A single conditional put with one lookup (the common case). */
@@ -437,34 +357,52 @@ export class InMemoryStateStore implements ScannableStateStore {
     return out;
   }
 
-  listDue(operator: string, watermark: number, limit: number): Promise<readonly WindowItem[]> {
-    const s = this.op(operator);
-    return Promise.resolve(this.drain(s.due, watermark, true, true, limit));
+  listDue(
+    operator: string,
+    watermark: number,
+    limit: number,
+    generation: number,
+  ): Promise<readonly WindowItem[]> {
+    return this.fenced(operator, generation, (s) =>
+      this.drain(s.due, watermark, true, true, limit),
+    );
   }
 
-  listExpired(operator: string, watermark: number, limit: number): Promise<readonly WindowItem[]> {
-    const s = this.op(operator);
-    return Promise.resolve(this.drain(s.expiry, watermark, false, false, limit));
+  listExpired(
+    operator: string,
+    watermark: number,
+    limit: number,
+    generation: number,
+  ): Promise<readonly WindowItem[]> {
+    return this.fenced(operator, generation, (s) =>
+      this.drain(s.expiry, watermark, false, false, limit),
+    );
   }
 
-  listOutbox(operator: string, limit: number): Promise<readonly WindowItem[]> {
-    const s = this.op(operator);
-    const out: WindowItem[] = [];
-    for (const slot of s.outbox) {
-      if (out.length >= limit) break;
-      const item = slot.item;
-      if (item?.outbox) out.push(item);
-    }
-    return Promise.resolve(out);
+  listOutbox(operator: string, limit: number, generation: number): Promise<readonly WindowItem[]> {
+    return this.fenced(operator, generation, (s) => {
+      const out: WindowItem[] = [];
+      for (const slot of s.outbox) {
+        if (out.length >= limit) break;
+        const item = slot.item;
+        if (item?.outbox) out.push(item);
+      }
+      return out;
+    });
   }
 
-  ackOutbox(operator: string, acks: readonly OutboxAck[]): Promise<readonly boolean[]> {
-    const s = this.op(operator);
-    return Promise.resolve(
+  ackOutbox(
+    operator: string,
+    acks: readonly OutboxAck[],
+    generation: number,
+  ): Promise<readonly boolean[]> {
+    return this.fenced(operator, generation, (s) =>
       acks.map((a) => {
         const slot = findSlot(s.items.get(a.key), a.start, a.end);
         const item = slot?.item;
-        if (slot === undefined || item?.outbox?.version !== a.version) return false;
+        const o = item?.outbox;
+        if (slot === undefined || item === undefined || o === null || o === undefined) return false;
+        if (o.version !== a.version || o.generation !== a.generation) return false;
         // The due/expiry heaps point at the slot; validity is re-checked on read.
         slot.item = { ...item, outbox: null, revision: item.revision + 1 };
         s.outbox.delete(slot);
@@ -492,6 +430,10 @@ export class InMemoryStateStore implements ScannableStateStore {
    * whatever was written in between (as DynamoDB's ExclusiveStartKey does).
    */
   scanWindows(operator: string, request: WindowScanRequest): Promise<WindowScanPage> {
+    const g = request.generation;
+    const stored = this.op(operator).generation;
+    if (g !== undefined && g !== stored)
+      return Promise.reject(new FencedError(operator, g, stored));
     try {
       return Promise.resolve(this.scanPage(operator, request));
     } catch (e) {
@@ -541,39 +483,14 @@ export class InMemoryStateStore implements ScannableStateStore {
   }
 }
 
-/** The scan segment of a key: FNV-1a (32 bit) of its UTF-16 code units modulo `totalSegments`. */
-function scanSegmentOf(key: string, totalSegments: number): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0) % totalSegments;
-}
-
-function checkScanRequest(r: WindowScanRequest): void {
-  if (!Number.isInteger(r.totalSegments) || r.totalSegments < 1 || r.totalSegments > 1_000_000)
-    throw new ConfigError('totalSegments', r.totalSegments, 'must be an integer 1..1000000');
-  if (!Number.isInteger(r.segment) || r.segment < 0 || r.segment >= r.totalSegments)
-    throw new ConfigError('segment', r.segment, `must be an integer 0..${r.totalSegments - 1}`);
-  if (!Number.isInteger(r.limit) || r.limit < 1)
-    throw new ConfigError('limit', r.limit, 'must be a positive integer');
-}
-
-function parseScanCursor(cursor: string): { key: string; start: number; end: number } {
-  let v: unknown;
-  try {
-    v = JSON.parse(cursor);
-  } catch {
-    v = undefined;
-  }
-  if (
-    !Array.isArray(v) ||
-    v.length !== 3 ||
-    typeof v[0] !== 'string' ||
-    typeof v[1] !== 'number' ||
-    typeof v[2] !== 'number'
-  )
-    throw new ConfigError('cursor', cursor, 'must be a cursor returned by scanWindows');
-  return { key: v[0], start: v[1], end: v[2] };
+function emptyState(generation: number): OperatorState {
+  return {
+    generation,
+    items: new Map(),
+    due: new MinHeap(),
+    expiry: new MinHeap(),
+    progress: new Map(),
+    outbox: new Set(),
+    watermark: null,
+  };
 }

@@ -39,6 +39,8 @@ export function encodeCheckpointItem(item: WindowItem): string {
       item.outbox === null
         ? null
         : {
+            // Generation 0 writes the line it always wrote (format 1 unchanged).
+            ...(item.outbox.generation > 0 ? { generation: item.outbox.generation } : {}),
             version: item.outbox.version,
             value: item.outbox.value,
             supersedes: item.outbox.supersedes.map(window),
@@ -86,7 +88,9 @@ function window(w: TimeWindow): TimeWindow {
 
 function outbox(v: unknown): OutboxEntry {
   const o = record(v, 'outbox');
+  const g = o['generation'];
   return {
+    generation: g === undefined ? 0 : finite(g, 'outbox.generation'),
     version: finite(o['version'], 'outbox.version'),
     value: json(o['value'], 'outbox.value'),
     supersedes: windows(o['supersedes'], 'outbox.supersedes'),

@@ -170,7 +170,7 @@ export class CheckpointTaker {
     const id = newCheckpointId(startedAt, this.#p.random);
     const previousId = (await checkpoints.latestId(operator)) ?? null;
     // Progress BEFORE the scan: every record at or below `committed` is in state now.
-    const progress = await state.readProgress(operator);
+    const { generation, ...progress } = await state.readProgress(operator);
     const initial: CheckpointInProgress = {
       format: CHECKPOINT_FORMAT,
       operator,
@@ -181,6 +181,7 @@ export class CheckpointTaker {
       updatedAt: clock.now(),
       calls: 1,
       progress,
+      ...(generation > 0 ? { restoreGeneration: generation } : {}),
       totalSegments,
       segments: Array.from({ length: totalSegments }, (_, segment) => ({
         segment,
@@ -287,6 +288,9 @@ export class CheckpointTaker {
       items: snapshot.parts.reduce((n, p) => n + p.items, 0),
       bytes: snapshot.parts.reduce((n, p) => n + p.bytes, 0),
       parts: snapshot.parts,
+      ...(snapshot.restoreGeneration === undefined
+        ? {}
+        : { restoreGeneration: snapshot.restoreGeneration }),
     };
     await checkpoints.commit(manifest);
     return { status: CheckpointRunStatus.Complete, manifest, stats };
@@ -394,6 +398,7 @@ class SegmentScan {
         totalSegments: this.initial.totalSegments,
         cursor,
         limit: pageSize,
+        generation: this.initial.restoreGeneration ?? 0,
       });
       this.pages++;
       let items = page.items;
@@ -450,7 +455,11 @@ class SegmentScan {
           detail: `the windows of key ${JSON.stringify(open[0])} changed between each of ${MAX_SETTLE_READS} reads; resume the checkpoint later`,
         });
       }
-      const now = await this.p.state.listKeyWindows(this.p.operator, open);
+      const now = await this.p.state.listKeyWindows(
+        this.p.operator,
+        open,
+        this.initial.restoreGeneration ?? 0,
+      );
       const again: string[] = [];
       for (const key of open) {
         const current = [...(now.get(key) ?? [])].sort(

@@ -92,7 +92,7 @@ describe('DynamoDbStateStore', () => {
     it('GIVEN a single put WHEN written THEN one conditional PutItem carries the layout and the sparse index attributes', async () => {
       const { store, calls } = storeWith(() => ({}));
       const item = windowItem({ key: 'k', start: 0, end: 60_000, accumulator: { sum: 0.1 } });
-      expect(await store.write('op', [[put(item, null)]])).toEqual([true]);
+      expect(await store.write('op', [[put(item, null)]], 0)).toEqual([true]);
       expect(calls.map((c) => c.command)).toEqual(['PutItemCommand']);
       const input = calls[0]!.input as {
         Item: Record<string, unknown>;
@@ -125,14 +125,19 @@ describe('DynamoDbStateStore', () => {
         accumulator: null,
         revision: 3,
       });
-      expect(await store.write('op', [[put(tomb, 2)]])).toEqual([true]);
+      expect(await store.write('op', [[put(tomb, 2)]], 0)).toEqual([true]);
       const input = calls[0]!.input as {
         Item: Record<string, unknown>;
         ConditionExpression: string;
         ExpressionAttributeValues: unknown;
       };
-      expect(input.ConditionExpression).toBe('#rev = :expected');
-      expect(input.ExpressionAttributeValues).toEqual({ ':expected': { N: '2' } });
+      expect(input.ConditionExpression).toBe(
+        '#rev = :expected AND (attribute_not_exists(#gen) OR #gen = :g)',
+      );
+      expect(input.ExpressionAttributeValues).toEqual({
+        ':expected': { N: '2' },
+        ':g': { N: '0' },
+      });
       expect(input.Item['expiresAt']).toEqual({ N: String(1_700_000_000 + 3600) });
       for (const a of [
         'dueBucket',
@@ -153,7 +158,7 @@ describe('DynamoDbStateStore', () => {
       const groups = ['a', 'b', 'c'].map((key) => [
         put(windowItem({ key, start: 0, end: 10 }), null),
       ]);
-      expect(await store.write('op', groups)).toEqual([true, false, true]);
+      expect(await store.write('op', groups, 0)).toEqual([true, false, true]);
     });
 
     it('GIVEN a multi-write group WHEN written THEN one TransactWriteItems; a ConditionalCheckFailed reason makes it false', async () => {
@@ -163,7 +168,7 @@ describe('DynamoDbStateStore', () => {
         put(windowItem({ key: 'u', start: 0, end: 300 }), null),
         { kind: 'delete', ref: { key: 'u', start: 0, end: 100 }, expectedRevision: 1 },
       ];
-      expect(await store.write('op', [group])).toEqual([true]);
+      expect(await store.write('op', [group], 0)).toEqual([true]);
       expect(calls[0]!.command).toBe('TransactWriteItemsCommand');
       const items = (calls[0]!.input as { TransactItems: Array<Record<string, unknown>> })
         .TransactItems;
@@ -171,7 +176,7 @@ describe('DynamoDbStateStore', () => {
       answer = () => {
         throw cancelled('None', 'ConditionalCheckFailed');
       };
-      expect(await store.write('op', [group])).toEqual([false]);
+      expect(await store.write('op', [group], 0)).toEqual([false]);
     });
 
     it('GIVEN a transaction conflict or throttling WHEN written THEN it is retried with full-jitter backoff', async () => {
@@ -186,7 +191,7 @@ describe('DynamoDbStateStore', () => {
         put(windowItem({ key: 'u', start: 0, end: 300 }), null),
         { kind: 'delete', ref: { key: 'u', start: 0, end: 100 }, expectedRevision: 1 },
       ];
-      expect(await store.write('op', [group])).toEqual([true]);
+      expect(await store.write('op', [group], 0)).toEqual([true]);
       expect(calls).toHaveLength(4);
       expect(sleeps).toEqual([12, 25, 50]); // random() = 0.5 of 25, 50, 100
     });
@@ -199,7 +204,7 @@ describe('DynamoDbStateStore', () => {
         { retry: { maxAttempts: 3, sleep: () => Promise.resolve() } },
       );
       const err = await store
-        .write('op', [[put(windowItem({ key: 'hot', start: 0, end: 10 }), null)]])
+        .write('op', [[put(windowItem({ key: 'hot', start: 0, end: 10 }), null)]], 0)
         .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(StateStoreError);
       expect((err as StateStoreError).operator).toBe('op');
@@ -213,7 +218,7 @@ describe('DynamoDbStateStore', () => {
         throw validation('One or more parameter values were invalid');
       });
       await expect(
-        store.write('op', [[put(windowItem({ key: 'k', start: 0, end: 10 }), null)]]),
+        store.write('op', [[put(windowItem({ key: 'k', start: 0, end: 10 }), null)]], 0),
       ).rejects.toThrow(/operator op, key "k": ValidationException: One or more parameter values/);
       expect(calls).toHaveLength(1);
     });
@@ -221,7 +226,7 @@ describe('DynamoDbStateStore', () => {
     it('GIVEN an accumulator over 400 KB WHEN written THEN StateItemTooLargeError names key, size and the fix, and nothing is sent', async () => {
       const { store, calls } = storeWith(() => ({}));
       const big = windowItem({ key: 'k', start: 0, end: 10, accumulator: 'x'.repeat(410_000) });
-      const err = await store.write('op', [[put(big, null)]]).catch((e: unknown) => e);
+      const err = await store.write('op', [[put(big, null)]], 0).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(StateItemTooLargeError);
       expect((err as StateItemTooLargeError).sizeBytes).toBeGreaterThan(410_000);
       expect(String((err as Error).message)).toMatch(/key "k".*409600.*distinctApprox precision/);
@@ -233,7 +238,7 @@ describe('DynamoDbStateStore', () => {
         throw validation('Item size has exceeded the maximum allowed size');
       });
       await expect(
-        store.write('op', [[put(windowItem({ key: 'k', start: 0, end: 10 }), null)]]),
+        store.write('op', [[put(windowItem({ key: 'k', start: 0, end: 10 }), null)]], 0),
       ).rejects.toBeInstanceOf(StateItemTooLargeError);
     });
 
@@ -242,7 +247,7 @@ describe('DynamoDbStateStore', () => {
       const group = Array.from({ length: 101 }, (_, i) =>
         put(windowItem({ key: 'u', start: i * 10, end: i * 10 + 5 }), null),
       );
-      await expect(store.write('op', [group])).rejects.toThrow(
+      await expect(store.write('op', [group], 0)).rejects.toThrow(
         /101 writes; DynamoDB TransactWriteItems takes at most 100/,
       );
       expect(calls).toEqual([]);
@@ -266,6 +271,7 @@ describe('DynamoDbStateStore', () => {
         Array.from({ length: 20 }, (_, i) => [
           put(windowItem({ key: `k${i}`, start: 0, end: 10 }), null),
         ]),
+        0,
       );
       expect(peak).toBe(3);
     });
@@ -276,7 +282,7 @@ describe('DynamoDbStateStore', () => {
       const a = windowItem({ key: 'a', start: 0, end: 10 });
       const b = windowItem({ key: 'b', start: 0, end: 10 });
       const { store: writer, calls: written } = storeWith(() => ({}));
-      await writer.write('op', [[put(a, null)], [put(b, null)]]);
+      await writer.write('op', [[put(a, null)], [put(b, null)]], 0);
       const [ia, ib] = written.map((c) => c.input['Item']);
       const { store, calls, sleeps } = storeWith((_c, n) =>
         n === 0
@@ -288,7 +294,7 @@ describe('DynamoDbStateStore', () => {
             }
           : { Responses: { state: [ib] } },
       );
-      expect(await store.getWindows('op', [b, a, { key: 'c', start: 0, end: 10 }])).toEqual([
+      expect(await store.getWindows('op', [b, a, { key: 'c', start: 0, end: 10 }], 0)).toEqual([
         b,
         a,
         undefined,
@@ -309,7 +315,7 @@ describe('DynamoDbStateStore', () => {
           Item: { watermark: { N: '5000' } },
         });
       });
-      expect(await store.advanceWatermark('op', 10)).toBe(5000);
+      expect(await store.advanceWatermark('op', 10, 0)).toBe(5000);
       expect(calls[0]!.input['ReturnValuesOnConditionCheckFailure']).toBe('ALL_OLD');
     });
 
@@ -331,17 +337,21 @@ describe('DynamoDbStateStore', () => {
         throw ccf();
       });
       expect(
-        await store.writeShardProgress('op', {
-          shardId: shardId('s'),
-          committed: null,
-          watermark: 5,
-          lastActivity: 1,
-          closed: false,
-        }),
+        await store.writeShardProgress(
+          'op',
+          {
+            shardId: shardId('s'),
+            committed: null,
+            watermark: 5,
+            lastActivity: 1,
+            closed: false,
+          },
+          0,
+        ),
       ).toBe(false);
       expect(calls.map((c) => c.command)).toEqual(['PutItemCommand', 'GetItemCommand']);
       expect(calls[0]!.input['ConditionExpression']).toBe(
-        'attribute_not_exists(#pk) OR (attribute_not_exists(#c) AND (attribute_not_exists(#w) OR #w <= :w) AND attribute_not_exists(#ju))',
+        'attribute_not_exists(#pk) OR ((attribute_not_exists(#gen) OR #gen = :g) AND attribute_not_exists(#c) AND (attribute_not_exists(#w) OR #w <= :w) AND attribute_not_exists(#ju))',
       );
       expect(calls[1]!.input['ConsistentRead']).toBe(true);
     });
@@ -359,13 +369,17 @@ describe('DynamoDbStateStore', () => {
         return {};
       });
       expect(
-        await store.writeShardProgress('op', {
-          shardId: shardId('s'),
-          committed: 'o1',
-          watermark: 5,
-          lastActivity: 2,
-          closed: false,
-        }),
+        await store.writeShardProgress(
+          'op',
+          {
+            shardId: shardId('s'),
+            committed: 'o1',
+            watermark: 5,
+            lastActivity: 2,
+            closed: false,
+          },
+          0,
+        ),
       ).toBe(true);
       expect(calls.map((c) => c.command)).toEqual([
         'PutItemCommand',
@@ -391,13 +405,17 @@ describe('DynamoDbStateStore', () => {
           return { Item: progressItem({ judgedUpTo: { S: `o${calls.length}` } }) };
         throw ccf();
       });
-      const write = store.writeShardProgress('op', {
-        shardId: shardId('s'),
-        committed: null,
-        watermark: null,
-        lastActivity: 1,
-        closed: false,
-      });
+      const write = store.writeShardProgress(
+        'op',
+        {
+          shardId: shardId('s'),
+          committed: null,
+          watermark: null,
+          lastActivity: 1,
+          closed: false,
+        },
+        0,
+      );
       await expect(write).rejects.toThrow(StateStoreError);
       await expect(write).rejects.toThrow(
         /progress of s kept changing under 10 conditional writes/,
@@ -410,7 +428,7 @@ describe('DynamoDbStateStore', () => {
         (call) => (call.command === 'QueryCommand' ? { Items: [] } : { Responses: { state: [] } }),
         { dueBuckets: 5 },
       );
-      expect(await store.listDue('op', 100, 10)).toEqual([]);
+      expect(await store.listDue('op', 100, 10, 0)).toEqual([]);
       expect(
         calls
           .filter((c) => c.command === 'QueryCommand')

@@ -81,23 +81,31 @@ async function seeded(n: number): Promise<HookedStore> {
   const groups = Array.from({ length: n }, (_, i) => [
     { kind: 'put' as const, item: item(i), expectedRevision: null },
   ]);
-  await state.write(OP, groups);
-  await state.writeShardProgress(OP, {
-    shardId: toShardId('shardId-000000000000'),
-    committed: offset(n),
-    watermark: 5_000,
-    lastActivity: T0 - 1_000,
-    closed: false,
-  });
-  await state.writeShardProgress(OP, {
-    shardId: toShardId('shardId-000000000001'),
-    committed: offset(2 * n),
-    watermark: 4_000,
-    lastActivity: T0 - 2_000,
-    closed: true,
-    judged: { upTo: offset(3 * n), published: -Infinity, others: Infinity },
-  });
-  await state.advanceWatermark(OP, 4_000);
+  await state.write(OP, groups, 0);
+  await state.writeShardProgress(
+    OP,
+    {
+      shardId: toShardId('shardId-000000000000'),
+      committed: offset(n),
+      watermark: 5_000,
+      lastActivity: T0 - 1_000,
+      closed: false,
+    },
+    0,
+  );
+  await state.writeShardProgress(
+    OP,
+    {
+      shardId: toShardId('shardId-000000000001'),
+      committed: offset(2 * n),
+      watermark: 4_000,
+      lastActivity: T0 - 2_000,
+      closed: true,
+      judged: { upTo: offset(3 * n), published: -Infinity, others: Infinity },
+    },
+    0,
+  );
+  await state.advanceWatermark(OP, 4_000, 0);
   return state;
 }
 
@@ -153,7 +161,13 @@ describe('checkpoint ids and the item codec', () => {
     const it = item(3, {
       absorbed: { 'shardId-2': offset(2), 'shardId-10': offset(10), 'shardId-1': offset(1) },
       supersedes: [{ start: -5, end: 0 }],
-      outbox: { version: 2, value: { v: [1, 'x', null] }, supersedes: [], firedAt: T0 },
+      outbox: {
+        generation: 0,
+        version: 2,
+        value: { v: [1, 'x', null] },
+        supersedes: [],
+        firedAt: T0,
+      },
       firedVersion: 2,
     });
     const line = encodeCheckpointItem(it);
@@ -194,7 +208,10 @@ describe('taking a checkpoint', () => {
       null,
     ]);
     expect(manifest.startedAt).toBe(T0);
-    expect(manifest.progress).toEqual(await state.readProgress(OP));
+    const { generation, ...positions } = await state.readProgress(OP);
+    expect(generation).toBe(0);
+    expect(manifest.progress).toEqual(positions);
+    expect(manifest.restoreGeneration).toBeUndefined();
     expect(manifest.items).toBe(250);
     expect(manifest.parts.map((p) => p.index)).toEqual(manifest.parts.map((_, i) => i));
     expect(new Set(manifest.parts.map((p) => p.segment))).toEqual(new Set([0, 1, 2]));
@@ -213,7 +230,7 @@ describe('taking a checkpoint', () => {
 
   it('GIVEN batches that keep writing during the scan WHEN a checkpoint is taken THEN its positions are those read before the scan and its items those read by it', async () => {
     const state = await seeded(30);
-    const before = await state.readProgress(OP);
+    const { generation: _g, ...before } = await state.readProgress(OP);
     const checkpoints = new InMemoryCheckpointStore();
     let batch = 0;
     state.onScan = async () => {
@@ -234,14 +251,19 @@ describe('taking a checkpoint', () => {
             expectedRevision: it.revision,
           },
         ]),
+        0,
       );
-      await state.writeShardProgress(OP, {
-        shardId: toShardId('shardId-000000000000'),
-        committed: offset(1000 + batch),
-        watermark: 5_000 + batch,
-        lastActivity: T0 + batch,
-        closed: false,
-      });
+      await state.writeShardProgress(
+        OP,
+        {
+          shardId: toShardId('shardId-000000000000'),
+          committed: offset(1000 + batch),
+          watermark: 5_000 + batch,
+          lastActivity: T0 + batch,
+          closed: false,
+        },
+        0,
+      );
     };
     const manifest = complete(
       await taker(state, checkpoints, new ManualClock(T0), {
@@ -639,10 +661,11 @@ describe('a fuzzy checkpoint restores consistently', () => {
     await restored.write(
       OP,
       items.map((it) => [{ kind: 'put', item: it, expectedRevision: null }]),
+      0,
     );
-    for (const shard of manifest.progress.shards) await restored.writeShardProgress(OP, shard);
+    for (const shard of manifest.progress.shards) await restored.writeShardProgress(OP, shard, 0);
     if (manifest.progress.watermark !== null)
-      await restored.advanceWatermark(OP, manifest.progress.watermark);
+      await restored.advanceWatermark(OP, manifest.progress.watermark, 0);
     const replay = new WindowOperatorHarness(definition, {
       startTime: h.clock.now(),
       store: restored,
@@ -721,8 +744,9 @@ describe('session merges and the fuzzy scan', () => {
     await restored.write(
       OP,
       items.map((it) => [{ kind: 'put', item: it, expectedRevision: null }]),
+      0,
     );
-    for (const shard of manifest.progress.shards) await restored.writeShardProgress(OP, shard);
+    for (const shard of manifest.progress.shards) await restored.writeShardProgress(OP, shard, 0);
     const replay = new WindowOperatorHarness(sessions, { startTime: 0, store: restored });
     await replay.deliver(0, first);
     await replay.deliver(0, bridge);
@@ -763,19 +787,23 @@ describe('session merges and the fuzzy scan', () => {
     });
     const original = state.listKeyWindows.bind(state);
     let writes = 0;
-    state.listKeyWindows = async (operator, keys) => {
+    state.listKeyWindows = async (operator, keys, generation) => {
       const it = state.allItems(OP).find((x) => x.key === keys[0]) as WindowItem;
-      await state.write(OP, [
+      await state.write(
+        OP,
         [
-          {
-            kind: 'put',
-            item: { ...it, revision: it.revision + 1 },
-            expectedRevision: it.revision,
-          },
+          [
+            {
+              kind: 'put',
+              item: { ...it, revision: it.revision + 1 },
+              expectedRevision: it.revision,
+            },
+          ],
         ],
-      ]);
+        0,
+      );
       writes++;
-      return original(operator, keys);
+      return original(operator, keys, generation);
     };
     const e: unknown = await t.take().catch((x: unknown) => x);
     expect((e as CheckpointError).problem).toBe(CheckpointProblem.UnsettledKey);

@@ -40,7 +40,7 @@ class CountingStore extends InMemoryStateStore {
       this.failNext = false;
       return Promise.reject(new Error('died before firing'));
     }
-    return super.listDue(operator, watermark, limit);
+    return super.listDue(operator, watermark, limit, 0);
   }
 }
 

@@ -187,7 +187,7 @@ describe('judged view (late output, then a retry with a lower view)', () => {
             }
           : { ...(before as NonNullable<typeof before>), lastActivity: h.clock.now() };
       expect(before === undefined).toBe(writer === 'registration');
-      expect(await store.writeShardProgress('op', stale)).toBe(true);
+      expect(await store.writeShardProgress('op', stale, 0)).toBe(true);
 
       await h.send(1, [{ k: 'z', t: 1 }]); // shard 1 is back: the retry's own view is lower
       const retry = await h.operator.processBatch(SHARD_0, batch, {

@@ -38,7 +38,7 @@ class RacingStore extends InMemoryStateStore {
     const race = this.race;
     this.race = undefined;
     if (race !== undefined) await race();
-    return super.write(operator, groups);
+    return super.write(operator, groups, 0);
   }
 }
 

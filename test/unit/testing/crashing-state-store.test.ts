@@ -35,23 +35,23 @@ describe('CrashingStateStore', () => {
     const store = new InMemoryStateStore();
     const crashing = new CrashingStateStore(store);
     crashing.crashDuringNextStateUpdate(1);
-    await expect(crashing.write('op', [put('a'), put('b'), put('c')])).rejects.toThrow(
+    await expect(crashing.write('op', [put('a'), put('b'), put('c')], 0)).rejects.toThrow(
       InjectedCrashError,
     );
     expect(store.allItems('op').map((i) => i.key)).toEqual(['a']);
     // Used up: the next write goes through.
-    expect(await crashing.write('op', [put('d')])).toEqual([true]);
+    expect(await crashing.write('op', [put('d')], 0)).toEqual([true]);
   });
 
   it('GIVEN an armed crash THEN writes without window content (firings, purges) do not trigger it, and a write with no more groups than armed uses it up', async () => {
     const store = new InMemoryStateStore();
     const crashing = new CrashingStateStore(store);
     crashing.crashDuringNextStateUpdate(1);
-    expect(await crashing.write('op', [put('x', false)])).toEqual([true]);
-    expect(await crashing.write('op', [put('a')])).toEqual([true]);
-    expect(await crashing.write('op', [put('b'), put('c')])).toEqual([true, true]);
+    expect(await crashing.write('op', [put('x', false)], 0)).toEqual([true]);
+    expect(await crashing.write('op', [put('a')], 0)).toEqual([true]);
+    expect(await crashing.write('op', [put('b'), put('c')], 0)).toEqual([true, true]);
     crashing.crashDuringNextStateUpdate(0);
-    await expect(crashing.write('op', [put('e')])).rejects.toThrow('injected crash');
+    await expect(crashing.write('op', [put('e')], 0)).rejects.toThrow('injected crash');
     expect(store.allItems('op').map((i) => i.key)).not.toContain('e');
   });
 
@@ -59,13 +59,13 @@ describe('CrashingStateStore', () => {
     const store = new InMemoryStateStore();
     const crashing = new CrashingStateStore(store);
     crashing.crashOnNextProgressWrite(1);
-    expect(await crashing.writeShardProgress('op', progress('1'))).toBe(true);
-    await expect(crashing.writeShardProgress('op', progress('2'))).rejects.toThrow(
+    expect(await crashing.writeShardProgress('op', progress('1'), 0)).toBe(true);
+    await expect(crashing.writeShardProgress('op', progress('2'), 0)).rejects.toThrow(
       /injected crash before the progress write/,
     );
     expect((await store.readProgress('op')).shards[0]?.committed).toBe('1');
     crashing.crashOnNextProgressWrite();
     crashing.disarm();
-    expect(await crashing.writeShardProgress('op', progress('2'))).toBe(true);
+    expect(await crashing.writeShardProgress('op', progress('2'), 0)).toBe(true);
   });
 });
