@@ -21,6 +21,7 @@ export function windowResultJson(r: WindowResult): string {
     operator: r.operator,
     key: r.key,
     window: { start: r.window.start, end: r.window.end },
+    ...(r.generation !== undefined && r.generation > 0 ? { generation: r.generation } : {}),
     version: r.version,
     value: r.value,
     ...(r.firedAt === undefined ? {} : { firedAt: r.firedAt }),

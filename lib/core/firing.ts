@@ -91,21 +91,23 @@ export class WindowFiring<IN, ACC, OUT> {
           throw new AggregateResultError(item.key, item, e);
         }
         const version = item.firedVersion + 1;
+        const generation = this.store.generation;
         if (window.start !== item.start || window.end !== item.end)
           window = { start: item.start, end: item.end };
         pendingResults.push({
-          id: this.ids.of(item.key, item.start, item.end, version),
+          id: this.ids.of(item.key, item.start, item.end, version, generation),
           operator: op,
           key: item.key,
           window,
           value,
           version,
+          ...(generation > 0 ? { generation } : {}),
           supersedes: item.supersedes,
         });
         // Fired, not purged, even when already past its lateness: the purge
         // skips an item another shard updated in between.
         const outbox = {
-          generation: this.store.generation,
+          generation,
           version,
           value: toJsonValue(value),
           supersedes: item.supersedes,
@@ -163,12 +165,13 @@ export class WindowFiring<IN, ACC, OUT> {
       const o = item.outbox;
       if (o === null) continue;
       out.push({
-        id: this.ids.of(item.key, item.start, item.end, o.version),
+        id: this.ids.of(item.key, item.start, item.end, o.version, o.generation),
         operator: op,
         key: item.key,
         window: { start: item.start, end: item.end },
         value: o.value,
         version: o.version,
+        ...(o.generation > 0 ? { generation: o.generation } : {}),
         supersedes: o.supersedes,
       });
     }

@@ -14,8 +14,9 @@ import type { TimeWindow } from './time-window.ts';
 const KEY_CACHE = 10_000;
 
 /**
- * The parts of a {@link resultId}, in order (the version follows the last
- * one), for a caller that builds many ids and caches the parts they share
+ * The parts of a {@link resultId}, in order (the ordering follows the last
+ * one: `<version>` in generation 0, `g<generation>v<version>` otherwise), for
+ * a caller that builds many ids and caches the parts they share
  * ({@link ResultIds}).
  */
 export const resultIdPart = {
@@ -23,29 +24,38 @@ export const resultIdPart = {
   operator: (operator: string): string => encodeURIComponent(operator) + '/',
   /** `<key>/`, URI-encoded. */
   key: (key: string): string => encodeURIComponent(key) + '/',
-  /** `<start>-<end>/v`. */
-  window: (start: number, end: number): string => String(start) + '-' + String(end) + '/v',
+  /** `<start>-<end>/`. */
+  window: (start: number, end: number): string => String(start) + '-' + String(end) + '/',
+  /** `v<version>` in generation 0 (the format from before restores), `g<generation>v<version>` after. */
+  ordering: (generation: number, version: number): string =>
+    generation === 0 ? 'v' + String(version) : 'g' + String(generation) + 'v' + String(version),
 } as const;
 
 /**
- * The deterministic id of a result: the same (operator, key, window, version)
- * always gives the same id, and different ones never collide.
+ * The deterministic id of a result: the same (operator, key, window,
+ * generation, version) always gives the same id, and different ones never
+ * collide. Generation 0 (no restore yet) keeps the format ids had before
+ * restores existed; a restore's generation adds `g<generation>` before the
+ * version (docs/recovery.md, "Corrections").
  *
  * @example
  * resultId('clicks', 'user-1', { start: 0, end: 60000 }, 1);
  * // "clicks/user-1/0-60000/v1"
+ * resultId('clicks', 'user-1', { start: 0, end: 60000 }, 1, 2);
+ * // "clicks/user-1/0-60000/g2v1"
  */
 export function resultId(
   operator: string,
   key: string,
   window: TimeWindow,
   version: number,
+  generation = 0,
 ): string {
   return (
     resultIdPart.operator(operator) +
     resultIdPart.key(key) +
     resultIdPart.window(window.start, window.end) +
-    String(version)
+    resultIdPart.ordering(generation, version)
   );
 }
 
@@ -57,7 +67,7 @@ export function resultId(
 export class ResultIds {
   private readonly prefix: string;
   private readonly keys = new Map<string, string>();
-  /** `<start>-<end>/v` of the last window asked for (firing goes window by window). */
+  /** `<start>-<end>/` of the last window asked for (firing goes window by window). */
   private bounds = '';
   private lastStart = NaN;
   private lastEnd = NaN;
@@ -66,8 +76,8 @@ export class ResultIds {
     this.prefix = resultIdPart.operator(operator);
   }
 
-  /** The id of (key, [start, end), version); equals `resultId(operator, key, { start, end }, version)`. */
-  of(key: string, start: number, end: number, version: number): string {
+  /** The id of (key, [start, end), version, generation); equals `resultId(operator, key, { start, end }, version, generation)`. */
+  of(key: string, start: number, end: number, version: number, generation = 0): string {
     let k = this.keys.get(key);
     if (k === undefined) {
       if (this.keys.size >= KEY_CACHE) this.keys.clear();
@@ -79,7 +89,7 @@ export class ResultIds {
       this.lastEnd = end;
       this.bounds = resultIdPart.window(start, end);
     }
-    return this.prefix + k + this.bounds + String(version);
+    return this.prefix + k + this.bounds + resultIdPart.ordering(generation, version);
   }
 }
 
@@ -90,7 +100,16 @@ export class ResultIds {
  * const r = windowResult({ operator: 'clicks', key: 'u1', window: { start: 0, end: 60000 }, value: 3, version: 1 });
  */
 export function windowResult<OUT>(fields: Omit<WindowResult<OUT>, 'id'>): WindowResult<OUT> {
-  return { ...fields, id: resultId(fields.operator, fields.key, fields.window, fields.version) };
+  return {
+    ...fields,
+    id: resultId(
+      fields.operator,
+      fields.key,
+      fields.window,
+      fields.version,
+      fields.generation ?? 0,
+    ),
+  };
 }
 
 /**

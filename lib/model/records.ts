@@ -72,6 +72,19 @@ export interface WindowResult<OUT = JsonValue> {
 }
 
 /**
+ * Compares two results of one window by their ordering, (generation,
+ * version) with an absent generation as 0: negative when `a` is older,
+ * positive when newer, 0 when the same firing. Every sink keeps the result
+ * with the highest ordering.
+ */
+export function compareResultOrder(
+  a: Pick<WindowResult<unknown>, 'generation' | 'version'>,
+  b: Pick<WindowResult<unknown>, 'generation' | 'version'>,
+): number {
+  return (a.generation ?? 0) - (b.generation ?? 0) || a.version - b.version;
+}
+
+/**
  * A fired result as the sinks receive it: the value as JSON (aggregates'
  * results are JSON-safe; `undefined` and non-finite numbers become `null`),
  * the processing time of the emission, and `supersedes` only when it

@@ -1,6 +1,7 @@
 /**
- * Contract of a `Sink<WindowResult>`: idempotent per version, never
- * regressing, one report entry per item. Run against the in-memory sink in
+ * Contract of a `Sink<WindowResult>`: idempotent per (generation, version),
+ * never regressing, a higher generation replacing any version of a lower
+ * one (corrections after a restore), one report entry per item. Run against the in-memory sink in
  * unit tests and the real adapters on the embedded AWS in integration tests.
  */
 import { describe, expect, it } from 'vitest';
@@ -33,6 +34,7 @@ function result(
   version: number,
   value: JsonValue = version * 10,
   window = W,
+  generation = 0,
 ): WindowResult {
   return windowResult({
     operator,
@@ -40,6 +42,7 @@ function result(
     window,
     value,
     version,
+    ...(generation > 0 ? { generation } : {}),
     firedAt: 1_700_000_061_000 + version,
   });
 }
@@ -195,6 +198,58 @@ export function describeResultSinkContract(
         expect(late.items.map((i) => i.outcome)).toEqual([SinkOutcome.Superseded]);
         expect(await s.readBack(op, 's', old)).toBeUndefined();
       }
+    });
+
+    it('a correction: (generation 1, version 1) replaces (generation 0, version 3); (generation 0, version 4) after it is refused', async () => {
+      const s = await subject();
+      const op = operatorName();
+      await s.newSink().write([result(op, 'k', 3, 'old')]);
+      const corrected = result(op, 'k', 1, 'corrected', W, 1);
+      expect(corrected.id).toBe(`${encodeURIComponent(op)}/k/${W.start}-${W.end}/g1v1`);
+      const report = await s.newSink().write([corrected]);
+      expect(report.items[0]?.outcome).toBe(SinkOutcome.Written);
+      expect(await s.readBack(op, 'k', W)).toEqual(corrected);
+      // A batch of the old generation still in flight (or re-driven) never regresses the correction.
+      const stale = await s.newSink().write([result(op, 'k', 4, 'stale')]);
+      if (s.reportsDuplicates) {
+        expect(stale.items).toEqual([
+          { index: 0, outcome: SinkOutcome.Superseded, storedVersion: 1 },
+        ]);
+      }
+      expect(await s.readBack(op, 'k', W)).toEqual(corrected);
+      // The same correction again is a no-op; a later version of it replaces it.
+      const again = await s.newSink().write([corrected]);
+      if (s.reportsDuplicates) expect(again.items[0]?.outcome).toBe(SinkOutcome.AlreadyPresent);
+      await s.newSink().write([result(op, 'k', 2, 'corrected-2', W, 1)]);
+      expect(await s.readBack(op, 'k', W)).toEqual(result(op, 'k', 2, 'corrected-2', W, 1));
+    });
+
+    it('a correction of a superseded session window brings it back; the old generation never does', async () => {
+      const s = await subject();
+      const sink = s.newSink();
+      const op = operatorName();
+      const old: TimeWindow = { start: W.start, end: W.start + 10_000 };
+      const merged: TimeWindow = { start: W.start, end: W.start + 30_000 };
+      await sink.write([result(op, 's', 1, 1, old)]);
+      await sink.write([
+        windowResult({
+          operator: op,
+          key: 's',
+          window: merged,
+          value: 3,
+          version: 1,
+          supersedes: [old],
+        }),
+      ]);
+      if (!s.reportsDuplicates) return;
+      expect(await s.readBack(op, 's', old)).toBeUndefined();
+      // After a restore with a changed pipeline, the window is a session of its own again.
+      const again = result(op, 's', 1, 'own', old, 1);
+      expect((await sink.write([again])).items[0]?.outcome).toBe(SinkOutcome.Written);
+      expect(await s.readBack(op, 's', old)).toEqual(again);
+      expect((await sink.write([result(op, 's', 5, 5, old)])).items[0]?.outcome).toBe(
+        SinkOutcome.Superseded,
+      );
     });
 
     it('keys and operators with separators do not collide', async () => {

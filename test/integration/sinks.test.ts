@@ -145,6 +145,7 @@ interface ResultJson {
   operator: string;
   key: string;
   window: TimeWindow;
+  generation?: number;
   version: number;
   value: JsonValue;
   firedAt?: number;
@@ -201,12 +202,15 @@ describeResultSinkContract('S3Sink of WindowResult (s3rver)', async () => {
     newSink: () =>
       new S3Sink({ client: fx.clients.s3, bucket, prefix: 'weir', format: windowResultS3Format }),
     readBack: async (operator, key, window) => {
-      // Readers take the highest version object of the window.
-      const prefix = `weir/${encodeURIComponent(operator)}/results/window_end=${new Date(window.end).toISOString()}/${encodeURIComponent(key)}/${window.start}-${window.end}-v`;
+      // Readers take the object of the window with the highest (generation, version).
+      const prefix = `weir/${encodeURIComponent(operator)}/results/window_end=${new Date(window.end).toISOString()}/${encodeURIComponent(key)}/${window.start}-${window.end}-`;
       const keys = await listKeys(fx.clients.s3, bucket, prefix);
       const best = keys
-        .map((k) => ({ k, v: Number(/-v(\d+)\.json$/.exec(k)?.[1]) }))
-        .sort((a, b) => b.v - a.v)[0];
+        .map((k) => {
+          const m = /-(?:g(\d+))?v(\d+)\.json$/.exec(k);
+          return { k, g: Number(m?.[1] ?? 0), v: Number(m?.[2]) };
+        })
+        .sort((a, b) => b.g - a.g || b.v - a.v)[0];
       return best
         ? toResult(JSON.parse(await getText(fx.clients.s3, bucket, best.k)) as ResultJson)
         : undefined;
@@ -237,7 +241,7 @@ describeResultSinkContract('KinesisSink of WindowResult (kinesalite)', async () 
             r.window.start === window.start &&
             r.window.end === window.end,
         )
-        .sort((a, b) => b.version - a.version);
+        .sort((a, b) => (b.generation ?? 0) - (a.generation ?? 0) || b.version - a.version);
       return mine[0] ? toResult(mine[0]) : undefined;
     },
     reportsDuplicates: false,

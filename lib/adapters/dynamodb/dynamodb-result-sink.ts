@@ -1,6 +1,7 @@
 /**
  * DynamoDbResultSink: window results in a DynamoDB table, one item per
- * (operator, key, window), holding the highest version fired so far.
+ * (operator, key, window), holding the highest ordering (generation,
+ * version) fired so far.
  *
  * Results-table layout (both keys are strings):
  *
@@ -13,6 +14,7 @@
  * | `windowStart` | N    | window start, epoch ms (inclusive)                             |
  * | `windowEnd`   | N    | window end, epoch ms (exclusive)                               |
  * | `version`     | N    | 1 for the first firing, +1 per late re-firing                  |
+ * | `generation`  | N    | restore generation of the firing; absent for 0                 |
  * | `id`          | S    | the result id (`resultId`)                                     |
  * | `value`       | S    | the result value as JSON text (lossless: DynamoDB numbers cannot hold every JSON number) |
  * | `firedAt`     | N    | processing time of the firing, when given                      |
@@ -20,18 +22,23 @@
  * (`uri` is encodeURIComponent, so `#` never occurs inside a part. The
  * zero-padded window bounds sort correctly for windows at or after 1970.)
  *
- * Exactly-once effect: every write is a conditional PutItem
- * `attribute_not_exists(pk) OR version < :v`, so re-writing a version is a
- * no-op (`already-present`) and an older version never replaces a newer one
- * (`superseded`), whatever the order retries and concurrent writers arrive in.
+ * Exactly-once effect: every write is a conditional PutItem that applies
+ * only over a lower ordering: `attribute_not_exists(pk) OR generation < :g
+ * OR (generation = :g AND version < :v)` (an absent generation is 0), so
+ * re-writing a firing is a no-op (`already-present`) and an older one never
+ * replaces a newer one (`superseded`), whatever the order retries and
+ * concurrent writers arrive in. A window re-fired after a restore carries a
+ * higher generation and replaces the earlier result whatever its version
+ * (docs/recovery.md, "Corrections").
  * The failed condition returns the stored item (ReturnValuesOnConditionCheckFailure
  * ALL_OLD) to tell the two apart without a second read.
  *
  * Superseded sessions: a result that `supersedes` earlier windows (fired
  * sessions merged into it) turns each of their items into a marker with
  * `version` = {@link SUPERSEDED_VERSION} and `supersededBy` = the new result's
- * id, by the same conditional put. The marker outranks every real version, so
- * a late or re-driven write of the old session can never bring it back.
+ * id, by the same conditional put. The marker outranks every real version of
+ * its generation and below, so a late or re-driven write of the old session
+ * can never bring it back; a later generation's result replaces it.
  * Readers skip markers ({@link isSupersededItem}).
  *
  * BatchWriteItem is NOT usable here: it accepts no condition expressions, so
@@ -46,7 +53,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { ConfigError, describeError, errorName } from '../../errors.ts';
 import type { JsonValue } from '../../model/json.ts';
-import type { WindowResult } from '../../model/records.ts';
+import { compareResultOrder, type WindowResult } from '../../model/records.ts';
 import type { TimeWindow } from '../../model/time-window.ts';
 import { SinkError } from '../../ports/errors.ts';
 import {
@@ -141,6 +148,7 @@ export class DynamoDbResultSink implements Sink<WindowResult> {
   }
 
   async #put(item: WindowResult, version: number, index = -1): Promise<SinkItemReport> {
+    const generation = item.generation ?? 0;
     const key = {
       pk: { S: resultPartitionKey(item.operator, item.key) },
       sk: { S: resultSortKey(item.window) },
@@ -156,8 +164,15 @@ export class DynamoDbResultSink implements Sink<WindowResult> {
                 ...toAttributes(item),
                 ...(version === SUPERSEDED_VERSION ? { supersededBy: { S: item.id } } : {}),
               },
-              ConditionExpression: 'attribute_not_exists(pk) OR version < :v',
-              ExpressionAttributeValues: { ':v': { N: String(version) } },
+              ConditionExpression:
+                generation === 0
+                  ? 'attribute_not_exists(pk) OR ((attribute_not_exists(#g) OR #g = :g) AND version < :v)'
+                  : 'attribute_not_exists(pk) OR attribute_not_exists(#g) OR #g < :g OR (#g = :g AND version < :v)',
+              ExpressionAttributeNames: { '#g': 'generation' },
+              ExpressionAttributeValues: {
+                ':v': { N: String(version) },
+                ':g': { N: String(generation) },
+              },
               ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
             }),
           ),
@@ -171,9 +186,9 @@ export class DynamoDbResultSink implements Sink<WindowResult> {
       ) {
         throw error;
       }
-      // The condition failed, so an item with version >= ours exists. ALL_OLD
+      // The condition failed, so an item with an ordering >= ours exists. ALL_OLD
       // says which; emulators that ignore it (dynalite) get a consistent read.
-      let stored = versionOf((error as { Item?: Record<string, AttributeValue> }).Item);
+      let stored = orderingOf((error as { Item?: Record<string, AttributeValue> }).Item);
       if (stored === undefined) {
         const got = await withRetry(
           () =>
@@ -182,11 +197,11 @@ export class DynamoDbResultSink implements Sink<WindowResult> {
             ),
           this.#retry,
         );
-        stored = versionOf(got.Item) ?? version;
+        stored = orderingOf(got.Item) ?? { generation, version };
       }
-      return stored > version
-        ? { index, outcome: SinkOutcome.Superseded, storedVersion: stored }
-        : { index, outcome: SinkOutcome.AlreadyPresent, storedVersion: stored };
+      return compareResultOrder(stored, { generation, version }) > 0
+        ? { index, outcome: SinkOutcome.Superseded, storedVersion: stored.version }
+        : { index, outcome: SinkOutcome.AlreadyPresent, storedVersion: stored.version };
     }
   }
 }
@@ -210,6 +225,7 @@ function supersededMarker(by: WindowResult, window: TimeWindow): WindowResult {
     window,
     value: null,
     version: SUPERSEDED_VERSION,
+    ...(by.generation !== undefined && by.generation > 0 ? { generation: by.generation } : {}),
     id: by.id,
   };
 }
@@ -237,6 +253,7 @@ export function fromResultItem(item: Record<string, AttributeValue>): WindowResu
     window: { start: n('windowStart'), end: n('windowEnd') },
     value: JSON.parse(s('value')) as JsonValue,
     version: n('version'),
+    ...(item['generation']?.N === undefined ? {} : { generation: n('generation') }),
     id: s('id'),
     ...(firedAt === undefined ? {} : { firedAt: Number(firedAt) }),
     ...(item['supersedes']?.S === undefined
@@ -252,6 +269,9 @@ function toAttributes(item: WindowResult): Record<string, AttributeValue> {
     windowStart: { N: String(item.window.start) },
     windowEnd: { N: String(item.window.end) },
     version: { N: String(item.version) },
+    ...(item.generation !== undefined && item.generation > 0
+      ? { generation: { N: String(item.generation) } }
+      : {}),
     id: { S: item.id },
     value: { S: JSON.stringify(item.value) },
     ...(item.firedAt === undefined ? {} : { firedAt: { N: String(item.firedAt) } }),
@@ -261,9 +281,13 @@ function toAttributes(item: WindowResult): Record<string, AttributeValue> {
   };
 }
 
-function versionOf(item: Record<string, AttributeValue> | undefined): number | undefined {
+function orderingOf(
+  item: Record<string, AttributeValue> | undefined,
+): { generation: number; version: number } | undefined {
   const v = item?.['version']?.N;
-  return v === undefined ? undefined : Number(v);
+  if (v === undefined) return undefined;
+  const g = item?.['generation']?.N;
+  return { generation: g === undefined ? 0 : Number(g), version: Number(v) };
 }
 
 /** Errors that re-driving the same item cannot fix (validation, item too large, missing table, access). */

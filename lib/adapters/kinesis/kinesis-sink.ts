@@ -5,7 +5,7 @@
  * an outbox re-drive can deliver the same item twice. Every payload carries
  * the item's deterministic id (`resultId` for results, `lateRecordId` for late
  * records); consumers dedupe by `id` (and, for results, keep the highest
- * `version` per window). The partition key is the result's key (hashed with
+ * (`generation`, `version`) per window; `generation` is absent for 0). The partition key is the result's key (hashed with
  * SHA-256 when longer than Kinesis' 256 characters), so one key's versions
  * land on one shard in order of writing.
  *

@@ -4,6 +4,7 @@
  * helpers and fault injection for tests.
  */
 import { deadLetterId, lateRecordId } from '../../model/ids.ts';
+import { compareResultOrder } from '../../model/records.ts';
 import type { DeadLetter, LateRecord, WindowResult } from '../../model/records.ts';
 import type { TimeWindow } from '../../model/time-window.ts';
 import type { DeadLetterOutput } from '../../ports/dead-letter-output.ts';
@@ -30,13 +31,13 @@ function takeFault(fault: Fault | undefined): unknown {
 }
 
 /**
- * Window results by (operator, key, window), keeping the highest version, as
- * {@link DynamoDbResultSink} does.
+ * Window results by (operator, key, window), keeping the highest ordering
+ * (generation, version), as {@link DynamoDbResultSink} does.
  */
 export class InMemoryResultSink implements Sink<WindowResult> {
   readonly #latest = new Map<string, WindowResult>();
-  /** Windows replaced by a merged session: slot → id of the result that superseded it. */
-  readonly #superseded = new Map<string, string>();
+  /** Windows replaced by a merged session: slot → the result that superseded it (its generation masks). */
+  readonly #superseded = new Map<string, WindowResult>();
   readonly #log: WindowResult[] = [];
   #fault: Fault | undefined;
 
@@ -55,17 +56,25 @@ export class InMemoryResultSink implements Sink<WindowResult> {
       const k = slot(item.operator, item.key, item.window);
       for (const w of item.supersedes ?? []) {
         const old = slot(item.operator, item.key, w);
-        this.#superseded.set(old, item.id);
-        this.#latest.delete(old);
+        const mask = this.#superseded.get(old);
+        if (mask === undefined || (mask.generation ?? 0) < (item.generation ?? 0))
+          this.#superseded.set(old, item);
+        const stored = this.#latest.get(old);
+        if (stored && (stored.generation ?? 0) <= (item.generation ?? 0)) this.#latest.delete(old);
       }
-      if (this.#superseded.has(k)) {
-        return { index, outcome: SinkOutcome.Superseded, storedVersion: SUPERSEDED_VERSION };
+      // A superseded-session mark outranks every version of its generation and below.
+      const mask = this.#superseded.get(k);
+      if (mask !== undefined) {
+        if ((mask.generation ?? 0) >= (item.generation ?? 0))
+          return { index, outcome: SinkOutcome.Superseded, storedVersion: SUPERSEDED_VERSION };
+        this.#superseded.delete(k);
       }
       const stored = this.#latest.get(k);
-      if (stored && stored.version > item.version) {
+      const order = stored === undefined ? 1 : compareResultOrder(item, stored);
+      if (stored && order < 0) {
         return { index, outcome: SinkOutcome.Superseded, storedVersion: stored.version };
       }
-      if (stored && stored.version === item.version) {
+      if (stored && order === 0) {
         return { index, outcome: SinkOutcome.AlreadyPresent, storedVersion: stored.version };
       }
       this.#latest.set(k, item);
@@ -75,12 +84,12 @@ export class InMemoryResultSink implements Sink<WindowResult> {
     return sinkWriteReport(out);
   }
 
-  /** The stored (highest) version of one window, if any. */
+  /** The stored (highest ordering) result of one window, if any. */
   get(operator: string, key: string, window: TimeWindow): WindowResult | undefined {
     return this.#latest.get(slot(operator, key, window));
   }
 
-  /** Every stored result (the latest version per window), sorted by operator, key, window start. */
+  /** Every stored result (the highest ordering per window), sorted by operator, key, window start. */
   results(): WindowResult[] {
     return [...this.#latest.values()].sort(
       (a, b) =>

@@ -6,18 +6,23 @@
  * Key layouts of the ready-made formats (`<p>` is the prefix, `uri` is
  * encodeURIComponent):
  *
- *     window results:  <p>/<uri operator>/results/window_end=<ISO-8601 of end>/<uri key>/<start>-<end>-v<version>.json
+ *     window results:  <p>/<uri operator>/results/window_end=<ISO-8601 of end>/<uri key>/<start>-<end>-<ordering>.json
  *     late records:    <p>/<uri operator>/late/<uri output>/<uri shardId>/<encodeOffset(position)>[-<start>-<end>].json
  *
  * (the JSON bodies are lib/adapters/documents.ts).
  *
- * Every version of a result is its own object, so an older version never
- * overwrites a newer one; readers take the highest `v<version>` of a window.
+ * `<ordering>` is `v<version>` in generation 0 and `g<generation>v<version>`
+ * after a restore (the result id's last part). Every firing of a result is
+ * its own object, so an older one never overwrites a newer one; readers take
+ * the highest (generation, version) of a window: a `g` object outranks every
+ * `v` one, and higher generations outrank lower ones (docs/recovery.md,
+ * "Corrections").
  * The sink cannot tell "already present" from "written" without an extra
  * request per item, so it reports every item `written`.
  */
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ConfigError, describeError } from '../../errors.ts';
+import { resultIdPart } from '../../model/ids.ts';
 import { encodeOffset } from '../../model/position.ts';
 import type { LateRecord, WindowResult } from '../../model/records.ts';
 import { SinkError } from '../../ports/errors.ts';
@@ -66,7 +71,7 @@ export function joinKey(prefix: string, key: string): string {
 export const windowResultS3Format: S3ObjectFormat<WindowResult> = {
   keyOf: (r) =>
     `${encodeURIComponent(r.operator)}/results/window_end=${new Date(r.window.end).toISOString()}/` +
-    `${encodeURIComponent(r.key)}/${r.window.start}-${r.window.end}-v${r.version}.json`,
+    `${encodeURIComponent(r.key)}/${r.window.start}-${r.window.end}-${resultIdPart.ordering(r.generation ?? 0, r.version)}.json`,
   body: (r) => windowResultJson(r),
   contentType: 'application/json',
 };

@@ -36,8 +36,10 @@ describe('DynamoDbResultSink', () => {
     expect(calls[0]?.command).toBe('PutItemCommand');
     expect(calls[0]?.input).toMatchObject({
       TableName: 't',
-      ConditionExpression: 'attribute_not_exists(pk) OR version < :v',
-      ExpressionAttributeValues: { ':v': { N: '2' } },
+      ConditionExpression:
+        'attribute_not_exists(pk) OR ((attribute_not_exists(#g) OR #g = :g) AND version < :v)',
+      ExpressionAttributeNames: { '#g': 'generation' },
+      ExpressionAttributeValues: { ':v': { N: '2' }, ':g': { N: '0' } },
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       Item: {
         pk: { S: 'op#k' },
