@@ -132,6 +132,7 @@ export {
   listCheckpoints,
   openCheckpoint,
   readCheckpointItems,
+  restoreState,
   verifyCheckpoint,
 } from './core/checkpoint/index.ts';
 export type {
@@ -139,6 +140,8 @@ export type {
   CheckpointSummary,
   CheckpointTakerProps,
   CheckpointVerification,
+  RestoreStateProps,
+  RestoredState,
   RetentionPolicy,
   RetentionReport,
 } from './core/checkpoint/index.ts';

@@ -20,3 +20,5 @@ export {
 export type { CheckpointSummary, CheckpointVerification } from './read-checkpoint.ts';
 export { applyRetention } from './retention.ts';
 export type { RetentionPolicy, RetentionReport } from './retention.ts';
+export { restoreState } from './restore-state.ts';
+export type { RestoreStateProps, RestoredState } from './restore-state.ts';
