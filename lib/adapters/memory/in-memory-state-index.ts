@@ -161,7 +161,12 @@ export function findSlot(e: KeyEntry | undefined, start: number, end: number): S
   return i >= 0 ? tombs[i] : undefined;
 }
 
-export function getItem(items: Items, key: string, start: number, end: number): WindowItem | undefined {
+export function getItem(
+  items: Items,
+  key: string,
+  start: number,
+  end: number,
+): WindowItem | undefined {
   return findSlot(items.get(key), start, end)?.item;
 }
 
@@ -172,3 +177,54 @@ export function* allOf(items: Items): Generator<WindowItem> {
   }
 }
 
+/**
+ * The valid items of index entries with `at <= bound` (`at < bound` unless
+ * `inclusive`), at most `limit` (those with the lowest `at` when more
+ * qualify; otherwise in no particular order). A query does not
+ * consume the index (the caller may crash before acting): the heap is
+ * walked in place, only from the root down to entries within the bound;
+ * stale entries (and duplicates from an earlier pending spell) found on the
+ * way are removed. `stamp` is new for each query (a slot already returned
+ * by this query is a duplicate entry).
+ */
+export function drainHeap(
+  heap: MinHeap,
+  stamp: number,
+  bound: number,
+  inclusive: boolean,
+  due: boolean,
+  limit: number,
+): WindowItem[] {
+  const n = heap.size;
+  if (n === 0 || limit <= 0) return [];
+  let out: WindowItem[] = [];
+  const ats: number[] = [];
+  let stale = 0;
+  const stack: number[] = [0];
+  while (stack.length > 0) {
+    const i = stack.pop() as number;
+    const at = heap.at(i);
+    if (inclusive ? at > bound : at >= bound) continue;
+    const l = 2 * i + 1;
+    if (l < n) stack.push(l);
+    if (l + 1 < n) stack.push(l + 1);
+    const slot = heap.slot(i);
+    const item = slot.item;
+    if (item === undefined || item.purged || (due && !item.pending) || slot.seen === stamp) {
+      heap.markDead(i);
+      stale++;
+      continue;
+    }
+    slot.seen = stamp;
+    out.push(item);
+    ats.push(at);
+  }
+  if (stale > 0) heap.compact();
+  if (out.length > limit) {
+    const order = out.map((_, j) => j);
+    order.sort((x, y) => (ats[x] as number) - (ats[y] as number) || x - y);
+    const sorted = order.map((j) => out[j] as WindowItem);
+    out = sorted.slice(0, limit);
+  }
+  return out;
+}

@@ -1,6 +1,7 @@
 /** Helpers of the in-memory state store's segmented scan (checkpoints). */
 import { ConfigError } from '../../errors.ts';
-import type { WindowScanRequest } from '../../ports/state-store.ts';
+import type { WindowItem, WindowScanPage, WindowScanRequest } from '../../ports/state-store.ts';
+import type { Items, KeyEntry } from './in-memory-state-index.ts';
 
 /** The scan segment of a key: FNV-1a (32 bit) of its UTF-16 code units modulo `totalSegments`. */
 export function scanSegmentOf(key: string, totalSegments: number): number {
@@ -37,4 +38,49 @@ export function parseScanCursor(cursor: string): { key: string; start: number; e
   )
     throw new ConfigError('cursor', cursor, 'must be a cursor returned by scanWindows');
   return { key: v[0], start: v[1], end: v[2] };
+}
+
+/**
+ * One page of a segment of `items` (see InMemoryStateStore.scanWindows): a
+ * key belongs to segment FNV-1a(key) mod `totalSegments`; items come in
+ * (key, start, end) order after the cursor.
+ */
+export function scanPage(items: Items, request: WindowScanRequest): WindowScanPage {
+  checkScanRequest(request);
+  const { segment, totalSegments, limit } = request;
+  const after = request.cursor === null ? undefined : parseScanCursor(request.cursor);
+  const keys: string[] = [];
+  for (const key of items.keys()) {
+    if (scanSegmentOf(key, totalSegments) !== segment) continue;
+    if (after === undefined || key >= after.key) keys.push(key);
+  }
+  keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const out: WindowItem[] = [];
+  let more = false;
+  for (const key of keys) {
+    const e = items.get(key) as KeyEntry;
+    const own = [...e.open, ...(e.tombs ?? [])]
+      .map((s) => s.item as WindowItem)
+      .filter(
+        (it) =>
+          after === undefined ||
+          key > after.key ||
+          it.start > after.start ||
+          (it.start === after.start && it.end > after.end),
+      )
+      .sort((a, b) => a.start - b.start || a.end - b.end);
+    for (const it of own) {
+      if (out.length === limit) {
+        more = true;
+        break;
+      }
+      out.push(it);
+    }
+    if (more) break;
+  }
+  const last = out.at(-1);
+  return {
+    items: out,
+    cursor: more && last !== undefined ? JSON.stringify([last.key, last.start, last.end]) : null,
+  };
 }

@@ -20,6 +20,7 @@ import type {
 } from '../../ports/state-store.ts';
 import {
   MinHeap,
+  drainHeap,
   allOf,
   findSlot,
   getItem,
@@ -29,7 +30,7 @@ import {
   type KeyEntry,
   type Slot,
 } from './in-memory-state-index.ts';
-import { checkScanRequest, parseScanCursor, scanSegmentOf } from './in-memory-state-scan.ts';
+import { scanPage } from './in-memory-state-scan.ts';
 
 interface OperatorState {
   /** The restore generation: every call made under another one is fenced. */
@@ -51,7 +52,7 @@ interface OperatorState {
  */
 export class InMemoryStateStore implements ScannableStateStore, RestorableStateStore {
   private readonly operators = new Map<string, OperatorState>();
-  /** Stamp of the last index query (see {@link drain}). */
+  /** Stamp of the last index query (see `drainHeap`). */
   private drains = 0;
   /** Number of `write` calls and groups applied, for tests and benchmarks. */
   readonly stats = { writeCalls: 0, groupsApplied: 0, conflicts: 0 };
@@ -70,11 +71,7 @@ export class InMemoryStateStore implements ScannableStateStore, RestorableStateS
    * otherwise a rejected {@link FencedError} (this store applies nothing of
    * a fenced call, which is stricter than the port asks).
    */
-  private fenced<T>(
-    operator: string,
-    generation: number,
-    fn: (s: OperatorState) => T,
-  ): Promise<T> {
+  private fenced<T>(operator: string, generation: number, fn: (s: OperatorState) => T): Promise<T> {
     const s = this.op(operator);
     if (generation !== s.generation)
       return Promise.reject(new FencedError(operator, generation, s.generation));
@@ -306,57 +303,6 @@ export class InMemoryStateStore implements ScannableStateStore, RestorableStateS
     if (e.open.length === 0 && (e.tombs === undefined || e.tombs.length === 0)) s.items.delete(key);
   }
 
-  /**
-   * The valid items of index entries with `at <= bound` (`at < bound` unless
-   * `inclusive`), at most `limit` (those with the lowest `at` when more
-   * qualify; otherwise in no particular order). A query does not
-   * consume the index (the caller may crash before acting): the heap is
-   * walked in place, only from the root down to entries within the bound;
-   * stale entries (and duplicates from an earlier pending spell) found on the
-   * way are removed.
-   */
-  private drain(
-    heap: MinHeap,
-    bound: number,
-    inclusive: boolean,
-    due: boolean,
-    limit: number,
-  ): WindowItem[] {
-    const n = heap.size;
-    if (n === 0 || limit <= 0) return [];
-    const stamp = ++this.drains;
-    let out: WindowItem[] = [];
-    const ats: number[] = [];
-    let stale = 0;
-    const stack: number[] = [0];
-    while (stack.length > 0) {
-      const i = stack.pop() as number;
-      const at = heap.at(i);
-      if (inclusive ? at > bound : at >= bound) continue;
-      const l = 2 * i + 1;
-      if (l < n) stack.push(l);
-      if (l + 1 < n) stack.push(l + 1);
-      const slot = heap.slot(i);
-      const item = slot.item;
-      if (item === undefined || item.purged || (due && !item.pending) || slot.seen === stamp) {
-        heap.markDead(i);
-        stale++;
-        continue;
-      }
-      slot.seen = stamp;
-      out.push(item);
-      ats.push(at);
-    }
-    if (stale > 0) heap.compact();
-    if (out.length > limit) {
-      const order = out.map((_, j) => j);
-      order.sort((x, y) => (ats[x] as number) - (ats[y] as number) || x - y);
-      const sorted = order.map((j) => out[j] as WindowItem);
-      out = sorted.slice(0, limit);
-    }
-    return out;
-  }
-
   listDue(
     operator: string,
     watermark: number,
@@ -364,7 +310,7 @@ export class InMemoryStateStore implements ScannableStateStore, RestorableStateS
     generation: number,
   ): Promise<readonly WindowItem[]> {
     return this.fenced(operator, generation, (s) =>
-      this.drain(s.due, watermark, true, true, limit),
+      drainHeap(s.due, ++this.drains, watermark, true, true, limit),
     );
   }
 
@@ -375,7 +321,7 @@ export class InMemoryStateStore implements ScannableStateStore, RestorableStateS
     generation: number,
   ): Promise<readonly WindowItem[]> {
     return this.fenced(operator, generation, (s) =>
-      this.drain(s.expiry, watermark, false, false, limit),
+      drainHeap(s.expiry, ++this.drains, watermark, false, false, limit),
     );
   }
 
@@ -435,51 +381,10 @@ export class InMemoryStateStore implements ScannableStateStore, RestorableStateS
     if (g !== undefined && g !== stored)
       return Promise.reject(new FencedError(operator, g, stored));
     try {
-      return Promise.resolve(this.scanPage(operator, request));
+      return Promise.resolve(scanPage(this.op(operator).items, request));
     } catch (e) {
       return Promise.reject(e instanceof Error ? e : new WeirError(String(e)));
     }
-  }
-
-  private scanPage(operator: string, request: WindowScanRequest): WindowScanPage {
-    checkScanRequest(request);
-    const { segment, totalSegments, limit } = request;
-    const after = request.cursor === null ? undefined : parseScanCursor(request.cursor);
-    const items = this.op(operator).items;
-    const keys: string[] = [];
-    for (const key of items.keys()) {
-      if (scanSegmentOf(key, totalSegments) !== segment) continue;
-      if (after === undefined || key >= after.key) keys.push(key);
-    }
-    keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    const out: WindowItem[] = [];
-    let more = false;
-    for (const key of keys) {
-      const e = items.get(key) as KeyEntry;
-      const own = [...e.open, ...(e.tombs ?? [])]
-        .map((s) => s.item as WindowItem)
-        .filter(
-          (it) =>
-            after === undefined ||
-            key > after.key ||
-            it.start > after.start ||
-            (it.start === after.start && it.end > after.end),
-        )
-        .sort((a, b) => a.start - b.start || a.end - b.end);
-      for (const it of own) {
-        if (out.length === limit) {
-          more = true;
-          break;
-        }
-        out.push(it);
-      }
-      if (more) break;
-    }
-    const last = out.at(-1);
-    return {
-      items: out,
-      cursor: more && last !== undefined ? JSON.stringify([last.key, last.start, last.end]) : null,
-    };
   }
 }
 
