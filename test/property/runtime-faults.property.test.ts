@@ -167,15 +167,15 @@ function recordingStore(
   const judged = new Map<string, string>();
   return {
     readProgress: (op) => inner.readProgress(op),
-    getWindows: (op, refs) => inner.getWindows(op, refs, 0),
-    listKeyWindows: (op, keys) => inner.listKeyWindows(op, keys, 0),
-    write: (op, groups) => inner.write(op, groups, 0),
-    listDue: (op, w, limit) => inner.listDue(op, w, limit, 0),
-    listExpired: (op, w, limit) => inner.listExpired(op, w, limit, 0),
-    listOutbox: (op, limit) => inner.listOutbox(op, limit, 0),
-    ackOutbox: (op, acks) => inner.ackOutbox(op, acks, 0),
-    async writeShardProgress(op, p) {
-      const ok = await inner.writeShardProgress(op, p, 0);
+    getWindows: (op, refs, g) => inner.getWindows(op, refs, g),
+    listKeyWindows: (op, keys, g) => inner.listKeyWindows(op, keys, g),
+    write: (op, groups, g) => inner.write(op, groups, g),
+    listDue: (op, w, limit, g) => inner.listDue(op, w, limit, g),
+    listExpired: (op, w, limit, g) => inner.listExpired(op, w, limit, g),
+    listOutbox: (op, limit, g) => inner.listOutbox(op, limit, g),
+    ackOutbox: (op, acks, g) => inner.ackOutbox(op, acks, g),
+    async writeShardProgress(op, p, g) {
+      const ok = await inner.writeShardProgress(op, p, g);
       if (!ok) return ok;
       const shard = shardIndex(p.shardId);
       const now = clock.now();
@@ -210,8 +210,8 @@ function recordingStore(
       else judged.delete(p.shardId);
       return ok;
     },
-    async advanceWatermark(op, w) {
-      const stored = await inner.advanceWatermark(op, w, 0);
+    async advanceWatermark(op, w, g) {
+      const stored = await inner.advanceWatermark(op, w, g);
       steps.push({ kind: 'tick', now: clock.now() });
       return stored;
     },

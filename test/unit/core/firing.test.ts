@@ -34,13 +34,14 @@ class CountingStore extends InMemoryStateStore {
     operator: string,
     watermark: number,
     limit: number,
+    generation: number,
   ): Promise<readonly WindowItem[]> {
     this.listDueCalls++;
     if (this.failNext) {
       this.failNext = false;
       return Promise.reject(new Error('died before firing'));
     }
-    return super.listDue(operator, watermark, limit, 0);
+    return super.listDue(operator, watermark, limit, generation);
   }
 }
 

@@ -34,11 +34,12 @@ class RacingStore extends InMemoryStateStore {
   override async write(
     operator: string,
     groups: readonly (readonly WindowWrite[])[],
+    generation: number,
   ): Promise<readonly boolean[]> {
     const race = this.race;
     this.race = undefined;
     if (race !== undefined) await race();
-    return super.write(operator, groups, 0);
+    return super.write(operator, groups, generation);
   }
 }
 
