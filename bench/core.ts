@@ -26,11 +26,7 @@ import {
 } from '../lib/core/index.ts';
 import type { AggregateFunction, WindowAssigner } from '../lib/core/index.ts';
 import { position, shardId } from '../lib/model/index.ts';
-import type {
-  DecodedRecord,
-  Position,
-  SourceRecord,
-} from '../lib/model/index.ts';
+import type { DecodedRecord, Position, SourceRecord } from '../lib/model/index.ts';
 import { ManualClock } from '../lib/ports/index.ts';
 import type {
   OutboxAck,

@@ -231,7 +231,13 @@ export class OperatorRuntime<IN, ACC, OUT> {
       if (
         await this.options.store.writeShardProgress(
           this.name,
-          { shardId: s.shardId, committed: null, watermark: null, lastActivity: now, closed: false },
+          {
+            shardId: s.shardId,
+            committed: null,
+            watermark: null,
+            lastActivity: now,
+            closed: false,
+          },
           progress.generation,
         )
       )

@@ -32,9 +32,7 @@ function item(i: number, accumulator = i): WindowItem {
 }
 
 /** A store with `n` items and two shards' progress, and a complete checkpoint of it. */
-async function checkpointed(
-  n: number,
-): Promise<{
+async function checkpointed(n: number): Promise<{
   state: InMemoryStateStore;
   checkpoints: InMemoryCheckpointStore;
   manifest: CheckpointManifest;
