@@ -19,6 +19,7 @@
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { createWindowOperator, type WindowOperator } from '../core/operator.ts';
 import { ConfigError, WeirError, describeError } from '../errors.ts';
+import type { RedriveRange } from '../core/guard.ts';
 import type { WindowedOperatorDefinition } from '../core/pipeline.ts';
 import { decodeOffset, type ShardId } from '../model/position.ts';
 import type { OperatorProgress } from '../model/progress.ts';
@@ -141,13 +142,34 @@ export class OperatorRuntime<IN, ACC, OUT> {
     return { batchItemFailures: [], reports };
   }
 
-  private async handleShardBatch(batch: ShardBatch, accessDenied: number): Promise<BatchReport> {
+  /**
+   * Applies records of a range the event source mapping gave up on, read
+   * back from the stream (`weir redrive`, lib/runtime/redrive/), through the
+   * same path as {@link handle}: KPL de-aggregation and dead letters, the
+   * batch algorithm, side outputs before progress, firing. The range is its
+   * own source (`redrive`, core/guard.ts), so records a live batch skipped
+   * are applied below the shard's high-water mark, exactly once. Throws on a
+   * failure: a rerun resumes from the range's own progress.
+   */
+  async handleRedrive(event: KinesisStreamEvent, redrive: RedriveRange): Promise<BatchReport[]> {
+    const batches = shardBatchesFromEvent(event.Records, this.name, this.options.clock.now());
+    const reports: BatchReport[] = [];
+    for (const batch of batches) reports.push(await this.handleShardBatch(batch, 0, redrive));
+    return reports;
+  }
+
+  private async handleShardBatch(
+    batch: ShardBatch,
+    accessDenied: number,
+    redrive?: RedriveRange,
+  ): Promise<BatchReport> {
     // Broken aggregates never reach the core: deliver them first (deterministic keys make a retry harmless).
     if (batch.deadLetters.length > 0) await this.options.deadLetter.send(batch.deadLetters);
     const outcome = await this.operator.processBatch(batch.shardId, batch.records, {
       sideOutputs: async (late, dead) => {
         await Promise.all([this.sendLate(late), this.sendDead(dead)]);
       },
+      ...(redrive === undefined ? {} : { redrive }),
     });
     await this.emit(outcome.results);
     const report: BatchReport = {
@@ -160,8 +182,9 @@ export class OperatorRuntime<IN, ACC, OUT> {
     };
     this.log({
       level: 'INFO',
-      msg: 'batch',
+      msg: redrive === undefined ? 'batch' : 'redrive batch',
       operator: this.name,
+      ...(redrive === undefined ? {} : { source: redrive.source }),
       ...report,
       stateWrites: outcome.stateWrites,
     });
