@@ -653,7 +653,20 @@ describe('a fuzzy checkpoint restores consistently', () => {
       store
         .allItems(OP)
         .sort(byRef)
-        .map((it) => [it.key, it.start, it.end, it.accumulator, it.absorbed, it.purged]);
+        .map((it) => [
+          it.key,
+          it.start,
+          it.end,
+          it.accumulator,
+          shardsOnly(it.absorbed),
+          it.purged,
+        ]);
+    // The live run delivers batches of one shard concurrently (one per scan page, segments in
+    // parallel), which the ESM never does: a batch then sees an item written above the shard's
+    // committed position by a batch still in flight, which guard.ts keeps under a `skipped:` key
+    // for a redrive. The replay, one batch at a time, has no such key.
+    const shardsOnly = (a: Readonly<Record<string, string>>): Record<string, string> =>
+      Object.fromEntries(Object.entries(a).filter(([k]) => !k.startsWith('skipped:')));
     expect(view(restored)).toEqual(view(live));
     expect(replay.counts.skippedCommitted + replay.counts.alreadyApplied).toBeGreaterThan(0);
     // The checkpoint really was fuzzy: some items held records above the captured positions.
