@@ -5,8 +5,9 @@
 import type { CliContext, Command } from './command.ts';
 import { localCommand } from './local.ts';
 import { produceCommand } from './produce.ts';
+import { redriveCommand } from './redrive.ts';
 
-const commands: readonly Command[] = [localCommand, produceCommand];
+const commands: readonly Command[] = [localCommand, produceCommand, redriveCommand];
 
 /** Runs `weir <args>` with the given context; resolves to the exit code. */
 export async function main(args: readonly string[], ctx: CliContext): Promise<number> {
