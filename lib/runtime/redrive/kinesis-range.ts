@@ -19,7 +19,8 @@ export function kinesisRangeReader(
   return async function* (info: KinesisBatchInfo): AsyncIterable<readonly StreamRecordInput[]> {
     for await (const page of readShard({
       client,
-      stream: { StreamARN: info.streamArn },
+      // By name: the ARN's last part (kinesalite predates the StreamARN parameter).
+      stream: { StreamName: info.streamArn.slice(info.streamArn.lastIndexOf('/') + 1) },
       shardId: info.shardId,
       start: { type: 'AT_SEQUENCE_NUMBER', sequenceNumber: info.startSequenceNumber },
       end: info.endSequenceNumber,
