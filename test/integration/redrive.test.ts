@@ -31,6 +31,11 @@ import {
 import { OperatorRuntime } from '../../lib/runtime/operator-runtime.ts';
 import { S3FailedBatches, kinesisRangeReader, redrive } from '../../lib/runtime/redrive/index.ts';
 import { createStream, put } from '../fixtures/handlers/esm-kit.ts';
+import { GetRecordsCommand, GetShardIteratorCommand } from '@aws-sdk/client-kinesis';
+import { loadDemoTemplate } from '../../cdk/synth.ts';
+import { DynamoDbStateStore } from '../../lib/adapters/dynamodb/dynamodb-state-store.ts';
+import { provisionTablesFromTemplate } from '../../lib/runtime/local/index.ts';
+import { kinesisFailureRecord } from '../../lib/runtime/local/esm/failure-record.ts';
 
 const fixture = useLocalAws();
 const running: LocalEventSourceMapping[] = [];
@@ -67,6 +72,24 @@ class ThrottledStore extends InMemoryStateStore {
       );
     return super.write(operator, groups);
   }
+}
+
+/** A CLI context capturing stdout and stderr together. */
+function io(env: Record<string, string> = {}) {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let text = '';
+  out.on('data', (c: Buffer) => (text += c.toString()));
+  err.on('data', (c: Buffer) => (text += c.toString()));
+  const ctx = {
+    env,
+    stdin: new PassThrough(),
+    stdout: out,
+    stderr: err,
+    cwd: process.cwd(),
+    signal: new AbortController().signal,
+  };
+  return { ctx, text: () => text };
 }
 
 describe('weir redrive on the embedded AWS', () => {
@@ -181,23 +204,98 @@ describe('weir redrive on the embedded AWS', () => {
     expect(await snapshot()).toBe(after);
   });
 
-  it('GIVEN weir redrive with an unknown flag, without --operator, or --help THEN exit 2 with the usage, or 0', async () => {
-    const io = () => {
-      const out = new PassThrough();
-      const err = new PassThrough();
-      let text = '';
-      out.on('data', (c: Buffer) => (text += c.toString()));
-      err.on('data', (c: Buffer) => (text += c.toString()));
-      const ctx = {
-        env: {},
-        stdin: new PassThrough(),
-        stdout: out,
-        stderr: err,
-        cwd: process.cwd(),
-        signal: new AbortController().signal,
-      };
-      return { ctx, text: () => text };
+  it('GIVEN an S3 on-failure record and the DynamoDB state table WHEN `weir redrive` runs (dry run, run, rerun) THEN it lists, applies the range through the pipeline module, then finds it done', async () => {
+    const { kinesis, s3, dynamodb } = fixture.clients;
+    const tables = await provisionTablesFromTemplate(await loadDemoTemplate(), dynamodb, {
+      stackName: uniqueName('Redrive'),
+    });
+    const state = tables.find((t) => t.globalSecondaryIndexes.includes('due'));
+    const resultsTable = tables.find((t) => t !== state);
+    if (state === undefined || resultsTable === undefined) throw new Error('no tables');
+    const stream = uniqueName('redrive-cli');
+    const failures = uniqueName('redrive-cli-failures').toLowerCase();
+    const output = uniqueName('redrive-cli-out').toLowerCase();
+    for (const b of [failures, output]) await s3.send(new CreateBucketCommand({ Bucket: b }));
+    await createStream(kinesis, stream, 1);
+    const clicks = Array.from({ length: 6 }, (_, i) => ({
+      page: `/p${i % 2}`,
+      user: 'u',
+      ts: 60_000 + i,
+    }));
+    await put(
+      kinesis,
+      stream,
+      clicks.map((c) => JSON.stringify(c)),
+    );
+    // The records as Lambda read them, then the document it writes when it gives up on them.
+    const start = await kinesis.send(
+      new GetShardIteratorCommand({
+        StreamName: stream,
+        ShardId: 'shardId-000000000000',
+        ShardIteratorType: 'TRIM_HORIZON',
+      }),
+    );
+    const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: start.ShardIterator }));
+    const records = (page.Records ?? []).map((r) => ({
+      SequenceNumber: r.SequenceNumber as string,
+      PartitionKey: r.PartitionKey as string,
+      Data: r.Data as Uint8Array,
+      ApproximateArrivalTimestamp: r.ApproximateArrivalTimestamp as Date,
+    }));
+    expect(records).toHaveLength(6);
+    await new S3OnFailureDestination({ client: s3, bucket: failures }).send({
+      esmUuid: 'u-1',
+      shardId: 'shardId-000000000000',
+      event: { Records: [] },
+      record: kinesisFailureRecord({
+        requestId: 'r',
+        functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:clicks',
+        condition: 'RetryAttemptsExhausted',
+        approximateInvokeCount: 2,
+        response: { functionError: true },
+        timestampMs: Date.now(),
+        shardId: 'shardId-000000000000',
+        streamArn: `arn:aws:kinesis:us-east-1:000000000000:stream/${stream}`,
+        records,
+      }),
+    });
+    const env = {
+      ...fixture.aws.env(),
+      WEIR_STATE_TABLE: state.name,
+      WEIR_RESULTS_TABLE: resultsTable.name,
+      WEIR_OUTPUT_BUCKET: output,
     };
+    interface Report {
+      ranges: { status: string; counts: { inState: number } }[];
+    }
+    const runCli = async (extra: string[]): Promise<{ code: number; report: Report }> => {
+      const { ctx, text } = io(env);
+      const args = ['redrive', '--operator', 'click-counter', '--source', `s3://${failures}`];
+      const code = await main([...args, '--json', ...extra], ctx);
+      return { code, report: JSON.parse(text().slice(text().indexOf('{'))) as Report };
+    };
+    const pipelineArgs = ['--pipeline', 'functions/click-counter/pipeline.ts'];
+    const dry = await runCli(['--dry-run']);
+    expect([dry.code, dry.report.ranges.map((r) => r.status)]).toEqual([0, ['would-redrive']]);
+    const store = new DynamoDbStateStore({ client: dynamodb, tableName: state.name });
+    expect((await store.readProgress('click-counter')).shards).toEqual([]);
+    const run = await runCli(pipelineArgs);
+    expect([run.code, run.report.ranges.map((r) => [r.status, r.counts.inState])]).toEqual([
+      0,
+      [['applied', 6]],
+    ]);
+    const progress = await store.readProgress('click-counter');
+    expect(progress.shards.map((p) => [p.shardId.split(':')[0], p.closed])).toEqual([
+      ['redrive', true],
+    ]);
+    const again = await runCli(pipelineArgs);
+    expect([again.code, again.report.ranges.map((r) => r.status)]).toEqual([
+      0,
+      ['already-redriven'],
+    ]);
+  }, 60_000);
+
+  it('GIVEN weir redrive with an unknown flag, without --operator, or --help THEN exit 2 with the usage, or 0', async () => {
     const a = io();
     expect(await main(['redrive', '--bogus'], a.ctx)).toBe(2);
     expect(a.text()).toContain("Unknown option '--bogus'");
