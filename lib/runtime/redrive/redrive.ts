@@ -159,7 +159,7 @@ export async function redrive(o: RedriveOptions): Promise<RedriveReport> {
     };
     if (o.streamArn !== undefined && info.streamArn !== o.streamArn) {
       ranges.push({ ...blank(entry.id, 'other-stream', undefined), ...base, source: undefined });
-      if (o.dryRun) await entry.release();
+      await entry.release();
       continue;
     }
     const range = redriveRange(
