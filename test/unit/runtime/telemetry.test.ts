@@ -286,6 +286,19 @@ describe('EMF metrics of a tick', () => {
   });
 });
 
+describe('which function writes which metric', () => {
+  it.each(['handler', 'ticker'] as const)(
+    'GIVEN the %s WHEN its counts are listed THEN they and the lag are exactly the metrics metrics-names.ts says it writes',
+    (role) => {
+      const written = Object.values(WeirMetric)
+        .filter((m) => m.writtenBy === role || m.writtenBy === 'both')
+        .map((m) => m.name)
+        .sort();
+      expect([...COUNTS_OF[role], 'WatermarkLagMs'].sort()).toEqual(written);
+    },
+  );
+});
+
 describe('countStateWrites', () => {
   it('GIVEN a store refusing one group of two WHEN written THEN one group counts its items and the other one conflict; other methods pass through', async () => {
     const inner = new InMemoryStateStore();
