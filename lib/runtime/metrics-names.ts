@@ -196,7 +196,8 @@ export const WeirMetric = {
   },
   /**
    * AWS calls refused for lack of permission (AccessDenied, KMS access
-   * denied, unrecognized client): a missing grant. Never expected. Count.
+   * denied, unrecognized client) in the shard steps, or one that failed a
+   * batch or a tick: a missing grant. Never expected. Count.
    */
   AccessDenied: {
     name: 'AccessDenied',

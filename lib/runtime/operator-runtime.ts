@@ -142,7 +142,7 @@ export class OperatorRuntime<IN, ACC, OUT> {
         const registration = this.shardsRegistered ? noFailures() : await this.tryRegisterShards();
         reports.push(await this.handleShardBatch(batch, registration));
       } catch (err) {
-        this.options.telemetry?.batchFailed(batch.shardId);
+        this.options.telemetry?.batchFailed(batch.shardId, err);
         const resumeAt = await this.lowestUnapplied(batch);
         this.log({
           level: 'ERROR',

@@ -95,7 +95,7 @@ export function createLambdaHandlers<IN, ACC, OUT>(
   // Batch reports count for the handler, tick reports for the ticker (one function instance runs one of them).
   const telemetry: RuntimeTelemetry = {
     batch: (r) => handlerFigures.batch(r),
-    batchFailed: (s) => handlerFigures.batchFailed(s),
+    batchFailed: (s, e) => handlerFigures.batchFailed(s, e),
     tick: (r) => tickerFigures.tick(r),
   };
   const metrics = new EmfMetricsWriter({
@@ -115,6 +115,9 @@ export function createLambdaHandlers<IN, ACC, OUT>(
     state.take(); // state writes between invocations are not this invocation's
     try {
       return await run();
+    } catch (err) {
+      figures.failed(err);
+      throw err;
     } finally {
       const { writes, conflicts } = state.take();
       figures.stateWrites(writes, conflicts);

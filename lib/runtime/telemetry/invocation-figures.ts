@@ -10,6 +10,7 @@
  */
 import type { ShardId } from '../../model/position.ts';
 import type { WeirMetricName } from '../metrics-names.ts';
+import { AccessDeniedError, isAuthorizationError } from '../authorization.ts';
 import type { BatchReport, TickReport } from '../operator-runtime.ts';
 import type { RuntimeTelemetry } from './runtime-telemetry.ts';
 
@@ -87,8 +88,20 @@ export class InvocationFigures implements RuntimeTelemetry {
     this.#watermark(r.watermark);
   }
 
-  batchFailed(_shardId: ShardId): void {
+  /** A failed batch; refused for lack of permission (a state or output write), it is also an `AccessDenied`. */
+  batchFailed(_shardId: ShardId, error: unknown): void {
     this.#add('BatchFailures', 1);
+    this.failed(error);
+  }
+
+  /**
+   * An error that ended a batch or the invocation: counted as `AccessDenied`
+   * when AWS refused a call for lack of permission (an `AccessDeniedError`
+   * of a tick is counted by its report already).
+   */
+  failed(error: unknown): void {
+    if (!(error instanceof AccessDeniedError) && isAuthorizationError(error))
+      this.#add('AccessDenied', 1);
   }
 
   tick(r: TickReport): void {

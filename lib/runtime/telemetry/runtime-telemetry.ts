@@ -15,7 +15,7 @@ export interface RuntimeTelemetry {
   /** A shard batch was handled (its records accounted for, results emitted). */
   batch(report: BatchReport): void;
   /** A shard batch failed (the invocation answers with a partial-batch failure, or goes on if all was applied). */
-  batchFailed(shardId: ShardId): void;
+  batchFailed(shardId: ShardId, error: unknown): void;
   /** A tick ran; called before a tick with refused calls throws. */
   tick(report: TickReport): void;
 }

@@ -112,7 +112,7 @@ function setup(shards?: Shards, store: StateStore = new InMemoryStateStore()) {
     log: () => undefined,
     telemetry: {
       batch: (r) => handler.batch(r),
-      batchFailed: (s) => handler.batchFailed(s),
+      batchFailed: (s, e) => handler.batchFailed(s, e),
       tick: (r) => ticker.tick(r),
     },
   });
@@ -249,6 +249,18 @@ describe('EMF metrics of a batch', () => {
     await runtime.handle(event([click('a', T0 + 50)]));
     flush(handler);
     expect(emf.sum('BatchFailures', OP)).toBe(1);
+    expect(emf.sum('AccessDenied', OP)).toBe(0);
+  });
+
+  it('GIVEN a state write refused for lack of permission WHEN the batch fails THEN BatchFailures and AccessDenied count it', async () => {
+    const store = new InMemoryStateStore();
+    const { runtime, emf, handler, flush } = setup(undefined, store);
+    vi.spyOn(store, 'write').mockRejectedValue(awsError('AccessDeniedException', 400));
+    const out = await runtime.handle(event([click('a', T0 + 1)]));
+    flush(handler);
+    expect(out.batchItemFailures).toHaveLength(1);
+    expect(emf.sum('BatchFailures', OP)).toBe(1);
+    expect(emf.sum('AccessDenied', OP)).toBe(1);
   });
 });
 
