@@ -136,6 +136,17 @@ describe('EMF metrics on the embedded AWS', () => {
       expect(sum('RecordsSkippedCommitted')).toBe(fromLog((e) => e.counts.skippedCommitted));
       expect(sum('StateWrites')).toBeGreaterThan(0);
 
+      // The log lines carry the operator, the shard, the request id and the cold-start flag.
+      for (const e of batchLines)
+        expect(e).toMatchObject({
+          level: 'INFO',
+          operator: 'click-counter',
+          shardId: 'shardId-000000000000',
+          function_request_id: expect.any(String) as unknown,
+          cold_start: expect.any(Boolean) as unknown,
+        });
+      expect(batchLines[0]?.['cold_start']).toBe(true);
+
       // Dead letters by Reason equal the dead-letter objects in S3, and add up to the total.
       const byReason = h.deadLettersByReason('click-counter');
       expect(Object.values(byReason).reduce((a, b) => a + b, 0)).toBe(sum('RecordsDeadLettered'));
