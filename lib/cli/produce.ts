@@ -13,7 +13,6 @@
 import { createReadStream } from 'node:fs';
 import { resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import type { Readable } from 'node:stream';
 import { createAwsClients, endpointsFromEnv } from '../adapters/aws-clients.ts';
 import { RecordTooLargeError, WeirError } from '../errors.ts';
@@ -28,6 +27,7 @@ import {
   type PutRecordsResult,
 } from '../kinesis/producer.ts';
 import type { CliContext, Command } from './command.ts';
+import { parseCommandLine, UsageError, type FlagSpecs, type ParsedArgs } from './flags.ts';
 
 /** Exit codes of `weir produce`. */
 export const PRODUCE_EXIT = {
@@ -61,7 +61,6 @@ Endpoints come from AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_KINESIS when set.
 Exit codes: 0 all stored; 1 Kinesis failure; 2 usage error; 65 bad input
 (records before the bad line were stored, none after); 130 interrupted.`;
 
-class UsageError extends WeirError {}
 /** A line's partition key field is missing or not a string/number. */
 class PartitionKeyFieldError extends WeirError {
   constructor(
@@ -86,31 +85,20 @@ interface ProduceArgs {
   readonly region: string | undefined;
 }
 
-function parse(args: readonly string[]): ProduceArgs | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...args],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        stream: { type: 'string' },
-        file: { type: 'string' },
-        'partition-key-field': { type: 'string' },
-        'random-partition-key': { type: 'boolean' },
-        rate: { type: 'string' },
-        aggregate: { type: 'boolean' },
-        concurrency: { type: 'string' },
-        'max-attempts': { type: 'string' },
-        'skip-invalid': { type: 'boolean' },
-        region: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
-  if (values.help) return 'help';
+const FLAGS = {
+  stream: { type: 'string' },
+  file: { type: 'string' },
+  'partition-key-field': { type: 'string' },
+  'random-partition-key': { type: 'boolean' },
+  rate: { type: 'string' },
+  aggregate: { type: 'boolean' },
+  concurrency: { type: 'string' },
+  'max-attempts': { type: 'string' },
+  'skip-invalid': { type: 'boolean' },
+  region: { type: 'string' },
+} as const satisfies FlagSpecs;
+
+function toArgs({ flags: values }: ParsedArgs<typeof FLAGS>): ProduceArgs {
   if (values.stream === undefined || values.stream === '')
     throw new UsageError('--stream is required');
   if (values['partition-key-field'] !== undefined && values['random-partition-key']) {
@@ -205,18 +193,9 @@ function summaryLine(
 }
 
 async function run(args: readonly string[], ctx: CliContext): Promise<number> {
-  let parsed: ProduceArgs | 'help';
-  try {
-    parsed = parse(args);
-  } catch (err) {
-    ctx.stderr.write(`weir produce: ${(err as Error).message}\n\n${USAGE}\n`);
-    return PRODUCE_EXIT.USAGE;
-  }
-  if (parsed === 'help') {
-    ctx.stdout.write(`${USAGE}\n`);
-    return PRODUCE_EXIT.OK;
-  }
-  const opts = parsed;
+  const line = parseCommandLine(produceCommand, args, ctx, FLAGS, toArgs);
+  if (!line.ok) return line.exitCode;
+  const opts = line.value;
   const input: Readable =
     opts.file === undefined ? ctx.stdin : createReadStream(resolve(ctx.cwd, opts.file));
   const path = opts.keyField?.split('.');
