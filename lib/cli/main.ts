@@ -8,9 +8,10 @@ import type { CliContext, Command } from './command.ts';
 import { isUsageError, reportUsageError } from './flags.ts';
 import { localCommand } from './local.ts';
 import { produceCommand } from './produce.ts';
+import { statusCommand } from './status.ts';
 
 /** Every registered `weir` sub-command, in `weir --help` order. */
-export const commands: readonly Command[] = [localCommand, produceCommand];
+export const commands: readonly Command[] = [localCommand, produceCommand, statusCommand];
 
 /** Runs `weir <args>` with the given context; resolves to the exit code. */
 export async function main(args: readonly string[], ctx: CliContext): Promise<number> {

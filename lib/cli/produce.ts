@@ -14,7 +14,6 @@ import { createReadStream } from 'node:fs';
 import { resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { createAwsClients, endpointsFromEnv } from '../adapters/aws-clients.ts';
 import { RecordTooLargeError, WeirError } from '../errors.ts';
 import { readNdjson, NdjsonLineError } from '../kinesis/ndjson.ts';
 import { listShardHashRanges } from '../kinesis/stream-admin.ts';
@@ -26,6 +25,7 @@ import {
   type ProducerRecord,
   type PutRecordsResult,
 } from '../kinesis/producer.ts';
+import { cliAwsClients } from './aws-env.ts';
 import type { CliContext, Command } from './command.ts';
 import { parseCommandLine, UsageError, type FlagSpecs, type ParsedArgs } from './flags.ts';
 
@@ -229,20 +229,9 @@ async function run(args: readonly string[], ctx: CliContext): Promise<number> {
     }
   }
 
-  const accessKeyId = ctx.env['AWS_ACCESS_KEY_ID'];
-  const secretAccessKey = ctx.env['AWS_SECRET_ACCESS_KEY'];
-  const clients = createAwsClients({
-    endpoints: endpointsFromEnv(ctx.env),
-    // The producer retries with its own jittered backoff and per-entry bookkeeping;
-    // SDK retries underneath would multiply the attempts.
-    maxAttempts: 1,
-    // Keys in the command's environment win; otherwise the SDK's provider chain (profiles, SSO, roles).
-    // (Session credentials are left to the chain: StaticCredentials has no token.)
-    ...(accessKeyId && secretAccessKey && !ctx.env['AWS_SESSION_TOKEN']
-      ? { credentials: { accessKeyId, secretAccessKey } }
-      : {}),
-    region: opts.region ?? ctx.env['AWS_REGION'] ?? ctx.env['AWS_DEFAULT_REGION'] ?? 'us-east-1',
-  });
+  // The producer retries with its own jittered backoff and per-entry bookkeeping;
+  // SDK retries underneath would multiply the attempts.
+  const clients = cliAwsClients(ctx.env, opts.region, { maxAttempts: 1 });
   const progress = new ProgressReporter(ctx);
   const started = Date.now();
   try {

@@ -10,7 +10,7 @@ import { capturedContext } from './cli-context.ts';
 describe('every weir command', () => {
   it('GIVEN the command list THEN it is not empty and names are unique', () => {
     const names = commands.map((c) => c.name);
-    expect(names.length).toBeGreaterThanOrEqual(2);
+    expect(names.length).toBeGreaterThanOrEqual(3);
     expect(new Set(names).size).toBe(names.length);
   });
 
