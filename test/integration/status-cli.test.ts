@@ -226,9 +226,11 @@ describe('weir status on the embedded AWS', () => {
         parentShardId: shardA.id,
         behind: { records: 0, exact: true, millis: 0 },
       });
-    // A tick registers the children. Retiring the parent is the ticker's end-of-shard check;
-    // kinesalite answers GetRecords at a closed shard's last record with MillisBehindLatest 0
-    // and an iterator (not yet the end), so the test retires it as the ticker would on AWS.
+    // A tick registers the children. Retiring the parent is the ticker's end-of-shard check,
+    // which is timing-dependent on kinesalite: when the split came well after the last record,
+    // the first GetRecords after that record answers no records, MillisBehindLatest 0 and an
+    // iterator (the end shows on the next read), and KinesisShardDirectory.isConsumed stops at
+    // that first answer. So the test retires the parent as the ticker does once it sees the end.
     clock.advance(1_000);
     await runtime.tick();
     await runtime.operator.closeShard(shardId(shardA.id));
