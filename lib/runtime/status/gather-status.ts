@@ -108,10 +108,7 @@ async function shardStatus(
   // A retired shard is consumed to its end; a trimmed one cannot be read.
   if (state !== 'closed' && info !== undefined) {
     try {
-      const l = await lag.lagAfter(
-        info.shardId,
-        (committed?.sequenceNumber ?? null),
-      );
+      const l = await lag.lagAfter(info.shardId, committed?.sequenceNumber ?? null);
       behind = { records: l.records, exact: l.exact, millis: l.millis };
     } catch (err) {
       error = describeError(err);
