@@ -12,7 +12,6 @@
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { createAwsClients } from '../adapters/aws-clients.ts';
 import { DynamoDbStateStore } from '../adapters/dynamodb/dynamodb-state-store.ts';
 import type { WindowedOperatorDefinition } from '../core/pipeline.ts';
@@ -30,9 +29,20 @@ import {
   type RedriveTarget,
 } from '../runtime/redrive/index.ts';
 import type { CliContext, Command } from './command.ts';
+import {
+  CLI_EXIT,
+  UsageError,
+  parseCommandLine,
+  reportUsageError,
+  type ParsedArgs,
+} from './flags.ts';
 
 /** Exit codes of `weir redrive`. */
-export const REDRIVE_EXIT = { OK: 0, FAILED: 1, USAGE: 2 } as const;
+export const REDRIVE_EXIT = {
+  OK: CLI_EXIT.OK,
+  FAILED: CLI_EXIT.FAILURE,
+  USAGE: CLI_EXIT.USAGE,
+} as const;
 
 const USAGE = `Usage: weir redrive --operator NAME --source SOURCE [--pipeline MODULE] [options]
 
@@ -65,7 +75,15 @@ AWS_ENDPOINT_URL_<SERVICE> when set.
 Exit codes: 0 every range applied (or already applied; a dry run: listed);
 1 a range failed and stays at the destination (a rerun resumes it); 2 usage error.`;
 
-class UsageError extends WeirError {}
+const FLAGS = {
+  operator: { type: 'string' },
+  source: { type: 'string' },
+  pipeline: { type: 'string' },
+  stream: { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  chunk: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
 
 interface RedriveArgs {
   readonly operator: string;
@@ -77,38 +95,23 @@ interface RedriveArgs {
   readonly json: boolean;
 }
 
-function parse(args: readonly string[]): RedriveArgs | 'help' {
-  const { values } = parseArgs({
-    args: [...args],
-    strict: true,
-    allowPositionals: false,
-    options: {
-      operator: { type: 'string' },
-      source: { type: 'string' },
-      pipeline: { type: 'string' },
-      stream: { type: 'string' },
-      'dry-run': { type: 'boolean', default: false },
-      chunk: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-  if (values.help) return 'help';
-  if (!values.operator) throw new UsageError('--operator is required');
-  if (!values.source) throw new UsageError('--source is required');
-  if (!values['dry-run'] && !values.pipeline)
+function toArgs({ flags }: ParsedArgs<typeof FLAGS>): RedriveArgs {
+  if (!flags.operator) throw new UsageError('--operator is required');
+  if (!flags.source) throw new UsageError('--source is required');
+  const dryRun = flags['dry-run'] === true;
+  if (!dryRun && !flags.pipeline)
     throw new UsageError('--pipeline is required (the module exporting the operator)');
-  const chunk = values.chunk === undefined ? 1000 : Number(values.chunk);
+  const chunk = flags.chunk === undefined ? 1000 : Number(flags.chunk);
   if (!Number.isInteger(chunk) || chunk < 1 || chunk > 10_000)
-    throw new UsageError(`--chunk must be an integer 1..10000 (given ${values.chunk})`);
+    throw new UsageError(`--chunk must be an integer 1..10000 (given ${flags.chunk})`);
   return {
-    operator: values.operator,
-    source: values.source,
-    pipeline: values.pipeline,
-    stream: values.stream,
-    dryRun: values['dry-run'],
+    operator: flags.operator,
+    source: flags.source,
+    pipeline: flags.pipeline,
+    stream: flags.stream,
+    dryRun,
     chunk,
-    json: values.json,
+    json: flags.json === true,
   };
 }
 
@@ -229,26 +232,12 @@ export const redriveCommand: Command = {
   summary: 'replay the batches the event source mapping gave up on, exactly once',
   usage: USAGE,
   async run(args, ctx) {
-    let parsed: RedriveArgs | 'help';
+    const line = parseCommandLine(this, args, ctx, FLAGS, toArgs);
+    if (!line.ok) return line.exitCode;
     try {
-      parsed = parse(args);
+      return await run(line.value, ctx);
     } catch (err) {
-      ctx.stderr.write(
-        `weir redrive: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}\n`,
-      );
-      return REDRIVE_EXIT.USAGE;
-    }
-    if (parsed === 'help') {
-      ctx.stdout.write(USAGE + '\n');
-      return REDRIVE_EXIT.OK;
-    }
-    try {
-      return await run(parsed, ctx);
-    } catch (err) {
-      if (err instanceof UsageError) {
-        ctx.stderr.write(`weir redrive: ${err.message}\n`);
-        return REDRIVE_EXIT.USAGE;
-      }
+      if (err instanceof UsageError) return reportUsageError(this, ctx, err);
       ctx.stderr.write(`weir redrive: ${describeError(err)}\n`);
       return REDRIVE_EXIT.FAILED;
     }

@@ -298,7 +298,7 @@ describe('weir redrive on the embedded AWS', () => {
   it('GIVEN weir redrive with an unknown flag, without --operator, or --help THEN exit 2 with the usage, or 0', async () => {
     const a = io();
     expect(await main(['redrive', '--bogus'], a.ctx)).toBe(2);
-    expect(a.text()).toContain("Unknown option '--bogus'");
+    expect(a.text()).toContain('unknown option --bogus');
     expect(a.text()).toContain('Usage: weir redrive');
     const b = io();
     expect(await main(['redrive', '--source', 's3://b'], b.ctx)).toBe(2);
