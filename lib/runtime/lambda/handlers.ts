@@ -39,7 +39,6 @@ export interface LambdaHandlers<IN = unknown, ACC = unknown, OUT = unknown> {
   readonly clients: AwsClients;
 }
 
-/** Wires an operator to DynamoDB state and results, S3 late data and dead letters. */
 /** Options of {@link createLambdaHandlers}. */
 export interface LambdaHandlerOptions {
   /** @default systemClock */
@@ -48,6 +47,30 @@ export interface LambdaHandlerOptions {
   readonly log?: RuntimeLog;
 }
 
+/**
+ * Wires an operator to DynamoDB state and results, S3 late data and dead
+ * letters, and Kinesis shard discovery, and returns its two Lambda entry
+ * points. Call it once per cold start, outside the handler; environment
+ * parsing stays in `lambdaConfigFromEnv`.
+ *
+ * @param definition the pipeline, ending in `.aggregate(...)`.
+ * @param config tables, buckets and endpoints (from {@link LambdaRuntimeConfig}).
+ * @param options clock and log; defaults suit Lambda.
+ * @throws {@link ConfigError} when `config.operator` names another pipeline.
+ *
+ * @example
+ * import { pipeline, json, tumbling, minutes, count, createLambdaHandlers, lambdaConfigFromEnv } from 'weir';
+ *
+ * const clicks = pipeline('clicks')
+ *   .decode(json<{ page: string; ts: number }>())
+ *   .keyBy((c) => c.page)
+ *   .eventTime((c) => c.ts, { maxOutOfOrderness: 5_000 })
+ *   .window(tumbling(minutes(1)))
+ *   .aggregate(count());
+ *
+ * // functions/clicks/handler.ts: the Kinesis ESM calls `handler`, EventBridge calls `ticker`.
+ * export const { handler, ticker } = createLambdaHandlers(clicks, lambdaConfigFromEnv(process.env));
+ */
 export function createLambdaHandlers<IN, ACC, OUT>(
   definition: WindowedOperatorDefinition<IN, ACC, OUT>,
   config: LambdaRuntimeConfig,
