@@ -10,6 +10,7 @@ import {
   type ProducerRecord,
   type ShardHashRange,
 } from './producer-types.ts';
+import type { ShardId } from '../model/position.ts';
 
 export const encoder = new TextEncoder();
 const DECIMAL = /^(0|[1-9][0-9]*)$/;
@@ -125,7 +126,7 @@ export class TokenBucket {
 
 /** A shard's hash key range as bigints, for the binary search. */
 export interface PreparedRange {
-  readonly shardId: string;
+  readonly shardId: ShardId;
   readonly start: bigint;
   readonly end: bigint;
   readonly startingHashKey: string;

@@ -11,7 +11,7 @@ import {
 import type { KinesisStreamTarget } from '../adapters/kinesis/list-shards.ts';
 import { networkErrorCode, sleepBeforeRetry, type RetryPolicy } from '../adapters/retry.ts';
 import { errorName } from '../errors.ts';
-import { position, type Position } from '../model/position.ts';
+import { position, shardId as toShardId, type Position, type ShardId } from '../model/position.ts';
 import type { Entry, TokenBucket } from './producer-entries.ts';
 import {
   ProducerFailure,
@@ -194,7 +194,7 @@ export class PutRecordsSender {
         codes.push({ code: r.ErrorCode ?? 'MissingSequenceNumber', message: r.ErrorMessage ?? '' });
         return;
       }
-      this.#stored(e, r.ShardId, r.SequenceNumber);
+      this.#stored(e, toShardId(r.ShardId), r.SequenceNumber);
     });
     this.#progress();
     if (retry.length === 0) return undefined;
@@ -212,7 +212,7 @@ export class PutRecordsSender {
     return retry;
   }
 
-  #stored(e: Entry, shardId: string, sequenceNumber: string): void {
+  #stored(e: Entry, shardId: ShardId, sequenceNumber: string): void {
     this.kinesisRecords++;
     this.bytes += e.size;
     this.perShard[shardId] = (this.perShard[shardId] ?? 0) + e.indices.length;

@@ -1,7 +1,7 @@
 /** The producer's vocabulary: Kinesis' limits, options, results and errors (see producer.ts). */
 import { WeirError } from '../errors.ts';
 import type { RetryOptions } from '../adapters/retry.ts';
-import type { Position } from '../model/position.ts';
+import type { Position, ShardId } from '../model/position.ts';
 import type { PutRecordsCommand, PutRecordsCommandOutput } from '@aws-sdk/client-kinesis';
 
 /** Kinesis' PutRecords limits (defaults of {@link PutRecordsOptions}). */
@@ -20,7 +20,7 @@ export const KINESIS_LIMITS = {
 
 /** An open shard's hash key range, as ListShards reports it. */
 export interface ShardHashRange {
-  readonly shardId: string;
+  readonly shardId: ShardId;
   /** Decimal, inclusive. */
   readonly startingHashKey: string;
   /** Decimal, inclusive. */

@@ -16,6 +16,7 @@ import { ListStreamsCommand } from '@aws-sdk/client-kinesis';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ListBucketsCommand } from '@aws-sdk/client-s3';
 import { EmulatorError } from '../errors.ts';
+import { sleep } from '../util/sleep.ts';
 import {
   createAwsClients,
   endpointsFromEnv,
@@ -295,6 +296,6 @@ async function waitUntilAnswers(
         cause: last,
       });
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
 }

@@ -54,6 +54,7 @@ import type { OnFailureDestination } from '../runtime/local/esm/on-failure.ts';
 import { SimulatedCrash, type FaultPlan } from './faults.ts';
 
 import type { SimRecord, SimShard, SimulatedKinesis } from './simulated-kinesis.ts';
+import type { ShardId } from '../model/position.ts';
 
 export { SimulatedKinesis, type SimRecord, type SimShard } from './simulated-kinesis.ts';
 
@@ -190,7 +191,7 @@ export class SimulatedEsm {
     };
   }
 
-  private checkpoint(shardId: string): number {
+  private checkpoint(shardId: ShardId): number {
     return this.checkpoints.get(shardId) ?? 0;
   }
 
@@ -198,7 +199,7 @@ export class SimulatedEsm {
     return s.closed && this.checkpoint(s.shardId) >= s.records.length;
   }
 
-  private pending(shardId: string): number {
+  private pending(shardId: ShardId): number {
     return this.inFlight.get(shardId)?.progress.pending.length ?? 0;
   }
 
@@ -228,7 +229,7 @@ export class SimulatedEsm {
    * run in between, as they do in Lambda). Returns false when nothing was
    * readable or pending.
    */
-  async deliverNext(shardId?: string): Promise<boolean> {
+  async deliverNext(shardId?: ShardId): Promise<boolean> {
     const kinesis = this.options.kinesis;
     const candidates = [
       ...this.readable(),

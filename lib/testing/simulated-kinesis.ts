@@ -7,22 +7,22 @@
  * {@link ShardDirectory}.
  */
 import type { ManualClock } from '../ports/clock.ts';
-import { shardId as toShardId } from '../model/position.ts';
+import { shardId as toShardId, type SequenceNumber, type ShardId } from '../model/position.ts';
 import type { ShardDirectory, ShardInfo } from '../ports/shard-directory.ts';
 import type { StreamRecordInput } from '../runtime/local/esm/kinesis-event.ts';
 
 /** One record of a simulated shard. */
 export interface SimRecord extends StreamRecordInput {
-  readonly shardId: string;
+  readonly shardId: ShardId;
   /** Index in its shard. */
   readonly index: number;
 }
 
 /** One simulated shard. */
 export interface SimShard {
-  readonly shardId: string;
-  readonly parentShardId?: string;
-  readonly adjacentParentShardId?: string;
+  readonly shardId: ShardId;
+  readonly parentShardId?: ShardId;
+  readonly adjacentParentShardId?: ShardId;
   closed: boolean;
   readonly records: SimRecord[];
 }
@@ -44,9 +44,9 @@ export class SimulatedKinesis implements ShardDirectory {
   }
 
   /** Creates an open shard (no parents: an initial shard). */
-  createShard(parents: readonly string[] = []): SimShard {
+  createShard(parents: readonly ShardId[] = []): SimShard {
     const s: SimShard = {
-      shardId: `shardId-${String(this.shards.length).padStart(12, '0')}`,
+      shardId: toShardId(`shardId-${String(this.shards.length).padStart(12, '0')}`),
       ...(parents[0] === undefined ? {} : { parentShardId: parents[0] }),
       ...(parents[1] === undefined ? {} : { adjacentParentShardId: parents[1] }),
       closed: false,
@@ -56,14 +56,14 @@ export class SimulatedKinesis implements ShardDirectory {
     return s;
   }
 
-  shard(shardId: string): SimShard {
+  shard(shardId: ShardId): SimShard {
     const s = this.shards.find((x) => x.shardId === shardId);
     if (s === undefined) throw new Error(`no shard ${shardId}`);
     return s;
   }
 
   /** Appends a record to an open shard; returns it. */
-  put(shardId: string, data: Uint8Array | string, partitionKey = 'pk'): SimRecord {
+  put(shardId: ShardId, data: Uint8Array | string, partitionKey = 'pk'): SimRecord {
     const s = this.shard(shardId);
     if (s.closed) throw new Error(`${shardId} is closed`);
     // Increasing across the stream, with uneven gaps, as real ones are.
@@ -81,13 +81,13 @@ export class SimulatedKinesis implements ShardDirectory {
   }
 
   /** Splits an open shard: it closes, two children open. */
-  split(shardId: string): [SimShard, SimShard] {
+  split(shardId: ShardId): [SimShard, SimShard] {
     this.shard(shardId).closed = true;
     return [this.createShard([shardId]), this.createShard([shardId])];
   }
 
   /** Merges two open shards: both close, one child opens. */
-  merge(a: string, b: string): SimShard {
+  merge(a: ShardId, b: ShardId): SimShard {
     this.shard(a).closed = true;
     this.shard(b).closed = true;
     return this.createShard([a, b]);
@@ -96,7 +96,7 @@ export class SimulatedKinesis implements ShardDirectory {
   listShards(): Promise<readonly ShardInfo[]> {
     return Promise.resolve(
       this.shards.map((s) => ({
-        shardId: toShardId(s.shardId),
+        shardId: s.shardId,
         ...(s.parentShardId === undefined ? {} : { parentShardId: s.parentShardId }),
         ...(s.adjacentParentShardId === undefined
           ? {}
@@ -106,7 +106,7 @@ export class SimulatedKinesis implements ShardDirectory {
     );
   }
 
-  isConsumed(shardId: string, committed: string | null): Promise<boolean> {
+  isConsumed(shardId: ShardId, committed: SequenceNumber | null): Promise<boolean> {
     const s = this.shard(shardId);
     if (!s.closed) return Promise.resolve(false);
     const last = s.records[s.records.length - 1];
@@ -114,7 +114,7 @@ export class SimulatedKinesis implements ShardDirectory {
     return Promise.resolve(committed !== null && BigInt(committed) >= BigInt(last.SequenceNumber));
   }
 
-  hasRecordsAfter(shardId: string, committed: string | null): Promise<boolean> {
+  hasRecordsAfter(shardId: ShardId, committed: SequenceNumber | null): Promise<boolean> {
     const last = this.shard(shardId).records.at(-1);
     if (last === undefined) return Promise.resolve(false);
     return Promise.resolve(committed === null || BigInt(committed) < BigInt(last.SequenceNumber));

@@ -4,6 +4,7 @@ import type { EventSourceMappingInput, EventSourceMappingSettings } from '../../
 import type { FailureCondition, KinesisFailureRecord } from './failure-record.ts';
 import type { HandlerInvoker, InvokeOutcome } from './invoker.ts';
 import type { OnFailureDestination } from './on-failure.ts';
+import type { ShardId } from '../../../model/position.ts';
 
 /** Time source; tests inject a fake one to age records. */
 export interface EsmClock {
@@ -52,11 +53,11 @@ export interface LocalEventSourceMappingOptions {
 
 /** What the ESM reports while it works. */
 export type EsmEvent =
-  | { readonly type: 'shard-started'; readonly shardId: string; readonly iteratorType: string }
-  | { readonly type: 'shard-ended'; readonly shardId: string }
+  | { readonly type: 'shard-started'; readonly shardId: ShardId; readonly iteratorType: string }
+  | { readonly type: 'shard-ended'; readonly shardId: ShardId }
   | {
       readonly type: 'batch-start';
-      readonly shardId: string;
+      readonly shardId: ShardId;
       readonly requestId: string;
       readonly size: number;
       readonly firstSequenceNumber: string;
@@ -66,7 +67,7 @@ export type EsmEvent =
     }
   | {
       readonly type: 'batch-end';
-      readonly shardId: string;
+      readonly shardId: ShardId;
       readonly requestId: string;
       readonly size: number;
       readonly outcome: InvokeOutcome['kind'];
@@ -74,35 +75,40 @@ export type EsmEvent =
     }
   | {
       readonly type: 'batch-error';
-      readonly shardId: string;
+      readonly shardId: ShardId;
       readonly requestId: string;
       readonly size: number;
       readonly outcome: InvokeOutcome;
     }
   | {
       readonly type: 'bisect';
-      readonly shardId: string;
+      readonly shardId: ShardId;
       readonly from: number;
       readonly left: number;
       readonly right: number;
     }
   | {
       readonly type: 'discarded';
-      readonly shardId: string;
+      readonly shardId: ShardId;
       readonly condition: FailureCondition;
       readonly size: number;
       readonly record: KinesisFailureRecord;
     }
   | {
       readonly type: 'iterator-renewed';
-      readonly shardId: string;
+      readonly shardId: ShardId;
       readonly reason: 'expired' | 'age';
     }
-  | { readonly type: 'poll-error'; readonly shardId: string; readonly error: unknown };
+  | {
+      readonly type: 'poll-error';
+      /** `*` for an error of shard discovery. */
+      readonly shardId: ShardId | '*';
+      readonly error: unknown;
+    };
 
 /** Per-shard state, as {@link LocalEventSourceMapping.stats} reports it. */
 export interface ShardStats {
-  readonly shardId: string;
+  readonly shardId: ShardId;
   readonly parentShardIds: readonly string[];
   readonly status: 'waiting-for-parents' | 'reading' | 'consumed';
   /** Last sequence number checkpointed (every record up to it is done). */
