@@ -21,10 +21,11 @@ import { sleep } from '../util/sleep.ts';
 // The paginator lives with the Kinesis adapters; stream tools offer it too.
 export { listShards };
 import type { ShardHashRange } from './producer.ts';
+import { shardId as toShardId, type ShardId } from '../model/position.ts';
 
 /** A record read back from a shard. */
 export interface StoredRecord {
-  readonly shardId: string;
+  readonly shardId: ShardId;
   readonly sequenceNumber: string;
   readonly partitionKey: string;
   readonly data: Uint8Array;
@@ -195,7 +196,7 @@ export async function readWholeStream(
 ): Promise<StoredRecord[]> {
   const out: StoredRecord[] = [];
   for (const shard of await listShards(kinesis, streamName)) {
-    const shardId = shard.ShardId as string;
+    const shardId = toShardId(shard.ShardId as string);
     const it = await kinesis.send(
       new GetShardIteratorCommand({
         StreamName: streamName,
@@ -238,7 +239,7 @@ export async function listShardHashRanges(
   return (await listShards(kinesis, stream))
     .filter((s) => s.SequenceNumberRange?.EndingSequenceNumber === undefined)
     .map((s) => ({
-      shardId: s.ShardId as string,
+      shardId: toShardId(s.ShardId as string),
       startingHashKey: s.HashKeyRange?.StartingHashKey as string,
       endingHashKey: s.HashKeyRange?.EndingHashKey as string,
     }));

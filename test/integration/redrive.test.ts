@@ -36,6 +36,7 @@ import { loadDemoTemplate } from '../../cdk/synth.ts';
 import { DynamoDbStateStore } from '../../lib/adapters/dynamodb/dynamodb-state-store.ts';
 import { provisionTablesFromTemplate } from '../../lib/runtime/local/index.ts';
 import { kinesisFailureRecord } from '../../lib/runtime/local/esm/failure-record.ts';
+import { shardId } from '../../lib/model/position.ts';
 
 const fixture = useLocalAws();
 const running: LocalEventSourceMapping[] = [];
@@ -245,7 +246,7 @@ describe('weir redrive on the embedded AWS', () => {
     expect(records).toHaveLength(6);
     await new S3OnFailureDestination({ client: s3, bucket: failures }).send({
       esmUuid: 'u-1',
-      shardId: 'shardId-000000000000',
+      shardId: shardId('shardId-000000000000'),
       event: { Records: [] },
       record: kinesisFailureRecord({
         requestId: 'r',
@@ -254,7 +255,7 @@ describe('weir redrive on the embedded AWS', () => {
         approximateInvokeCount: 2,
         response: { functionError: true },
         timestampMs: Date.now(),
-        shardId: 'shardId-000000000000',
+        shardId: shardId('shardId-000000000000'),
         streamArn: `arn:aws:kinesis:us-east-1:000000000000:stream/${stream}`,
         records,
       }),

@@ -65,8 +65,30 @@ export interface LambdaHandlerOptions {
   readonly metricsOutput?: (line: string) => void;
 }
 
-/** Wires an operator to DynamoDB state and results, S3 late data and dead letters. */
-
+/**
+ * Wires an operator to DynamoDB state and results, S3 late data and dead
+ * letters, Kinesis shard discovery and EMF metrics, and returns its two Lambda entry
+ * points. Call it once per cold start, outside the handler; environment
+ * parsing stays in `lambdaConfigFromEnv`.
+ *
+ * @param definition the pipeline, ending in `.aggregate(...)`.
+ * @param config tables, buckets and endpoints (from {@link LambdaRuntimeConfig}).
+ * @param options clock, log and metrics output; defaults suit Lambda.
+ * @throws {@link ConfigError} when `config.operator` names another pipeline.
+ *
+ * @example
+ * import { pipeline, json, tumbling, minutes, count, createLambdaHandlers, lambdaConfigFromEnv } from 'weir';
+ *
+ * const clicks = pipeline('clicks')
+ *   .decode(json<{ page: string; ts: number }>())
+ *   .keyBy((c) => c.page)
+ *   .eventTime((c) => c.ts, { maxOutOfOrderness: 5_000 })
+ *   .window(tumbling(minutes(1)))
+ *   .aggregate(count());
+ *
+ * // functions/clicks/handler.ts: the Kinesis ESM calls `handler`, EventBridge calls `ticker`.
+ * export const { handler, ticker } = createLambdaHandlers(clicks, lambdaConfigFromEnv(process.env));
+ */
 export function createLambdaHandlers<IN, ACC, OUT>(
   definition: WindowedOperatorDefinition<IN, ACC, OUT>,
   config: LambdaRuntimeConfig,

@@ -7,27 +7,36 @@
 import { gunzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { InMemoryCheckpointStore } from '../../../lib/adapters/memory/in-memory-checkpoint-store.ts';
-import { InMemoryStateStore } from '../../../lib/adapters/memory/index.ts';
 import {
+  InMemoryCheckpointStore,
+  InMemoryStateStore,
   CheckpointStatus,
   CheckpointTaker,
   applyRetention,
-  decodeCheckpointItem,
-  encodeCheckpointItem,
   listCheckpoints,
   openCheckpoint,
   readCheckpointItems,
-  utf8Length,
   verifyCheckpoint,
+  count,
+  json,
+  pipeline,
+  session,
+  tumbling,
+  CheckpointError,
+  CheckpointProblem,
+  ConfigError,
+  ManualClock,
+  shardId as toShardId,
   type CheckpointRun,
   type CheckpointTakerProps,
+  type SourceRecord,
+  type CheckpointManifest,
+} from '../../../lib/index.ts';
+import {
+  decodeCheckpointItem,
+  encodeCheckpointItem,
+  utf8Length,
 } from '../../../lib/core/checkpoint/index.ts';
-import { count, json, pipeline, session, tumbling } from '../../../lib/core/index.ts';
-import type { SourceRecord } from '../../../lib/model/records.ts';
-import { CheckpointError, CheckpointProblem, ConfigError } from '../../../lib/errors.ts';
-import { ManualClock } from '../../../lib/ports/clock.ts';
-import type { CheckpointManifest } from '../../../lib/model/checkpoint.ts';
 import { isCheckpointId, newCheckpointId } from '../../../lib/model/checkpoint-id.ts';
 import type {
   WindowItem,
@@ -35,7 +44,6 @@ import type {
   WindowScanRequest,
 } from '../../../lib/ports/state-store.ts';
 import { WindowOperatorHarness } from '../../../lib/testing/index.ts';
-import { shardId as toShardId } from '../../../lib/model/position.ts';
 
 const OP = 'clicks';
 const STREAM = 'arn:aws:kinesis:us-east-1:123456789012:stream/clicks';
