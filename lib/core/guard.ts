@@ -15,11 +15,26 @@
  * an index, the `cut`, once per offset and batch.
  *
  * The `source` is the key under which state items record what they
- * absorbed: today the shard id. (A redriven range would be its own source:
- * that change lands here.)
+ * absorbed: the shard id, or for a redriven range (a batch the event source
+ * mapping gave up on, read back by `weir redrive`) a source of its own,
+ * `redrive:<shardId>:<startSequenceNumber>` ({@link RedriveRange}). A
+ * per-shard high-water mark cannot tell "absorbed" from "skipped" below it,
+ * so a redriven range is guarded by what items absorbed of that range only:
+ *
+ *   shard  ── b1 ── b2 ──[ r: given up ]── b4 ── b5 ──►   items' absorbed[shard] = b5 (above r)
+ *   redrive:shard:r  its own source: absorbed up to an offset inside r
+ *
+ * What an item holds of r is the highest of: its own `redrive:` offset
+ * (a redrive that stopped midway), its shard offset when that lies inside r
+ * (the attempts that failed on r wrote the item, and no later batch did),
+ * and the offsets preserved under `skipped:<shardId>@<offset>` when a later
+ * batch raised an item that a failed attempt had written: an offset above
+ * the shard's committed position but below the batch's first live record
+ * can only come from an attempt whose records were skipped
+ * ({@link BatchGuard.absorbedWith}).
  */
 import { BatchOrderError } from './errors.ts';
-import { comparePositions, encodeOffset } from '../model/position.ts';
+import { comparePositions, encodeOffset, sequenceNumber } from '../model/position.ts';
 import type { Position, ShardId } from '../model/position.ts';
 import type { DecodedRecord, SourceRecord } from '../model/records.ts';
 
@@ -30,6 +45,23 @@ function orderError(shardId: ShardId, i: number, pos: Position): BatchOrderError
       ? `batch for ${shardId} contains a record of ${pos.shardId} at index ${i}`
       : `batch for ${shardId}: positions not strictly increasing at index ${i} (${pos.sequenceNumber})`,
   );
+}
+
+/** Prefix of the absorbed-map keys that preserve a skipped attempt's offset (see the file comment). */
+export const SKIPPED_SOURCE_PREFIX = 'skipped:';
+
+/** Prefix of a redriven range's source (see the file comment). */
+export const REDRIVE_SOURCE_PREFIX = 'redrive:';
+
+/**
+ * A range of one shard read back by a redrive, as its own source: `source`
+ * names it in items' absorbed maps and in its progress record; `from` and
+ * `to` bound it (encoded offsets, inclusive).
+ */
+export interface RedriveRange {
+  readonly source: string;
+  readonly from: string;
+  readonly to: string;
 }
 
 /** Something that records, per source, the highest offset it absorbed (a state item). */
@@ -53,14 +85,21 @@ export class BatchGuard {
   private readonly cuts = new Map<string, number>();
   private prev: Position | undefined;
   private pastCommitted: boolean;
+  private readonly range: RedriveRange | undefined;
 
+  /**
+   * `committed` is the committed offset of the batch's source: the shard's,
+   * or with `range` (a redrive) the range's own.
+   */
   constructor(
     shardId: ShardId,
     records: readonly (SourceRecord | DecodedRecord<unknown>)[],
     committed: string | null,
+    range?: RedriveRange,
   ) {
     this.shardId = shardId;
-    this.source = shardId;
+    this.source = range?.source ?? shardId;
+    this.range = range;
     this.records = records;
     this.committed = committed;
     this.enc = new Array<string | undefined>(records.length);
@@ -136,20 +175,75 @@ export class BatchGuard {
 
   /** What `item` absorbed of this batch's source (`undefined`: nothing). */
   absorbedBy(item: Absorbing | undefined): string | undefined {
-    return item?.absorbed[this.source];
+    if (item === undefined) return undefined;
+    const range = this.range;
+    return range === undefined ? item.absorbed[this.source] : this.absorbedOfRange(item, range);
   }
 
   /** Whether `item` has absorbed record `i`. */
   holds(item: Absorbing | undefined, i: number): boolean {
-    const abs = item?.absorbed[this.source];
+    const abs = this.absorbedBy(item);
     return abs !== undefined && abs >= this.encAt(i);
   }
 
-  /** `absorbed` with this batch's source raised to `offset` (callers guarantee it is higher). */
+  /**
+   * `absorbed` with this batch's source raised to `offset` (callers
+   * guarantee it is higher). When the shard offset it replaces lies above
+   * the committed position but below this batch's first live record, an
+   * attempt that was given up on wrote it: it is kept under a `skipped:`
+   * key, so a redrive of that range knows what the item holds of it.
+   */
   absorbedWith(absorbed: Readonly<Record<string, string>>, offset: string): Record<string, string> {
     const out: Record<string, string> = {};
     for (const k in absorbed) out[k] = absorbed[k] as string;
+    const prev = absorbed[this.source];
+    if (
+      this.range === undefined &&
+      prev !== undefined &&
+      (this.committed === null || prev > this.committed) &&
+      this.firstLive < this.records.length &&
+      prev < this.encAt(this.firstLive)
+    )
+      out[`${SKIPPED_SOURCE_PREFIX}${this.shardId}@${prev}`] = prev;
     out[this.source] = offset;
     return out;
   }
+
+  /** The highest offset inside `range` that `item` is known to hold of it (file comment). */
+  private absorbedOfRange(item: Absorbing, range: RedriveRange): string | undefined {
+    const a = item.absorbed;
+    let best = a[range.source];
+    const inRange = (v: string | undefined): v is string =>
+      v !== undefined && v >= range.from && v <= range.to && (best === undefined || v > best);
+    const own = a[this.shardId];
+    if (inRange(own)) best = own;
+    const prefix = `${SKIPPED_SOURCE_PREFIX}${this.shardId}@`;
+    for (const k in a) {
+      if (!k.startsWith(prefix)) continue;
+      const v = a[k];
+      if (inRange(v)) best = v;
+    }
+    return best;
+  }
+}
+
+/**
+ * The source of the redriven range of `shardId` that starts at
+ * `startSequenceNumber`, with its bounds as encoded offsets (every
+ * sub-sequence of the first and last sequence numbers included).
+ */
+export function redriveRange(
+  shardId: ShardId,
+  startSequenceNumber: string,
+  endSequenceNumber: string,
+): RedriveRange {
+  const from = encodeOffset({
+    sequenceNumber: sequenceNumber(startSequenceNumber),
+    subSequenceNumber: 0,
+  });
+  const to = encodeOffset({
+    sequenceNumber: sequenceNumber(endSequenceNumber),
+    subSequenceNumber: 9_999_999_999,
+  });
+  return { source: `${REDRIVE_SOURCE_PREFIX}${shardId}:${startSequenceNumber}`, from, to };
 }

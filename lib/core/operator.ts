@@ -24,7 +24,8 @@
  */
 import { ConfigError } from '../errors.ts';
 import type { JsonValue } from '../model/json.ts';
-import type { ShardId } from '../model/position.ts';
+import { shardId as shardIdOf, type ShardId } from '../model/position.ts';
+import type { OperatorProgress, ShardProgress } from '../model/progress.ts';
 import type {
   BatchOutcome,
   DeadLetter,
@@ -41,7 +42,7 @@ import { Batch } from './batch.ts';
 import type { BatchWindows, WindowsContext } from './batch-windows.ts';
 import { ProgressCommit } from './commit.ts';
 import { WindowFiring } from './firing.ts';
-import { BatchGuard } from './guard.ts';
+import { BatchGuard, type RedriveRange } from './guard.ts';
 import { LatenessView } from './judged-view.ts';
 import { OperatorStore } from './operator-store.ts';
 import type { WindowedOperatorDefinition } from './pipeline.ts';
@@ -86,6 +87,14 @@ export interface BatchOptions {
     late: readonly LateRecord[],
     deadLetters: readonly DeadLetter[],
   ) => Promise<void>;
+  /**
+   * The batch is (part of) a range the event source mapping gave up on, read
+   * back by a redrive (guard.ts): it is its own source in the items' absorbed
+   * maps and has a progress record of its own (always closed: it never holds
+   * the watermark back), and its records are judged late against the
+   * published operator watermark alone. @default none (a live batch)
+   */
+  readonly redrive?: RedriveRange;
 }
 
 /**
@@ -201,17 +210,35 @@ export class WindowOperator<IN, ACC, OUT> {
     const progress = await this.store.readProgress();
     // Every call of the attempt is fenced by the generation it read (a restore raises it).
     const store = this.store.at(progress.generation);
-    const shard = progress.shards.find((p) => p.shardId === shardId);
+    const range = options.redrive;
+    const source = range === undefined ? shardId : shardIdOf(range.source);
+    const shard =
+      range === undefined
+        ? progress.shards.find((p) => p.shardId === shardId)
+        : await this.redriveProgress(store, progress, source, now);
     const sessions = def.assigner.kind === 'session';
     // A raw batch's decoded events are not kept: they die young instead of
     // surviving (and being copied by) the garbage collections of the batch.
     // Sessions plan from every event of a key, so they keep them.
     const context = { operator: def.name, lateOutput: def.lateDataTag, now };
     const batch = new Batch<IN>(shardId, records, raw, !raw || sessions, context);
-    const guard = new BatchGuard(shardId, records, shard?.committed ?? null);
+    const guard = new BatchGuard(shardId, records, shard?.committed ?? null, range);
     // Sessions judge every attempt of a range against exactly the view its first attempt recorded.
     const mode = sessions ? 'exact' : 'floor';
-    const view = new LatenessView(progress, shardId, shard, now, def.time, guard, batch.n, mode);
+    const view =
+      range === undefined
+        ? new LatenessView(progress, shardId, shard, now, def.time, guard, batch.n, mode)
+        : // A redriven range: no other shard and no shard watermark of its own count, only the published one.
+          new LatenessView(
+            { watermark: progress.watermark, shards: [] },
+            source,
+            shard,
+            now,
+            { ...def.time, maxOutOfOrderness: Infinity },
+            guard,
+            batch.n,
+            mode,
+          );
     const windows = this.windowsOf(batch, guard, store);
     windows.addAll(new RecordCursor(batch, guard, this.pipeline, view));
 
@@ -223,13 +250,13 @@ export class WindowOperator<IN, ACC, OUT> {
     }
     const n = batch.n;
     const committed = await this.commit.at(store).commitBatch({
-      shardId,
+      shardId: source,
       progress,
       shard,
       lastOffset: n > 0 ? guard.encAt(n - 1) : null,
       shardWatermark: view.shardWatermark(),
       judged,
-      shardEnded: options.shardEnded ?? false,
+      shardEnded: (options.shardEnded ?? false) || range !== undefined,
       now,
     });
     const decision = onBatchEnd({
@@ -246,6 +273,30 @@ export class WindowOperator<IN, ACC, OUT> {
       watermark: committed.watermark,
       stateWrites,
     };
+  }
+
+  /**
+   * A redriven range's progress record, written closed before its first
+   * state write (so that it never counts as an active shard), or the one a
+   * previous run of the same redrive left.
+   */
+  private async redriveProgress(
+    store: OperatorStore,
+    progress: OperatorProgress,
+    source: ShardId,
+    now: number,
+  ): Promise<ShardProgress> {
+    const stored = progress.shards.find((p) => p.shardId === source);
+    if (stored?.closed) return stored;
+    const mine: ShardProgress = {
+      shardId: source,
+      committed: stored?.committed ?? null,
+      watermark: null,
+      lastActivity: now,
+      closed: true,
+    };
+    await store.writeShardProgress(mine);
+    return mine;
   }
 
   /** This batch's windows, of the definition's kind. */

@@ -63,32 +63,6 @@ export async function* readNdjson(
   let lineNo = 0;
   let overflow = false;
 
-  function parse(bytes: Uint8Array): NdjsonLine | NdjsonLineError | undefined {
-    lineNo++;
-    let end = bytes.length;
-    if (end > 0 && bytes[end - 1] === CR) end--;
-    let text: string;
-    try {
-      // A fresh decode per line: a BOM is only honoured (and stripped) on line 1.
-      text = (
-        lineNo === 1 ? decoder : new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
-      ).decode(bytes.subarray(0, end));
-    } catch (cause) {
-      return new NdjsonLineError(lineNo, 'is not valid UTF-8', { cause });
-    }
-    if (text.trim() === '') return undefined;
-    try {
-      return { value: JSON.parse(text) as unknown, line: lineNo, text };
-    } catch (cause) {
-      const reason = cause instanceof SyntaxError ? cause.message : String(cause);
-      // V8's message quotes the line for some errors only.
-      const shown = reason.includes(' is not valid JSON')
-        ? reason
-        : `${reason} in ${preview(text)}`;
-      return new NdjsonLineError(lineNo, `is not valid JSON: ${shown}`, { cause });
-    }
-  }
-
   function* emit(result: NdjsonLine | NdjsonLineError | undefined): Generator<NdjsonLine> {
     if (result === undefined) return;
     if (result instanceof NdjsonLineError) {
@@ -129,7 +103,7 @@ export async function* readNdjson(
         yield* emit(new NdjsonLineError(lineNo, `is longer than ${maxLineBytes} bytes`));
         continue;
       }
-      yield* emit(parse(takeLine(piece)));
+      yield* emit(parseLine(takeLine(piece), ++lineNo, decoder));
     }
     if (start < bytes.length) {
       const rest = bytes.subarray(start);
@@ -149,7 +123,38 @@ export async function* readNdjson(
     lineNo++;
     yield* emit(new NdjsonLineError(lineNo, `is longer than ${maxLineBytes} bytes`));
   } else if (partBytes > 0) {
-    yield* emit(parse(takeLine(new Uint8Array(0))));
+    yield* emit(parseLine(takeLine(new Uint8Array(0)), lineNo + 1, decoder));
+  }
+}
+
+/**
+ * Line `lineNo` as a parsed value, a {@link NdjsonLineError}, or undefined
+ * when blank. `first` decodes line 1 (it honours and strips a BOM).
+ */
+function parseLine(
+  bytes: Uint8Array,
+  lineNo: number,
+  first: { decode(input: Uint8Array): string },
+): NdjsonLine | NdjsonLineError | undefined {
+  let end = bytes.length;
+  if (end > 0 && bytes[end - 1] === CR) end--;
+  let text: string;
+  try {
+    // A fresh decode per line: a BOM is only honoured (and stripped) on line 1.
+    text = (
+      lineNo === 1 ? first : new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+    ).decode(bytes.subarray(0, end));
+  } catch (cause) {
+    return new NdjsonLineError(lineNo, 'is not valid UTF-8', { cause });
+  }
+  if (text.trim() === '') return undefined;
+  try {
+    return { value: JSON.parse(text) as unknown, line: lineNo, text };
+  } catch (cause) {
+    const reason = cause instanceof SyntaxError ? cause.message : String(cause);
+    // V8's message quotes the line for some errors only.
+    const shown = reason.includes(' is not valid JSON') ? reason : `${reason} in ${preview(text)}`;
+    return new NdjsonLineError(lineNo, `is not valid JSON: ${shown}`, { cause });
   }
 }
 

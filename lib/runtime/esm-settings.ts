@@ -27,7 +27,20 @@ export interface EventSourceMappingSettings {
   readonly startingPositionTimestamp?: number;
   /** Split a failing batch in two and retry each half. @default true */
   readonly bisectBatchOnFunctionError: boolean;
-  /** Retries of a failing batch; -1 means until the records expire. -1..10000. @default 3 */
+  /**
+   * Retries of a failing batch; -1 means until the records expire (stream
+   * retention, or `maximumRecordAgeInSeconds`). -1..10000. @default -1
+   *
+   * weir's default is AWS's own (-1), on purpose: weir dead-letters bad
+   * records one by one and answers a failing batch with a partial response,
+   * so only an infrastructure fault (DynamoDB throttled past every SDK retry,
+   * a sink or the dead-letter queue down, a timeout) fails a batch, and such a
+   * fault passes. A finite value lets the mapping give up on the batch: the
+   * next batch of the shard commits past it, and the skipped range comes back
+   * only through `weir redrive` (docs/recovery.md, "Skipped batches and
+   * redrive"). The construct's iterator-age alarm shows a shard that is stuck
+   * retrying long before its records expire.
+   */
   readonly maximumRetryAttempts: number;
   /** Records older than this are discarded (sent to the on-failure destination); -1 means never. -1 or 60..604800. @default -1 */
   readonly maximumRecordAgeInSeconds: number;
@@ -41,13 +54,16 @@ export interface EventSourceMappingSettings {
   readonly parallelizationFactor: 1;
 }
 
-/** weir's defaults: AWS's own, except bisect and partial batch responses are on. */
+/**
+ * weir's defaults: AWS's own (retries until the records expire included),
+ * except bisect and partial batch responses are on.
+ */
 export const DEFAULT_ESM_SETTINGS: EventSourceMappingSettings = {
   batchSize: 100,
   maximumBatchingWindowInSeconds: 0,
   startingPosition: StartingPosition.TRIM_HORIZON,
   bisectBatchOnFunctionError: true,
-  maximumRetryAttempts: 3,
+  maximumRetryAttempts: -1,
   maximumRecordAgeInSeconds: -1,
   reportBatchItemFailures: true,
   parallelizationFactor: 1,

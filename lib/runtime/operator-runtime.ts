@@ -19,6 +19,7 @@
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { createWindowOperator, type WindowOperator } from '../core/operator.ts';
 import { ConfigError, FencedError, WeirError, describeError } from '../errors.ts';
+import type { RedriveRange } from '../core/guard.ts';
 import type { WindowedOperatorDefinition } from '../core/pipeline.ts';
 import { decodeOffset, type ShardId } from '../model/position.ts';
 import { emittedResult, lateRecordsPerWindow } from '../model/records.ts';
@@ -30,6 +31,7 @@ import type { Sink } from '../ports/sink.ts';
 import type { StateStore, StoredProgress } from '../ports/state-store.ts';
 import { shardBatchesFromEvent, type ShardBatch } from './lambda/event-records.ts';
 import { AccessDeniedError, isAuthorizationError, type RefusedCall } from './authorization.ts';
+import { deadLettersByReason, type RuntimeTelemetry } from './telemetry/runtime-telemetry.ts';
 
 /** A structured log line sink (JSON to stdout in Lambda). */
 export type RuntimeLog = (entry: Readonly<Record<string, unknown>>) => void;
@@ -52,6 +54,8 @@ export interface OperatorRuntimeOptions<IN, ACC, OUT> {
   readonly shards?: ShardDirectory;
   /** @default JSON lines to console.log */
   readonly log?: RuntimeLog;
+  /** Receives every batch and tick report (metrics). @default none */
+  readonly telemetry?: RuntimeTelemetry;
 }
 
 /** The stream's shards next to the operator's progress, as one tick step reads them. */
@@ -70,6 +74,10 @@ export interface BatchReport {
   readonly watermark: number;
   /** AWS calls refused for lack of permission before this batch (shard registration); logged at ERROR. */
   readonly accessDenied: number;
+  /** Shard registrations before this batch that failed (refused or not); the batch went on. */
+  readonly shardRegistrationFailures: number;
+  /** Dead letters of this batch (KPL ones included) by reason (`DeadLetterReason`, `invalid-base64`, `kpl-aggregate-broken`). */
+  readonly deadLettersByReason: Readonly<Record<string, number>>;
 }
 
 /** What one tick did. */
@@ -80,7 +88,17 @@ export interface TickReport {
   readonly redriven: number;
   /** AWS calls refused for lack of permission (end-of-shard and backlog checks); the tick then fails. */
   readonly accessDenied: number;
+  /** End-of-shard and backlog checks that failed (refused or not); the tick went on. */
+  readonly shardDirectoryFailures: number;
 }
+
+/** Best-effort steps (shard registration, directory checks) that failed; `refused` for lack of permission. */
+interface StepFailures {
+  readonly refused: RefusedCall[];
+  failed: number;
+}
+
+const noFailures = (): StepFailures => ({ refused: [], failed: 0 });
 
 /** Runs one operator definition against its ports. Stateless between calls. */
 export class OperatorRuntime<IN, ACC, OUT> {
@@ -121,9 +139,10 @@ export class OperatorRuntime<IN, ACC, OUT> {
     for (const batch of batches) {
       try {
         // Once per cold start: every open shard holds the watermark back before this batch can move it.
-        const refused = this.shardsRegistered ? [] : await this.tryRegisterShards();
-        reports.push(await this.handleShardBatch(batch, refused.length));
+        const registration = this.shardsRegistered ? noFailures() : await this.tryRegisterShards();
+        reports.push(await this.handleShardBatch(batch, registration));
       } catch (err) {
+        this.options.telemetry?.batchFailed(batch.shardId, err);
         // A batch fenced by a restore is retried like any failed batch: the retry
         // reads the new generation and the restored positions judge its records.
         const fenced = err instanceof FencedError;
@@ -143,13 +162,35 @@ export class OperatorRuntime<IN, ACC, OUT> {
     return { batchItemFailures: [], reports };
   }
 
-  private async handleShardBatch(batch: ShardBatch, accessDenied: number): Promise<BatchReport> {
+  /**
+   * Applies records of a range the event source mapping gave up on, read
+   * back from the stream (`weir redrive`, lib/runtime/redrive/), through the
+   * same path as {@link handle}: KPL de-aggregation and dead letters, the
+   * batch algorithm, side outputs before progress, firing. The range is its
+   * own source (`redrive`, core/guard.ts), so records a live batch skipped
+   * are applied below the shard's high-water mark, exactly once. Throws on a
+   * failure: a rerun resumes from the range's own progress.
+   */
+  async handleRedrive(event: KinesisStreamEvent, redrive: RedriveRange): Promise<BatchReport[]> {
+    const batches = shardBatchesFromEvent(event.Records, this.name, this.options.clock.now());
+    const reports: BatchReport[] = [];
+    for (const batch of batches)
+      reports.push(await this.handleShardBatch(batch, noFailures(), redrive));
+    return reports;
+  }
+
+  private async handleShardBatch(
+    batch: ShardBatch,
+    registration: StepFailures,
+    redrive?: RedriveRange,
+  ): Promise<BatchReport> {
     // Broken aggregates never reach the core: deliver them first (deterministic keys make a retry harmless).
     if (batch.deadLetters.length > 0) await this.options.deadLetter.send(batch.deadLetters);
     const outcome = await this.operator.processBatch(batch.shardId, batch.records, {
       sideOutputs: async (late, dead) => {
         await Promise.all([this.sendLate(late), this.sendDead(dead)]);
       },
+      ...(redrive === undefined ? {} : { redrive }),
     });
     await this.emit(outcome.results);
     const report: BatchReport = {
@@ -158,15 +199,19 @@ export class OperatorRuntime<IN, ACC, OUT> {
       kplDeadLettered: batch.deadLetters.length,
       results: outcome.results.length,
       watermark: outcome.watermark,
-      accessDenied,
+      accessDenied: registration.refused.length,
+      shardRegistrationFailures: registration.failed,
+      deadLettersByReason: deadLettersByReason([...batch.deadLetters, ...outcome.deadLetters]),
     };
     this.log({
       level: 'INFO',
-      msg: 'batch',
+      msg: redrive === undefined ? 'batch' : 'redrive batch',
       operator: this.name,
+      ...(redrive === undefined ? {} : { source: redrive.source }),
       ...report,
       stateWrites: outcome.stateWrites,
     });
+    this.options.telemetry?.batch(report);
     return report;
   }
 
@@ -180,9 +225,10 @@ export class OperatorRuntime<IN, ACC, OUT> {
     // One ListShards and one progress read serve registration and the end-of-shard check.
     const view = await this.shardView();
     if (view !== undefined) await this.register(view);
-    const refused: RefusedCall[] = [];
-    const closedShards = view === undefined ? [] : await this.closeConsumedShards(view, refused);
-    await this.refreshBackloggedShards(refused);
+    const failures = noFailures();
+    const closedShards = view === undefined ? [] : await this.closeConsumedShards(view, failures);
+    await this.refreshBackloggedShards(failures);
+    const { refused } = failures;
     const outcome = await this.operator.tick();
     await this.emit(outcome.results);
     const redriven = await this.redriveOutbox();
@@ -192,8 +238,10 @@ export class OperatorRuntime<IN, ACC, OUT> {
       fired: outcome.results.length,
       redriven,
       accessDenied: refused.length,
+      shardDirectoryFailures: failures.failed,
     };
     this.log({ level: 'INFO', msg: 'tick', operator: this.name, ...report });
+    this.options.telemetry?.tick(report);
     if (refused.length > 0) throw new AccessDeniedError(this.name, refused);
     return report;
   }
@@ -261,12 +309,12 @@ export class OperatorRuntime<IN, ACC, OUT> {
    * every tick) tries again. A passing fault is a warning; a refused call is a
    * missing grant: logged at ERROR and returned, to be counted in the report.
    */
-  private async tryRegisterShards(): Promise<RefusedCall[]> {
+  private async tryRegisterShards(): Promise<StepFailures> {
     try {
       await this.registerShards();
-      return [];
+      return noFailures();
     } catch (err) {
-      return this.stepFailed('shard registration', undefined, err);
+      return { refused: this.stepFailed('shard registration', undefined, err), failed: 1 };
     }
   }
 
@@ -292,7 +340,7 @@ export class OperatorRuntime<IN, ACC, OUT> {
    * start after a crash) gets its last activity refreshed, so it keeps
    * holding the watermark back and its records are not judged late.
    */
-  private async refreshBackloggedShards(refused: RefusedCall[]): Promise<void> {
+  private async refreshBackloggedShards(failures: StepFailures): Promise<void> {
     const dir = this.options.shards;
     const idle = this.options.definition.time.idleTimeout;
     if (!dir || idle === undefined) return;
@@ -306,7 +354,8 @@ export class OperatorRuntime<IN, ACC, OUT> {
         backlogged = await dir.hasRecordsAfter(p.shardId, committed);
       } catch (err) {
         // One shard the directory cannot answer for (trimmed position, throttling) must not stop the tick.
-        refused.push(...this.stepFailed('backlog check', p.shardId, err));
+        failures.refused.push(...this.stepFailed('backlog check', p.shardId, err));
+        failures.failed += 1;
         continue;
       }
       if (backlogged)
@@ -320,7 +369,7 @@ export class OperatorRuntime<IN, ACC, OUT> {
 
   private async closeConsumedShards(
     { dir, shards, progress }: ShardView,
-    refused: RefusedCall[],
+    failures: StepFailures,
   ): Promise<ShardId[]> {
     const closed: ShardId[] = [];
     for (const s of shards) {
@@ -332,7 +381,8 @@ export class OperatorRuntime<IN, ACC, OUT> {
       try {
         consumed = await dir.isConsumed(s.shardId, committed);
       } catch (err) {
-        refused.push(...this.stepFailed('end-of-shard check', s.shardId, err));
+        failures.refused.push(...this.stepFailed('end-of-shard check', s.shardId, err));
+        failures.failed += 1;
         continue;
       }
       if (consumed) {

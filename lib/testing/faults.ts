@@ -72,7 +72,16 @@ export interface MethodStats {
   during: number;
 }
 
-/** Decides, per call, whether and where to crash. */
+/**
+ * Decides, per call, whether and where to crash. One plan is shared by the
+ * faulty wrappers of one simulated process, so a death stops all of them.
+ *
+ * @example
+ * const plan = new FaultPlan({ seed: 42, rate: 0.1, rates: { 'store.write': 0.3 } });
+ * const store = faultyStateStore(new InMemoryStateStore(), plan);
+ * // ... run batches; a crashed call throws SimulatedCrash, before or after the real call
+ * plan.enabled = false; // quiesce, then check that nothing was lost or counted twice
+ */
 export class FaultPlan {
   /** Crashes are injected only while enabled. */
   enabled = true;

@@ -32,8 +32,6 @@
  */
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import type { ManualClock } from '../ports/clock.ts';
-import { shardId as toShardId } from '../model/position.ts';
-import type { ShardDirectory, ShardInfo } from '../ports/shard-directory.ts';
 import {
   resolveEsmSettings,
   type EventSourceMappingInput,
@@ -51,119 +49,14 @@ import {
   type Transition,
 } from '../runtime/local/esm/batch-state-machine.ts';
 import { kinesisFailureRecord } from '../runtime/local/esm/failure-record.ts';
-import { buildKinesisEvent, type StreamRecordInput } from '../runtime/local/esm/kinesis-event.ts';
+import { buildKinesisEvent } from '../runtime/local/esm/kinesis-event.ts';
 import type { OnFailureDestination } from '../runtime/local/esm/on-failure.ts';
 import { SimulatedCrash, type FaultPlan } from './faults.ts';
 
-/** One record of a simulated shard. */
-export interface SimRecord extends StreamRecordInput {
-  readonly shardId: string;
-  /** Index in its shard. */
-  readonly index: number;
-}
+import type { SimRecord, SimShard, SimulatedKinesis } from './simulated-kinesis.ts';
+import type { ShardId } from '../model/position.ts';
 
-/** One simulated shard. */
-export interface SimShard {
-  readonly shardId: string;
-  readonly parentShardId?: string;
-  readonly adjacentParentShardId?: string;
-  closed: boolean;
-  readonly records: SimRecord[];
-}
-
-/** First sequence number of the stream (56 digits, like real Kinesis ones). */
-const FIRST_SEQUENCE = 49590338271490256608559692538361571095921575989136588898n;
-
-/** An in-memory Kinesis stream with resharding; also a {@link ShardDirectory}. */
-export class SimulatedKinesis implements ShardDirectory {
-  readonly shards: SimShard[] = [];
-  readonly streamArn: string;
-  private seq = FIRST_SEQUENCE;
-
-  constructor(
-    private readonly clock: ManualClock,
-    streamName = 'weir-sim',
-  ) {
-    this.streamArn = `arn:aws:kinesis:us-east-1:000000000000:stream/${streamName}`;
-  }
-
-  /** Creates an open shard (no parents: an initial shard). */
-  createShard(parents: readonly string[] = []): SimShard {
-    const s: SimShard = {
-      shardId: `shardId-${String(this.shards.length).padStart(12, '0')}`,
-      ...(parents[0] === undefined ? {} : { parentShardId: parents[0] }),
-      ...(parents[1] === undefined ? {} : { adjacentParentShardId: parents[1] }),
-      closed: false,
-      records: [],
-    };
-    this.shards.push(s);
-    return s;
-  }
-
-  shard(shardId: string): SimShard {
-    const s = this.shards.find((x) => x.shardId === shardId);
-    if (s === undefined) throw new Error(`no shard ${shardId}`);
-    return s;
-  }
-
-  /** Appends a record to an open shard; returns it. */
-  put(shardId: string, data: Uint8Array | string, partitionKey = 'pk'): SimRecord {
-    const s = this.shard(shardId);
-    if (s.closed) throw new Error(`${shardId} is closed`);
-    // Increasing across the stream, with uneven gaps, as real ones are.
-    this.seq += 1_000_000_000_000n + BigInt((s.records.length * 7919) % 1013);
-    const r: SimRecord = {
-      shardId,
-      index: s.records.length,
-      SequenceNumber: this.seq.toString(),
-      PartitionKey: partitionKey,
-      Data: typeof data === 'string' ? new TextEncoder().encode(data) : data,
-      ApproximateArrivalTimestamp: new Date(this.clock.now()),
-    };
-    s.records.push(r);
-    return r;
-  }
-
-  /** Splits an open shard: it closes, two children open. */
-  split(shardId: string): [SimShard, SimShard] {
-    this.shard(shardId).closed = true;
-    return [this.createShard([shardId]), this.createShard([shardId])];
-  }
-
-  /** Merges two open shards: both close, one child opens. */
-  merge(a: string, b: string): SimShard {
-    this.shard(a).closed = true;
-    this.shard(b).closed = true;
-    return this.createShard([a, b]);
-  }
-
-  listShards(): Promise<readonly ShardInfo[]> {
-    return Promise.resolve(
-      this.shards.map((s) => ({
-        shardId: toShardId(s.shardId),
-        ...(s.parentShardId === undefined ? {} : { parentShardId: s.parentShardId }),
-        ...(s.adjacentParentShardId === undefined
-          ? {}
-          : { adjacentParentShardId: s.adjacentParentShardId }),
-        closed: s.closed,
-      })),
-    );
-  }
-
-  isConsumed(shardId: string, committed: string | null): Promise<boolean> {
-    const s = this.shard(shardId);
-    if (!s.closed) return Promise.resolve(false);
-    const last = s.records[s.records.length - 1];
-    if (last === undefined) return Promise.resolve(true);
-    return Promise.resolve(committed !== null && BigInt(committed) >= BigInt(last.SequenceNumber));
-  }
-
-  hasRecordsAfter(shardId: string, committed: string | null): Promise<boolean> {
-    const last = this.shard(shardId).records.at(-1);
-    if (last === undefined) return Promise.resolve(false);
-    return Promise.resolve(committed === null || BigInt(committed) < BigInt(last.SequenceNumber));
-  }
-}
+export { SimulatedKinesis, type SimRecord, type SimShard } from './simulated-kinesis.ts';
 
 /** What the ESM invokes: an operator runtime (or anything shaped like one). */
 export interface SimulatedFunction {
@@ -240,6 +133,23 @@ const FUNCTION_ARN = 'arn:aws:lambda:us-east-1:000000000000:function:weir-sim';
 /**
  * Lambda's Kinesis event source mapping over a {@link SimulatedKinesis}: the
  * shared ESM state machine (batch-state-machine.ts) driven in memory.
+ *
+ * @example
+ * const clock = new ManualClock(1_700_000_000_000);
+ * const kinesis = new SimulatedKinesis(clock);
+ * const shard = kinesis.createShard().shardId;
+ * const plan = new FaultPlan({ seed: 7, rate: 0.05 });
+ * const store = new InMemoryStateStore();
+ * const esm = new SimulatedEsm({
+ *   kinesis,
+ *   clock,
+ *   plan,
+ *   random: seededRandom(7),
+ *   settings: { batchSize: 100, maximumRetryAttempts: -1 },
+ *   makeFunction: () => new OperatorRuntime({ definition, clock, store: faultyStateStore(store, plan), ... }),
+ * });
+ * kinesis.put(shard, JSON.stringify({ page: '/a', ts: clock.now() }), 'u1');
+ * await esm.drain();
  */
 export class SimulatedEsm {
   readonly stats: EsmStats = {
@@ -281,7 +191,7 @@ export class SimulatedEsm {
     };
   }
 
-  private checkpoint(shardId: string): number {
+  private checkpoint(shardId: ShardId): number {
     return this.checkpoints.get(shardId) ?? 0;
   }
 
@@ -289,7 +199,7 @@ export class SimulatedEsm {
     return s.closed && this.checkpoint(s.shardId) >= s.records.length;
   }
 
-  private pending(shardId: string): number {
+  private pending(shardId: ShardId): number {
     return this.inFlight.get(shardId)?.progress.pending.length ?? 0;
   }
 
@@ -319,7 +229,7 @@ export class SimulatedEsm {
    * run in between, as they do in Lambda). Returns false when nothing was
    * readable or pending.
    */
-  async deliverNext(shardId?: string): Promise<boolean> {
+  async deliverNext(shardId?: ShardId): Promise<boolean> {
     const kinesis = this.options.kinesis;
     const candidates = [
       ...this.readable(),

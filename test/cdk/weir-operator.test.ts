@@ -45,7 +45,8 @@ describe('WeirOperator', () => {
         StartingPosition: 'TRIM_HORIZON',
         BisectBatchOnFunctionError: true,
         FunctionResponseTypes: ['ReportBatchItemFailures'],
-        MaximumRetryAttempts: 3,
+        // Retry until the records expire (docs/recovery.md, "Skipped batches and redrive").
+        MaximumRetryAttempts: -1,
         MaximumRecordAgeInSeconds: Match.absent(),
         ParallelizationFactor: 1,
         DestinationConfig: {

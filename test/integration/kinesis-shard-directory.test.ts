@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { ListShardsCommand, PutRecordsCommand, SplitShardCommand } from '@aws-sdk/client-kinesis';
 import { KinesisShardDirectory } from '../../lib/adapters/kinesis/kinesis-shard-directory.ts';
 import { createStreamAndWait } from '../../lib/kinesis/index.ts';
+import { sequenceNumber, shardId, type SequenceNumber } from '../../lib/model/position.ts';
 import { uniqueName, useLocalAws } from '../helpers/local-aws.ts';
 
 const fx = useLocalAws();
@@ -22,9 +23,10 @@ describe('KinesisShardDirectory', () => {
       }),
     );
     const seqs = (put.Records ?? []).map((r) => r.SequenceNumber ?? '');
-    const parent = put.Records?.[0]?.ShardId ?? '';
+    const seq = (i: number): SequenceNumber => sequenceNumber(seqs[i] ?? '');
+    const parent = shardId(put.Records?.[0]?.ShardId ?? '');
     const dir = new KinesisShardDirectory({ client: kinesis, streamName: stream });
-    expect(await dir.isConsumed(parent, seqs[2] ?? '')).toBe(false); // open: more may come
+    expect(await dir.isConsumed(parent, seq(2))).toBe(false); // open: more may come
 
     const shard = (await kinesis.send(new ListShardsCommand({ StreamName: stream }))).Shards?.[0];
     const mid = (BigInt(shard?.HashKeyRange?.EndingHashKey ?? '0') / 2n).toString();
@@ -41,14 +43,14 @@ describe('KinesisShardDirectory', () => {
     expect(children).toHaveLength(2);
     expect(children.every((c) => !c.closed)).toBe(true);
 
-    expect(await dir.isConsumed(parent, seqs[1] ?? '')).toBe(false);
-    expect(await dir.isConsumed(parent, seqs[2] ?? '')).toBe(true);
+    expect(await dir.isConsumed(parent, seq(1))).toBe(false);
+    expect(await dir.isConsumed(parent, seq(2))).toBe(true);
     expect(await dir.isConsumed(parent, null)).toBe(false);
-    expect(await dir.isConsumed(children[0]?.shardId ?? '', null)).toBe(false);
+    expect(await dir.isConsumed(children[0]?.shardId ?? shardId(''), null)).toBe(false);
     // Backlog: records after the position (not idle), none after the last one.
-    expect(await dir.hasRecordsAfter(parent, seqs[0] ?? '')).toBe(true);
+    expect(await dir.hasRecordsAfter(parent, seq(0))).toBe(true);
     expect(await dir.hasRecordsAfter(parent, null)).toBe(true);
-    expect(await dir.hasRecordsAfter(parent, seqs[2] ?? '')).toBe(false);
-    expect(await dir.hasRecordsAfter(children[0]?.shardId ?? '', null)).toBe(false);
+    expect(await dir.hasRecordsAfter(parent, seq(2))).toBe(false);
+    expect(await dir.hasRecordsAfter(children[0]?.shardId ?? shardId(''), null)).toBe(false);
   });
 });

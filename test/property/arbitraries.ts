@@ -3,7 +3,7 @@
  * event-time settings. One definition, so both suites explore the same space.
  */
 import fc from 'fast-check';
-import { session, sliding, tumbling, type WindowAssigner } from '../../lib/core/index.ts';
+import { session, sliding, tumbling, type WindowAssigner } from '../../lib/index.ts';
 
 /** A generated window assigner with its parameters (for the reference). */
 export interface Win {

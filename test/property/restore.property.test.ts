@@ -42,7 +42,7 @@ import { CheckpointTaker, restoreState } from '../../lib/core/checkpoint/index.t
 import { createWindowOperator } from '../../lib/core/operator.ts';
 import { json, pipeline, sum, tumbling } from '../../lib/core/index.ts';
 import { FencedError } from '../../lib/errors.ts';
-import { decodeOffset, position, shardId } from '../../lib/model/position.ts';
+import { decodeOffset, position, shardId, type ShardId } from '../../lib/model/position.ts';
 import type { SourceRecord, WindowResult } from '../../lib/model/records.ts';
 import { ManualClock } from '../../lib/ports/clock.ts';
 import type { Sink } from '../../lib/ports/sink.ts';
@@ -149,7 +149,7 @@ async function check(kind: RefConfig['kind'], s: Scenario): Promise<void> {
   let budget = 50;
   let nextEvents = 0;
   const base = new Map<string, number>();
-  const fill = (id: string, start: number): void => {
+  const fill = (id: ShardId, start: number): void => {
     const spec = s.shards[nextEvents++];
     base.set(id, start);
     if (spec === undefined) return;

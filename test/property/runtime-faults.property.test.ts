@@ -25,15 +25,19 @@ import {
   InMemoryDeadLetterOutput,
   InMemoryLateRecordSink,
   InMemoryResultSink,
-} from '../../lib/adapters/memory/in-memory-sinks.ts';
-import { InMemoryStateStore } from '../../lib/adapters/memory/index.ts';
-import { json, pipeline, session, sum } from '../../lib/core/index.ts';
-import { decodeOffset, encodeOffset, position } from '../../lib/model/position.ts';
-import type { WindowResult } from '../../lib/model/records.ts';
-import { ManualClock } from '../../lib/ports/clock.ts';
-import type { Sink } from '../../lib/ports/sink.ts';
-import type { StateStore } from '../../lib/ports/state-store.ts';
-import { OperatorRuntime } from '../../lib/runtime/operator-runtime.ts';
+  InMemoryStateStore,
+  json,
+  pipeline,
+  session,
+  sum,
+  position,
+  ManualClock,
+  OperatorRuntime,
+  type WindowResult,
+  type Sink,
+  type StateStore,
+  type ShardId,
+} from '../../lib/index.ts';
 import {
   FaultPlan,
   addFaultStats,
@@ -41,15 +45,14 @@ import {
   faultyShardDirectory,
   faultySink,
   faultyStateStore,
-  type MethodStats,
-} from '../../lib/testing/faults.ts';
-import { seededRandom } from '../../lib/testing/random.ts';
-import {
+  seededRandom,
   SimulatedEsm,
   SimulatedKinesis,
+  type MethodStats,
   type EsmStats,
   type SimulatedFunction,
-} from '../../lib/testing/simulated-esm.ts';
+} from '../../lib/testing/index.ts';
+import { decodeOffset, encodeOffset } from '../../lib/model/position.ts';
 import { buildKinesisEvent } from '../../lib/runtime/local/esm/kinesis-event.ts';
 import { runReference } from './reference.ts';
 import type { RefConfig, RefStep } from './reference.ts';
@@ -264,7 +267,7 @@ async function check(kind: RefConfig['kind'], s: Scenario): Promise<void> {
 
   const where = new Map<string, [number, number]>(); // sequence number -> [shard index, record index]
   const shardIndex = (id: string): number => kinesis.shards.findIndex((x) => x.shardId === id);
-  const put = (shardId: string, data: string, pk: string): void => {
+  const put = (shardId: ShardId, data: string, pk: string): void => {
     const r = kinesis.put(shardId, data, pk);
     where.set(r.SequenceNumber, [shardIndex(shardId), r.index]);
   };
@@ -273,7 +276,7 @@ async function check(kind: RefConfig['kind'], s: Scenario): Promise<void> {
   let budget = 60;
   let nextEvents = 0;
   const base = new Map<string, number>();
-  const fill = (shardId: string, start: number): void => {
+  const fill = (shardId: ShardId, start: number): void => {
     const spec = s.shards[nextEvents++];
     base.set(shardId, start);
     if (spec === undefined) return;

@@ -9,8 +9,7 @@
 import fc from 'fast-check';
 import { assignerArb, timeArb } from './arbitraries.ts';
 import { describe, expect, it } from 'vitest';
-import { InMemoryStateStore } from '../../lib/adapters/memory/index.ts';
-import { json, pipeline, sum } from '../../lib/core/index.ts';
+import { InMemoryStateStore, json, pipeline, sum } from '../../lib/index.ts';
 import {
   CrashingStateStore,
   InjectedCrashError,

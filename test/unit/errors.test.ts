@@ -1,6 +1,7 @@
 /** The error-description helpers every adapter and the runtime use. */
 import { describe, expect, it } from 'vitest';
-import { ConfigError, describeError, errorName } from '../../lib/errors.ts';
+import { ConfigError } from '../../lib/index.ts';
+import { describeError, errorName } from '../../lib/errors.ts';
 
 describe('describeError', () => {
   it('GIVEN an Error THEN it reads "Name: message"; GIVEN anything else THEN String(value)', () => {

@@ -8,7 +8,7 @@ import {
   GetShardIteratorCommand,
   type KinesisClient,
 } from '@aws-sdk/client-kinesis';
-import { shardId } from '../../model/position.ts';
+import { shardId, type SequenceNumber, type ShardId } from '../../model/position.ts';
 import type { ShardDirectory, ShardInfo } from '../../ports/shard-directory.ts';
 import { listShards, type KinesisStreamTarget } from './list-shards.ts';
 
@@ -42,18 +42,24 @@ export class KinesisShardDirectory implements ShardDirectory {
     }));
   }
 
-  async isConsumed(shardId: string, committedSequenceNumber: string | null): Promise<boolean> {
+  async isConsumed(
+    shardId: ShardId,
+    committedSequenceNumber: SequenceNumber | null,
+  ): Promise<boolean> {
     return (await this.peek(shardId, committedSequenceNumber)) === 'ended';
   }
 
-  async hasRecordsAfter(shardId: string, committedSequenceNumber: string | null): Promise<boolean> {
+  async hasRecordsAfter(
+    shardId: ShardId,
+    committedSequenceNumber: SequenceNumber | null,
+  ): Promise<boolean> {
     return (await this.peek(shardId, committedSequenceNumber)) === 'records';
   }
 
   /** Looks past a position: a record there, the end of a closed shard, or nothing yet. */
   private async peek(
-    shardId: string,
-    committedSequenceNumber: string | null,
+    shardId: ShardId,
+    committedSequenceNumber: SequenceNumber | null,
   ): Promise<'records' | 'ended' | 'empty'> {
     const it = await this.options.client.send(
       new GetShardIteratorCommand({

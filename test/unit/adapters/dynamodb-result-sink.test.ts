@@ -6,10 +6,13 @@ import {
   InternalServerError,
   ProvisionedThroughputExceededException,
 } from '@aws-sdk/client-dynamodb';
-import { DynamoDbResultSink } from '../../../lib/adapters/sinks.ts';
-import { ConfigError } from '../../../lib/errors.ts';
-import { windowResult, type WindowResult } from '../../../lib/model/index.ts';
-import { SinkError } from '../../../lib/ports/index.ts';
+import {
+  DynamoDbResultSink,
+  ConfigError,
+  windowResult,
+  SinkError,
+  type WindowResult,
+} from '../../../lib/index.ts';
 import { clientConfig, fakeClock, fakeSend } from './fake-aws.ts';
 
 const W = { start: 0, end: 60_000 };

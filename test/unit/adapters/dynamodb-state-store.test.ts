@@ -8,16 +8,13 @@ import {
   TransactionCanceledException,
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
+import { DynamoDbStateStore, shardId, ManualClock, ConfigError } from '../../../lib/index.ts';
 import {
-  DynamoDbStateStore,
   StateItemTooLargeError,
   StateStoreError,
   type DynamoDbStateStoreOptions,
 } from '../../../lib/adapters/dynamodb/dynamodb-state-store.ts';
 import { bucketOf, encodeTime, windowSortKey } from '../../../lib/adapters/dynamodb/state-codec.ts';
-import { shardId } from '../../../lib/model/position.ts';
-import { ManualClock } from '../../../lib/ports/clock.ts';
-import { ConfigError } from '../../../lib/errors.ts';
 import type { WindowItem, WindowWrite } from '../../../lib/ports/state-store.ts';
 import { windowItem } from '../../contract/state-store.contract.ts';
 import { clientConfig, fakeClock, fakeSend, type Responder } from './fake-aws.ts';

@@ -3,13 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { KinesisClient, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import {
   KinesisSink,
-  safePartitionKey,
   windowResultKinesisFormat,
-  type KinesisRecordFormat,
-} from '../../../lib/adapters/sinks.ts';
-import { RecordTooLargeError } from '../../../lib/errors.ts';
-import { windowResult, type WindowResult } from '../../../lib/model/index.ts';
-import { SinkError } from '../../../lib/ports/index.ts';
+  RecordTooLargeError,
+  windowResult,
+  SinkError,
+  type WindowResult,
+} from '../../../lib/index.ts';
+import { safePartitionKey, type KinesisRecordFormat } from '../../../lib/adapters/sinks.ts';
 import { clientConfig, fakeClock, fakeSend } from './fake-aws.ts';
 
 const r = (key: string, version = 1): WindowResult =>

@@ -4,7 +4,7 @@
  * fake of sleep and randomness (no mocking framework).
  */
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../../lib/errors.ts';
+import { ConfigError } from '../../../lib/index.ts';
 import {
   backoffDelay,
   isTransientError,

@@ -6,15 +6,14 @@ import {
   S3Sink,
   lateRecordS3Format,
   windowResultS3Format,
-} from '../../../lib/adapters/sinks.ts';
-import {
   DeadLetterKind,
   LateReason,
   position,
   windowResult,
+  DeadLetterError,
+  SinkError,
   type WindowResult,
-} from '../../../lib/model/index.ts';
-import { DeadLetterError, SinkError } from '../../../lib/ports/index.ts';
+} from '../../../lib/index.ts';
 import { clientConfig, fakeClock, fakeSend } from './fake-aws.ts';
 
 const r = (key: string, version = 1): WindowResult =>

@@ -3,11 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { SQSClient, type SendMessageBatchRequestEntry } from '@aws-sdk/client-sqs';
 import {
   SqsDeadLetterOutput,
-  fromDeadLetterDocument,
-  type DeadLetterDocument,
-} from '../../../lib/adapters/sinks.ts';
-import { DeadLetterKind, position, type DeadLetter } from '../../../lib/model/index.ts';
-import { DeadLetterError, DeadLetterTooLargeError } from '../../../lib/ports/index.ts';
+  DeadLetterKind,
+  position,
+  DeadLetterError,
+  type DeadLetter,
+} from '../../../lib/index.ts';
+import { fromDeadLetterDocument, type DeadLetterDocument } from '../../../lib/adapters/sinks.ts';
+import { DeadLetterTooLargeError } from '../../../lib/ports/index.ts';
 import { clientConfig, fakeClock, fakeSend } from './fake-aws.ts';
 
 const entry = (i: number, size = 10): DeadLetter => ({

@@ -4,14 +4,12 @@ import {
   avg,
   count,
   distinctApprox,
-  hllCreate,
-  hllFromJson,
-  hllToJson,
   max,
   min,
   sum,
-} from '../../../lib/core/index.ts';
-import type { AggregateFunction } from '../../../lib/core/index.ts';
+  type AggregateFunction,
+} from '../../../lib/index.ts';
+import { hllCreate, hllFromJson, hllToJson } from '../../../lib/core/index.ts';
 
 function fold<IN, ACC, OUT>(agg: AggregateFunction<IN, ACC, OUT>, values: readonly IN[]): ACC {
   return values.reduce((acc, v) => agg.add(v, acc), agg.createAccumulator());

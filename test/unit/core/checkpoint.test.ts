@@ -7,27 +7,36 @@
 import { gunzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { InMemoryCheckpointStore } from '../../../lib/adapters/memory/in-memory-checkpoint-store.ts';
-import { InMemoryStateStore } from '../../../lib/adapters/memory/index.ts';
 import {
+  InMemoryCheckpointStore,
+  InMemoryStateStore,
   CheckpointStatus,
   CheckpointTaker,
   applyRetention,
-  decodeCheckpointItem,
-  encodeCheckpointItem,
   listCheckpoints,
   openCheckpoint,
   readCheckpointItems,
-  utf8Length,
   verifyCheckpoint,
+  count,
+  json,
+  pipeline,
+  session,
+  tumbling,
+  CheckpointError,
+  CheckpointProblem,
+  ConfigError,
+  ManualClock,
+  shardId as toShardId,
   type CheckpointRun,
   type CheckpointTakerProps,
+  type SourceRecord,
+  type CheckpointManifest,
+} from '../../../lib/index.ts';
+import {
+  decodeCheckpointItem,
+  encodeCheckpointItem,
+  utf8Length,
 } from '../../../lib/core/checkpoint/index.ts';
-import { count, json, pipeline, session, tumbling } from '../../../lib/core/index.ts';
-import type { SourceRecord } from '../../../lib/model/records.ts';
-import { CheckpointError, CheckpointProblem, ConfigError } from '../../../lib/errors.ts';
-import { ManualClock } from '../../../lib/ports/clock.ts';
-import type { CheckpointManifest } from '../../../lib/model/checkpoint.ts';
 import { isCheckpointId, newCheckpointId } from '../../../lib/model/checkpoint-id.ts';
 import type {
   WindowItem,
@@ -35,7 +44,6 @@ import type {
   WindowScanRequest,
 } from '../../../lib/ports/state-store.ts';
 import { WindowOperatorHarness } from '../../../lib/testing/index.ts';
-import { shardId as toShardId } from '../../../lib/model/position.ts';
 
 const OP = 'clicks';
 const STREAM = 'arn:aws:kinesis:us-east-1:123456789012:stream/clicks';
@@ -676,7 +684,20 @@ describe('a fuzzy checkpoint restores consistently', () => {
       store
         .allItems(OP)
         .sort(byRef)
-        .map((it) => [it.key, it.start, it.end, it.accumulator, it.absorbed, it.purged]);
+        .map((it) => [
+          it.key,
+          it.start,
+          it.end,
+          it.accumulator,
+          shardsOnly(it.absorbed),
+          it.purged,
+        ]);
+    // The live run delivers batches of one shard concurrently (one per scan page, segments in
+    // parallel), which the ESM never does: a batch then sees an item written above the shard's
+    // committed position by a batch still in flight, which guard.ts keeps under a `skipped:` key
+    // for a redrive. The replay, one batch at a time, has no such key.
+    const shardsOnly = (a: Readonly<Record<string, string>>): Record<string, string> =>
+      Object.fromEntries(Object.entries(a).filter(([k]) => !k.startsWith('skipped:')));
     expect(view(restored)).toEqual(view(live));
     expect(replay.counts.skippedCommitted + replay.counts.alreadyApplied).toBeGreaterThan(0);
     // The checkpoint really was fuzzy: some items held records above the captured positions.

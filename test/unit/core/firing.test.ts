@@ -5,8 +5,7 @@
  * batch that raised the watermark instead of racing it for every window.
  */
 import { describe, expect, it } from 'vitest';
-import { InMemoryStateStore } from '../../../lib/adapters/memory/index.ts';
-import { count, json, pipeline, tumbling } from '../../../lib/core/index.ts';
+import { InMemoryStateStore, count, json, pipeline, tumbling } from '../../../lib/index.ts';
 import type { WindowItem } from '../../../lib/ports/state-store.ts';
 import { WindowOperatorHarness } from '../../../lib/testing/index.ts';
 

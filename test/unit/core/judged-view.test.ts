@@ -6,9 +6,17 @@
  * already sent to the late output: counted twice.
  */
 import { describe, expect, it } from 'vitest';
-import { count, json, pipeline, session, sum, tumbling } from '../../../lib/core/index.ts';
-import { shardId, type LateRecord } from '../../../lib/model/index.ts';
-import { InMemoryStateStore } from '../../../lib/adapters/memory/index.ts';
+import {
+  count,
+  json,
+  pipeline,
+  session,
+  sum,
+  tumbling,
+  shardId,
+  InMemoryStateStore,
+  type LateRecord,
+} from '../../../lib/index.ts';
 import { CrashingStateStore, WindowOperatorHarness } from '../../../lib/testing/index.ts';
 
 interface Ev {

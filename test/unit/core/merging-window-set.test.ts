@@ -5,8 +5,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MergingWindowSet, session } from '../../../lib/core/index.ts';
-import type { TimeWindow } from '../../../lib/model/index.ts';
+import { session, type TimeWindow } from '../../../lib/index.ts';
+import { MergingWindowSet } from '../../../lib/core/index.ts';
 import type { WindowItem } from '../../../lib/ports/state-store.ts';
 
 const sum = {

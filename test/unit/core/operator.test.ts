@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { InMemoryStateStore } from '../../../lib/adapters/memory/index.ts';
 import {
+  InMemoryStateStore,
   BatchOrderError,
   count,
   json,
@@ -9,9 +9,10 @@ import {
   sliding,
   sum,
   tumbling,
-} from '../../../lib/core/index.ts';
-import type { EventTimeOptions, WindowAssigner } from '../../../lib/core/index.ts';
-import type { StateStore } from '../../../lib/ports/state-store.ts';
+  type WindowAssigner,
+  type StateStore,
+} from '../../../lib/index.ts';
+import type { EventTimeOptions } from '../../../lib/core/index.ts';
 import {
   CrashingStateStore,
   WindowOperatorHarness,

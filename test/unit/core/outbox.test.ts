@@ -4,10 +4,15 @@
  * never lost; acknowledging clears it unless a newer firing replaced it.
  */
 import { describe, expect, it } from 'vitest';
-import { InMemoryStateStore } from '../../../lib/adapters/memory/index.ts';
-import { count, json, pipeline, tumbling } from '../../../lib/core/index.ts';
-import { ManualClock } from '../../../lib/ports/clock.ts';
-import { createWindowOperator } from '../../../lib/core/operator.ts';
+import {
+  InMemoryStateStore,
+  count,
+  json,
+  pipeline,
+  tumbling,
+  ManualClock,
+  createWindowOperator,
+} from '../../../lib/index.ts';
 import { WindowOperatorHarness, harnessShardId } from '../../../lib/testing/index.ts';
 
 interface Ev {

@@ -5,16 +5,20 @@
  * the page size.
  */
 import { describe, expect, it } from 'vitest';
-import { InMemoryStateStore } from '../../../lib/adapters/memory/index.ts';
-import { count, createWindowOperator, json, pipeline, tumbling } from '../../../lib/core/index.ts';
 import {
+  InMemoryStateStore,
+  count,
+  createWindowOperator,
+  json,
+  pipeline,
+  tumbling,
   position,
   shardId,
+  ConfigError,
+  ManualClock,
   type SourceRecord,
   type WindowResult,
-} from '../../../lib/model/index.ts';
-import { ConfigError } from '../../../lib/errors.ts';
-import { ManualClock } from '../../../lib/ports/index.ts';
+} from '../../../lib/index.ts';
 import { FIRST_SEQUENCE_NUMBER } from '../../../lib/testing/index.ts';
 
 interface Ev {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../../lib/errors.ts';
 import {
+  ConfigError,
   count,
   distinctApprox,
   hours,
@@ -12,7 +12,7 @@ import {
   session,
   sliding,
   tumbling,
-} from '../../../lib/core/index.ts';
+} from '../../../lib/index.ts';
 
 interface Click {
   page: string;

@@ -6,16 +6,17 @@
  * and that a pipeline that does not decode the same way twice fails loudly.
  */
 import { describe, expect, it } from 'vitest';
-import { InMemoryStateStore } from '../../../lib/adapters/memory/index.ts';
 import {
+  InMemoryStateStore,
   NondeterministicPipelineError,
   sum,
   json,
   pipeline,
   sliding,
   tumbling,
-} from '../../../lib/core/index.ts';
-import type { Decoder, WindowAssigner } from '../../../lib/core/index.ts';
+  type Decoder,
+  type WindowAssigner,
+} from '../../../lib/index.ts';
 import type { WindowWrite } from '../../../lib/ports/state-store.ts';
 import { WindowOperatorHarness } from '../../../lib/testing/index.ts';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ResultIds, resultId } from '../../../lib/model/ids.ts';
+import { resultId } from '../../../lib/index.ts';
+import { ResultIds } from '../../../lib/model/ids.ts';
 
 describe('ResultIds', () => {
   const keys = ['user-1', '/products/item-7', 'a/b%2Fc', 'ünïcødé 🚀', ' ', '-1', 'k'.repeat(300)];

@@ -1,13 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  assignWindows,
-  session,
-  sessionsConnect,
-  sliding,
-  tumbling,
-  windowStart,
-} from '../../../lib/core/index.ts';
+import { session, sliding, tumbling } from '../../../lib/index.ts';
+import { assignWindows, sessionsConnect, windowStart } from '../../../lib/core/index.ts';
 import { maxTimestamp } from '../../../lib/model/index.ts';
 
 describe('tumbling windows', () => {

@@ -1,16 +1,13 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { aggregate, deaggregate, KplDecodeError, RecordDecodeError } from '../../../lib/index.ts';
 import {
-  aggregate,
-  deaggregate,
   KplAggregateBuilder,
-  KplDecodeError,
   KPL_MAGIC,
   type KplUserRecordInput,
   type DeaggregatedRecord,
 } from '../../../lib/kinesis/index.ts';
-import { RecordDecodeError } from '../../../lib/errors.ts';
 
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);

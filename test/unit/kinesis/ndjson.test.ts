@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { NdjsonLineError, readNdjson, type NdjsonLine } from '../../../lib/kinesis/index.ts';
-import { RecordDecodeError } from '../../../lib/errors.ts';
+import { RecordDecodeError } from '../../../lib/index.ts';
 
 async function collect(
   chunks: readonly (string | Uint8Array)[],

@@ -7,16 +7,20 @@ import type {
 } from '@aws-sdk/client-kinesis';
 import {
   deaggregate,
+  putRecords,
+  ConfigError,
+  RecordTooLargeError,
+  shardId as toShardId,
+  type ProducerRecord,
+} from '../../../lib/index.ts';
+import {
   hashKeyOf,
   InvalidRecordError,
   ProducerError,
-  putRecords,
   type KinesisPutRecordsClient,
   type ProducerProgress,
-  type ProducerRecord,
   type ShardHashRange,
 } from '../../../lib/kinesis/index.ts';
-import { ConfigError, RecordTooLargeError } from '../../../lib/errors.ts';
 
 const MiB = 1024 * 1024;
 type Entry = NonNullable<PutRecordsCommandInput['Records']>[number];
@@ -437,7 +441,7 @@ describe('putRecords: KPL aggregation', () => {
 describe('putRecords: shard-aware KPL aggregation', () => {
   const Q = 1n << 126n;
   const quarters: ShardHashRange[] = [0n, 1n, 2n, 3n].map((i) => ({
-    shardId: `shardId-00000000000${i}`,
+    shardId: toShardId(`shardId-00000000000${i}`),
     startingHashKey: String(i * Q),
     endingHashKey: String((i + 1n) * Q - 1n),
   }));
@@ -479,7 +483,7 @@ describe('putRecords: shard-aware KPL aggregation', () => {
   it('buffers at most one request worth of bytes across shards', async () => {
     const kinesis = new FakeKinesis();
     const eighths: ShardHashRange[] = [...Array(8).keys()].map((i) => ({
-      shardId: `s${i}`,
+      shardId: toShardId(`s${i}`),
       startingHashKey: String(BigInt(i) << 125n),
       endingHashKey: String(((BigInt(i) + 1n) << 125n) - 1n),
     }));

@@ -11,15 +11,19 @@ import {
   InMemoryDeadLetterOutput,
   InMemoryLateRecordSink,
   InMemoryResultSink,
-} from '../../../lib/adapters/memory/in-memory-sinks.ts';
-import { InMemoryStateStore } from '../../../lib/adapters/memory/in-memory-state-store.ts';
-import { count, json, pipeline, tumbling } from '../../../lib/core/index.ts';
-import { ManualClock } from '../../../lib/ports/clock.ts';
-import type { ShardDirectory, ShardInfo } from '../../../lib/ports/shard-directory.ts';
+  InMemoryStateStore,
+  count,
+  json,
+  pipeline,
+  tumbling,
+  ManualClock,
+  OperatorRuntime,
+  shardId as toShardId,
+  type ShardDirectory,
+} from '../../../lib/index.ts';
+import type { ShardInfo } from '../../../lib/ports/shard-directory.ts';
 import { AccessDeniedError, isAuthorizationError } from '../../../lib/runtime/authorization.ts';
 import { buildKinesisEvent } from '../../../lib/runtime/local/esm/kinesis-event.ts';
-import { OperatorRuntime } from '../../../lib/runtime/operator-runtime.ts';
-import { shardId as toShardId } from '../../../lib/model/position.ts';
 
 const SHARD = toShardId('shardId-000000000000');
 const PARENT = toShardId('shardId-000000000001');

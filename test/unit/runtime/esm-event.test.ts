@@ -4,6 +4,7 @@ import {
   judgeBatchResponse,
   s3FailureObjectKey,
 } from '../../../lib/runtime/local/esm/index.ts';
+import { shardId } from '../../../lib/index.ts';
 
 // The sample event of AWS's "Using Lambda to process records from Amazon Kinesis Data Streams" page, verbatim.
 const GOLDEN = `{
@@ -130,7 +131,7 @@ describe('s3FailureObjectKey', () => {
     expect(
       s3FailureObjectKey(
         'u-1',
-        'shardId-000000000001',
+        shardId('shardId-000000000001'),
         new Date('2019-11-14T00:38:06.021Z'),
         'r-2',
       ),

@@ -8,17 +8,21 @@ import {
   InMemoryDeadLetterOutput,
   InMemoryLateRecordSink,
   InMemoryResultSink,
-} from '../../../lib/adapters/memory/in-memory-sinks.ts';
-import { InMemoryStateStore } from '../../../lib/adapters/memory/in-memory-state-store.ts';
-import { CrashingStateStore } from '../../../lib/testing/faults.ts';
-import { count, json, pipeline, tumbling } from '../../../lib/core/index.ts';
-import { aggregate } from '../../../lib/kinesis/kpl.ts';
-import { shardId } from '../../../lib/model/position.ts';
-import { ManualClock } from '../../../lib/ports/clock.ts';
-import { OperatorRuntime } from '../../../lib/runtime/operator-runtime.ts';
+  InMemoryStateStore,
+  count,
+  json,
+  pipeline,
+  tumbling,
+  aggregate,
+  shardId,
+  ManualClock,
+  OperatorRuntime,
+  type ShardDirectory,
+} from '../../../lib/index.ts';
+import { CrashingStateStore } from '../../../lib/testing/index.ts';
 import type { RuntimeLog } from '../../../lib/runtime/operator-runtime.ts';
 import { buildKinesisEvent } from '../../../lib/runtime/local/esm/kinesis-event.ts';
-import type { ShardDirectory, ShardInfo } from '../../../lib/ports/shard-directory.ts';
+import type { ShardInfo } from '../../../lib/ports/shard-directory.ts';
 
 interface Ev {
   k: string;

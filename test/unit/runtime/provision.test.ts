@@ -8,7 +8,7 @@ import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import { provisionFromTemplate, type ProvisionClients } from '../../../lib/runtime/local/index.ts';
+import { provisionFromTemplate, type ProvisionClients } from '../../../lib/index.ts';
 import { loadDemoTemplate } from '../../../cdk/synth.ts';
 
 const ENTRY = 'test/cdk/fixtures/click-counter-handler.ts';

@@ -4,18 +4,16 @@
  * endpoint touched.
  */
 import { describe, expect, it } from 'vitest';
-import { WeirError } from '../../../lib/errors.ts';
 import {
+  WeirError,
   resolveEsmSettings,
-  type EventSourceMappingInput,
-} from '../../../lib/runtime/esm-settings.ts';
-import {
-  createTableInput,
   describeTemplate,
   localPhysicalName,
   ratePeriodMs,
+  type EventSourceMappingInput,
   type CfnTemplate,
-} from '../../../lib/runtime/local/index.ts';
+} from '../../../lib/index.ts';
+import { createTableInput } from '../../../lib/runtime/local/index.ts';
 import { loadDemoTemplate } from '../../../cdk/synth.ts';
 
 const ENTRY = 'test/cdk/fixtures/click-counter-handler.ts';

@@ -4,7 +4,7 @@
  * supplied by the test (a ManualClock advanced by the fake sleep).
  */
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../../lib/ports/clock.ts';
+import { ManualClock } from '../../../lib/index.ts';
 import { tickRepeatedly, tickScheduleOf } from '../../../lib/runtime/lambda/tick-loop.ts';
 
 /** A clock, a sleep that advances it, a Lambda context with a timeout, and the tick times. */

@@ -1,9 +1,8 @@
 /** The scripted crash wrapper that replaced the crash hooks inside InMemoryStateStore. */
 import { describe, expect, it } from 'vitest';
-import { InMemoryStateStore } from '../../../lib/adapters/memory/index.ts';
+import { InMemoryStateStore, shardId as toShardId } from '../../../lib/index.ts';
 import type { WindowItem, WindowWrite } from '../../../lib/ports/state-store.ts';
 import { CrashingStateStore, InjectedCrashError } from '../../../lib/testing/index.ts';
-import { shardId as toShardId } from '../../../lib/model/position.ts';
 
 const item = (key: string, pending: boolean): WindowItem => ({
   key,

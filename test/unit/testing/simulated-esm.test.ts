@@ -5,8 +5,7 @@
  */
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, ManualClock } from '../../../lib/index.ts';
-import { InMemoryOnFailureDestination } from '../../../lib/runtime/local/esm/index.ts';
+import { ConfigError, InMemoryOnFailureDestination, ManualClock } from '../../../lib/index.ts';
 import {
   FaultPlan,
   SimulatedEsm,

@@ -1,6 +1,6 @@
 /** Small shared helpers: size-limited chunks and integer options. */
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../../lib/errors.ts';
+import { ConfigError } from '../../../lib/index.ts';
 import { chunksBySize, intOption } from '../../../lib/util/index.ts';
 
 describe('chunksBySize', () => {

@@ -7,6 +7,7 @@
  */
 import type { KinesisStreamEvent } from 'aws-lambda';
 import type { StreamRecordInput } from './kinesis-event.ts';
+import type { ShardId } from '../../../model/position.ts';
 
 /** Why Lambda gave up on a batch. */
 export const FailureCondition = {
@@ -35,7 +36,7 @@ export interface KinesisFailureRecord {
   /** ISO 8601 with milliseconds, UTC. */
   readonly timestamp: string;
   readonly KinesisBatchInfo: {
-    readonly shardId: string;
+    readonly shardId: ShardId;
     readonly startSequenceNumber: string;
     readonly endSequenceNumber: string;
     readonly approximateArrivalOfFirstRecord: string;
@@ -59,7 +60,7 @@ export interface FailureRecordInput {
   readonly response: { readonly functionError: boolean } | undefined;
   /** When the ESM gave up (epoch ms). */
   readonly timestampMs: number;
-  readonly shardId: string;
+  readonly shardId: ShardId;
   readonly streamArn: string;
   /** The records given up on, in shard order (at least one). */
   readonly records: readonly StreamRecordInput[];

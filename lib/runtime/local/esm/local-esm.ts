@@ -16,181 +16,39 @@
  * been consumed to SHARD_END; it then starts at TRIM_HORIZON.
  */
 import { randomUUID } from 'node:crypto';
-import {
-  DescribeStreamSummaryCommand,
-  GetRecordsCommand,
-  GetShardIteratorCommand,
-  type KinesisClient,
-  type _Record as KinesisRecord,
-  type ShardIteratorType,
-} from '@aws-sdk/client-kinesis';
+import { DescribeStreamSummaryCommand } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { listShards } from '../../../adapters/kinesis/list-shards.ts';
-import { backoffDelay } from '../../../adapters/retry.ts';
 import { ConfigError, WeirError } from '../../../errors.ts';
+import type { ShardId } from '../../../model/position.ts';
 import { sleep } from '../../../util/sleep.ts';
-import {
-  resolveEsmSettings,
-  type EventSourceMappingInput,
-  type EventSourceMappingSettings,
-} from '../../esm-settings.ts';
-import {
-  afterInvocation,
-  EsmAction,
-  expireRecords,
-  judgeInvocation,
-  startBatch,
-  type BatchProgress,
-  type Discard,
-  type PendingRange,
-  type Transition,
-} from './batch-state-machine.ts';
-import { kinesisFailureRecord } from './failure-record.ts';
-import type { HandlerInvoker, InvokeOutcome } from './invoker.ts';
+import { resolveEsmSettings, type EventSourceMappingSettings } from '../../esm-settings.ts';
+import { driveBatch, type BatchDriverContext, type EsmCounters } from './batch-driver.ts';
 import { buildKinesisEvent, type StreamRecordInput } from './kinesis-event.ts';
-import type { FailureCondition, KinesisFailureRecord } from './failure-record.ts';
-import type { OnFailureDestination } from './on-failure.ts';
+import {
+  systemClock,
+  type EsmClock,
+  type EsmEvent,
+  type EsmStats,
+  type LocalEventSourceMappingOptions,
+} from './local-esm-types.ts';
+import {
+  acquireIterator,
+  gatherBatch,
+  newShardState,
+  type ShardReadContext,
+  type ShardStart,
+  type ShardState,
+} from './shard-reader.ts';
 
-/** Wait before re-sending a failure record: the adapters' full-jitter backoff, 100 ms base, 5 s cap. */
-const onFailureBackoffMs = (attempt: number): number =>
-  backoffDelay(attempt, { baseDelayMs: 100, maxDelayMs: 5_000 });
-
-/** Time source; tests inject a fake one to age records. */
-export interface EsmClock {
-  /** Epoch milliseconds. */
-  now(): number;
-}
-
-/** The system clock. */
-export const systemClock: EsmClock = { now: () => Date.now() };
-
-/** Options of {@link LocalEventSourceMapping}. */
-export interface LocalEventSourceMappingOptions {
-  readonly kinesis: KinesisClient;
-  readonly streamName: string;
-  readonly invoker: HandlerInvoker;
-  /** The shared ESM description; validated with `resolveEsmSettings`. @default DEFAULT_ESM_SETTINGS */
-  readonly settings?: EventSourceMappingSettings | EventSourceMappingInput;
-  /** Where discarded batches are reported; without one they are only counted and dropped (as Lambda). */
-  readonly onFailure?: OnFailureDestination;
-  /** @default 'weir-local' */
-  readonly functionName?: string;
-  /** @default `arn:aws:lambda:<region>:<account>:function:<functionName>` */
-  readonly functionArn?: string;
-  /** @default `arn:aws:iam::<account>:role/weir-local-esm` */
-  readonly invokeIdentityArn?: string;
-  /** The mapping's UUID (used in S3 failure keys). @default a random UUID */
-  readonly uuid?: string;
-  /** The function's timeout, enforced by the invoker. @default 60000 */
-  readonly functionTimeoutMs?: number;
-  /** Wait before polling a shard again after it returned nothing (Lambda polls once per second). @default 1000 */
-  readonly pollIntervalMs?: number;
-  /** How often ListShards runs to find new (child) shards. @default 1000 */
-  readonly shardDiscoveryIntervalMs?: number;
-  /** Wait before retrying a failed batch. @default 100 */
-  readonly retryDelayMs?: number;
-  /**
-   * Renew an iterator older than this before using it (Kinesis expires them after 300 s).
-   * @default 240000
-   */
-  readonly iteratorMaxAgeMs?: number;
-  /** Time source for record age. @default systemClock */
-  readonly clock?: EsmClock;
-  /** Observability hook; also see {@link LocalEventSourceMapping.on}. */
-  readonly onEvent?: (event: EsmEvent) => void;
-}
-
-/** What the ESM reports while it works. */
-export type EsmEvent =
-  | { readonly type: 'shard-started'; readonly shardId: string; readonly iteratorType: string }
-  | { readonly type: 'shard-ended'; readonly shardId: string }
-  | {
-      readonly type: 'batch-start';
-      readonly shardId: string;
-      readonly requestId: string;
-      readonly size: number;
-      readonly firstSequenceNumber: string;
-      readonly lastSequenceNumber: string;
-      /** 0 for the first invocation of these exact records, then 1, 2, ... */
-      readonly retry: number;
-    }
-  | {
-      readonly type: 'batch-end';
-      readonly shardId: string;
-      readonly requestId: string;
-      readonly size: number;
-      readonly outcome: InvokeOutcome['kind'];
-      readonly verdict: string;
-    }
-  | {
-      readonly type: 'batch-error';
-      readonly shardId: string;
-      readonly requestId: string;
-      readonly size: number;
-      readonly outcome: InvokeOutcome;
-    }
-  | {
-      readonly type: 'bisect';
-      readonly shardId: string;
-      readonly from: number;
-      readonly left: number;
-      readonly right: number;
-    }
-  | {
-      readonly type: 'discarded';
-      readonly shardId: string;
-      readonly condition: FailureCondition;
-      readonly size: number;
-      readonly record: KinesisFailureRecord;
-    }
-  | {
-      readonly type: 'iterator-renewed';
-      readonly shardId: string;
-      readonly reason: 'expired' | 'age';
-    }
-  | { readonly type: 'poll-error'; readonly shardId: string; readonly error: unknown };
-
-/** Per-shard state, as {@link LocalEventSourceMapping.stats} reports it. */
-export interface ShardStats {
-  readonly shardId: string;
-  readonly parentShardIds: readonly string[];
-  readonly status: 'waiting-for-parents' | 'reading' | 'consumed';
-  /** Last sequence number checkpointed (every record up to it is done). */
-  readonly checkpoint: string | undefined;
-  readonly inFlight: boolean;
-  readonly caughtUp: boolean;
-}
-
-/** Counters of a {@link LocalEventSourceMapping}. */
-export interface EsmStats {
-  readonly invocations: number;
-  readonly recordsDelivered: number;
-  readonly retries: number;
-  readonly bisects: number;
-  readonly failuresSent: number;
-  readonly recordsDiscarded: number;
-  readonly shards: readonly ShardStats[];
-}
-
-interface ShardState {
-  readonly shardId: string;
-  readonly parents: readonly string[];
-  status: ShardStats['status'];
-  startType: ShardIteratorType;
-  startTimestamp?: Date;
-  iterator: string | undefined;
-  iteratorAt: number;
-  /** Last record fetched from Kinesis (where the iterator stands). */
-  lastFetched: string | undefined;
-  checkpoint: string | undefined;
-  endOfShard: boolean;
-  /** Start time (epoch ms) of the latest GetRecords that found the shard at its tip; undefined once records arrive. */
-  caughtUpSince: number | undefined;
-  inFlight: boolean;
-  /** Records read but not yet handed to the function (an open batching window). */
-  gathered: number;
-  loop: Promise<void> | undefined;
-}
+export {
+  systemClock,
+  type EsmClock,
+  type EsmEvent,
+  type EsmStats,
+  type LocalEventSourceMappingOptions,
+  type ShardStats,
+} from './local-esm-types.ts';
 
 /**
  * Polls a Kinesis stream and invokes a handler like Lambda's event source mapping.
@@ -213,7 +71,9 @@ export class LocalEventSourceMapping {
   readonly #o: LocalEventSourceMappingOptions;
   readonly #clock: EsmClock;
   readonly #listeners = new Set<(e: EsmEvent) => void>();
-  readonly #shards = new Map<string, ShardState>();
+  readonly #shards = new Map<ShardId, ShardState>();
+  readonly #read: ShardReadContext;
+  readonly #drive: BatchDriverContext;
   readonly #abort = new AbortController();
   #streamArn = '';
   #region = 'us-east-1';
@@ -223,7 +83,7 @@ export class LocalEventSourceMapping {
   #discovery: Promise<void> | undefined;
   #lastDiscoveryStart = 0;
   #discoveryNow: (() => void) | undefined;
-  #counters = {
+  readonly #counters: EsmCounters = {
     invocations: 0,
     recordsDelivered: 0,
     retries: 0,
@@ -251,6 +111,33 @@ export class LocalEventSourceMapping {
     }
     if (!options.streamName)
       throw new ConfigError('streamName', options.streamName, 'must be a stream name');
+    const host = {
+      settings: this.settings,
+      signal: this.#abort.signal,
+      stopped: () => this.#stopped,
+      emit: (e: EsmEvent) => this.#emit(e),
+    };
+    this.#read = {
+      ...host,
+      kinesis: options.kinesis,
+      streamName: options.streamName,
+      iteratorMaxAgeMs: options.iteratorMaxAgeMs ?? 240_000,
+      pollIntervalMs: options.pollIntervalMs ?? 1000,
+    };
+    this.#drive = {
+      ...host,
+      invoker: options.invoker,
+      onFailure: options.onFailure,
+      clock: this.#clock,
+      uuid: this.uuid,
+      functionName: this.#functionName,
+      functionTimeoutMs: options.functionTimeoutMs ?? 60_000,
+      retryDelayMs: options.retryDelayMs ?? 100,
+      counters: this.#counters,
+      functionArn: () => this.functionArn,
+      streamArn: () => this.#streamArn,
+      event: (shard, records) => this.#event(shard, records),
+    };
   }
 
   /** The stream's ARN (known after {@link start}). */
@@ -385,37 +272,22 @@ export class LocalEventSourceMapping {
     const listed = new Set(shards.map((s) => s.ShardId ?? ''));
     for (const shard of shards) {
       const id = shard.ShardId ?? '';
-      if (this.#shards.has(id)) continue;
+      if (this.#shards.has(id as ShardId)) continue;
       // Parents no longer listed (trimmed) count as consumed.
       const parents = [shard.ParentShardId, shard.AdjacentParentShardId].filter(
         (p): p is string => p !== undefined && listed.has(p),
       );
-      const s = initial ? this.#initialStart() : { startType: 'TRIM_HORIZON' as ShardIteratorType };
-      const state: ShardState = {
-        shardId: id,
-        parents,
-        status: 'waiting-for-parents',
-        startType: s.startType,
-        iterator: undefined,
-        iteratorAt: 0,
-        lastFetched: undefined,
-        checkpoint: undefined,
-        endOfShard: false,
-        caughtUpSince: undefined,
-        inFlight: false,
-        gathered: 0,
-        loop: undefined,
-      };
-      if (s.startTimestamp) state.startTimestamp = s.startTimestamp;
-      this.#shards.set(id, state);
+      const start: ShardStart = initial ? this.#initialStart() : { startType: 'TRIM_HORIZON' };
+      const state = newShardState(id, parents, start);
+      this.#shards.set(state.shardId, state);
       // LATEST means "from now": pin the iterator while the mapping starts, not when parents end.
-      if (initial && state.startType === 'LATEST') await this.#acquireIterator(state);
+      if (initial && state.startType === 'LATEST') await acquireIterator(this.#read, state);
     }
     this.#lastDiscoveryStart = started;
     this.#startEligible();
   }
 
-  #initialStart(): { startType: ShardIteratorType; startTimestamp?: Date } {
+  #initialStart(): ShardStart {
     const p = this.settings.startingPosition;
     if (p === 'AT_TIMESTAMP') {
       return {
@@ -440,93 +312,12 @@ export class LocalEventSourceMapping {
     }
   }
 
-  async #acquireIterator(s: ShardState): Promise<void> {
-    const base = { StreamName: this.#o.streamName, ShardId: s.shardId };
-    const cmd = s.lastFetched
-      ? new GetShardIteratorCommand({
-          ...base,
-          ShardIteratorType: 'AFTER_SEQUENCE_NUMBER',
-          StartingSequenceNumber: s.lastFetched,
-        })
-      : s.startType === 'AT_TIMESTAMP'
-        ? new GetShardIteratorCommand({
-            ...base,
-            ShardIteratorType: 'AT_TIMESTAMP',
-            Timestamp: s.startTimestamp,
-          })
-        : new GetShardIteratorCommand({ ...base, ShardIteratorType: s.startType });
-    const out = await this.#o.kinesis.send(cmd);
-    s.iterator = out.ShardIterator;
-    s.iteratorAt = Date.now();
-    if (!s.iterator) s.endOfShard = true;
-  }
-
-  /** One GetRecords call; handles iterator age and expiry. */
-  async #fetch(s: ShardState, limit: number): Promise<KinesisRecord[]> {
-    const maxAge = this.#o.iteratorMaxAgeMs ?? 240_000;
-    if (s.iterator === undefined && !s.endOfShard) await this.#acquireIterator(s);
-    else if (s.iterator !== undefined && Date.now() - s.iteratorAt >= maxAge) {
-      await this.#acquireIterator(s);
-      this.#emit({ type: 'iterator-renewed', shardId: s.shardId, reason: 'age' });
-    }
-    if (s.endOfShard || s.iterator === undefined) return [];
-    let out;
-    const fetchStarted = Date.now();
-    try {
-      out = await this.#o.kinesis.send(
-        new GetRecordsCommand({ ShardIterator: s.iterator, Limit: limit }),
-      );
-    } catch (err) {
-      if ((err as { name?: string }).name === 'ExpiredIteratorException') {
-        await this.#acquireIterator(s);
-        this.#emit({ type: 'iterator-renewed', shardId: s.shardId, reason: 'expired' });
-        return [];
-      }
-      throw err;
-    }
-    const records = out.Records ?? [];
-    s.iterator = out.NextShardIterator;
-    s.iteratorAt = Date.now();
-    const last = records.at(-1);
-    if (last?.SequenceNumber) s.lastFetched = last.SequenceNumber;
-    if (!out.NextShardIterator) s.endOfShard = true;
-    s.caughtUpSince =
-      records.length === 0 && (out.MillisBehindLatest ?? 0) === 0 ? fetchStarted : undefined;
-    return records;
-  }
-
-  /** Gathers one batch: up to batchSize records, waiting up to the batching window. */
-  async #gather(s: ShardState): Promise<StreamRecordInput[]> {
-    const { batchSize, maximumBatchingWindowInSeconds: window } = this.settings;
-    const deadline = Date.now() + window * 1000;
-    const batch: StreamRecordInput[] = [];
-    const pollMs = this.#o.pollIntervalMs ?? 1000;
-    for (;;) {
-      let got: KinesisRecord[];
-      try {
-        got = await this.#fetch(s, Math.min(10_000, batchSize - batch.length));
-      } catch (error) {
-        // Records already read must not be lost with the failed call: deliver what we have.
-        if (batch.length === 0) throw error;
-        this.#emit({ type: 'poll-error', shardId: s.shardId, error });
-        return batch;
-      }
-      for (const r of got) batch.push(toInput(r));
-      s.gathered = batch.length;
-      if (batch.length >= batchSize || s.endOfShard || this.#stopped) return batch;
-      const left = deadline - Date.now();
-      if (left <= 0) return batch;
-      // The window is open and the shard has no more right now: wait for more.
-      if (got.length === 0) await sleep(Math.min(pollMs, left), this.#abort.signal);
-    }
-  }
-
   async #runShard(s: ShardState): Promise<void> {
     const pollMs = this.#o.pollIntervalMs ?? 1000;
     while (!this.#stopped) {
       let batch: StreamRecordInput[];
       try {
-        batch = await this.#gather(s);
+        batch = await gatherBatch(this.#read, s);
       } catch (error) {
         this.#emit({ type: 'poll-error', shardId: s.shardId, error });
         await sleep(pollMs, this.#abort.signal);
@@ -537,7 +328,7 @@ export class LocalEventSourceMapping {
         s.caughtUpSince = undefined;
         s.inFlight = true;
         try {
-          await this.#process(s, batch);
+          await driveBatch(this.#drive, s, batch);
         } finally {
           s.inFlight = false;
         }
@@ -555,163 +346,6 @@ export class LocalEventSourceMapping {
     }
   }
 
-  /**
-   * Runs one gathered batch to completion. The decisions (checkpoint, resume,
-   * retry, bisect, give up, expire) are the shared state machine's
-   * (batch-state-machine.ts); this driver invokes, waits, moves the
-   * checkpoint, reports and counts.
-   */
-  async #process(s: ShardState, records: readonly StreamRecordInput[]): Promise<void> {
-    const retryDelay = this.#o.retryDelayMs ?? 100;
-    const arrivalMs = (i: number): number =>
-      (records[i] as StreamRecordInput).ApproximateArrivalTimestamp.getTime();
-    let batch = startBatch(records.length);
-    while (batch.pending.length > 0) {
-      if (this.#stopped) return; // not checkpointed: a restart would see these records again
-      const expiry = expireRecords(this.settings, batch, this.#clock.now(), arrivalMs);
-      if (expiry !== undefined) {
-        batch = await this.#apply(s, records, expiry);
-        continue;
-      }
-      const head = batch.pending[0] as PendingRange;
-      const invoked = records.slice(head.from, head.to);
-      const { requestId, outcome } = await this.#invoke(s, invoked, head.retries);
-      const result =
-        outcome.kind === 'success'
-          ? judgeInvocation(
-              this.settings,
-              outcome.value,
-              invoked.map((r) => r.SequenceNumber),
-            )
-          : ({ kind: 'function-error' } as const);
-      const next = afterInvocation(this.settings, batch, { requestId, result });
-      const end = { shardId: s.shardId, requestId, size: invoked.length };
-      if (result.kind === 'success') {
-        batch = await this.#apply(s, records, next);
-        this.#emit({ type: 'batch-end', ...end, outcome: outcome.kind, verdict: result.kind });
-        continue;
-      }
-      if (result.kind === 'partial') {
-        this.#emit({ type: 'batch-end', ...end, outcome: outcome.kind, verdict: result.kind });
-      } else {
-        this.#emit({ type: 'batch-error', ...end, outcome });
-      }
-      batch = await this.#apply(s, records, next);
-      if (next.action === EsmAction.RETRY || next.action === EsmAction.RESUME)
-        await sleep(retryDelay, this.#abort.signal);
-    }
-  }
-
-  /** One invocation of `records` (a retry number for observers); an invoker failure is a crash. */
-  async #invoke(
-    s: ShardState,
-    records: readonly StreamRecordInput[],
-    retry: number,
-  ): Promise<{ requestId: string; outcome: InvokeOutcome }> {
-    const requestId = randomUUID();
-    this.#emit({
-      type: 'batch-start',
-      shardId: s.shardId,
-      requestId,
-      size: records.length,
-      firstSequenceNumber: (records[0] as StreamRecordInput).SequenceNumber,
-      lastSequenceNumber: (records.at(-1) as StreamRecordInput).SequenceNumber,
-      retry,
-    });
-    const event = this.#event(s, records);
-    this.#counters.invocations += 1;
-    this.#counters.recordsDelivered += records.length;
-    try {
-      const outcome = await this.#o.invoker.invoke(event, {
-        awsRequestId: requestId,
-        functionName: this.#functionName,
-        invokedFunctionArn: this.functionArn,
-        timeoutMs: this.#o.functionTimeoutMs ?? 60_000,
-      });
-      return { requestId, outcome };
-    } catch (err) {
-      // The invoker itself failed (e.g. no worker could be created): Lambda retries such errors until expiry.
-      return {
-        requestId,
-        outcome: { kind: 'crash', exitCode: null, signal: String(err), durationMs: 0 },
-      };
-    }
-  }
-
-  /** Applies a transition: checkpoint, counters and events, the report of discarded records. */
-  async #apply(
-    s: ShardState,
-    records: readonly StreamRecordInput[],
-    t: Transition,
-  ): Promise<BatchProgress> {
-    if (t.checkpointTo !== undefined)
-      s.checkpoint = (records[t.checkpointTo - 1] as StreamRecordInput).SequenceNumber;
-    if (t.action === EsmAction.RETRY || t.action === EsmAction.RESUME) this.#counters.retries += 1;
-    if (t.halves !== undefined) {
-      const [left, right] = t.halves;
-      this.#counters.bisects += 1;
-      this.#emit({
-        type: 'bisect',
-        shardId: s.shardId,
-        from: right.to - left.from,
-        left: left.to - left.from,
-        right: right.to - right.from,
-      });
-    }
-    if (t.discard !== undefined) await this.#discard(s, records, t.discard);
-    return t.next;
-  }
-
-  /** Reports records the state machine gave up on, then checkpoints past them. */
-  async #discard(
-    s: ShardState,
-    polled: readonly StreamRecordInput[],
-    discard: Discard,
-  ): Promise<void> {
-    const records = polled.slice(discard.from, discard.to);
-    const { last } = discard;
-    const record = kinesisFailureRecord({
-      requestId: last?.requestId ?? randomUUID(),
-      functionArn: this.functionArn,
-      condition: discard.condition,
-      approximateInvokeCount: discard.approximateInvokeCount,
-      response:
-        last === undefined ? undefined : { functionError: last.result.kind === 'function-error' },
-      timestampMs: this.#clock.now(),
-      shardId: s.shardId,
-      streamArn: this.#streamArn,
-      records,
-    });
-    this.#counters.recordsDiscarded += records.length;
-    if (this.#o.onFailure) {
-      // Lambda keeps trying to deliver the failure record; so do we, until stopped.
-      for (let attempt = 0; ; attempt += 1) {
-        try {
-          await this.#o.onFailure.send({
-            esmUuid: this.uuid,
-            shardId: s.shardId,
-            record,
-            event: this.#event(s, records),
-          });
-          this.#counters.failuresSent += 1;
-          break;
-        } catch (error) {
-          this.#emit({ type: 'poll-error', shardId: s.shardId, error });
-          if (this.#stopped) throw error;
-          await sleep(onFailureBackoffMs(attempt), this.#abort.signal);
-        }
-      }
-    }
-    s.checkpoint = (records.at(-1) as StreamRecordInput).SequenceNumber;
-    this.#emit({
-      type: 'discarded',
-      shardId: s.shardId,
-      condition: discard.condition,
-      size: records.length,
-      record,
-    });
-  }
-
   #event(s: ShardState, records: readonly StreamRecordInput[]): KinesisStreamEvent {
     return buildKinesisEvent(records, {
       shardId: s.shardId,
@@ -721,13 +355,4 @@ export class LocalEventSourceMapping {
         this.#o.invokeIdentityArn ?? `arn:aws:iam::${this.#account}:role/weir-local-esm`,
     });
   }
-}
-
-function toInput(r: KinesisRecord): StreamRecordInput {
-  return {
-    SequenceNumber: r.SequenceNumber ?? '',
-    PartitionKey: r.PartitionKey ?? '',
-    Data: r.Data ?? new Uint8Array(),
-    ApproximateArrivalTimestamp: r.ApproximateArrivalTimestamp ?? new Date(0),
-  };
 }

@@ -10,6 +10,7 @@ import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import type { KinesisFailureRecord } from './failure-record.ts';
+import type { ShardId } from '../../../model/position.ts';
 
 export { FailureCondition, type KinesisFailureRecord } from './failure-record.ts';
 
@@ -17,7 +18,7 @@ export { FailureCondition, type KinesisFailureRecord } from './failure-record.ts
 export interface FailedBatch {
   /** The mapping's UUID (used in the S3 key). */
   readonly esmUuid: string;
-  readonly shardId: string;
+  readonly shardId: ShardId;
   readonly record: KinesisFailureRecord;
   /** The discarded records as the function would have received them. */
   readonly event: KinesisStreamEvent;
@@ -86,7 +87,7 @@ export class S3OnFailureDestination implements OnFailureDestination {
 /** Lambda's key: `aws/lambda/<ESM-UUID>/<shardID>/YYYY/MM/DD/YYYY-MM-DDTHH.MM.SS-<Random UUID>` (UTC). */
 export function s3FailureObjectKey(
   esmUuid: string,
-  shardId: string,
+  shardId: ShardId,
   at: Date,
   randomId: string,
 ): string {
