@@ -33,6 +33,8 @@ export interface LambdaRuntimeConfig {
    * honoured; absent: the SDK's default provider chain.
    */
   readonly credentials: StaticCredentials | undefined;
+  /** Lifetime of tombstones (`WEIR_TOMBSTONE_TTL_SECONDS`); absent: the state store's default. */
+  readonly tombstoneTtlSeconds?: number | undefined;
 }
 
 /**
@@ -70,7 +72,21 @@ export function lambdaConfigFromEnv(
     region: env['AWS_REGION'] ?? env['AWS_DEFAULT_REGION'] ?? 'us-east-1',
     endpoints: endpointsFromEnv(env),
     credentials: credentialsFromEnv(env),
+    tombstoneTtlSeconds: positiveIntFromEnv(env, WeirEnv.TOMBSTONE_TTL_SECONDS),
   };
+}
+
+/** An optional positive integer variable; a malformed one is a `ConfigError` naming it. */
+export function positiveIntFromEnv(
+  env: Readonly<Record<string, string | undefined>>,
+  name: string,
+): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new ConfigError(name, raw, 'must be a positive integer');
+  return n;
 }
 
 function credentialsFromEnv(

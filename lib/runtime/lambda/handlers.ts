@@ -74,6 +74,9 @@ export function createLambdaHandlers<IN, ACC, OUT>(
       client: clients.dynamodb,
       tableName: config.stateTable,
       clock,
+      ...(config.tombstoneTtlSeconds !== undefined
+        ? { tombstoneTtlSeconds: config.tombstoneTtlSeconds }
+        : {}),
     }),
     results: new DynamoDbResultSink({ client: clients.dynamodb, tableName: config.resultsTable }),
     lateOutputs: {
