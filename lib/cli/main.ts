@@ -3,10 +3,16 @@
  * each command owns its flags.
  */
 import type { CliContext, Command } from './command.ts';
+import { checkpointCommand, checkpointsCommand } from './checkpoint.ts';
 import { localCommand } from './local.ts';
 import { produceCommand } from './produce.ts';
 
-const commands: readonly Command[] = [localCommand, produceCommand];
+const commands: readonly Command[] = [
+  checkpointCommand,
+  checkpointsCommand,
+  localCommand,
+  produceCommand,
+];
 
 /** Runs `weir <args>` with the given context; resolves to the exit code. */
 export async function main(args: readonly string[], ctx: CliContext): Promise<number> {
@@ -14,7 +20,7 @@ export async function main(args: readonly string[], ctx: CliContext): Promise<nu
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     ctx.stdout.write(
       'Usage: weir <command> [options]\n\nCommands:\n' +
-        commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`).join('\n') +
+        commands.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`).join('\n') +
         "\n\nRun `weir <command> --help` for a command's options.\n",
     );
     return name === undefined ? 2 : 0;

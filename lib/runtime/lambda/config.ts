@@ -89,7 +89,8 @@ export function positiveIntFromEnv(
   return n;
 }
 
-function credentialsFromEnv(
+/** Static credentials from an environment's AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN), if both are set. */
+export function credentialsFromEnv(
   env: Readonly<Record<string, string | undefined>>,
 ): StaticCredentials | undefined {
   const accessKeyId = env['AWS_ACCESS_KEY_ID'];
