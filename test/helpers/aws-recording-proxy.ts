@@ -426,7 +426,7 @@ function s3Call(req: http.IncomingMessage, body: Buffer): [string, Authorization
       return ['GetBucketLocation', onBucket('s3:GetBucketLocation'), false];
     if (method === 'GET')
       return [
-        'ListObjects',
+        q.get('list-type') === '2' ? 'ListObjectsV2' : 'ListObjects',
         [
           {
             action: 's3:ListBucket',
