@@ -556,6 +556,7 @@ export class WeirOperator extends Construct implements WeirOperatorMetricSource 
       [WeirEnv.STREAM_ARN]: this.stream.streamArn,
       [WeirEnv.CHECKPOINT_INTERVAL_MS]: String(this.checkpointSchedule.intervalMs),
       [WeirEnv.CHECKPOINT_RETAIN]: String(this.checkpointSchedule.retain),
+      [WeirEnv.STREAM_RETENTION_HOURS]: String(this.checkpointSchedule.streamRetentionHours),
       [WeirEnv.TOMBSTONE_TTL_SECONDS]: String(this.checkpointSchedule.tombstoneTtlSeconds),
     };
     const timeout = props.timeout ?? Duration.minutes(1);

@@ -18,6 +18,8 @@ export const WeirEnv = {
   CHECKPOINT_INTERVAL_MS: 'WEIR_CHECKPOINT_INTERVAL_MS',
   /** Complete checkpoints kept by retention. */
   CHECKPOINT_RETAIN: 'WEIR_CHECKPOINT_RETAIN',
+  /** Retention of the source stream, hours (validated against the checkpoint interval). */
+  STREAM_RETENTION_HOURS: 'WEIR_STREAM_RETENTION_HOURS',
   /** Lifetime of a tombstone (purged window), seconds: the state store's `tombstoneTtlSeconds`. */
   TOMBSTONE_TTL_SECONDS: 'WEIR_TOMBSTONE_TTL_SECONDS',
 } as const;

@@ -91,6 +91,7 @@ describe('WeirOperator checkpoints', () => {
           WEIR_CHECKPOINT_INTERVAL_MS: '900000',
           WEIR_CHECKPOINT_RETAIN: '8',
           WEIR_TOMBSTONE_TTL_SECONDS: '172800',
+          WEIR_STREAM_RETENTION_HOURS: '48',
         }),
       },
     });

@@ -41,7 +41,7 @@ export interface CheckpointerConfig extends LambdaRuntimeConfig {
   readonly checkpointPrefix: string;
   /** The source stream's ARN (`WEIR_STREAM_ARN`), recorded in every manifest. */
   readonly streamArn: string;
-  /** Interval and retention (`WEIR_CHECKPOINT_INTERVAL_MS`, `WEIR_CHECKPOINT_RETAIN`), validated. */
+  /** Interval and retention (`WEIR_CHECKPOINT_INTERVAL_MS`, `WEIR_CHECKPOINT_RETAIN`, `WEIR_STREAM_RETENTION_HOURS`), validated. */
   readonly schedule: CheckpointSchedule;
 }
 
@@ -65,9 +65,11 @@ export function checkpointerConfigFromEnv(
     throw new ConfigError(WeirEnv.STREAM_ARN, streamArn, 'must be the source stream ARN');
   const intervalMs = positiveIntFromEnv(env, WeirEnv.CHECKPOINT_INTERVAL_MS);
   const retain = positiveIntFromEnv(env, WeirEnv.CHECKPOINT_RETAIN);
+  const streamRetentionHours = positiveIntFromEnv(env, WeirEnv.STREAM_RETENTION_HOURS);
   const schedule = resolveCheckpointSchedule({
     ...(intervalMs !== undefined ? { intervalMs } : {}),
     ...(retain !== undefined ? { retain } : {}),
+    ...(streamRetentionHours !== undefined ? { streamRetentionHours } : {}),
     ...(base.tombstoneTtlSeconds !== undefined
       ? { tombstoneTtlSeconds: base.tombstoneTtlSeconds }
       : {}),

@@ -21,6 +21,7 @@ import {
   resolveCheckpointSchedule,
   runScheduledCheckpoint,
 } from '../../../lib/runtime/checkpoint/index.ts';
+import { checkpointerConfigFromEnv } from '../../../lib/runtime/lambda/checkpointer.ts';
 
 const OP = 'clicks';
 const STREAM = 'arn:aws:kinesis:us-east-1:123456789012:stream/clicks';
@@ -190,5 +191,50 @@ describe('runScheduledCheckpoint', () => {
     }
     const listed = await listCheckpoints(checkpoints, OP);
     expect(listed.map((c) => c.id)).toEqual([ids[3], ids[2]]);
+  });
+});
+
+describe('checkpointerConfigFromEnv', () => {
+  const env = {
+    WEIR_STATE_TABLE: 'state',
+    WEIR_RESULTS_TABLE: 'results',
+    WEIR_OUTPUT_BUCKET: 'bucket',
+    WEIR_CHECKPOINT_BUCKET: 'bucket',
+    WEIR_STREAM_ARN: STREAM,
+  };
+
+  it('GIVEN the construct variables WHEN read THEN the schedule is the deployed one, stream retention included', () => {
+    const c = checkpointerConfigFromEnv({
+      ...env,
+      WEIR_CHECKPOINT_INTERVAL_MS: String(20 * HOUR),
+      WEIR_CHECKPOINT_RETAIN: '3',
+      WEIR_STREAM_RETENTION_HOURS: '48',
+    });
+    expect(c.schedule).toEqual({
+      intervalMs: 20 * HOUR,
+      retain: 3,
+      tombstoneTtlSeconds: 604_800,
+      streamRetentionHours: 48,
+    });
+    expect([c.checkpointBucket, c.checkpointPrefix, c.streamArn]).toEqual([
+      'bucket',
+      'weir',
+      STREAM,
+    ]);
+  });
+
+  it.each([
+    [{ WEIR_STREAM_ARN: undefined }, 'WEIR_STREAM_ARN'],
+    [{ WEIR_CHECKPOINT_BUCKET: undefined }, 'WEIR_CHECKPOINT_BUCKET'],
+    [{ WEIR_CHECKPOINT_RETAIN: 'many' }, 'WEIR_CHECKPOINT_RETAIN'],
+  ])('GIVEN %j WHEN read THEN a ConfigError names %s', (change, field) => {
+    let error: unknown;
+    try {
+      checkpointerConfigFromEnv({ ...env, ...change });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).field).toBe(field);
   });
 });
