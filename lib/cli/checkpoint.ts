@@ -1,5 +1,6 @@
 /**
- * `weir checkpoint` (take one now) and `weir checkpoints` (list them): thin
+ * `weir checkpoint` (take one now) and `weir checkpoints` (list them), parsed
+ * with the shared flag parser (./flags.ts): thin
  * over lib/core/checkpoint (the taker, the listing) and
  * lib/runtime/checkpoint (the wiring). Resources come from flags or from the
  * variables the WeirOperator construct sets on its functions
@@ -13,12 +14,12 @@
  *   2   usage error (unknown flag, missing option)
  *   3   `weir checkpoints --verify` found a corrupt checkpoint
  */
-import { parseArgs } from 'node:util';
 import { endpointsFromEnv } from '../adapters/aws-clients.ts';
 import { CheckpointTaker } from '../core/checkpoint/take-checkpoint.ts';
 import { CheckpointStatus, listCheckpoints } from '../core/checkpoint/read-checkpoint.ts';
 import { applyRetention } from '../core/checkpoint/retention.ts';
 import { WeirError } from '../errors.ts';
+import { UsageError, parseFlags, reportUsageError, type FlagSpec } from './flags.ts';
 import { systemClock } from '../ports/clock.ts';
 import {
   ReportingCheckpointStore,
@@ -69,15 +70,13 @@ ${COMMON_OPTIONS}
 
 Exit codes: 0 listed; 1 AWS failure; 2 usage error; 3 --verify found a corrupt checkpoint.`;
 
-class UsageError extends WeirError {}
-
 type Flags = Record<string, string | boolean | undefined>;
 
 function parse(
   args: readonly string[],
   extra: Record<string, 'string' | 'boolean'>,
 ): Flags | 'help' {
-  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
+  const options: Record<string, FlagSpec> = {
     operator: { type: 'string' },
     bucket: { type: 'string' },
     prefix: { type: 'string' },
@@ -86,12 +85,8 @@ function parse(
     help: { type: 'boolean', short: 'h' },
   };
   for (const [k, type] of Object.entries(extra)) options[k] = { type };
-  let values: Flags;
-  try {
-    ({ values } = parseArgs({ args: [...args], strict: true, allowPositionals: false, options }));
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
+  // The shared parser: declared flags only, so a mistyped flag is a UsageError.
+  const values: Flags = parseFlags(args, options).flags;
   if (values['help'] === true) return 'help';
   if (typeof values['operator'] !== 'string' || values['operator'] === '')
     throw new UsageError('--operator is required');
@@ -128,17 +123,14 @@ function positiveInt(f: Flags, name: string): number | undefined {
 
 /** Runs a command body with the shared usage and failure handling. */
 async function guarded(
+  command: Pick<Command, 'name' | 'usage'>,
   ctx: CliContext,
-  usage: string,
   body: () => Promise<number>,
 ): Promise<number> {
   try {
     return await body();
   } catch (err) {
-    if (err instanceof UsageError) {
-      ctx.stderr.write(`weir: ${err.message}\n\n${usage}\n`);
-      return CHECKPOINT_EXIT.USAGE;
-    }
+    if (err instanceof UsageError) return reportUsageError(command, ctx, err);
     ctx.stderr.write(`weir: ${err instanceof Error ? err.message : String(err)}\n`);
     return CHECKPOINT_EXIT.FAILED;
   }
@@ -149,7 +141,7 @@ export const checkpointCommand: Command = {
   summary: "take one checkpoint of an operator's state now",
   usage: CHECKPOINT_USAGE,
   run(args, ctx) {
-    return guarded(ctx, CHECKPOINT_USAGE, async () => {
+    return guarded(this, ctx, async () => {
       const f = parse(args, {
         'state-table': 'string',
         stream: 'string',
@@ -229,7 +221,7 @@ export const checkpointsCommand: Command = {
   summary: "list an operator's checkpoints (id, age, items, bytes, status)",
   usage: CHECKPOINTS_USAGE,
   run(args, ctx) {
-    return guarded(ctx, CHECKPOINTS_USAGE, async () => {
+    return guarded(this, ctx, async () => {
       const f = parse(args, { verify: 'boolean' });
       if (f === 'help') {
         ctx.stdout.write(CHECKPOINTS_USAGE + '\n');

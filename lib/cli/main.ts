@@ -1,17 +1,23 @@
 /**
  * The `weir` command line. Parses nothing itself beyond the sub-command name;
- * each command owns its flags.
+ * each command owns its flags and parses them with the shared parser
+ * (./flags.ts). A command-line error a command lets escape still ends as
+ * exit code 2 with that command's usage.
  */
 import type { CliContext, Command } from './command.ts';
 import { checkpointCommand, checkpointsCommand } from './checkpoint.ts';
+import { isUsageError, reportUsageError } from './flags.ts';
 import { localCommand } from './local.ts';
 import { produceCommand } from './produce.ts';
+import { statusCommand } from './status.ts';
 
-const commands: readonly Command[] = [
+/** Every registered `weir` sub-command, in `weir --help` order. */
+export const commands: readonly Command[] = [
   checkpointCommand,
   checkpointsCommand,
   localCommand,
   produceCommand,
+  statusCommand,
 ];
 
 /** Runs `weir <args>` with the given context; resolves to the exit code. */
@@ -32,5 +38,10 @@ export async function main(args: readonly string[], ctx: CliContext): Promise<nu
     );
     return 2;
   }
-  return command.run(rest, ctx);
+  try {
+    return await command.run(rest, ctx);
+  } catch (err) {
+    if (isUsageError(err)) return reportUsageError(command, ctx, err);
+    throw err;
+  }
 }
