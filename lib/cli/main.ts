@@ -5,6 +5,7 @@
  * exit code 2 with that command's usage.
  */
 import type { CliContext, Command } from './command.ts';
+import { checkpointCommand, checkpointsCommand } from './checkpoint.ts';
 import { isUsageError, reportUsageError } from './flags.ts';
 import { localCommand } from './local.ts';
 import { produceCommand } from './produce.ts';
@@ -13,10 +14,12 @@ import { statusCommand } from './status.ts';
 
 /** Every registered `weir` sub-command, in `weir --help` order. */
 export const commands: readonly Command[] = [
+  checkpointCommand,
+  checkpointsCommand,
   localCommand,
   produceCommand,
-  statusCommand,
   redriveCommand,
+  statusCommand,
 ];
 
 /** Runs `weir <args>` with the given context; resolves to the exit code. */
@@ -25,7 +28,7 @@ export async function main(args: readonly string[], ctx: CliContext): Promise<nu
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     ctx.stdout.write(
       'Usage: weir <command> [options]\n\nCommands:\n' +
-        commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`).join('\n') +
+        commands.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`).join('\n') +
         "\n\nRun `weir <command> --help` for a command's options.\n",
     );
     return name === undefined ? 2 : 0;

@@ -181,6 +181,8 @@ export interface LocalResources {
   readonly queues: readonly LocalQueue[];
   readonly topics: readonly LocalTopic[];
   readonly mappings: readonly LocalMapping[];
-  /** Functions an EventBridge schedule invokes (the operators' tickers). */
+  /** Functions an EventBridge schedule invokes (the operators' tickers), checkpoint functions excepted. */
   readonly tickers: readonly LocalTicker[];
+  /** Scheduled checkpoint functions (metadata `weir:checkpointer`): the local runner calls them in process. */
+  readonly checkpointers: readonly LocalTicker[];
 }

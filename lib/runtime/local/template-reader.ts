@@ -112,6 +112,7 @@ class TemplateReader {
       topics: [] as LocalTopic[],
       mappings: [] as LocalMapping[],
       tickers: [] as LocalTicker[],
+      checkpointers: [] as LocalTicker[],
     };
     for (const [logicalId, r] of Object.entries(this.#template.Resources)) {
       const props = r.Properties ?? {};
@@ -154,7 +155,13 @@ class TemplateReader {
           break;
         }
         case 'AWS::Events::Rule':
-          out.tickers.push(...this.#tickers(logicalId, props));
+          // The checkpoint function is scheduled too; it is listed apart (metadata `weir:checkpointer`).
+          for (const t of this.#tickers(logicalId, props)) {
+            const checkpointer =
+              this.#template.Resources[t.functionLogicalId]?.Metadata?.['weir:checkpointer'] ===
+              true;
+            (checkpointer ? out.checkpointers : out.tickers).push(t);
+          }
           break;
         default:
           break;
