@@ -2,14 +2,19 @@
  * The `weir` command line. Parses nothing itself beyond the sub-command name;
  * each command owns its flags.
  */
-import type { CliContext, Command } from './command.ts';
+import type { CliContext, CliHooks, Command } from './command.ts';
+import { devCommand } from './dev.ts';
 import { localCommand } from './local.ts';
 import { produceCommand } from './produce.ts';
 
-const commands: readonly Command[] = [localCommand, produceCommand];
+const commands: readonly Command[] = [localCommand, produceCommand, devCommand];
 
-/** Runs `weir <args>` with the given context; resolves to the exit code. */
-export async function main(args: readonly string[], ctx: CliContext): Promise<number> {
+/** Runs `weir <args>` with the given context (and what the process entry wires in); resolves to the exit code. */
+export async function main(
+  args: readonly string[],
+  ctx: CliContext,
+  hooks: CliHooks = {},
+): Promise<number> {
   const [name, ...rest] = args;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     ctx.stdout.write(
@@ -26,5 +31,5 @@ export async function main(args: readonly string[], ctx: CliContext): Promise<nu
     );
     return 2;
   }
-  return command.run(rest, ctx);
+  return command.run(rest, ctx, hooks);
 }
