@@ -40,6 +40,10 @@ export function tsxLoaderUrl(): string {
 
 let registered: Promise<void> | undefined;
 
+// Not a literal in the import() below: a bundler packing a Lambda handler that
+// imports weir must not pull tsx (a local-only tool) into the bundle.
+const TSX_API: string = 'tsx/esm/api';
+
 /**
  * Makes `import()` of TypeScript files work in this process: registers tsx's
  * loader once, unless weir itself runs from source (a loader is active then).
@@ -50,7 +54,7 @@ let registered: Promise<void> | undefined;
  */
 export function enableTypeScriptImports(): Promise<void> {
   if (runningFromSource()) return Promise.resolve();
-  registered ??= import('tsx/esm/api').then(
+  registered ??= (import(TSX_API) as Promise<typeof import('tsx/esm/api')>).then(
     (tsx) => void tsx.register(),
     (err: unknown) => {
       throw new TypeScriptLoaderError(err);
