@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { CliContext, CliHooks } from '../../../lib/cli/command.ts';
 import { DEV_EXIT, defaultTickIntervalMs } from '../../../lib/cli/dev.ts';
 import { main } from '../../../lib/cli/main.ts';
+import { loadDemoTemplate } from '../../../cdk/synth.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const dir = mkdtempSync(join(tmpdir(), 'weir-dev-cli-'));
@@ -67,6 +68,8 @@ describe('weir dev: usage', () => {
     [['p.ts', '--shards', '0'], '--shards must be an integer >= 1, got "0"'],
     [['p.ts', '--tick-interval', 'soon'], '--tick-interval must be an integer >= 1, got "soon"'],
     [['p.ts', '--stack-name', '9lives'], '--stack-name must be a CloudFormation stack name'],
+    [['p.ts', '--template', 't.json', '--shards', '2'], '--shards does not apply with --template'],
+    [['p.ts', '--template', 't.json', '--entry', 'h.ts'], '--entry does not apply with --template'],
   ])('GIVEN %j WHEN run THEN exit 2 with the reason and the usage', async (args, reason) => {
     const r = await dev(args);
     expect(r.code).toBe(DEV_EXIT.USAGE);
@@ -112,6 +115,30 @@ describe('weir dev: setup errors', () => {
     const r = await dev([join(root, 'fn', 'pipeline.ts')]);
     expect(r.code).toBe(DEV_EXIT.FAILED);
     expect(r.stderr).toContain('exports no pipeline');
+  });
+});
+
+describe('weir dev --template: the user app template', () => {
+  const pipelineA = `import { count, json, pipeline, seconds, tumbling } from ${lib};\nexport const a = ${definition('a')};\n`;
+
+  it('GIVEN a template that does not run the pipeline WHEN run THEN exit 1 names the operators it runs, before anything starts', async () => {
+    const root = project('other-template', { 'pipeline.ts': pipelineA });
+    const template = join(root, 'WeirDemo.template.json');
+    writeFileSync(template, JSON.stringify(await loadDemoTemplate()));
+    const r = await dev([join(root, 'fn', 'pipeline.ts'), '--template', template], {});
+    expect(r.code).toBe(DEV_EXIT.FAILED);
+    expect(r.stderr).toContain(
+      'the template has no event source mapping of operator a (its event source mappings run: click-counter)',
+    );
+  });
+
+  it('GIVEN a template file that is not JSON WHEN run THEN exit 1 says so', async () => {
+    const root = project('bad-template', { 'pipeline.ts': pipelineA });
+    const template = join(root, 'x.template.json');
+    writeFileSync(template, 'Resources: {}');
+    const r = await dev([join(root, 'fn', 'pipeline.ts'), '--template', template], {});
+    expect(r.code).toBe(DEV_EXIT.FAILED);
+    expect(r.stderr).toContain(`${template} is not a synthesized CloudFormation template (JSON)`);
   });
 });
 
