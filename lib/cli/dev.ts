@@ -271,8 +271,15 @@ async function runDev(a: DevArgs, ctx: CliContext, hooks: CliHooks, out: Output)
     );
     const resources = await provisionFromTemplate(await p.template(aws), clients, {
       stackName: p.stackName,
+      skipQueues: aws.endpoints.sqs === undefined,
     });
-    const mapping = ofOperator(resources.mappings, p.definition.name, 'event source mapping');
+    let mapping = ofOperator(resources.mappings, p.definition.name, 'event source mapping');
+    if (mapping.onFailure?.type === 'sqs' && aws.endpoints.sqs === undefined) {
+      out.say(
+        `these endpoints have no SQS: batches the mapping discards are counted, not sent to the queue ${mapping.onFailure.name}`,
+      );
+      mapping = { ...mapping, onFailure: undefined };
+    }
     const ticker = ofOperator(resources.tickers, p.definition.name, 'ticker');
     const tickIntervalMs =
       p.tickIntervalMs ??

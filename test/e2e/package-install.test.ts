@@ -5,10 +5,12 @@
  * a CDK app there with its own pipeline (own operator name) synthesized with
  * real bundling from another working directory, its types checked against
  * the shipped declarations, then `weir dev` from the installed package on
- * the embedded AWS: records produced with `weir produce`, windows fired,
- * results read back through the package's exported helpers, Ctrl-C.
+ * the embedded AWS, twice (a stack synthesized for the pipeline; the app's
+ * own template with --template): records produced with `weir produce`,
+ * windows fired, results read back through the package's exported helpers,
+ * Ctrl-C.
  *
- * Bounded: 30 records, 4 expected results, every wait has a deadline; the
+ * Bounded: 30 records and 4 expected results per run, every wait has a deadline; the
  * scratch folder and the tarball are removed.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -231,7 +233,7 @@ beforeAll(() => {
 }, 420_000);
 
 describe('weir installed from its tarball into a scratch CDK app', () => {
-  it('GIVEN the installed package WHEN inspected THEN it holds compiled JavaScript and declarations, no TypeScript sources, and the bin runs without tsx on the path', () => {
+  it('GIVEN the installed package WHEN inspected THEN it holds compiled JavaScript and declarations, no TypeScript sources, and its bin runs the compiled JavaScript', () => {
     const pkg = join(app, 'node_modules', 'weir');
     for (const f of [
       'dist/lib/index.js',
@@ -291,97 +293,121 @@ describe('weir installed from its tarball into a scratch CDK app', () => {
     expect(assets.some((a) => existsSync(join(app, 'cdk.out', a, 'index.mjs')))).toBe(true);
   }, 200_000);
 
-  it('GIVEN weir dev on the app pipeline WHEN records are produced THEN its windows fire, print, and read back through the exported helpers; Ctrl-C stops it', async () => {
-    let stdout = '';
-    let stderr = '';
-    const proc = spawn(
-      process.execPath,
-      [weirBin, 'dev', 'functions/page-views/pipeline.ts', '--shards', '2', '--json'],
-      { cwd: app, env: envWithoutEndpoints(), stdio: ['ignore', 'pipe', 'pipe'] },
+  it('GIVEN weir dev on the app pipeline (a WeirOperator stack synthesized for it) WHEN records are produced THEN its windows fire, print, and read back through the exported helpers; Ctrl-C stops it', async () => {
+    const stream = await devScenario(['--shards', '2']);
+    expect(stream).toMatch(/^WeirDev-/);
+  }, 300_000);
+
+  it("GIVEN weir dev --template with the app's own synthesized stack, started from another directory WHEN records are produced THEN the same, on the app's names", async () => {
+    const stream = await devScenario(
+      ['--template', '../cdk.out/PageViewsStack.template.json'],
+      join(app, 'functions'),
     );
-    dev = proc;
-    proc.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    proc.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    const exited = new Promise<number | null>((done) => proc.once('exit', (code) => done(code)));
-    const waitFor = async <T>(what: string, probe: () => T | undefined, ms: number): Promise<T> => {
-      const deadline = Date.now() + ms;
-      for (;;) {
-        const v = probe();
-        if (v !== undefined) return v;
-        if (Date.now() > deadline || proc.exitCode !== null) {
-          throw new Error(
-            `weir dev: no ${what} within ${ms} ms\n${stdout.slice(-2000)}\n${stderr.slice(-4000)}`,
-          );
-        }
-        await new Promise((r) => setTimeout(r, 250));
+    expect(stream).toMatch(/^PageViewsStack-/);
+  }, 300_000);
+});
+
+/**
+ * Runs `weir dev functions/page-views/pipeline.ts <args>` from the installed package, produces 30 page
+ * views with `weir produce`, waits for the 4 window results it prints, reads them back with the
+ * package's readers, stops it with SIGINT; returns the stream name it announced.
+ */
+async function devScenario(args: readonly string[], cwd = app): Promise<string> {
+  let stdout = '';
+  let stderr = '';
+  const pipelineFile = join(app, 'functions', 'page-views', 'pipeline.ts');
+  const proc = spawn(process.execPath, [weirBin, 'dev', pipelineFile, '--json', ...args], {
+    cwd,
+    env: envWithoutEndpoints(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  dev = proc;
+  proc.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+  proc.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  const exited = new Promise<number | null>((done) => proc.once('exit', (code) => done(code)));
+  const waitFor = async <T>(what: string, probe: () => T | undefined, ms: number): Promise<T> => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const v = probe();
+      if (v !== undefined) return v;
+      if (Date.now() > deadline || proc.exitCode !== null) {
+        throw new Error(
+          `weir dev: no ${what} within ${ms} ms\n${stdout.slice(-2000)}\n${stderr.slice(-4000)}`,
+        );
       }
-    };
-
-    const produceLine = await waitFor(
-      'produce command',
-      () => /^ {2}(.*) npx weir produce --stream (\S+)$/m.exec(stderr) ?? undefined,
-      150_000,
-    );
-    const table = /results table (\S+),/.exec(stderr)?.[1];
-    expect(table).toBeDefined();
-    const env: NodeJS.ProcessEnv = { ...envWithoutEndpoints() };
-    for (const pair of produceLine[1]!.trim().split(/\s+/)) {
-      const eq = pair.indexOf('=');
-      env[pair.slice(0, eq)] = pair.slice(eq + 1);
+      await new Promise((r) => setTimeout(r, 250));
     }
+  };
 
-    // Event times from the next window on: ahead of the idle watermark, so none is late.
-    const base = Math.floor(Date.now() / TEN_S) * TEN_S + TEN_S;
-    const views = Array.from({ length: 30 }, (_, i) => ({
-      page: i % 3 === 0 ? '/a' : '/b',
-      ts: base + i * 500,
-    }));
-    const expected = new Map<string, number>();
-    for (const v of views) {
-      const key = `${v.page}@${Math.floor(v.ts / TEN_S) * TEN_S}`;
-      expected.set(key, (expected.get(key) ?? 0) + 1);
-    }
-    const produce = run(
-      process.execPath,
-      [weirBin, 'produce', '--stream', produceLine[2]!, '--partition-key-field', 'page'],
-      {
-        cwd: app,
-        env,
-        input: views.map((v) => JSON.stringify(v)).join('\n') + '\n',
-        timeoutMs: 60_000,
-      },
-    );
-    expectOk(produce, 'weir produce');
+  const produceLine = await waitFor(
+    'produce command',
+    () => /^ {2}(.*) npx weir produce --stream (\S+)$/m.exec(stderr) ?? undefined,
+    150_000,
+  );
+  const stream = produceLine[2]!;
+  const table = /results table (\S+),/.exec(stderr)?.[1];
+  expect(table).toBeDefined();
+  const env: NodeJS.ProcessEnv = { ...envWithoutEndpoints() };
+  for (const pair of produceLine[1]!.trim().split(/\s+/)) {
+    const eq = pair.indexOf('=');
+    env[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
 
-    type Printed = { key: string; window: { start: number }; value: number; version: number };
-    const printed = await waitFor(
-      'results for every window',
-      () => {
-        const results = stdout
-          .split('\n')
-          .filter((l) => l.startsWith('{'))
-          .map((l) => JSON.parse(l) as Printed);
-        return results.length >= expected.size ? results : undefined;
-      },
-      120_000,
-    );
-    const asMap = (rs: readonly Printed[]): Map<string, number> =>
-      new Map(rs.map((r) => [`${r.key}@${r.window.start}`, r.value]));
-    expect(asMap(printed)).toEqual(expected);
-    expect(printed.every((r) => r.version === 1)).toBe(true);
-
-    const read = run(process.execPath, ['read-results.mjs', table!], {
+  // Event times from the next window on, ahead of the idle watermark, in order on one shard (one
+  // partition key): none is late. (Spread over both shards, one shard's future event times would
+  // move the watermark past the other's records while that one is still idle: late, by design.)
+  const base = Math.floor(Date.now() / TEN_S) * TEN_S + TEN_S;
+  const views = Array.from({ length: 30 }, (_, i) => ({
+    page: i % 3 === 0 ? '/a' : '/b',
+    session: 's1',
+    ts: base + i * 500,
+  }));
+  const expected = new Map<string, number>();
+  for (const v of views) {
+    const key = `${v.page}@${Math.floor(v.ts / TEN_S) * TEN_S}`;
+    expected.set(key, (expected.get(key) ?? 0) + 1);
+  }
+  const produce = run(
+    process.execPath,
+    [weirBin, 'produce', '--stream', stream, '--partition-key-field', 'session'],
+    {
       cwd: app,
       env,
+      input: views.map((v) => JSON.stringify(v)).join('\n') + '\n',
       timeoutMs: 60_000,
-    });
-    expectOk(read, 'read-results.mjs');
-    const back = JSON.parse(read.stdout) as { viaReader: Printed[]; viaItems: Printed[] };
-    expect(asMap(back.viaReader)).toEqual(expected);
-    expect(asMap(back.viaItems)).toEqual(expected);
+    },
+  );
+  expectOk(produce, 'weir produce');
 
-    proc.kill('SIGINT');
-    expect(await exited).toBe(0);
-    expect(stderr).toContain('weir dev: stopped');
-  }, 400_000);
-});
+  type Printed = { key: string; window: { start: number }; value: number; version: number };
+  const printed = await waitFor(
+    'results for every window',
+    () => {
+      const results = stdout
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Printed);
+      return results.length >= expected.size ? results : undefined;
+    },
+    120_000,
+  );
+  const asMap = (rs: readonly Printed[]): Map<string, number> =>
+    new Map(rs.map((r) => [`${r.key}@${r.window.start}`, r.value]));
+  expect(asMap(printed)).toEqual(expected);
+  expect(printed.every((r) => r.version === 1)).toBe(true);
+
+  const read = run(process.execPath, ['read-results.mjs', table!], {
+    cwd: app,
+    env,
+    timeoutMs: 60_000,
+  });
+  expectOk(read, 'read-results.mjs');
+  const back = JSON.parse(read.stdout) as { viaReader: Printed[]; viaItems: Printed[] };
+  expect(asMap(back.viaReader)).toEqual(expected);
+  expect(asMap(back.viaItems)).toEqual(expected);
+
+  proc.kill('SIGINT');
+  expect(await exited).toBe(0);
+  expect(stderr).toContain('weir dev: stopped');
+  return stream;
+}
