@@ -33,3 +33,4 @@ export { LOCK_FILE_NAMES, resolveProjectFiles } from './constructs/project-files
 export type { ProjectFiles, ProjectFilesInput } from './constructs/project-files.ts';
 export { synthesizeTemplate } from './synthesize.ts';
 export { synthesizeDevTemplate } from './dev-stack.ts';
+export type { DevStackRequest } from '../lib/cli/command.ts';
