@@ -161,6 +161,9 @@ export type {
   EventSourceMappingInput,
 } from './runtime/esm-settings.ts';
 export { putRecords, aggregate, deaggregate, KplDecodeError } from './kinesis/index.ts';
+// Resharding a stream for local tests (SplitShard / MergeShards, waiting until ACTIVE).
+export { splitShard, mergeShards } from './kinesis/index.ts';
+export type { ReshardResult, SplitShardOptions, ReshardOptions } from './kinesis/index.ts';
 export type { PutRecordsOptions, PutRecordsResult, ProducerRecord } from './kinesis/index.ts';
 export { startLocalAws, connectLocalAws, localAwsFromEnv } from './local-aws/index.ts';
 export type { LocalAws, LocalAwsOptions } from './local-aws/index.ts';

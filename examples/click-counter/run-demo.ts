@@ -103,6 +103,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
     const tickerHandlers = localLambdaHandlers(clickCounter, ticker, {
       env: aws.env(),
       log: (entry) => verbose(`[ticker] ${JSON.stringify(entry)}`),
+      metricsOutput: (line) => verbose(`[ticker] ${line}`),
     });
     const tick = tickerHandlers.ticker;
     const loop = new TickerLoop(tick, {

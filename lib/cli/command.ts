@@ -1,6 +1,12 @@
 /**
  * The shape of a `weir` sub-command. Commands get their environment and
  * streams through {@link CliContext} so tests can run them in-process.
+ *
+ * Conventions every command keeps (test/unit/cli/commands.test.ts checks
+ * them over the list in ./main.ts): parse with `parseCommandLine` from
+ * ./flags.ts (declared flags only; `-h`/`--help` prints `usage` and exits 0;
+ * an unknown flag or a `UsageError` prints the message and `usage` to stderr
+ * and exits 2), and start `usage` with `Usage: weir <name>`.
  */
 import type { Readable, Writable } from 'node:stream';
 import type { CfnTemplate } from '../runtime/local/index.ts';

@@ -19,8 +19,7 @@
  * Exit codes: 0 stopped by Ctrl-C, 1 failure, 2 usage error.
  */
 import { basename, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { WeirError, describeError } from '../errors.ts';
+import { describeError } from '../errors.ts';
 import { localAwsFromEnv, type LocalAws } from '../local-aws/index.ts';
 import {
   describeTemplate,
@@ -28,6 +27,7 @@ import {
   type CfnTemplate,
 } from '../runtime/local/index.ts';
 import type { CliContext, CliHooks, Command } from './command.ts';
+import { parseCommandLine, UsageError, type FlagSpecs, type ParsedArgs } from './flags.ts';
 import {
   DevSetupError,
   defaultTickIntervalMs,
@@ -79,8 +79,6 @@ Exit codes: 0 stopped by Ctrl-C; 1 failure; 2 usage error.`;
 /** Exit codes of `weir dev`. */
 export const DEV_EXIT = { OK: 0, FAILED: 1, USAGE: 2 } as const;
 
-class UsageError extends WeirError {}
-
 interface DevArgs {
   readonly pipelineFile: string;
   readonly exportName: string | undefined;
@@ -96,40 +94,23 @@ interface DevArgs {
   readonly verbose: boolean;
 }
 
-function parse(args: readonly string[]): DevArgs | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      strict: true,
-      allowPositionals: true,
-      options: {
-        export: { type: 'string' },
-        entry: { type: 'string' },
-        handler: { type: 'string' },
-        ticker: { type: 'string' },
-        'project-root': { type: 'string' },
-        shards: { type: 'string' },
-        'stack-name': { type: 'string' },
-        'tick-interval': { type: 'string' },
-        template: { type: 'string' },
-        json: { type: 'boolean' },
-        verbose: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
-  const { values, positionals } = parsed;
-  if (values.help) return 'help';
-  if (positionals.length !== 1) {
-    throw new UsageError(
-      positionals.length === 0
-        ? 'the pipeline file is required'
-        : `one pipeline file expected, got ${positionals.length}: ${positionals.join(' ')}`,
-    );
-  }
+const FLAGS = {
+  export: { type: 'string' },
+  entry: { type: 'string' },
+  handler: { type: 'string' },
+  ticker: { type: 'string' },
+  'project-root': { type: 'string' },
+  shards: { type: 'string' },
+  'stack-name': { type: 'string' },
+  'tick-interval': { type: 'string' },
+  template: { type: 'string' },
+  json: { type: 'boolean' },
+  verbose: { type: 'boolean' },
+} as const satisfies FlagSpecs;
+
+function toArgs(parsed: ParsedArgs<typeof FLAGS>): DevArgs {
+  const { flags: values, positionals } = parsed;
+  if (positionals.length === 0) throw new UsageError('the pipeline file is required');
   if (values.template !== undefined) {
     const clash = (['entry', 'handler', 'ticker', 'shards'] as const).find(
       (k) => values[k] !== undefined,
@@ -172,18 +153,9 @@ export const devCommand: Command = {
   summary: 'run your own pipeline locally (embedded AWS, real handler, ticker) until Ctrl-C',
   usage: USAGE,
   async run(args, ctx, hooks) {
-    let a: DevArgs | 'help';
-    try {
-      a = parse(args);
-    } catch (err) {
-      if (!(err instanceof UsageError)) throw err;
-      ctx.stderr.write(`weir dev: ${err.message}\n\n${USAGE}\n`);
-      return DEV_EXIT.USAGE;
-    }
-    if (a === 'help') {
-      ctx.stdout.write(USAGE + '\n');
-      return DEV_EXIT.OK;
-    }
+    const line = parseCommandLine(devCommand, args, ctx, FLAGS, toArgs, { maxPositionals: 1 });
+    if (!line.ok) return line.exitCode;
+    const a = line.value;
     try {
       await runDev(a, ctx, hooks ?? {}, output(ctx, a));
       return DEV_EXIT.OK;

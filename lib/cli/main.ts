@@ -1,13 +1,23 @@
 /**
  * The `weir` command line. Parses nothing itself beyond the sub-command name;
- * each command owns its flags.
+ * each command owns its flags and parses them with the shared parser
+ * (./flags.ts). A command-line error a command lets escape still ends as
+ * exit code 2 with that command's usage.
  */
 import type { CliContext, CliHooks, Command } from './command.ts';
 import { devCommand } from './dev.ts';
+import { isUsageError, reportUsageError } from './flags.ts';
 import { localCommand } from './local.ts';
 import { produceCommand } from './produce.ts';
+import { statusCommand } from './status.ts';
 
-const commands: readonly Command[] = [localCommand, produceCommand, devCommand];
+/** Every registered `weir` sub-command, in `weir --help` order. */
+export const commands: readonly Command[] = [
+  localCommand,
+  produceCommand,
+  statusCommand,
+  devCommand,
+];
 
 /** Runs `weir <args>` with the given context (and what the process entry wires in); resolves to the exit code. */
 export async function main(
@@ -31,5 +41,10 @@ export async function main(
     );
     return 2;
   }
-  return command.run(rest, ctx, hooks);
+  try {
+    return await command.run(rest, ctx, hooks);
+  } catch (err) {
+    if (isUsageError(err)) return reportUsageError(command, ctx, err);
+    throw err;
+  }
 }

@@ -13,9 +13,7 @@
 import { createReadStream } from 'node:fs';
 import { resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import type { Readable } from 'node:stream';
-import { createAwsClients, endpointsFromEnv } from '../adapters/aws-clients.ts';
 import { RecordTooLargeError, WeirError } from '../errors.ts';
 import { readNdjson, NdjsonLineError } from '../kinesis/ndjson.ts';
 import { listShardHashRanges } from '../kinesis/stream-admin.ts';
@@ -27,7 +25,9 @@ import {
   type ProducerRecord,
   type PutRecordsResult,
 } from '../kinesis/producer.ts';
+import { cliAwsClients } from './aws-env.ts';
 import type { CliContext, Command } from './command.ts';
+import { parseCommandLine, UsageError, type FlagSpecs, type ParsedArgs } from './flags.ts';
 
 /** Exit codes of `weir produce`. */
 export const PRODUCE_EXIT = {
@@ -61,7 +61,6 @@ Endpoints come from AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_KINESIS when set.
 Exit codes: 0 all stored; 1 Kinesis failure; 2 usage error; 65 bad input
 (records before the bad line were stored, none after); 130 interrupted.`;
 
-class UsageError extends WeirError {}
 /** A line's partition key field is missing or not a string/number. */
 class PartitionKeyFieldError extends WeirError {
   constructor(
@@ -86,31 +85,20 @@ interface ProduceArgs {
   readonly region: string | undefined;
 }
 
-function parse(args: readonly string[]): ProduceArgs | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...args],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        stream: { type: 'string' },
-        file: { type: 'string' },
-        'partition-key-field': { type: 'string' },
-        'random-partition-key': { type: 'boolean' },
-        rate: { type: 'string' },
-        aggregate: { type: 'boolean' },
-        concurrency: { type: 'string' },
-        'max-attempts': { type: 'string' },
-        'skip-invalid': { type: 'boolean' },
-        region: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err));
-  }
-  if (values.help) return 'help';
+const FLAGS = {
+  stream: { type: 'string' },
+  file: { type: 'string' },
+  'partition-key-field': { type: 'string' },
+  'random-partition-key': { type: 'boolean' },
+  rate: { type: 'string' },
+  aggregate: { type: 'boolean' },
+  concurrency: { type: 'string' },
+  'max-attempts': { type: 'string' },
+  'skip-invalid': { type: 'boolean' },
+  region: { type: 'string' },
+} as const satisfies FlagSpecs;
+
+function toArgs({ flags: values }: ParsedArgs<typeof FLAGS>): ProduceArgs {
   if (values.stream === undefined || values.stream === '')
     throw new UsageError('--stream is required');
   if (values['partition-key-field'] !== undefined && values['random-partition-key']) {
@@ -205,18 +193,9 @@ function summaryLine(
 }
 
 async function run(args: readonly string[], ctx: CliContext): Promise<number> {
-  let parsed: ProduceArgs | 'help';
-  try {
-    parsed = parse(args);
-  } catch (err) {
-    ctx.stderr.write(`weir produce: ${(err as Error).message}\n\n${USAGE}\n`);
-    return PRODUCE_EXIT.USAGE;
-  }
-  if (parsed === 'help') {
-    ctx.stdout.write(`${USAGE}\n`);
-    return PRODUCE_EXIT.OK;
-  }
-  const opts = parsed;
+  const line = parseCommandLine(produceCommand, args, ctx, FLAGS, toArgs);
+  if (!line.ok) return line.exitCode;
+  const opts = line.value;
   const input: Readable =
     opts.file === undefined ? ctx.stdin : createReadStream(resolve(ctx.cwd, opts.file));
   const path = opts.keyField?.split('.');
@@ -250,20 +229,9 @@ async function run(args: readonly string[], ctx: CliContext): Promise<number> {
     }
   }
 
-  const accessKeyId = ctx.env['AWS_ACCESS_KEY_ID'];
-  const secretAccessKey = ctx.env['AWS_SECRET_ACCESS_KEY'];
-  const clients = createAwsClients({
-    endpoints: endpointsFromEnv(ctx.env),
-    // The producer retries with its own jittered backoff and per-entry bookkeeping;
-    // SDK retries underneath would multiply the attempts.
-    maxAttempts: 1,
-    // Keys in the command's environment win; otherwise the SDK's provider chain (profiles, SSO, roles).
-    // (Session credentials are left to the chain: StaticCredentials has no token.)
-    ...(accessKeyId && secretAccessKey && !ctx.env['AWS_SESSION_TOKEN']
-      ? { credentials: { accessKeyId, secretAccessKey } }
-      : {}),
-    region: opts.region ?? ctx.env['AWS_REGION'] ?? ctx.env['AWS_DEFAULT_REGION'] ?? 'us-east-1',
-  });
+  // The producer retries with its own jittered backoff and per-entry bookkeeping;
+  // SDK retries underneath would multiply the attempts.
+  const clients = cliAwsClients(ctx.env, opts.region, { maxAttempts: 1 });
   const progress = new ProgressReporter(ctx);
   const started = Date.now();
   try {

@@ -33,6 +33,11 @@ export {
   createStreamAndWait,
   listShards,
   listShardHashRanges,
+  mergeShards,
   readWholeStream,
+  splitShard,
+  type ReshardOptions,
+  type ReshardResult,
+  type SplitShardOptions,
   type StoredRecord,
 } from './stream-admin.ts';

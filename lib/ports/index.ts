@@ -7,6 +7,7 @@ export type { Clock } from './clock.ts';
 export type { DeadLetterOutput } from './dead-letter-output.ts';
 export { DeadLetterError, DeadLetterTooLargeError, SinkError } from './errors.ts';
 export type { ShardDirectory, ShardInfo } from './shard-directory.ts';
+export type { ShardLag, ShardLagReader, WindowCounter, WindowCounts } from './operator-status.ts';
 export { SinkOutcome } from './sink.ts';
 export type { Sink, SinkItemReport, SinkWriteReport } from './sink.ts';
 export type {

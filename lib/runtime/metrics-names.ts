@@ -7,7 +7,15 @@
  * Every metric lives in namespace {@link WEIR_METRICS_NAMESPACE} with the
  * dimension `Operator` (the pipeline's name). `RecordsDeadLettered` is also
  * written with `Operator` + `Reason` (a `DeadLetterReason` such as
- * `decode-failed`), so an alarm reads the total and a dashboard the split.
+ * `decode-failed`, or `invalid-base64` / `kpl-aggregate-broken` for records
+ * rejected before the operator), in documents of their own, so an alarm
+ * reads the total and a dashboard the split.
+ *
+ * The runtime (lib/runtime/telemetry/) sums each invocation's reports and
+ * flushes once at its end: one EMF document under `Operator` with every
+ * metric the function writes (counts are 0 when nothing happened), then one
+ * per dead-letter reason. What each metric means and what to do about it:
+ * docs/operations.md.
  *
  * A batch reconciles exactly:
  *
@@ -126,7 +134,11 @@ export const WeirMetric = {
     dimensionSets: OPERATOR_ONLY,
     writtenBy: 'both',
   },
-  /** State items written (one per key and window touched per batch, after pre-aggregation). Count. */
+  /**
+   * State items written by conditional writes that applied: in a batch one
+   * per key and window touched (after pre-aggregation), plus the firing and
+   * purging at its end; in a tick, firing and purging. Count.
+   */
   StateWrites: {
     name: 'StateWrites',
     unit: WeirMetricUnit.COUNT,
@@ -134,7 +146,7 @@ export const WeirMetric = {
     dimensionSets: OPERATOR_ONLY,
     writtenBy: 'both',
   },
-  /** Conditional state writes that lost a race (read, merged and retried): contention on hot items. Count. */
+  /** Conditional state-write groups that lost a race (re-read, re-planned and retried): contention on hot items. Count. */
   StateWriteConflicts: {
     name: 'StateWriteConflicts',
     unit: WeirMetricUnit.COUNT,
@@ -143,9 +155,10 @@ export const WeirMetric = {
     writtenBy: 'both',
   },
   /**
-   * Processing time minus the operator watermark, at the end of each batch
-   * and tick: how far event time lags behind the wall clock (it includes
-   * `maxOutOfOrderness`). Milliseconds; read its maximum.
+   * Processing time minus the operator watermark after each batch and tick,
+   * the largest of an invocation: how far event time lags behind the wall
+   * clock (it includes `maxOutOfOrderness`). Not written before the first
+   * event (no watermark yet). Milliseconds; read its maximum.
    */
   WatermarkLagMs: {
     name: 'WatermarkLagMs',
@@ -183,7 +196,8 @@ export const WeirMetric = {
   },
   /**
    * AWS calls refused for lack of permission (AccessDenied, KMS access
-   * denied, unrecognized client): a missing grant. Never expected. Count.
+   * denied, unrecognized client) in the shard steps, or one that failed a
+   * batch or a tick: a missing grant. Never expected. Count.
    */
   AccessDenied: {
     name: 'AccessDenied',
@@ -192,7 +206,11 @@ export const WeirMetric = {
     dimensionSets: OPERATOR_ONLY,
     writtenBy: 'both',
   },
-  /** Batches that ended with a partial-batch failure (Lambda retries from the named record). Count. */
+  /**
+   * Shard batches that failed (a state, sink or output error): the invocation
+   * answers with a partial-batch failure and Lambda retries from the named
+   * record, or goes on when everything was applied before the failure. Count.
+   */
   BatchFailures: {
     name: 'BatchFailures',
     unit: WeirMetricUnit.COUNT,

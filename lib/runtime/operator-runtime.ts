@@ -31,6 +31,7 @@ import type { Sink } from '../ports/sink.ts';
 import type { StateStore } from '../ports/state-store.ts';
 import { shardBatchesFromEvent, type ShardBatch } from './lambda/event-records.ts';
 import { AccessDeniedError, isAuthorizationError, type RefusedCall } from './authorization.ts';
+import { deadLettersByReason, type RuntimeTelemetry } from './telemetry/runtime-telemetry.ts';
 
 /** A structured log line sink (JSON to stdout in Lambda). */
 export type RuntimeLog = (entry: Readonly<Record<string, unknown>>) => void;
@@ -53,6 +54,8 @@ export interface OperatorRuntimeOptions<IN, ACC, OUT> {
   readonly shards?: ShardDirectory;
   /** @default JSON lines to console.log */
   readonly log?: RuntimeLog;
+  /** Receives every batch and tick report (metrics). @default none */
+  readonly telemetry?: RuntimeTelemetry;
 }
 
 /** The stream's shards next to the operator's progress, as one tick step reads them. */
@@ -71,6 +74,10 @@ export interface BatchReport {
   readonly watermark: number;
   /** AWS calls refused for lack of permission before this batch (shard registration); logged at ERROR. */
   readonly accessDenied: number;
+  /** Shard registrations before this batch that failed (refused or not); the batch went on. */
+  readonly shardRegistrationFailures: number;
+  /** Dead letters of this batch (KPL ones included) by reason (`DeadLetterReason`, `invalid-base64`, `kpl-aggregate-broken`). */
+  readonly deadLettersByReason: Readonly<Record<string, number>>;
 }
 
 /** What one tick did. */
@@ -81,7 +88,17 @@ export interface TickReport {
   readonly redriven: number;
   /** AWS calls refused for lack of permission (end-of-shard and backlog checks); the tick then fails. */
   readonly accessDenied: number;
+  /** End-of-shard and backlog checks that failed (refused or not); the tick went on. */
+  readonly shardDirectoryFailures: number;
 }
+
+/** Best-effort steps (shard registration, directory checks) that failed; `refused` for lack of permission. */
+interface StepFailures {
+  readonly refused: RefusedCall[];
+  failed: number;
+}
+
+const noFailures = (): StepFailures => ({ refused: [], failed: 0 });
 
 /** Runs one operator definition against its ports. Stateless between calls. */
 export class OperatorRuntime<IN, ACC, OUT> {
@@ -122,9 +139,10 @@ export class OperatorRuntime<IN, ACC, OUT> {
     for (const batch of batches) {
       try {
         // Once per cold start: every open shard holds the watermark back before this batch can move it.
-        const refused = this.shardsRegistered ? [] : await this.tryRegisterShards();
-        reports.push(await this.handleShardBatch(batch, refused.length));
+        const registration = this.shardsRegistered ? noFailures() : await this.tryRegisterShards();
+        reports.push(await this.handleShardBatch(batch, registration));
       } catch (err) {
+        this.options.telemetry?.batchFailed(batch.shardId, err);
         const resumeAt = await this.lowestUnapplied(batch);
         this.log({
           level: 'ERROR',
@@ -141,7 +159,10 @@ export class OperatorRuntime<IN, ACC, OUT> {
     return { batchItemFailures: [], reports };
   }
 
-  private async handleShardBatch(batch: ShardBatch, accessDenied: number): Promise<BatchReport> {
+  private async handleShardBatch(
+    batch: ShardBatch,
+    registration: StepFailures,
+  ): Promise<BatchReport> {
     // Broken aggregates never reach the core: deliver them first (deterministic keys make a retry harmless).
     if (batch.deadLetters.length > 0) await this.options.deadLetter.send(batch.deadLetters);
     const outcome = await this.operator.processBatch(batch.shardId, batch.records, {
@@ -156,7 +177,9 @@ export class OperatorRuntime<IN, ACC, OUT> {
       kplDeadLettered: batch.deadLetters.length,
       results: outcome.results.length,
       watermark: outcome.watermark,
-      accessDenied,
+      accessDenied: registration.refused.length,
+      shardRegistrationFailures: registration.failed,
+      deadLettersByReason: deadLettersByReason([...batch.deadLetters, ...outcome.deadLetters]),
     };
     this.log({
       level: 'INFO',
@@ -165,6 +188,7 @@ export class OperatorRuntime<IN, ACC, OUT> {
       ...report,
       stateWrites: outcome.stateWrites,
     });
+    this.options.telemetry?.batch(report);
     return report;
   }
 
@@ -178,9 +202,10 @@ export class OperatorRuntime<IN, ACC, OUT> {
     // One ListShards and one progress read serve registration and the end-of-shard check.
     const view = await this.shardView();
     if (view !== undefined) await this.register(view);
-    const refused: RefusedCall[] = [];
-    const closedShards = view === undefined ? [] : await this.closeConsumedShards(view, refused);
-    await this.refreshBackloggedShards(refused);
+    const failures = noFailures();
+    const closedShards = view === undefined ? [] : await this.closeConsumedShards(view, failures);
+    await this.refreshBackloggedShards(failures);
+    const { refused } = failures;
     const outcome = await this.operator.tick();
     await this.emit(outcome.results);
     const redriven = await this.redriveOutbox();
@@ -190,8 +215,10 @@ export class OperatorRuntime<IN, ACC, OUT> {
       fired: outcome.results.length,
       redriven,
       accessDenied: refused.length,
+      shardDirectoryFailures: failures.failed,
     };
     this.log({ level: 'INFO', msg: 'tick', operator: this.name, ...report });
+    this.options.telemetry?.tick(report);
     if (refused.length > 0) throw new AccessDeniedError(this.name, refused);
     return report;
   }
@@ -255,12 +282,12 @@ export class OperatorRuntime<IN, ACC, OUT> {
    * every tick) tries again. A passing fault is a warning; a refused call is a
    * missing grant: logged at ERROR and returned, to be counted in the report.
    */
-  private async tryRegisterShards(): Promise<RefusedCall[]> {
+  private async tryRegisterShards(): Promise<StepFailures> {
     try {
       await this.registerShards();
-      return [];
+      return noFailures();
     } catch (err) {
-      return this.stepFailed('shard registration', undefined, err);
+      return { refused: this.stepFailed('shard registration', undefined, err), failed: 1 };
     }
   }
 
@@ -286,7 +313,7 @@ export class OperatorRuntime<IN, ACC, OUT> {
    * start after a crash) gets its last activity refreshed, so it keeps
    * holding the watermark back and its records are not judged late.
    */
-  private async refreshBackloggedShards(refused: RefusedCall[]): Promise<void> {
+  private async refreshBackloggedShards(failures: StepFailures): Promise<void> {
     const dir = this.options.shards;
     const idle = this.options.definition.time.idleTimeout;
     if (!dir || idle === undefined) return;
@@ -300,7 +327,8 @@ export class OperatorRuntime<IN, ACC, OUT> {
         backlogged = await dir.hasRecordsAfter(p.shardId, committed);
       } catch (err) {
         // One shard the directory cannot answer for (trimmed position, throttling) must not stop the tick.
-        refused.push(...this.stepFailed('backlog check', p.shardId, err));
+        failures.refused.push(...this.stepFailed('backlog check', p.shardId, err));
+        failures.failed += 1;
         continue;
       }
       if (backlogged)
@@ -310,7 +338,7 @@ export class OperatorRuntime<IN, ACC, OUT> {
 
   private async closeConsumedShards(
     { dir, shards, progress }: ShardView,
-    refused: RefusedCall[],
+    failures: StepFailures,
   ): Promise<ShardId[]> {
     const closed: ShardId[] = [];
     for (const s of shards) {
@@ -322,7 +350,8 @@ export class OperatorRuntime<IN, ACC, OUT> {
       try {
         consumed = await dir.isConsumed(s.shardId, committed);
       } catch (err) {
-        refused.push(...this.stepFailed('end-of-shard check', s.shardId, err));
+        failures.refused.push(...this.stepFailed('end-of-shard check', s.shardId, err));
+        failures.failed += 1;
         continue;
       }
       if (consumed) {

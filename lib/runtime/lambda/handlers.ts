@@ -9,7 +9,7 @@
  * export const handler = handlers.handler;
  * export const ticker = handlers.ticker;
  */
-import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { createAwsClients, type AwsClients } from '../../adapters/aws-clients.ts';
 import { DynamoDbStateStore } from '../../adapters/dynamodb/dynamodb-state-store.ts';
 import { DynamoDbResultSink } from '../../adapters/dynamodb/dynamodb-result-sink.ts';
@@ -20,18 +20,31 @@ import type { WindowedOperatorDefinition } from '../../core/pipeline.ts';
 import { ConfigError } from '../../errors.ts';
 import { systemClock, type Clock } from '../../ports/clock.ts';
 import { OperatorRuntime, type RuntimeLog, type TickReport } from '../operator-runtime.ts';
+import { EmfMetricsWriter } from '../telemetry/emf-writer.ts';
+import { InvocationFigures } from '../telemetry/invocation-figures.ts';
+import { operatorLogger, runtimeLogOf } from '../telemetry/lambda-log.ts';
+import type { RuntimeTelemetry } from '../telemetry/runtime-telemetry.ts';
+import { countStateWrites } from '../telemetry/state-write-counter.ts';
 import type { LambdaRuntimeConfig } from './config.ts';
 import { tickRepeatedly, tickScheduleOf, type TickerContext } from './tick-loop.ts';
 
 /** The Lambda entry points of one operator. */
 export interface LambdaHandlers<IN = unknown, ACC = unknown, OUT = unknown> {
-  /** Kinesis ESM handler (ReportBatchItemFailures). */
-  readonly handler: (event: KinesisStreamEvent) => Promise<KinesisStreamBatchResponse>;
+  /**
+   * Kinesis ESM handler (ReportBatchItemFailures). Logs through Powertools
+   * `Logger` (request id and cold start from `context`) and writes the
+   * invocation's metrics as one flush of EMF lines at its end.
+   */
+  readonly handler: (
+    event: KinesisStreamEvent,
+    context?: Context,
+  ) => Promise<KinesisStreamBatchResponse>;
   /**
    * EventBridge-scheduled ticker. Invoked by Lambda with the construct's
    * schedule as its event (a `TickSchedule`), it ticks every
    * `tickIntervalMs` until the next scheduled invocation is due; called
-   * without a context (the local runtime, tests), it ticks once.
+   * without a context (the local runtime, tests), it ticks once. Its
+   * metrics (summed over the ticks) are flushed once, at the end.
    */
   readonly ticker: (event?: unknown, context?: TickerContext) => Promise<TickReport>;
   /** The runtime, for tests and tools. */
@@ -39,14 +52,20 @@ export interface LambdaHandlers<IN = unknown, ACC = unknown, OUT = unknown> {
   readonly clients: AwsClients;
 }
 
-/** Wires an operator to DynamoDB state and results, S3 late data and dead letters. */
 /** Options of {@link createLambdaHandlers}. */
 export interface LambdaHandlerOptions {
   /** @default systemClock */
   readonly clock?: Clock;
-  /** @default JSON lines to console.log (CloudWatch Logs in Lambda) */
+  /** @default JSON lines through Powertools `Logger` to stdout (CloudWatch Logs in Lambda) */
   readonly log?: RuntimeLog;
+  /**
+   * Where the EMF metric lines go (one flush per invocation), e.g. an
+   * `EmfCollector`'s `collect` locally. @default stdout (CloudWatch Logs in Lambda)
+   */
+  readonly metricsOutput?: (line: string) => void;
 }
+
+/** Wires an operator to DynamoDB state and results, S3 late data and dead letters. */
 
 export function createLambdaHandlers<IN, ACC, OUT>(
   definition: WindowedOperatorDefinition<IN, ACC, OUT>,
@@ -66,15 +85,52 @@ export function createLambdaHandlers<IN, ACC, OUT>(
     endpoints: config.endpoints,
     ...(config.credentials ? { credentials: config.credentials } : {}),
   });
+  const logger = options.log ? undefined : operatorLogger(definition.name);
+  const state = countStateWrites(
+    new DynamoDbStateStore({ client: clients.dynamodb, tableName: config.stateTable, clock }),
+  );
+  const now = () => clock.now();
+  const handlerFigures = new InvocationFigures('handler', now);
+  const tickerFigures = new InvocationFigures('ticker', now);
+  // Batch reports count for the handler, tick reports for the ticker (one function instance runs one of them).
+  const telemetry: RuntimeTelemetry = {
+    batch: (r) => handlerFigures.batch(r),
+    batchFailed: (s, e) => handlerFigures.batchFailed(s, e),
+    tick: (r) => tickerFigures.tick(r),
+  };
+  const metrics = new EmfMetricsWriter({
+    operator: definition.name,
+    now,
+    ...(options.metricsOutput ? { output: options.metricsOutput } : {}),
+  });
+  /** Runs one invocation: context on the log lines, then one metrics flush, whatever happened. */
+  const invocation = async <T>(
+    figures: InvocationFigures,
+    context: Context | undefined,
+    keys: Readonly<Record<string, string>>,
+    run: () => Promise<T>,
+  ): Promise<T> => {
+    if (context !== undefined) logger?.addContext(context);
+    logger?.appendKeys(keys);
+    state.take(); // state writes between invocations are not this invocation's
+    try {
+      return await run();
+    } catch (err) {
+      figures.failed(err);
+      throw err;
+    } finally {
+      const { writes, conflicts } = state.take();
+      figures.stateWrites(writes, conflicts);
+      metrics.write(figures.take());
+      logger?.resetKeys();
+    }
+  };
   const runtime = new OperatorRuntime({
     definition,
     clock,
-    ...(options.log ? { log: options.log } : {}),
-    store: new DynamoDbStateStore({
-      client: clients.dynamodb,
-      tableName: config.stateTable,
-      clock,
-    }),
+    log: options.log ?? runtimeLogOf(logger ?? operatorLogger(definition.name)),
+    telemetry,
+    store: state.store,
     results: new DynamoDbResultSink({ client: clients.dynamodb, tableName: config.resultsTable }),
     lateOutputs: {
       [definition.lateDataTag]: new S3Sink({
@@ -99,13 +155,28 @@ export function createLambdaHandlers<IN, ACC, OUT>(
       : {}),
   });
   return {
-    handler: async (event) => {
-      const { batchItemFailures } = await runtime.handle(event);
-      return { batchItemFailures };
-    },
+    handler: (event, context) =>
+      invocation(handlerFigures, context, { shardId: shardOf(event) }, async () => {
+        const { batchItemFailures } = await runtime.handle(event);
+        return { batchItemFailures };
+      }),
     ticker: (event?: unknown, context?: TickerContext) =>
-      tickRepeatedly(() => runtime.tick(), { schedule: tickScheduleOf(event), context, clock }),
+      invocation(tickerFigures, lambdaContextOf(context), {}, () =>
+        tickRepeatedly(() => runtime.tick(), { schedule: tickScheduleOf(event), context, clock }),
+      ),
     runtime,
     clients,
   };
+}
+
+/** The shard of an ESM event (one shard per event), from its first record's `eventID` (`shardId-…:seq`). */
+function shardOf(event: KinesisStreamEvent): string {
+  const id = event.Records[0]?.eventID ?? '';
+  const colon = id.indexOf(':');
+  return colon > 0 ? id.slice(0, colon) : 'unknown';
+}
+
+/** The ticker's context as Lambda's, when it is one (it carries a request id). */
+function lambdaContextOf(context: TickerContext | undefined): Context | undefined {
+  return context !== undefined && 'awsRequestId' in context ? (context as Context) : undefined;
 }

@@ -7,7 +7,9 @@
  *      template reader (`describeTemplate`) and resource creation composed;
  *   3. run a mapping with the real handler in worker processes: `LocalMappingRunner`;
  *   4. run the ticker alongside: `localLambdaHandlers`, `TickerLoop`, `tickUntil`;
- *   5. read the outputs back: `readWindowResults`, `listObjectKeys`, `readObjectText`.
+ *   5. read the outputs back: `readWindowResults`, `listObjectKeys`, `readObjectText`;
+ *   6. read what it measured: `LocalMappingRunner.metrics`, an `EmfCollector` of
+ *      the handler's EMF lines (the ticker's: `metricsOutput: emf.collect`).
  *
  * The local event source mapping itself has its own index (./esm/index.ts).
  */
@@ -56,3 +58,10 @@ export type {
   TickUntilOptions,
 } from './ticker-loop.ts';
 export { listObjectKeys, readObjectText, readWindowResults } from './read-outputs.ts';
+export { EmfCollector, emfData, parseEmfLine } from '../telemetry/emf-collector.ts';
+export type {
+  EmfDatum,
+  EmfDimensions,
+  EmfDirective,
+  EmfDocument,
+} from '../telemetry/emf-collector.ts';

@@ -7,7 +7,8 @@
  *
  *     LocalMapping (provisionFromTemplate) ──▶ LocalMappingRunner
  *                                                ├─ ProcessHandlerInvoker: <projectRoot>/<handlerEntry>#<handlerExport>,
- *                                                │    env = endpoints + mapping.environment
+ *                                                │    env = endpoints + mapping.environment;
+ *                                                │    stdout ─► EMF lines kept in `metrics`, every line to onLog
  *                                                └─ LocalEventSourceMapping: mapping.streamName, mapping.settings,
  *                                                     on failure: S3 bucket / SQS queue of the mapping (SNS: counted only)
  */
@@ -24,6 +25,7 @@ import {
   type OnFailureDestination,
 } from './esm/index.ts';
 import type { LocalMapping, LocalOnFailure } from './local-resources.ts';
+import { EmfCollector } from '../telemetry/emf-collector.ts';
 
 /** The SDK clients a mapping runner needs; `AwsClients` (LocalAws.clients()) fits. */
 export interface MappingRunnerClients {
@@ -51,7 +53,7 @@ export interface LocalMappingRunnerOptions {
   readonly pollIntervalMs?: number;
   /** The function's timeout, enforced by the invoker. @default 60000 */
   readonly functionTimeoutMs?: number;
-  /** Receives every line the handler processes log. @default discard */
+  /** Receives every line the handler processes write (EMF metric lines included). @default discard */
   readonly onLog?: (line: string, pid: number) => void;
 }
 
@@ -66,6 +68,7 @@ export interface LocalMappingRunnerOptions {
  * await runner.start();
  * // ... produce ...
  * await runner.waitUntilIdle({ timeoutMs: 60_000 });
+ * runner.metrics.sum('RecordsIn', { Operator: 'click-counter' }); // from the handler's EMF lines
  * await runner.stop();
  */
 export class LocalMappingRunner {
@@ -73,6 +76,11 @@ export class LocalMappingRunner {
   readonly esm: LocalEventSourceMapping;
   /** The worker processes running the handler (`stats()`, `killDuringNextInvocation(...)`). */
   readonly invoker: ProcessHandlerInvoker;
+  /**
+   * The EMF metric documents the handler wrote (one flush per invocation),
+   * as CloudWatch would read them: `metrics.sum('RecordsIn', { Operator: name })`.
+   */
+  readonly metrics = new EmfCollector();
 
   constructor(options: LocalMappingRunnerOptions) {
     const { mapping } = options;
@@ -83,7 +91,10 @@ export class LocalMappingRunner {
       env: { ...options.env, ...mapping.environment },
       functionName: mapping.functionLogicalId,
       cwd: projectRoot,
-      ...(options.onLog !== undefined ? { onLog: options.onLog } : {}),
+      onLog: (line, pid) => {
+        this.metrics.collect(line);
+        options.onLog?.(line, pid);
+      },
     });
     const onFailure =
       mapping.onFailure === undefined

@@ -36,9 +36,15 @@ export interface LocalLambdaHandlersOptions extends LambdaHandlerOptions {
  * An operator's Lambda handlers in this process, configured as the template
  * configures its function (`LocalMapping` or `LocalTicker`: the resolved
  * environment) against the local endpoints. Destroy `clients` when done.
+ * Its EMF metric lines go to stdout unless `metricsOutput` takes them, e.g.
+ * an `EmfCollector`'s `collect`.
  *
  * @example
- * const { ticker, clients } = localLambdaHandlers(clickCounter, resources.tickers[0]!, { env: aws.env() });
+ * const emf = new EmfCollector();
+ * const { ticker, clients } = localLambdaHandlers(clickCounter, resources.tickers[0]!, {
+ *   env: aws.env(),
+ *   metricsOutput: emf.collect,
+ * });
  */
 export function localLambdaHandlers<IN, ACC, OUT>(
   definition: WindowedOperatorDefinition<IN, ACC, OUT>,

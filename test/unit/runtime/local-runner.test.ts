@@ -23,6 +23,7 @@ const report = (watermark: number, fired = 0): TickReport => ({
   watermark,
   closedShards: [],
   accessDenied: 0,
+  shardDirectoryFailures: 0,
   fired,
   redriven: 0,
 });

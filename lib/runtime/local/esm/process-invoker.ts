@@ -334,6 +334,7 @@ export class ProcessHandlerInvoker implements HandlerInvoker {
       AWS_LAMBDA_FUNCTION_NAME: functionName,
       AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '128',
+      AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
       AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs20.x',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       ...o.env,
@@ -357,8 +358,15 @@ export class ProcessHandlerInvoker implements HandlerInvoker {
       const onLog = o.onLog;
       for (const stream of [child.stdout, child.stderr]) {
         stream?.setEncoding('utf8');
+        // A chunk may end mid-line (a long JSON or EMF line): keep the rest for the next chunk.
+        let rest = '';
         stream?.on('data', (chunk: string) => {
-          for (const line of chunk.split('\n')) if (line) onLog(line, child.pid ?? -1);
+          const lines = (rest + chunk).split('\n');
+          rest = lines.pop() ?? '';
+          for (const line of lines) if (line) onLog(line, child.pid ?? -1);
+        });
+        stream?.on('end', () => {
+          if (rest) onLog(rest, child.pid ?? -1);
         });
       }
     }
