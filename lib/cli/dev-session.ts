@@ -75,6 +75,8 @@ export async function runSession(s: Session): Promise<void> {
   const handlers = localLambdaHandlers(definition, s.ticker, {
     env: aws.env(),
     log: (entry) => out.log(`[ticker] ${JSON.stringify(entry)}`),
+    // Its EMF metric lines too: stdout carries only results.
+    metricsOutput: (line) => out.log(`[ticker] ${line}`),
   });
   const loop = new TickerLoop(handlers.ticker, {
     intervalMs: s.tickIntervalMs,

@@ -383,10 +383,12 @@ async function devScenario(args: readonly string[], cwd = app): Promise<string> 
   const printed = await waitFor(
     'results for every window',
     () => {
+      // stdout carries results only, one JSON object per line (logs and metrics go elsewhere).
       const results = stdout
         .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Printed);
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as Printed & { operator?: string });
+      expect(results.every((r) => r.operator === 'page-views')).toBe(true);
       return results.length >= expected.size ? results : undefined;
     },
     120_000,
