@@ -252,6 +252,7 @@ class TemplateReader {
         );
       }
       const { handlerExport, environment, operatorName } = this.#function(functionLogicalId, fn);
+      const tickIntervalMs = tickIntervalOf(target['Input']);
       out.push({
         ruleLogicalId: logicalId,
         functionLogicalId,
@@ -260,6 +261,7 @@ class TemplateReader {
         operatorName,
         scheduleExpression: schedule,
         periodMs: ratePeriodMs(schedule),
+        ...(tickIntervalMs !== undefined ? { tickIntervalMs } : {}),
         environment,
       });
     }
@@ -362,6 +364,17 @@ class TemplateReader {
       arn.slice(arn.lastIndexOf(':') + 1);
     const url = type !== 'sqs' ? undefined : (p?.attrs['QueueUrl'] ?? queueUrlFromArn(arn));
     return { type, logicalId: target, name, arn, url };
+  }
+}
+
+/** `tickIntervalMs` of a rule target's constant input (a JSON string), when it is a positive number. */
+function tickIntervalOf(input: unknown): number | undefined {
+  if (typeof input !== 'string') return undefined;
+  try {
+    const v = (JSON.parse(input) as { tickIntervalMs?: unknown } | null)?.tickIntervalMs;
+    return typeof v === 'number' && v > 0 ? v : undefined;
+  } catch {
+    return undefined;
   }
 }
 
