@@ -1,7 +1,6 @@
 /**
- * Offline synthesis for the local runtime: a stack's CloudFormation template
- * in-process, without bundling any asset (context `aws:cdk:bundling-stacks`
- * = []), so neither esbuild nor Docker is needed and it takes about a second.
+ * Offline synthesis of the demo stack for the local runtime (the generic
+ * `synthesizeTemplate` is in ./synthesize.ts, shipped with the package).
  * The tests, the bench and the click-counter example provision their local
  * resources from this template (lib/runtime/local/provision.ts), so names,
  * keys, indexes and ESM settings come from the stack code.
@@ -10,39 +9,11 @@
  * nothing until a template is asked for (the bench's core section imports it
  * alongside and measures in the same process).
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import type { App } from 'aws-cdk-lib';
 import type { EventSourceMappingInput } from '../lib/runtime/esm-settings.ts';
 import type { CfnTemplate } from '../lib/runtime/local/index.ts';
+import { synthesizeTemplate } from './synthesize.ts';
 
-/**
- * Synthesizes the stack that `define` adds to a fresh app, without bundling,
- * and returns its template.
- *
- * @example
- * const template = await synthesizeTemplate('MyStack', (app) => new MyStack(app, 'MyStack'));
- * const local = await provisionFromTemplate(template, aws.clients(), { stackName: 'MyStack' });
- */
-export async function synthesizeTemplate(
-  stackName: string,
-  define: (app: App) => void,
-): Promise<CfnTemplate> {
-  const { App } = await import('aws-cdk-lib');
-  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'weir-synth-'));
-  try {
-    const app = new App({
-      outdir,
-      analyticsReporting: false,
-      context: { 'aws:cdk:bundling-stacks': [] },
-    });
-    define(app);
-    return app.synth().getStackByName(stackName).template as CfnTemplate;
-  } finally {
-    fs.rmSync(outdir, { recursive: true, force: true });
-  }
-}
+export { synthesizeTemplate };
 
 /** Options of {@link loadDemoTemplate}. */
 export interface LoadDemoTemplateOptions {

@@ -247,3 +247,11 @@ export type {
   TickerLoopOptions,
   TickUntilOptions,
 } from './runtime/local/index.ts';
+
+// TypeScript in local runs: tsx from weir's own install (what `weir dev` and the process invoker use).
+export {
+  TypeScriptLoaderError,
+  enableTypeScriptImports,
+  isTypeScriptFile,
+  tsxLoaderUrl,
+} from './runtime/local/typescript.ts';

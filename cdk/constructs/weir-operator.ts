@@ -11,6 +11,9 @@
  *                                                                  └─▶ S3 bucket (dead letters, late data, checkpoints)
  *     EventBridge rate(1 minute) ──▶ Lambda (ticker: same entry, export `ticker`, reserved concurrency 1)
  *        idle watermarks, due windows, outbox re-drive, purge; every `tickInterval` within an invocation
+ *     EventBridge rate(1 minute) ──▶ Lambda (checkpointer: same entry, export `checkpointer`, reserved concurrency 1)
+ *        a checkpoint every `checkpointInterval` (Scan ─▶ S3 `<prefix>/<operator>/checkpoints/`), continued
+ *        call after call when the table is too large for one; retention of the last `checkpointRetain`
  *
  * Each function has its own role holding exactly the actions its code calls
  * (and, for the operator function, what the ESM needs), on exactly its
@@ -47,6 +50,12 @@ import {
 } from '../../lib/runtime/metrics-names.ts';
 import { WeirEnv } from '../../lib/runtime/weir-env.ts';
 import { resolveProjectFiles } from './project-files.ts';
+import {
+  checkpointLifecycleRule,
+  checkpointSchedule,
+  grantCheckpointer,
+} from './weir-checkpoints.ts';
+import type { CheckpointSchedule } from '../../lib/runtime/checkpoint/checkpoint-settings.ts';
 import {
   WeirMonitoring,
   type WeirAlarmName,
@@ -95,6 +104,8 @@ export const WeirResourceNames = {
   OUTBOX_INDEX_SORT_KEY: 'outboxAt',
   /** CloudFormation metadata key on the ticker function: marks it as the operator's scheduled ticker. */
   TICKER_METADATA: 'weir:ticker',
+  /** CloudFormation metadata key on the checkpoint function: marks it as the operator's scheduled checkpointer. */
+  CHECKPOINTER_METADATA: 'weir:checkpointer',
   /** CloudFormation metadata key on the function resource: the handler's source path, relative to the project root. */
   ENTRY_METADATA: 'weir:entry',
   /** CloudFormation metadata key on the function resource: the operator name. */
@@ -196,6 +207,47 @@ export interface WeirOperatorProps {
    * @default Duration.days(14)
    */
   readonly onFailureRetention?: Duration;
+
+  /**
+   * How often a checkpoint is taken: whole minutes, 1 minute..7 days. The
+   * checkpoint function runs every minute and takes one when this long has
+   * passed since the newest one's capture (or continues one that did not
+   * fit an invocation). The stream must hold two intervals (`streamRetention`).
+   * @default Duration.hours(1)
+   */
+  readonly checkpointInterval?: Duration;
+
+  /** Complete checkpoints kept; older ones are deleted after each new one. 1..1000. @default 24 */
+  readonly checkpointRetain?: number;
+
+  /**
+   * How long a tombstone (a purged window's absorbed positions) lives in the
+   * state table before DynamoDB TTL deletes it. Must be at least
+   * (`checkpointRetain` + 1) x `checkpointInterval`, the age the oldest
+   * retained checkpoint reaches (else a `ConfigError` naming both values).
+   * @default the larger of 7 days and that age
+   */
+  readonly tombstoneTtl?: Duration;
+
+  /**
+   * The stream's retention, whole hours, 24..8760: set on the stream the
+   * construct creates; for an existing `stream`, what it is configured with
+   * (the construct cannot read it). Must be at least two checkpoint
+   * intervals, or the newest checkpoint's positions could expire before the
+   * next one is complete (a `ConfigError` naming both values).
+   * @default Duration.hours(24)
+   */
+  readonly streamRetention?: Duration;
+
+  /** Name of the exported checkpoint function in `entry`. @default 'checkpointer' */
+  readonly checkpointHandler?: string;
+
+  /**
+   * Timeout of the checkpoint function, 1..15 minutes. A checkpoint stops
+   * scanning ahead of it and continues in the next invocation.
+   * @default Duration.minutes(5)
+   */
+  readonly checkpointTimeout?: Duration;
 
   /** Prefix of checkpoint keys: `<prefix>/<operator>/checkpoints/<id>/`. No leading or trailing slash. @default 'weir' */
   readonly checkpointPrefix?: string;
@@ -352,6 +404,12 @@ export class WeirOperator extends Construct implements WeirOperatorMetricSource 
   readonly onFailureType: OnFailureDestinationType;
   /** The on-failure queue, when `onFailure` is 'sqs'. */
   readonly failureQueue: sqs.Queue | undefined;
+  /** The scheduled checkpoint function (same entry, export `checkpointHandler`). */
+  readonly checkpointFunction: nodejs.NodejsFunction;
+  /** The EventBridge rule that invokes the checkpoint function every minute. */
+  readonly checkpointRule: events.Rule;
+  /** Checkpoint interval, retention, tombstone TTL and stream retention, validated together. */
+  readonly checkpointSchedule: CheckpointSchedule;
   /** The on-failure topic, when `onFailure` is 'sns'. */
   readonly failureTopic: sns.Topic | undefined;
   /** The on-failure bucket, when `onFailure` is 's3'. */
@@ -376,6 +434,7 @@ export class WeirOperator extends Construct implements WeirOperatorMetricSource 
     checkIdleTimeout(props.pipeline, schedule, period, interval);
     const runtime = props.runtime ?? lambda.Runtime.NODEJS_24_X;
     const nodeMajor = checkRuntime(runtime);
+    this.checkpointSchedule = checkpointSchedule(props);
     const files = resolveProjectFiles({
       entry: props.entry,
       ...(props.projectRoot !== undefined ? { projectRoot: props.projectRoot } : {}),
@@ -414,6 +473,7 @@ export class WeirOperator extends Construct implements WeirOperatorMetricSource 
         shardCount: props.shardCount ?? 1,
         streamMode: kinesis.StreamMode.PROVISIONED,
         encryption: kinesis.StreamEncryption.MANAGED,
+        retentionPeriod: Duration.hours(this.checkpointSchedule.streamRetentionHours),
         removalPolicy,
       });
 
@@ -466,6 +526,7 @@ export class WeirOperator extends Construct implements WeirOperatorMetricSource 
           prefix: `${operatorPrefix}/late/`,
           expiration: Duration.days(retention.late),
         },
+        checkpointLifecycleRule(`${operatorPrefix}/checkpoints/`),
         ...housekeepingRules(retention.noncurrent),
       ],
       ...accessLogs,
@@ -492,6 +553,11 @@ export class WeirOperator extends Construct implements WeirOperatorMetricSource 
       [WeirEnv.CHECKPOINT_PREFIX]: this.checkpointPrefix,
       [WeirEnv.OUTPUT_BUCKET]: this.checkpointBucket.bucketName,
       [WeirEnv.STREAM_NAME]: this.stream.streamName,
+      [WeirEnv.STREAM_ARN]: this.stream.streamArn,
+      [WeirEnv.CHECKPOINT_INTERVAL_MS]: String(this.checkpointSchedule.intervalMs),
+      [WeirEnv.CHECKPOINT_RETAIN]: String(this.checkpointSchedule.retain),
+      [WeirEnv.STREAM_RETENTION_HOURS]: String(this.checkpointSchedule.streamRetentionHours),
+      [WeirEnv.TOMBSTONE_TTL_SECONDS]: String(this.checkpointSchedule.tombstoneTtlSeconds),
     };
     const timeout = props.timeout ?? Duration.minutes(1);
     this.function = this.operatorFunction('', props.handler ?? 'handler', {
@@ -536,6 +602,32 @@ export class WeirOperator extends Construct implements WeirOperatorMetricSource 
       ],
     });
 
+    // The checkpointer: same bundle entry, another export, one at a time (a taking spans
+    // invocations through its saved cursors, never two takers side by side).
+    this.checkpointFunction = this.operatorFunction(
+      'Checkpoint',
+      props.checkpointHandler ?? 'checkpointer',
+      {
+        ...common,
+        environment,
+        timeout: props.checkpointTimeout ?? Duration.minutes(5),
+        reservedConcurrentExecutions: 1,
+      },
+    );
+    (this.checkpointFunction.node.defaultChild as lambda.CfnFunction).addMetadata(
+      WeirResourceNames.CHECKPOINTER_METADATA,
+      true,
+    );
+    // A failed or throttled call is not retried: the next minute's call redoes it from the saved cursors.
+    this.checkpointFunction.configureAsyncInvoke({
+      retryAttempts: 0,
+      maxEventAge: Duration.minutes(1),
+    });
+    this.checkpointRule = new events.Rule(this, 'CheckpointSchedule', {
+      schedule: events.Schedule.rate(Duration.minutes(1)),
+      targets: [new targets.LambdaFunction(this.checkpointFunction, { retryAttempts: 0 })],
+    });
+
     const onFailure = this.createOnFailureDestination(removalPolicy, retention, accessLogs);
     const alarmsOn = props.alarms !== false;
     this.eventSourceMapping = new lambda.EventSourceMapping(this, 'KinesisEventSource', {
@@ -565,6 +657,12 @@ export class WeirOperator extends Construct implements WeirOperatorMetricSource 
 
     this.grantFunctionPermissions(operatorPrefix);
     this.grantTickerPermissions();
+    grantCheckpointer(
+      this.checkpointFunction,
+      this.stateTable,
+      this.checkpointBucket,
+      `${operatorPrefix}/checkpoints/`,
+    );
     this.acknowledgeNagFindings();
 
     const monitoring = new WeirMonitoring(this, 'Monitoring', {
@@ -581,7 +679,7 @@ export class WeirOperator extends Construct implements WeirOperatorMetricSource 
 
   /** One of the two functions: its own role (no managed policy), log group and bundling settings. */
   private operatorFunction(
-    id: '' | 'Ticker',
+    id: '' | 'Ticker' | 'Checkpoint',
     handler: string,
     o: {
       runtime: lambda.Runtime;
@@ -601,7 +699,7 @@ export class WeirOperator extends Construct implements WeirOperatorMetricSource 
     });
     const role = new iam.Role(this, `${id}FunctionRole`, {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `weir operator ${this.operatorName}: ${id === '' ? 'operator function' : 'ticker'}`,
+      description: `weir operator ${this.operatorName}: ${id === '' ? 'operator function' : id === 'Ticker' ? 'ticker' : 'checkpointer'}`,
     });
     // In place of AWSLambdaBasicExecutionRole: the log group exists, so only streams and events, only in it.
     role.addToPrincipalPolicy(
@@ -838,6 +936,29 @@ export class WeirOperator extends Construct implements WeirOperatorMetricSource 
     Validations.of(this.tickerRule).acknowledge({
       id: 'Serverless-EventBusDLQ',
       reason: tickIsRedone,
+    });
+    const checkpointIsRedone =
+      'A checkpoint call carries no data and saves its progress (in-progress.json) as it goes, so a failed or dropped call is continued by the next one a minute later; failures show in the function Errors metric.';
+    Validations.of(this.checkpointFunction).acknowledge(
+      { id: 'Serverless-LambdaDLQ', reason: checkpointIsRedone },
+      { id: 'Serverless-LambdaAsyncFailureDestination', reason: checkpointIsRedone },
+      {
+        id: 'Serverless-LambdaTracing',
+        reason:
+          'weir does not instrument its AWS SDK calls; active tracing would only repeat what the checkpoint log lines and metrics show.',
+      },
+    );
+    const checkpointRole = this.checkpointFunction.role;
+    if (checkpointRole !== undefined) {
+      Validations.of(checkpointRole).acknowledge({
+        id: objects(this.checkpointBucket, `${prefix}/checkpoints/*`),
+        reason:
+          'Checkpoint keys are derived per checkpoint id and part; the grant is Put/Get/DeleteObject under the operator checkpoint prefix only.',
+      });
+    }
+    Validations.of(this.checkpointRule).acknowledge({
+      id: 'Serverless-EventBusDLQ',
+      reason: checkpointIsRedone,
     });
     if (this.failureQueue !== undefined) {
       const isTheDlq =
@@ -1280,15 +1401,17 @@ function validateProps(props: WeirOperatorProps): string {
       `must be one of ${Object.values(OnFailureDestinationType).join(', ')}`,
     );
   }
-  if (
-    props.tickerHandler !== undefined &&
-    !/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(props.tickerHandler)
-  ) {
-    throw new ConfigError(
-      'tickerHandler',
-      props.tickerHandler,
-      'must be the name of an exported function',
-    );
+  for (const [field, name] of [
+    ['tickerHandler', props.tickerHandler],
+    ['checkpointHandler', props.checkpointHandler],
+  ] as const) {
+    if (name !== undefined && !/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(name))
+      throw new ConfigError(field, name, 'must be the name of an exported function');
+  }
+  if (props.checkpointTimeout !== undefined && !props.checkpointTimeout.isUnresolved()) {
+    const seconds = props.checkpointTimeout.toSeconds();
+    if (seconds < 60 || seconds > 900)
+      throw new ConfigError('checkpointTimeout', `${seconds} s`, 'must be 1..15 minutes');
   }
   if (!/\.(ts|mts|js|mjs)$/.test(props.entry)) {
     throw new ConfigError('entry', props.entry, 'must be a .ts, .mts, .js or .mjs file');

@@ -2,7 +2,7 @@
  * Malformed inputs the example and the bad-input tests send: each must end in
  * the dead-letter output with a reason, and none may block its shard.
  */
-import { aggregate } from 'weir';
+import { aggregate } from '../../lib/index.ts';
 
 /** One kind of malformed record, with the bytes to put on the stream. */
 export interface BadRecord {

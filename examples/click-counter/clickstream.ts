@@ -3,7 +3,7 @@
  * e2e bench: Zipf-skewed pages, event times spread over a few minutes with
  * bounded disorder.
  */
-import { seededRandom, zipfSampler } from 'weir/testing';
+import { seededRandom, zipfSampler } from '../../lib/testing/index.ts';
 import type { Click } from '../../functions/click-counter/pipeline.ts';
 
 export type { Click };

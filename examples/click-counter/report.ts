@@ -4,7 +4,7 @@
  * dead-lettered, and every window equals an independent recount of the
  * produced clicks.
  */
-import type { WindowResult } from 'weir';
+import type { WindowResult } from '../../lib/index.ts';
 import type { Click } from './clickstream.ts';
 
 /** What the example measured; `ok` when everything reconciles. */

@@ -25,7 +25,7 @@ import {
   type AwsClients,
   type ProducerRecord,
   type WindowResult,
-} from 'weir';
+} from '../../lib/index.ts';
 import { loadDemoTemplate } from '../../cdk/synth.ts';
 import { clickCounter } from '../../functions/click-counter/pipeline.ts';
 import { badRecords } from './bad-records.ts';

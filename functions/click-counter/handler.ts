@@ -5,6 +5,7 @@
  */
 import { lambdaConfigFromEnv } from '../../lib/runtime/lambda/config.ts';
 import { createLambdaHandlers } from '../../lib/runtime/lambda/handlers.ts';
+import { checkpointerEntry } from '../../lib/runtime/lambda/checkpointer.ts';
 import { clickCounter } from './pipeline.ts';
 
 const handlers = createLambdaHandlers(clickCounter, lambdaConfigFromEnv(process.env));
@@ -14,3 +15,6 @@ export const handler = handlers.handler;
 
 /** EventBridge-scheduled ticker: idleness, firing, outbox re-drive, purge. */
 export const ticker = handlers.ticker;
+
+/** EventBridge-scheduled checkpoint function: takes, continues and retains S3 checkpoints. */
+export const checkpointer = checkpointerEntry(clickCounter, process.env);

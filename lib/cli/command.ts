@@ -9,6 +9,7 @@
  * and exits 2), and start `usage` with `Usage: weir <name>`.
  */
 import type { Readable, Writable } from 'node:stream';
+import type { CfnTemplate } from '../runtime/local/index.ts';
 
 /** What a command may touch of the outside world. */
 export interface CliContext {
@@ -30,5 +31,32 @@ export interface Command {
   /** Full usage text for `weir <name> --help`. */
   readonly usage: string;
   /** Runs the command; resolves to the process exit code. */
-  run(args: readonly string[], ctx: CliContext): Promise<number>;
+  run(args: readonly string[], ctx: CliContext, hooks?: CliHooks): Promise<number>;
+}
+
+/** What `weir dev` asks the construct side for: one operator's stack, as an application would declare it. */
+export interface DevStackRequest {
+  /** Stack name (prefixes the local physical names). */
+  readonly stackName: string;
+  /** The pipeline the handler runs (name and event-time settings are what the construct reads). */
+  readonly pipeline: { readonly name: string; readonly time: { readonly idleTimeout?: number } };
+  /** The handler's source file, absolute. */
+  readonly entry: string;
+  /** The project root the entry is recorded relative to, absolute. */
+  readonly projectRoot: string;
+  /** Exported name of the ESM handler; the construct's default when absent. */
+  readonly handler?: string;
+  /** Exported name of the ticker; the construct's default when absent. */
+  readonly tickerHandler?: string;
+  readonly shardCount: number;
+  /** Where the ESM sends discarded batches (the embedded AWS has no SQS: 's3'). */
+  readonly onFailure: 's3' | 'sqs';
+  /** The ticker's tick interval (whole seconds dividing a minute). */
+  readonly tickIntervalMs: number;
+}
+
+/** What the process entry wires into the CLI (cdk/cli.ts: the construct, for `weir dev`). */
+export interface CliHooks {
+  /** Synthesizes the stack `weir dev` provisions, offline; returns its CloudFormation template. */
+  readonly synthesizeDevStack?: (request: DevStackRequest) => Promise<CfnTemplate>;
 }

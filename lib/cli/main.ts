@@ -4,7 +4,9 @@
  * (./flags.ts). A command-line error a command lets escape still ends as
  * exit code 2 with that command's usage.
  */
-import type { CliContext, Command } from './command.ts';
+import type { CliContext, CliHooks, Command } from './command.ts';
+import { checkpointCommand, checkpointsCommand } from './checkpoint.ts';
+import { devCommand } from './dev.ts';
 import { isUsageError, reportUsageError } from './flags.ts';
 import { localCommand } from './local.ts';
 import { produceCommand } from './produce.ts';
@@ -13,19 +15,26 @@ import { statusCommand } from './status.ts';
 
 /** Every registered `weir` sub-command, in `weir --help` order. */
 export const commands: readonly Command[] = [
+  checkpointCommand,
+  checkpointsCommand,
+  devCommand,
   localCommand,
   produceCommand,
-  statusCommand,
   redriveCommand,
+  statusCommand,
 ];
 
-/** Runs `weir <args>` with the given context; resolves to the exit code. */
-export async function main(args: readonly string[], ctx: CliContext): Promise<number> {
+/** Runs `weir <args>` with the given context (and what the process entry wires in); resolves to the exit code. */
+export async function main(
+  args: readonly string[],
+  ctx: CliContext,
+  hooks: CliHooks = {},
+): Promise<number> {
   const [name, ...rest] = args;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     ctx.stdout.write(
       'Usage: weir <command> [options]\n\nCommands:\n' +
-        commands.map((c) => `  ${c.name.padEnd(10)} ${c.summary}`).join('\n') +
+        commands.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`).join('\n') +
         "\n\nRun `weir <command> --help` for a command's options.\n",
     );
     return name === undefined ? 2 : 0;
@@ -38,7 +47,7 @@ export async function main(args: readonly string[], ctx: CliContext): Promise<nu
     return 2;
   }
   try {
-    return await command.run(rest, ctx);
+    return await command.run(rest, ctx, hooks);
   } catch (err) {
     if (isUsageError(err)) return reportUsageError(command, ctx, err);
     throw err;

@@ -82,6 +82,11 @@ function nag(onFailure: OnFailureDestinationType): {
 /** Acknowledgements every variant has: `<construct path> <rule id>`. */
 const COMMON = [
   'ClickCounter AwsSolutions-S1',
+  'ClickCounter/CheckpointFunction Serverless-LambdaAsyncFailureDestination',
+  'ClickCounter/CheckpointFunction Serverless-LambdaDLQ',
+  'ClickCounter/CheckpointFunction Serverless-LambdaTracing',
+  'ClickCounter/CheckpointFunctionRole AwsSolutions-IAM5[Resource::<ClickCounterCheckpointBucket6DA77ED7.Arn>/weir/click-counter/checkpoints/*]',
+  'ClickCounter/CheckpointSchedule Serverless-EventBusDLQ',
   'ClickCounter/Function Serverless-LambdaDLQ',
   'ClickCounter/Function Serverless-LambdaTracing',
   'ClickCounter/FunctionRole AwsSolutions-IAM5[Resource::<ClickCounterCheckpointBucket6DA77ED7.Arn>/weir/click-counter/dead-letter/*]',

@@ -18,7 +18,7 @@ import { ENTRY, PIPELINE, synthOperator, testStack } from './support.ts';
 
 describe('WeirOperator hardening', () => {
   describe('buckets', () => {
-    it('GIVEN defaults WHEN synthesized THEN the bucket is versioned, expires dead letters and late data after 30 days, old versions after 7, and aborts incomplete uploads', () => {
+    it('GIVEN defaults WHEN synthesized THEN the bucket is versioned, expires dead letters and late data after 30 days, versions of deleted checkpoints after 1 (never current checkpoints), old versions after 7, and aborts incomplete uploads', () => {
       const { template } = synthOperator();
       template.hasResourceProperties('AWS::S3::Bucket', {
         VersioningConfiguration: { Status: 'Enabled' },
@@ -34,6 +34,13 @@ describe('WeirOperator hardening', () => {
               Id: 'LateData',
               Prefix: 'weir/click-counter/late/',
               ExpirationInDays: 30,
+              Status: 'Enabled',
+            },
+            {
+              Id: 'Checkpoints',
+              Prefix: 'weir/click-counter/checkpoints/',
+              NoncurrentVersionExpiration: { NoncurrentDays: 1 },
+              AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
               Status: 'Enabled',
             },
             {
@@ -208,11 +215,11 @@ describe('WeirOperator hardening', () => {
       });
     });
 
-    it('GIVEN runtime NODEJS_22_X WHEN synthesized THEN both functions use it', () => {
+    it('GIVEN runtime NODEJS_22_X WHEN synthesized THEN all three functions use it', () => {
       synthOperator({ runtime: lambda.Runtime.NODEJS_22_X }).template.resourcePropertiesCountIs(
         'AWS::Lambda::Function',
         { Runtime: 'nodejs22.x' },
-        2,
+        3,
       );
     });
 

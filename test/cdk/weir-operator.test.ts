@@ -313,7 +313,7 @@ describe('WeirOperator', () => {
   describe('ticker', () => {
     it('GIVEN defaults WHEN synthesized THEN a ticker function (same entry, export ticker) runs every minute from EventBridge', () => {
       const { template, operator } = synth();
-      template.resourceCountIs('AWS::Lambda::Function', 2);
+      template.resourceCountIs('AWS::Lambda::Function', 3);
       template.hasResource('AWS::Lambda::Function', {
         Properties: Match.objectLike({ Handler: 'index.ticker', Runtime: 'nodejs24.x' }),
         Metadata: Match.objectLike({

@@ -32,7 +32,12 @@ export type RecordedResource =
   | { readonly kind: 'table'; readonly table: string }
   | { readonly kind: 'index'; readonly table: string; readonly index: string }
   | { readonly kind: 'stream'; readonly stream: string }
-  | { readonly kind: 'bucket'; readonly bucket: string }
+  | {
+      readonly kind: 'bucket';
+      readonly bucket: string;
+      /** The `prefix` a listing asked for (IAM's `s3:prefix` condition key). */
+      readonly prefix?: string;
+    }
   | { readonly kind: 'object'; readonly bucket: string; readonly key: string }
   | { readonly kind: 'unknown'; readonly detail: string };
 
@@ -419,8 +424,22 @@ function s3Call(req: http.IncomingMessage, body: Buffer): [string, Authorization
       return ['ListMultipartUploads', onBucket('s3:ListBucketMultipartUploads'), false];
     if (method === 'GET' && q.has('location'))
       return ['GetBucketLocation', onBucket('s3:GetBucketLocation'), false];
-    if (method === 'GET' || method === 'HEAD')
-      return [method === 'GET' ? 'ListObjects' : 'HeadBucket', onBucket('s3:ListBucket'), false];
+    if (method === 'GET')
+      return [
+        q.get('list-type') === '2' ? 'ListObjectsV2' : 'ListObjects',
+        [
+          {
+            action: 's3:ListBucket',
+            resource: {
+              kind: 'bucket',
+              bucket,
+              ...(q.has('prefix') ? { prefix: q.get('prefix') ?? '' } : {}),
+            },
+          },
+        ],
+        false,
+      ];
+    if (method === 'HEAD') return ['HeadBucket', onBucket('s3:ListBucket'), false];
     if (method === 'POST' && q.has('delete')) {
       const keys = [...body.toString('utf8').matchAll(/<Key>([^<]*)<\/Key>/g)].map(
         (m) => m[1] ?? '',

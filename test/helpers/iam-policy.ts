@@ -28,6 +28,19 @@ export interface Grant {
   readonly resource: string;
   /** Logical id of the AWS::IAM::Policy holding it. */
   readonly policy: string;
+  /** Patterns of a `StringLike` `s3:prefix` condition (the only condition these helpers read): a listing must ask for a matching prefix. */
+  readonly s3Prefix?: readonly string[];
+}
+
+/** The `s3:prefix` patterns of a statement's condition; throws on any other condition. */
+function s3PrefixCondition(st: Record<string, unknown>): readonly string[] | undefined {
+  const c = st['Condition'] as Record<string, Record<string, unknown>> | undefined;
+  if (c === undefined) return undefined;
+  const keys = Object.keys(c);
+  const like = c['StringLike'];
+  if (keys.length !== 1 || like === undefined || Object.keys(like).join() !== 's3:prefix')
+    throw new Error(`a condition these helpers do not read: ${JSON.stringify(c)}`);
+  return ([] as unknown[]).concat(like['s3:prefix']).map(String);
 }
 
 const PSEUDO: Readonly<Record<string, string>> = {
@@ -52,16 +65,29 @@ export function render(value: unknown): string {
   throw new Error(`cannot render ${JSON.stringify(value)}`);
 }
 
-/** Logical ids of the operator function and the ticker of a `WeirOperator` (by metadata). */
-export function weirFunctions(template: TemplateJson): { handler: string; ticker: string } {
+/** Logical ids of the operator function, the ticker and the checkpoint function of a `WeirOperator` (by metadata). */
+export function weirFunctions(template: TemplateJson): {
+  handler: string;
+  ticker: string;
+  checkpointer: string;
+} {
   const fns = Object.entries(template.Resources).filter(
     ([, r]) => r.Type === 'AWS::Lambda::Function' && r.Metadata?.['weir:entry'] !== undefined,
   );
-  const ticker = fns.filter(([, r]) => r.Metadata?.['weir:ticker'] === true).map(([id]) => id);
-  const handler = fns.filter(([, r]) => r.Metadata?.['weir:ticker'] !== true).map(([id]) => id);
-  if (ticker.length !== 1 || handler.length !== 1)
-    throw new Error(`expected one operator function and one ticker, found ${fns.length} functions`);
-  return { handler: handler[0]!, ticker: ticker[0]! };
+  const marked = (key: string) =>
+    fns.filter(([, r]) => r.Metadata?.[key] === true).map(([id]) => id);
+  const ticker = marked('weir:ticker');
+  const checkpointer = marked('weir:checkpointer');
+  const handler = fns
+    .filter(
+      ([, r]) => r.Metadata?.['weir:ticker'] !== true && r.Metadata?.['weir:checkpointer'] !== true,
+    )
+    .map(([id]) => id);
+  if (ticker.length !== 1 || handler.length !== 1 || checkpointer.length !== 1)
+    throw new Error(
+      `expected one operator function, one ticker and one checkpointer, found ${fns.length} functions`,
+    );
+  return { handler: handler[0]!, ticker: ticker[0]!, checkpointer: checkpointer[0]! };
 }
 
 /** Logical id of a function's execution role. */
@@ -87,14 +113,16 @@ export function grantsOfRole(template: TemplateJson, roleId: string): Grant[] {
     if (!roles.some((x) => render(x) === `<${roleId}>`)) continue;
     const doc = r.Properties?.['PolicyDocument'] as { Statement: Record<string, unknown>[] };
     for (const st of doc.Statement) {
-      if (st['Effect'] !== 'Allow' || st['NotAction'] || st['NotResource'] || st['Condition'])
+      if (st['Effect'] !== 'Allow' || st['NotAction'] || st['NotResource'])
         throw new Error(
           `policy ${policyId} has a statement these helpers do not read: ${JSON.stringify(st)}`,
         );
       const actions = ([] as unknown[]).concat(st['Action']).map(String);
       const resources = ([] as unknown[]).concat(st['Resource']).map(render);
+      const s3Prefix = s3PrefixCondition(st);
       for (const action of actions)
-        for (const resource of resources) out.push({ action, resource, policy: policyId });
+        for (const resource of resources)
+          out.push({ action, resource, policy: policyId, ...(s3Prefix ? { s3Prefix } : {}) });
     }
   }
   return out;
@@ -111,11 +139,17 @@ export function wildcardMatch(pattern: string, value: string): boolean {
   return re.test(value);
 }
 
-/** Whether a grant allows an (action, resource) pair (actions compare case-insensitively, as IAM does). */
-export function allows(grant: Grant, action: string, resource: string): boolean {
+/**
+ * Whether a grant allows an (action, resource) pair (actions compare
+ * case-insensitively, as IAM does); a grant with an `s3:prefix` condition
+ * allows only a listing whose `s3Prefix` matches it.
+ */
+export function allows(grant: Grant, action: string, resource: string, s3Prefix?: string): boolean {
   return (
     wildcardMatch(grant.action.toLowerCase(), action.toLowerCase()) &&
-    wildcardMatch(grant.resource, resource)
+    wildcardMatch(grant.resource, resource) &&
+    (grant.s3Prefix === undefined ||
+      (s3Prefix !== undefined && grant.s3Prefix.some((p) => wildcardMatch(p, s3Prefix))))
   );
 }
 

@@ -14,7 +14,8 @@
  *   handler workers (functions/click-counter/handler.ts) ─► proxy "handler" ─┐
  *   session-window handler (in-process, same role)      ─► proxy "handler" ─┤
  *   local ESM: Kinesis reads, S3 on-failure records      ─► proxy "esm"     ─┼─► kinesalite, DynamoDB Local, s3rver
- *   ticker (in-process, clock moved by the test)         ─► proxy "ticker"  ─┘
+ *   ticker (in-process, clock moved by the test)         ─► proxy "ticker"  ─┤
+ *   checkpointer (in-process, clock moved by the test)   ─► proxy "checkpointer" ─┘
  *
  * Lambda's event source mapping calls Kinesis and the on-failure destination
  * with the function's role, so the "esm" calls are checked against the
@@ -26,7 +27,9 @@
  * (on-failure record), a result write that fails (outbox, re-driven by a
  * tick), lost conditional writes (the reads that follow them), a reshard whose
  * parent the ticker closes, a backlogged shard the ticker keeps active, and
- * session windows that merge (transactions with deletes).
+ * session windows that merge (transactions with deletes), and checkpoints:
+ * one cut short by its deadline and resumed, then one more a checkpoint
+ * interval later whose retention deletes the first.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -40,6 +43,10 @@ import { putRecords, type ProducerRecord } from '../../lib/kinesis/index.ts';
 import type { Clock } from '../../lib/ports/clock.ts';
 import { lambdaConfigFromEnv } from '../../lib/runtime/lambda/config.ts';
 import { createLambdaHandlers } from '../../lib/runtime/lambda/handlers.ts';
+import {
+  checkpointerConfigFromEnv,
+  createLambdaCheckpointer,
+} from '../../lib/runtime/lambda/checkpointer.ts';
 import {
   buildKinesisEvent,
   LocalEventSourceMapping,
@@ -70,8 +77,12 @@ const MINUTE = 60_000;
  * with its reason. An entry names an action and the exact resource pattern
  * of the grant, as rendered from the template.
  */
+type Role = 'handler' | 'ticker' | 'checkpointer';
+type Origin = 'handler' | 'esm' | 'ticker' | 'checkpointer';
+const ORIGINS: readonly Origin[] = ['handler', 'esm', 'ticker', 'checkpointer'];
+
 const NOT_REACHED: Readonly<
-  Record<'handler' | 'ticker', readonly { action: string; resource: RegExp; reason: string }[]>
+  Record<Role, readonly { action: string; resource: RegExp; reason: string }[]>
 > = {
   handler: [
     {
@@ -111,6 +122,18 @@ const NOT_REACHED: Readonly<
       reason: "Lambda's runtime writes the ticker's output to its log group with the role",
     },
   ],
+  checkpointer: [
+    {
+      action: 'logs:CreateLogStream',
+      resource: /^<ClickCounterCheckpointLogGroup[0-9A-F]{8}\.Arn>$/,
+      reason: "Lambda's runtime writes the checkpointer's output to its log group with the role",
+    },
+    {
+      action: 'logs:PutLogEvents',
+      resource: /^<ClickCounterCheckpointLogGroup[0-9A-F]{8}\.Arn>$/,
+      reason: "Lambda's runtime writes the checkpointer's output to its log group with the role",
+    },
+  ],
 };
 
 /**
@@ -120,8 +143,6 @@ const NOT_REACHED: Readonly<
 const COMMANDS_NOT_REACHED: Readonly<Record<string, string>> = {
   DeleteItemCommand:
     'DynamoDbStateStore deletes a lone window item only for a write group of one delete; the core deletes windows only in session merges, which always put the merged window in the same group (a TransactWriteItems, recorded as dynamodb:DeleteItem)',
-  ScanCommand:
-    'DynamoDbStateStore.scanWindows serves the checkpoint taker only, which no deployed function runs yet: the function that takes checkpoints must record it and hold dynamodb:Scan (remove this entry then)',
 };
 
 /** The adapters `createLambdaHandlers` wires: every SDK command they construct must be called by some scenario. */
@@ -131,14 +152,17 @@ const LAMBDA_ADAPTERS = [
   'lib/adapters/s3/s3-sink.ts',
   'lib/adapters/s3/s3-dead-letter.ts',
   'lib/adapters/kinesis/kinesis-shard-directory.ts',
+  'lib/adapters/s3/s3-checkpoint-store.ts',
 ];
 
 /** One recorded authorization, with its resource rendered as the template renders grants. */
 interface Use {
-  readonly origin: 'handler' | 'esm' | 'ticker';
+  readonly origin: Origin;
   readonly operation: string;
   readonly action: string;
   readonly resource: string;
+  /** The prefix a listing asked for (IAM's `s3:prefix`). */
+  readonly s3Prefix?: string;
 }
 
 /** What the policy check found for one role. */
@@ -156,10 +180,10 @@ function checkRole(
   notReached: readonly { action: string; resource: RegExp }[],
 ): RoleCheck {
   const missing = uses
-    .filter((u) => !grants.some((g) => allows(g, u.action, u.resource)))
+    .filter((u) => !grants.some((g) => allows(g, u.action, u.resource, u.s3Prefix)))
     .map((u) => `${u.action} ${u.resource} (${u.origin} ${u.operation})`);
   const unused = grants
-    .filter((g) => !uses.some((u) => allows(g, u.action, u.resource)))
+    .filter((g) => !uses.some((u) => allows(g, u.action, u.resource, u.s3Prefix)))
     .filter((g) => !notReached.some((n) => n.action === g.action && n.resource.test(g.resource)))
     .map((g) => `${g.action} ${g.resource}`);
   return { missing: [...new Set(missing)].sort(), unused: [...new Set(unused)].sort() };
@@ -170,10 +194,10 @@ const say = console.log.bind(console);
 
 let template: TemplateJson;
 let resources: LocalResources;
-const proxies: Partial<Record<'handler' | 'esm' | 'ticker', AwsRecordingProxy>> = {};
+const proxies: Partial<Record<Origin, AwsRecordingProxy>> = {};
 
 /** Uses of one origin, rendered against the template's logical ids. */
-function usesOf(origin: 'handler' | 'esm' | 'ticker'): Use[] {
+function usesOf(origin: Origin): Use[] {
   const byName = new Map<string, string>();
   for (const t of resources.tables) byName.set(`table:${t.name}`, t.logicalId);
   for (const s of resources.streams) byName.set(`stream:${s.name}`, s.logicalId);
@@ -198,13 +222,20 @@ function usesOf(origin: 'handler' | 'esm' | 'ticker'): Use[] {
                 : r.kind === 'object'
                   ? `${arn('bucket', r.bucket)}/${r.key}`
                   : `?${r.detail}`;
-      out.push({ origin, operation: call.operation, action: a.action, resource });
+      const s3Prefix = r.kind === 'bucket' ? r.prefix : undefined;
+      out.push({
+        origin,
+        operation: call.operation,
+        action: a.action,
+        resource,
+        ...(s3Prefix !== undefined ? { s3Prefix } : {}),
+      });
     }
   }
   return out;
 }
 
-function roleGrants(which: 'handler' | 'ticker', t: TemplateJson = template): Grant[] {
+function roleGrants(which: Role, t: TemplateJson = template): Grant[] {
   return grantsOfRole(t, roleOfFunction(t, weirFunctions(t)[which]));
 }
 
@@ -263,6 +294,7 @@ beforeAll(async () => {
     targets,
     fail: faultHook(tickerFaults),
   });
+  proxies.checkpointer = await AwsRecordingProxy.start({ name: 'checkpointer', targets });
 
   const handlerEnv = { ...aws.env(), ...mapping.environment, ...proxies.handler.endpointEnv() };
   const invoker = new ProcessHandlerInvoker({
@@ -460,6 +492,35 @@ beforeAll(async () => {
   await sessionHandler(event([0, 10_000]));
   const merged = await sessionHandler(event([5_000]));
   expect(merged.batchItemFailures).toEqual([]);
+
+  // 8. Checkpoints, as the checkpoint function takes them: one cut short by its deadline (an
+  //    invocation with no time left saves its cursors), resumed by the next call; one interval
+  //    later another, after which retention (keep 1 here) deletes the first.
+  const checkpointDef = resources.checkpointers[0]!;
+  let checkpointOffsetMs = 0;
+  const config = checkpointerConfigFromEnv({
+    ...aws.env(),
+    ...checkpointDef.environment,
+    ...proxies.checkpointer.endpointEnv(),
+  });
+  const checkpointer = createLambdaCheckpointer(
+    clickCounter,
+    { ...config, schedule: { ...config.schedule, retain: 1 } },
+    { clock: { now: () => Date.now() + checkpointOffsetMs }, log: () => undefined },
+  );
+  const cut = await checkpointer.checkpointer({}, { getRemainingTimeInMillis: () => 0 });
+  expect(cut.run?.status).toBe('in-progress');
+  const resumed = await checkpointer.checkpointer({});
+  expect([resumed.action, resumed.run?.status, resumed.id]).toEqual([
+    'resumed',
+    'complete',
+    cut.id,
+  ]);
+  checkpointOffsetMs = config.schedule.intervalMs;
+  const next = await checkpointer.checkpointer({});
+  expect(next.action).toBe('took');
+  expect(next.retention?.deleted).toEqual([cut.id]);
+  checkpointer.clients.destroy();
 }, 400_000);
 
 afterAll(async () => {
@@ -469,7 +530,7 @@ afterAll(async () => {
 
 describe('IAM from usage (embedded AWS, recording proxies)', () => {
   it('GIVEN the recorded calls WHEN listed THEN every call was answered by the emulators or by an injected fault, and every resource is one of the template', () => {
-    const lines = (['handler', 'esm', 'ticker'] as const).map((o) => {
+    const lines = ORIGINS.map((o) => {
       const uses = usesOf(o);
       const distinct = [
         ...new Set(
@@ -482,7 +543,7 @@ describe('IAM from usage (embedded AWS, recording proxies)', () => {
       return `${o} (${proxies[o]?.calls().length} calls):\n    ${distinct.join('\n    ')}`;
     });
     say(`iam: recorded\n  ${lines.join('\n  ')}`);
-    for (const o of ['handler', 'esm', 'ticker'] as const) {
+    for (const o of ORIGINS) {
       const calls = proxies[o]!.calls();
       expect(calls.length).toBeGreaterThan(0);
       const unanswered = calls.filter((c: RecordedCall) => c.status === 0 || c.status === 502);
@@ -505,6 +566,15 @@ describe('IAM from usage (embedded AWS, recording proxies)', () => {
     expect(result).toEqual({ missing: [], unused: [] });
   });
 
+  it("GIVEN the checkpoint function's role WHEN checked against what the checkpointer called THEN nothing is missing and nothing unused is unexplained", () => {
+    const result = checkRole(
+      roleGrants('checkpointer'),
+      usesOf('checkpointer'),
+      NOT_REACHED.checkpointer,
+    );
+    expect(result).toEqual({ missing: [], unused: [] });
+  });
+
   it('GIVEN the adapters the Lambda handlers wire WHEN their SDK commands are listed THEN each one was called by a scenario (or is explained)', () => {
     const constructed = new Set<string>();
     for (const file of LAMBDA_ADAPTERS) {
@@ -512,7 +582,7 @@ describe('IAM from usage (embedded AWS, recording proxies)', () => {
       for (const m of source.matchAll(/new (\w+)Command\(/g)) constructed.add(`${m[1]}Command`);
     }
     const called = new Set(
-      (['handler', 'ticker'] as const).flatMap((o) =>
+      (['handler', 'ticker', 'checkpointer'] as const).flatMap((o) =>
         proxies[o]!.calls().map((c) => `${c.operation}Command`),
       ),
     );

@@ -33,6 +33,8 @@ export interface LambdaRuntimeConfig {
    * honoured; absent: the SDK's default provider chain.
    */
   readonly credentials: StaticCredentials | undefined;
+  /** Lifetime of tombstones (`WEIR_TOMBSTONE_TTL_SECONDS`); absent: the state store's default. */
+  readonly tombstoneTtlSeconds?: number | undefined;
 }
 
 /**
@@ -70,10 +72,25 @@ export function lambdaConfigFromEnv(
     region: env['AWS_REGION'] ?? env['AWS_DEFAULT_REGION'] ?? 'us-east-1',
     endpoints: endpointsFromEnv(env),
     credentials: credentialsFromEnv(env),
+    tombstoneTtlSeconds: positiveIntFromEnv(env, WeirEnv.TOMBSTONE_TTL_SECONDS),
   };
 }
 
-function credentialsFromEnv(
+/** An optional positive integer variable; a malformed one is a `ConfigError` naming it. */
+export function positiveIntFromEnv(
+  env: Readonly<Record<string, string | undefined>>,
+  name: string,
+): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new ConfigError(name, raw, 'must be a positive integer');
+  return n;
+}
+
+/** Static credentials from an environment's AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN), if both are set. */
+export function credentialsFromEnv(
   env: Readonly<Record<string, string | undefined>>,
 ): StaticCredentials | undefined {
   const accessKeyId = env['AWS_ACCESS_KEY_ID'];

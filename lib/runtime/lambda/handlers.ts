@@ -109,7 +109,14 @@ export function createLambdaHandlers<IN, ACC, OUT>(
   });
   const logger = options.log ? undefined : operatorLogger(definition.name);
   const state = countStateWrites(
-    new DynamoDbStateStore({ client: clients.dynamodb, tableName: config.stateTable, clock }),
+    new DynamoDbStateStore({
+      client: clients.dynamodb,
+      tableName: config.stateTable,
+      clock,
+      ...(config.tombstoneTtlSeconds !== undefined
+        ? { tombstoneTtlSeconds: config.tombstoneTtlSeconds }
+        : {}),
+    }),
   );
   const now = () => clock.now();
   const handlerFigures = new InvocationFigures('handler', now);

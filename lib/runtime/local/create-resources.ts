@@ -53,6 +53,11 @@ export interface ProvisionClients {
 export interface CreateResourcesOptions {
   /** How long to wait for a stream or table to become ACTIVE. @default 30000 */
   readonly activeTimeoutMs?: number;
+  /**
+   * Describe the template's SQS queues without creating them, as SNS topics
+   * are: for endpoints without SQS (the embedded AWS). @default false
+   */
+  readonly skipQueues?: boolean;
 }
 
 /** The resources as the endpoints made them: emulator ARNs, queue URLs, whether TTL was accepted. */
@@ -82,7 +87,9 @@ export async function createLocalResources(
   );
   const tables = await createLocalTables(planned.tables, clients.dynamodb, options);
   await Promise.all(planned.buckets.map((b) => createBucket(clients.s3, b)));
-  const queues = await Promise.all(planned.queues.map((q) => createQueue(clients.sqs, q)));
+  const queues = options.skipQueues
+    ? []
+    : await Promise.all(planned.queues.map((q) => createQueue(clients.sqs, q)));
   return { streams, tables, buckets: planned.buckets, queues };
 }
 

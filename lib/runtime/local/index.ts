@@ -49,6 +49,9 @@ export type {
   LocalTopic,
 } from './local-resources.ts';
 export { LocalMappingRunner, onFailureDestinationOf } from './mapping-runner.ts';
+export { LocalMappingControl } from './mapping-control.ts';
+export { CheckpointLoop, localCheckpointer } from './checkpoint-loop.ts';
+export type { CheckpointLoopOptions } from './checkpoint-loop.ts';
 export type { LocalMappingRunnerOptions, MappingRunnerClients } from './mapping-runner.ts';
 export { TickerLoop, localLambdaHandlers, tickUntil } from './ticker-loop.ts';
 export type {

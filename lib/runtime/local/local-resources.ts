@@ -168,6 +168,11 @@ export interface LocalTicker {
   readonly scheduleExpression: string;
   /** The schedule's period in ms for `rate(...)` expressions; undefined for `cron(...)`. */
   readonly periodMs: number | undefined;
+  /**
+   * Time between ticks within one invocation (`tickIntervalMs` of the rule's
+   * input, as `WeirOperator` writes it); undefined when the input has none.
+   */
+  readonly tickIntervalMs?: number;
   /** The function's environment with tokens resolved to local physical names. */
   readonly environment: Readonly<Record<string, string>>;
 }
@@ -181,6 +186,8 @@ export interface LocalResources {
   readonly queues: readonly LocalQueue[];
   readonly topics: readonly LocalTopic[];
   readonly mappings: readonly LocalMapping[];
-  /** Functions an EventBridge schedule invokes (the operators' tickers). */
+  /** Functions an EventBridge schedule invokes (the operators' tickers), checkpoint functions excepted. */
   readonly tickers: readonly LocalTicker[];
+  /** Scheduled checkpoint functions (metadata `weir:checkpointer`): the local runner calls them in process. */
+  readonly checkpointers: readonly LocalTicker[];
 }

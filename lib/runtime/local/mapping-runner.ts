@@ -12,6 +12,7 @@
  *                                                └─ LocalEventSourceMapping: mapping.streamName, mapping.settings,
  *                                                     on failure: S3 bucket / SQS queue of the mapping (SNS: counted only)
  */
+import { resolve } from 'node:path';
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
@@ -83,11 +84,13 @@ export class LocalMappingRunner {
 
   constructor(options: LocalMappingRunnerOptions) {
     const { mapping } = options;
+    // `weir:entry` is relative to the stack's project root, not to this process's directory.
+    const projectRoot = resolve(options.projectRoot ?? process.cwd());
     this.invoker = new ProcessHandlerInvoker({
-      handler: `${mapping.handlerEntry}#${mapping.handlerExport}`,
+      handler: `${resolve(projectRoot, mapping.handlerEntry)}#${mapping.handlerExport}`,
       env: { ...options.env, ...mapping.environment },
       functionName: mapping.functionLogicalId,
-      ...(options.projectRoot !== undefined ? { cwd: options.projectRoot } : {}),
+      cwd: projectRoot,
       onLog: (line, pid) => {
         this.metrics.collect(line);
         options.onLog?.(line, pid);

@@ -112,6 +112,7 @@ class TemplateReader {
       topics: [] as LocalTopic[],
       mappings: [] as LocalMapping[],
       tickers: [] as LocalTicker[],
+      checkpointers: [] as LocalTicker[],
     };
     for (const [logicalId, r] of Object.entries(this.#template.Resources)) {
       const props = r.Properties ?? {};
@@ -154,7 +155,13 @@ class TemplateReader {
           break;
         }
         case 'AWS::Events::Rule':
-          out.tickers.push(...this.#tickers(logicalId, props));
+          // The checkpoint function is scheduled too; it is listed apart (metadata `weir:checkpointer`).
+          for (const t of this.#tickers(logicalId, props)) {
+            const checkpointer =
+              this.#template.Resources[t.functionLogicalId]?.Metadata?.['weir:checkpointer'] ===
+              true;
+            (checkpointer ? out.checkpointers : out.tickers).push(t);
+          }
           break;
         default:
           break;
@@ -245,6 +252,7 @@ class TemplateReader {
         );
       }
       const { handlerExport, environment, operatorName } = this.#function(functionLogicalId, fn);
+      const tickIntervalMs = tickIntervalOf(target['Input']);
       out.push({
         ruleLogicalId: logicalId,
         functionLogicalId,
@@ -253,6 +261,7 @@ class TemplateReader {
         operatorName,
         scheduleExpression: schedule,
         periodMs: ratePeriodMs(schedule),
+        ...(tickIntervalMs !== undefined ? { tickIntervalMs } : {}),
         environment,
       });
     }
@@ -355,6 +364,17 @@ class TemplateReader {
       arn.slice(arn.lastIndexOf(':') + 1);
     const url = type !== 'sqs' ? undefined : (p?.attrs['QueueUrl'] ?? queueUrlFromArn(arn));
     return { type, logicalId: target, name, arn, url };
+  }
+}
+
+/** `tickIntervalMs` of a rule target's constant input (a JSON string), when it is a positive number. */
+function tickIntervalOf(input: unknown): number | undefined {
+  if (typeof input !== 'string') return undefined;
+  try {
+    const v = (JSON.parse(input) as { tickIntervalMs?: unknown } | null)?.tickIntervalMs;
+    return typeof v === 'number' && v > 0 ? v : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -78,6 +78,7 @@ describe('loadDemoTemplate + describeTemplate', () => {
         operatorName: 'click-counter',
         scheduleExpression: 'rate(1 minute)',
         periodMs: 60_000,
+        tickIntervalMs: 5_000,
         environment: mapping!.environment,
       },
     ]);

@@ -55,6 +55,10 @@ export interface BatchDriverContext {
   emit(event: EsmEvent): void;
   /** The event Lambda would build for `records` of shard `s`. */
   event(s: ShardState, records: readonly StreamRecordInput[]): KinesisStreamEvent;
+  /** Resolves once the mapping is not paused (`Enabled: false` holds invocations back) or stopped. */
+  whilePaused(): Promise<void>;
+  /** Counts an invocation starting (+1) or returning (-1): a pause waits until none runs. */
+  invoking(delta: 1 | -1): void;
 }
 
 /** Runs one gathered batch to completion (or until the mapping stops: then nothing is checkpointed). */
@@ -75,7 +79,12 @@ export async function driveBatch(
     }
     const head = batch.pending[0] as PendingRange;
     const invoked = records.slice(head.from, head.to);
-    const { requestId, outcome } = await invoke(ctx, s, invoked, head.retries);
+    await ctx.whilePaused();
+    if (ctx.stopped()) return;
+    ctx.invoking(1);
+    const { requestId, outcome } = await invoke(ctx, s, invoked, head.retries).finally(() =>
+      ctx.invoking(-1),
+    );
     const result =
       outcome.kind === 'success'
         ? judgeInvocation(

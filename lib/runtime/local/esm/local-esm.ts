@@ -80,6 +80,11 @@ export class LocalEventSourceMapping {
   #account = '000000000000';
   #started = false;
   #stopped = false;
+  /** Paused (Enabled=false): no invocation starts until resume; shards keep their positions. */
+  #paused = false;
+  #resumeGate: { readonly promise: Promise<void>; readonly open: () => void } | undefined;
+  /** Invocations running now (pause waits for them). */
+  #invoking = 0;
   #discovery: Promise<void> | undefined;
   #lastDiscoveryStart = 0;
   #discoveryNow: (() => void) | undefined;
@@ -137,6 +142,10 @@ export class LocalEventSourceMapping {
       functionArn: () => this.functionArn,
       streamArn: () => this.#streamArn,
       event: (shard, records) => this.#event(shard, records),
+      whilePaused: () => this.#whilePaused(),
+      invoking: (delta) => {
+        this.#invoking += delta;
+      },
     };
   }
 
@@ -176,6 +185,49 @@ export class LocalEventSourceMapping {
     this.#account = arn[4] || this.#account;
     await this.#discover(true);
     this.#discovery = this.#discoveryLoop();
+  }
+
+  /** Whether {@link pause} is in effect. */
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  /**
+   * As Lambda's `Enabled: false`: no invocation starts from now on, and this
+   * resolves once none is running. Shards keep their checkpoints; a batch
+   * gathered meanwhile waits, and {@link resume} delivers it first.
+   */
+  async pause(): Promise<void> {
+    if (!this.#paused) {
+      this.#paused = true;
+      let open: () => void = () => undefined;
+      const promise = new Promise<void>((r) => (open = r));
+      this.#resumeGate = { promise, open };
+    }
+    // The first sleep lets a shard that was past its gate count its invocation.
+    do await sleep(10);
+    while (this.#invoking > 0);
+  }
+
+  /** As `Enabled: true`: invocations start again, each shard from after its checkpoint. */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#resumeGate?.open();
+    this.#resumeGate = undefined;
+  }
+
+  async #whilePaused(): Promise<void> {
+    while (this.#paused && !this.#stopped) {
+      const gate = this.#resumeGate;
+      if (gate === undefined) return;
+      await Promise.race([
+        gate.promise,
+        new Promise<void>((r) =>
+          this.#abort.signal.addEventListener('abort', () => r(), { once: true }),
+        ),
+      ]);
+    }
   }
 
   /** Stops polling; waits for in-flight batches to finish (their results still count). */
@@ -315,6 +367,7 @@ export class LocalEventSourceMapping {
   async #runShard(s: ShardState): Promise<void> {
     const pollMs = this.#o.pollIntervalMs ?? 1000;
     while (!this.#stopped) {
+      await this.#whilePaused();
       let batch: StreamRecordInput[];
       try {
         batch = await gatherBatch(this.#read, s);

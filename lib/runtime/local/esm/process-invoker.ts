@@ -11,17 +11,26 @@
  *              fork + import (cold)        └─ timer ─────► 'timeout' (SIGKILL, gone)
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { extname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { ConfigError, WeirError } from '../../../errors.ts';
 import type { HandlerInvoker, InvokeContext, InvokeOutcome } from './invoker.ts';
 import type { ParentMessage, WorkerMessage } from './worker-protocol.ts';
+import { isTypeScriptFile, tsxLoaderUrl } from '../typescript.ts';
 
-const WORKER_MAIN = fileURLToPath(new URL('./worker-main.ts', import.meta.url));
+// worker-main.ts from a checkout, worker-main.js from the installed package.
+const WORKER_MAIN = fileURLToPath(
+  new URL(`./worker-main${extname(fileURLToPath(import.meta.url))}`, import.meta.url),
+);
 
 /** Options of {@link ProcessHandlerInvoker}. */
 export interface ProcessHandlerInvokerOptions {
-  /** `path/to/module.ts#exportName` (relative to `cwd`); export defaults to `handler`. */
+  /**
+   * `path/to/module.ts#exportName`, absolute or relative to `cwd`; export
+   * defaults to `handler`. A TypeScript module runs under tsx's loader as
+   * weir's own install resolves it; a `.js`/`.mjs` module runs as is.
+   */
   readonly handler: string;
   /** Environment of the workers, on top of PATH/HOME/TMPDIR and Lambda's reserved variables. @default {} */
   readonly env?: Readonly<Record<string, string>>;
@@ -29,7 +38,7 @@ export interface ProcessHandlerInvokerOptions {
   readonly inheritEnv?: boolean;
   /** `AWS_LAMBDA_FUNCTION_NAME` of the workers. @default 'weir-local' */
   readonly functionName?: string;
-  /** Working directory of the workers. @default process.cwd() */
+  /** Working directory of the workers, and what a relative `handler` is relative to. @default process.cwd() */
   readonly cwd?: string;
   /** Most workers alive at once; an invocation beyond it fails fast. @default 64 */
   readonly maxWorkers?: number;
@@ -134,7 +143,8 @@ class InitError extends WeirError {
 }
 
 /**
- * Runs a TypeScript handler module in forked Node.js workers (`--import tsx`).
+ * Runs a handler module in forked Node.js workers (TypeScript through tsx's
+ * loader, resolved from weir's install, not from the workers' directory).
  *
  * @example
  * const invoker = new ProcessHandlerInvoker({
@@ -328,13 +338,19 @@ export class ProcessHandlerInvoker implements HandlerInvoker {
       AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs20.x',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       ...o.env,
-      WEIR_HANDLER: o.handler,
     };
     const piped = o.onLog !== undefined;
+    const cwd = o.cwd ?? process.cwd();
+    const hash = o.handler.lastIndexOf('#');
+    const file = hash >= 0 ? o.handler.slice(0, hash) : o.handler;
+    // The worker imports an absolute path: a relative handler is relative to `cwd`, whatever the worker does.
+    env['WEIR_HANDLER'] =
+      (isAbsolute(file) ? file : resolve(cwd, file)) + o.handler.slice(file.length);
+    const needsLoader = isTypeScriptFile(WORKER_MAIN) || isTypeScriptFile(file);
     const child = fork(WORKER_MAIN, [], {
-      cwd: o.cwd ?? process.cwd(),
+      cwd,
       env,
-      execArgv: ['--import', 'tsx'],
+      execArgv: needsLoader ? ['--import', tsxLoaderUrl()] : [],
       stdio: piped ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'json',
     });

@@ -1,6 +1,6 @@
 /**
  * Entry point of a handler worker process (a local "execution environment").
- * Started by ProcessHandlerInvoker with `--import tsx`; imports the handler
+ * Started by ProcessHandlerInvoker (with tsx's loader for TypeScript); imports the handler
  * module once (cold start), then serves invocations sent over IPC until the
  * parent disconnects. Not part of the public API.
  */
