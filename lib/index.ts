@@ -154,6 +154,14 @@ export type {
 export { createLambdaHandlers } from './runtime/lambda/handlers.ts';
 export type { LambdaHandlers, LambdaHandlerOptions } from './runtime/lambda/handlers.ts';
 export { lambdaConfigFromEnv, WeirEnv } from './runtime/lambda/config.ts';
+export {
+  checkpointerEntry,
+  createLambdaCheckpointer,
+  checkpointerConfigFromEnv,
+  type CheckpointerConfig,
+  type LambdaCheckpointer,
+  type LambdaCheckpointerOptions,
+} from './runtime/lambda/checkpointer.ts';
 export type { LambdaRuntimeConfig } from './runtime/lambda/config.ts';
 export {
   resolveEsmSettings,

@@ -85,12 +85,13 @@ export const pageViews = pipeline('page-views')
   .aggregate(count());
 `;
 
-const HANDLER = `import { createLambdaHandlers, lambdaConfigFromEnv } from 'weir';
+const HANDLER = `import { checkpointerEntry, createLambdaHandlers, lambdaConfigFromEnv } from 'weir';
 import { pageViews } from './pipeline.ts';
 
 const handlers = createLambdaHandlers(pageViews, lambdaConfigFromEnv(process.env));
 export const handler = handlers.handler;
 export const ticker = handlers.ticker;
+export const checkpointer = checkpointerEntry(pageViews, process.env);
 `;
 
 const APP = `import { dirname } from 'node:path';
@@ -285,6 +286,7 @@ describe('weir installed from its tarball into a scratch CDK app', () => {
     expect(
       functions.map((f) => [f.Metadata?.['weir:operator'], f.Metadata?.['weir:entry']]),
     ).toEqual([
+      ['page-views', 'functions/page-views/handler.ts'],
       ['page-views', 'functions/page-views/handler.ts'],
       ['page-views', 'functions/page-views/handler.ts'],
     ]);

@@ -77,7 +77,7 @@ export interface LambdaHandlerOptions {
  * @throws {@link ConfigError} when `config.operator` names another pipeline.
  *
  * @example
- * import { pipeline, json, tumbling, minutes, count, createLambdaHandlers, lambdaConfigFromEnv } from 'weir';
+ * import { pipeline, json, tumbling, minutes, count, createLambdaHandlers, lambdaConfigFromEnv, checkpointerEntry } from 'weir';
  *
  * const clicks = pipeline('clicks')
  *   .decode(json<{ page: string; ts: number }>())
@@ -86,8 +86,10 @@ export interface LambdaHandlerOptions {
  *   .window(tumbling(minutes(1)))
  *   .aggregate(count());
  *
- * // functions/clicks/handler.ts: the Kinesis ESM calls `handler`, EventBridge calls `ticker`.
+ * // functions/clicks/handler.ts: the Kinesis ESM calls `handler`, EventBridge calls `ticker`
+ * // and, on its own schedule, the checkpoint function's `checkpointer` (`checkpointerEntry`).
  * export const { handler, ticker } = createLambdaHandlers(clicks, lambdaConfigFromEnv(process.env));
+ * export const checkpointer = checkpointerEntry(clicks, process.env);
  */
 export function createLambdaHandlers<IN, ACC, OUT>(
   definition: WindowedOperatorDefinition<IN, ACC, OUT>,
