@@ -251,6 +251,8 @@ export async function runScenario(
       ...tickerDef.environment,
       AWS_ENDPOINT_URL_DYNAMODB: proxy.url,
     }),
+    // The runtime's JSON lines through console.log (the test file keeps INFO out), no EMF lines.
+    { log: (entry) => console.log(JSON.stringify(entry)), metricsOutput: () => undefined },
   );
 
   // One ticker "instance": ticks never overlap each other (EventBridge at rate(1 minute) would not either).

@@ -249,6 +249,8 @@ describe('pinned: a retry judged after the watermark moved', () => {
       const handlers = createLambdaHandlers(
         clickCounter,
         lambdaConfigFromEnv({ ...aws.env(), ...env, AWS_ENDPOINT_URL_DYNAMODB: faulty.url }),
+        // The runtime's JSON lines through console.log (the test file keeps INFO out), no EMF lines.
+        { log: (entry) => console.log(JSON.stringify(entry)), metricsOutput: () => undefined },
       );
       try {
         const base = Math.floor((Date.now() - 7 * MINUTE) / MINUTE) * MINUTE;
