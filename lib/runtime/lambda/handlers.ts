@@ -134,28 +134,12 @@ export function createLambdaHandlers<IN, ACC, OUT>(
     now,
     ...(options.metricsOutput ? { output: options.metricsOutput } : {}),
   });
-  /** Runs one invocation: context on the log lines, then one metrics flush, whatever happened. */
-  const invocation = async <T>(
+  const invocation = <T>(
     figures: InvocationFigures,
     context: Context | undefined,
     keys: Readonly<Record<string, string>>,
     run: () => Promise<T>,
-  ): Promise<T> => {
-    if (context !== undefined) logger?.addContext(context);
-    logger?.appendKeys(keys);
-    state.take(); // state writes between invocations are not this invocation's
-    try {
-      return await run();
-    } catch (err) {
-      figures.failed(err);
-      throw err;
-    } finally {
-      const { writes, conflicts } = state.take();
-      figures.stateWrites(writes, conflicts);
-      metrics.write(figures.take());
-      logger?.resetKeys();
-    }
-  };
+  ): Promise<T> => runInvocation({ logger, state, metrics }, figures, context, keys, run);
   const runtime = new OperatorRuntime({
     definition,
     clock,
@@ -198,6 +182,37 @@ export function createLambdaHandlers<IN, ACC, OUT>(
     runtime,
     clients,
   };
+}
+
+/** What every invocation of one function instance shares: its logger, counted state store and metrics writer. */
+interface InvocationScope {
+  readonly logger: ReturnType<typeof operatorLogger> | undefined;
+  readonly state: ReturnType<typeof countStateWrites>;
+  readonly metrics: EmfMetricsWriter;
+}
+
+/** Runs one invocation: context on the log lines, then one metrics flush, whatever happened. */
+async function runInvocation<T>(
+  { logger, state, metrics }: InvocationScope,
+  figures: InvocationFigures,
+  context: Context | undefined,
+  keys: Readonly<Record<string, string>>,
+  run: () => Promise<T>,
+): Promise<T> {
+  if (context !== undefined) logger?.addContext(context);
+  logger?.appendKeys(keys);
+  state.take(); // state writes between invocations are not this invocation's
+  try {
+    return await run();
+  } catch (err) {
+    figures.failed(err);
+    throw err;
+  } finally {
+    const { writes, conflicts } = state.take();
+    figures.stateWrites(writes, conflicts);
+    metrics.write(figures.take());
+    logger?.resetKeys();
+  }
 }
 
 /** The shard of an ESM event (one shard per event), from its first record's `eventID` (`shardId-…:seq`). */
