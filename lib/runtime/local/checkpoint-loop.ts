@@ -17,6 +17,7 @@ import {
   type LambdaCheckpointer,
   type LambdaCheckpointerOptions,
 } from '../lambda/checkpointer.ts';
+import { RepeatingCall } from './repeating-call.ts';
 
 /**
  * An operator's checkpointer in this process, configured as the template
@@ -61,46 +62,23 @@ export interface CheckpointLoopOptions {
  * await loop.stop();
  */
 export class CheckpointLoop {
-  #running: Promise<void> | undefined;
-  #stopping = false;
-  #wake: (() => void) | undefined;
+  readonly #loop: RepeatingCall<ScheduledCheckpointReport>;
 
-  constructor(
-    private readonly call: () => Promise<ScheduledCheckpointReport>,
-    private readonly options: CheckpointLoopOptions = {},
-  ) {}
+  constructor(call: () => Promise<ScheduledCheckpointReport>, options: CheckpointLoopOptions = {}) {
+    this.#loop = new RepeatingCall(call, {
+      intervalMs: options.intervalMs ?? 60_000,
+      onResult: options.onReport,
+      onError: options.onError,
+    });
+  }
 
   /** Starts calling (the first call at once). A second start does nothing. */
   start(): void {
-    if (this.#running !== undefined) return;
-    this.#stopping = false;
-    this.#running = this.#loop();
+    this.#loop.start();
   }
 
   /** Stops; resolves once the call in flight, if any, has ended. */
-  async stop(): Promise<void> {
-    this.#stopping = true;
-    this.#wake?.();
-    await this.#running;
-    this.#running = undefined;
-  }
-
-  async #loop(): Promise<void> {
-    while (!this.#stopping) {
-      try {
-        this.options.onReport?.(await this.call());
-      } catch (error) {
-        this.options.onError?.(error);
-      }
-      if (this.#stopping) break;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.options.intervalMs ?? 60_000);
-        this.#wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.#wake = undefined;
-    }
+  stop(): Promise<void> {
+    return this.#loop.stop();
   }
 }

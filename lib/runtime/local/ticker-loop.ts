@@ -19,6 +19,7 @@ import {
 } from '../lambda/handlers.ts';
 import { lambdaConfigFromEnv } from '../lambda/config.ts';
 import type { TickReport } from '../operator-runtime.ts';
+import { RepeatingCall } from './repeating-call.ts';
 
 /** One tick of an operator, as `createLambdaHandlers(...).ticker`. */
 export type Tick = () => Promise<TickReport>;
@@ -81,50 +82,24 @@ export interface TickerLoopOptions {
  * await loop.stop();
  */
 export class TickerLoop {
-  readonly #tick: Tick;
-  readonly #options: TickerLoopOptions;
-  #running: Promise<void> | undefined;
-  #stopping = false;
-  #wake: (() => void) | undefined;
+  readonly #loop: RepeatingCall<TickReport>;
 
   constructor(tick: Tick, options: TickerLoopOptions = {}) {
-    this.#tick = tick;
-    this.#options = options;
+    this.#loop = new RepeatingCall(tick, {
+      intervalMs: options.intervalMs ?? 1000,
+      onResult: options.onTick,
+      onError: options.onError,
+    });
   }
 
   /** Starts ticking (the first tick at once). A second call does nothing. */
   start(): void {
-    if (this.#running !== undefined) return;
-    this.#stopping = false;
-    this.#running = this.#loop();
+    this.#loop.start();
   }
 
   /** Stops ticking; resolves once the tick in flight, if any, has ended. */
-  async stop(): Promise<void> {
-    this.#stopping = true;
-    this.#wake?.();
-    await this.#running;
-    this.#running = undefined;
-  }
-
-  async #loop(): Promise<void> {
-    while (!this.#stopping) {
-      try {
-        const report = await this.#tick();
-        this.#options.onTick?.(report);
-      } catch (error) {
-        this.#options.onError?.(error);
-      }
-      if (this.#stopping) break;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.#options.intervalMs ?? 1000);
-        this.#wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.#wake = undefined;
-    }
+  stop(): Promise<void> {
+    return this.#loop.stop();
   }
 }
 
