@@ -1227,6 +1227,26 @@ export class WeirOperator extends Construct implements WeirOperatorMetricSource 
   metricBatchFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metricWeir('BatchFailures', props);
   }
+
+  /** Failed checkpoint function invocations. Sum over 5 minutes. */
+  metricCheckpointErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.checkpointFunction.metricErrors(props);
+  }
+
+  /** Checkpoints completed by the checkpoint function (`CheckpointsCompleted`). Sum. */
+  metricCheckpointsCompleted(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricWeir('CheckpointsCompleted', props);
+  }
+
+  /** Age of the newest complete checkpoint when the checkpoint function ran (`CheckpointAgeMs`). Maximum. */
+  metricCheckpointAge(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricWeir('CheckpointAgeMs', props);
+  }
+
+  /** The checkpoint interval, ms (the checkpoint-age alarm's default threshold is twice it). */
+  get checkpointIntervalMs(): number {
+    return this.checkpointSchedule.intervalMs;
+  }
 }
 
 /** State table actions of both functions: progress, windows, firing, outbox acknowledgements. */
