@@ -26,7 +26,7 @@ import { createStatusCommand } from '../../lib/cli/status.ts';
 import { main } from '../../lib/cli/main.ts';
 import { count, json, minutes, pipeline, seconds, tumbling } from '../../lib/core/index.ts';
 import { splitShard } from '../../lib/kinesis/index.ts';
-import { shardId } from '../../lib/model/position.ts';
+import { encodeOffset, position, shardId } from '../../lib/model/position.ts';
 import { ManualClock } from '../../lib/ports/clock.ts';
 import { OperatorRuntime } from '../../lib/runtime/operator-runtime.ts';
 import {
@@ -247,6 +247,45 @@ describe('weir status on the embedded AWS', () => {
     expect(table2.split('\n').find((l) => l.startsWith(shardA.id))).toMatch(
       new RegExp(`^${shardA.id} +closed +…${seqA[2]?.slice(-12)} +- +`),
     );
+
+    // A range weir redrive applied (its progress record, as the redrive writes it once done):
+    // listed apart, never as a shard.
+    const store = new DynamoDbStateStore({ client: fx.clients.dynamodb, tableName: table, clock });
+    const source = `redrive:${shardA.id}:${seqA[0]}`;
+    await store.writeShardProgress(
+      OPERATOR,
+      {
+        shardId: shardId(source),
+        committed: encodeOffset(position(shardA.id, seqA[1] ?? '', 0)),
+        watermark: null,
+        lastActivity: RUN_AT + 20_000,
+        closed: true,
+      },
+      (await store.readProgress(OPERATOR)).generation,
+    );
+    const withRedrive = JSON.parse(
+      (await runStatus([...base, '--json'], RUN_AT + 22_000)).out,
+    ) as OperatorStatus;
+    expect(withRedrive.shards.map((s) => s.shardId)).not.toContain(source);
+    expect(withRedrive.redriven).toEqual([
+      {
+        source,
+        shardId: shardA.id,
+        startSequenceNumber: seqA[0],
+        committed: { sequenceNumber: seqA[1], subSequenceNumber: 0 },
+        done: true,
+        at: RUN_AT + 20_000,
+      },
+    ]);
+    const table3 = (await runStatus(base, RUN_AT + 22_000)).out.trimEnd().split('\n');
+    expect(table3.slice(-2)).toEqual([
+      expect.stringMatching(/^SOURCE +COMMITTED THROUGH +DONE +AT$/),
+      expect.stringMatching(
+        new RegExp(
+          `^${shardA.id} from …${seqA[0]?.slice(-12)} +…${seqA[1]?.slice(-12)} +yes +2\\.0 s ago$`,
+        ),
+      ),
+    ]);
   });
 
   it('--watch looks again (bounded by the injected limit), one JSON line per look', async () => {
