@@ -1046,6 +1046,27 @@ export class WeirOperator extends Construct implements WeirOperatorMetricSource 
   }
 
   /**
+   * Exactly what `weir status` calls (proved from usage by
+   * test/integration/iam-cli-grants.test.ts), all reads: Query on the state
+   * table (the progress) and its three indexes (window counts), ListShards,
+   * GetShardIterator and GetRecords on the stream (the lag read).
+   */
+  grantStatus(grantee: iam.IGrantable): void {
+    this.grantState(
+      grantee,
+      ['dynamodb:Query'],
+      STATE_INDEXES.map(([name]) => name),
+    );
+    this.stream.grant(
+      grantee,
+      'kinesis:ListShards',
+      'kinesis:GetShardIterator',
+      'kinesis:GetRecords',
+    );
+    this.stream.encryptionKey?.grantDecrypt(grantee);
+  }
+
+  /**
    * Age of the last record in each batch when Lambda read it: how far the
    * operator is behind the stream's tip. Maximum over 1 minute by default.
    */

@@ -1,7 +1,8 @@
 /**
- * IAM from usage for the CLI grants: what `WeirOperator.grantRedrive` gives a
- * principal is checked against the AWS calls `weir redrive` makes, both
- * ways, as test/integration/iam-from-usage.test.ts does for the functions.
+ * IAM from usage for the CLI grants: what `WeirOperator.grantRedrive` and
+ * `grantStatus` give a principal is checked against the AWS calls `weir
+ * redrive` and `weir status` make, both ways, as
+ * test/integration/iam-from-usage.test.ts does for the functions.
  *
  *   weir redrive (in process) ─► recording proxy "redrive" ─► kinesalite, DynamoDB Local, s3rver
  *   grantRedrive(role) on the synthesized demo stack ─► the role's (action, resource) pairs
@@ -78,7 +79,7 @@ function io(env: Record<string, string>) {
 }
 
 describe('CLI grants, proved from usage', () => {
-  it('GIVEN grantRedrive on a role WHEN checked against what `weir redrive` called THEN nothing is missing and nothing is unused', async () => {
+  it('GIVEN grantRedrive and grantStatus on two roles WHEN checked against what `weir redrive` and then `weir status` called THEN nothing is missing and nothing is unused', async () => {
     const { aws, clients } = fixture;
     const stackName = `IamCli${(process.pid % 10_000).toString(36)}${Date.now().toString(36).slice(-5)}`;
     const streamName = uniqueName('iam-cli');
@@ -92,6 +93,10 @@ describe('CLI grants, proved from usage', () => {
         assumedBy: new iam.AccountRootPrincipal(),
       });
       stack.clickCounter.grantRedrive(role);
+      const statusRole = new iam.Role(stack, 'StatusRole', {
+        assumedBy: new iam.AccountRootPrincipal(),
+      });
+      stack.clickCounter.grantStatus(statusRole);
     });
     expect(Object.keys(cfn.Resources).length).toBeGreaterThan(
       Object.keys(
@@ -190,6 +195,35 @@ describe('CLI grants, proved from usage', () => {
     expect(uses.filter((u) => u.resource.startsWith('?'))).toEqual([]);
     // The redrive fired the allowed-late window again: a result write.
     expect(uses.map((u) => u.action)).toContain('dynamodb:PutItem');
+
+    // weir status, after the redrive, through a proxy of its own.
+    const statusProxy = await AwsRecordingProxy.start({ name: 'status', targets: aws.endpoints });
+    proxies.push(statusProxy);
+    const st = io({ ...env, ...statusProxy.endpointEnv() });
+    const statusCode = await main(
+      [
+        'status',
+        '--operator',
+        'click-counter',
+        '--stream',
+        stream.name,
+        '--table',
+        env['WEIR_STATE_TABLE'] ?? '',
+        '--json',
+      ],
+      st.ctx,
+    );
+    expect(statusCode, st.text()).toBe(0);
+    const statusCalls = statusProxy.calls();
+    expect(statusCalls.filter((c) => c.status >= 300)).toEqual([]);
+    const statusUses = renderUses('status', statusCalls, resources);
+    expect(statusUses.filter((u) => u.resource.startsWith('?'))).toEqual([]);
+    const statusRole = Object.keys(cfn.Resources).find((id) => id.startsWith('StatusRole'));
+    if (statusRole === undefined) throw new Error('no StatusRole in the template');
+    expect(checkRole(grantsOfRole(cfn as TemplateJson, statusRole), statusUses, [])).toEqual({
+      missing: [],
+      unused: [],
+    });
 
     const role = Object.entries((cfn as TemplateJson).Resources).find(
       ([id, r]) => r.Type === 'AWS::IAM::Role' && id.startsWith('RedriveRole'),
