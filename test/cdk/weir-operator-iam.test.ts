@@ -159,4 +159,28 @@ describe('WeirOperator IAM', () => {
       );
     },
   );
+
+  it('GIVEN grantStatus on a role WHEN synthesized THEN it holds only the reads weir status makes (proved from usage by iam-cli-grants.test.ts)', () => {
+    const stack = testStack();
+    const op = new WeirOperator(stack, 'Op', { pipeline: PIPELINE, entry: ENTRY });
+    const role = new iam.Role(stack, 'Cli', { assumedBy: new iam.AccountRootPrincipal() });
+    op.grantStatus(role);
+    const json = Template.fromStack(stack).toJSON() as TemplateJson;
+    const roleId = Object.keys(json.Resources).find((id) => id.startsWith('Cli'))!;
+    expect(
+      grantsOfRole(json, roleId)
+        .map((g) => withoutHashes(`${g.action} ${g.resource}`))
+        .sort(),
+    ).toEqual(
+      [
+        'dynamodb:Query <OpStateTable.Arn>',
+        'dynamodb:Query <OpStateTable.Arn>/index/due',
+        'dynamodb:Query <OpStateTable.Arn>/index/expiry',
+        'dynamodb:Query <OpStateTable.Arn>/index/outbox',
+        'kinesis:GetRecords <OpStream.Arn>',
+        'kinesis:GetShardIterator <OpStream.Arn>',
+        'kinesis:ListShards <OpStream.Arn>',
+      ].sort(),
+    );
+  });
 });
