@@ -15,6 +15,8 @@
  *   deadLetters                 Weir RecordsDeadLettered (sum)                    >= 1 in 5 min
  *   watermarkLag                Weir WatermarkLagMs (max)                         >= 15 min for 3 x 5 min
  *   accessDenied                Weir AccessDenied (sum)                           >= 1 in 5 min
+ *   checkpointErrors            AWS/Lambda Errors, checkpoint function (sum)      >= 1 in 5 min
+ *   checkpointAge               Weir CheckpointAgeMs (max)                        >= 2 x checkpoint interval, 5 min
  */
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -53,6 +55,10 @@ export interface WeirOperatorAlarms {
   readonly watermarkLag?: WeirAlarmOptions | false;
   /** An AWS call was refused for lack of permission (weir metric `AccessDenied`). @default >= 1 in 5 minutes */
   readonly accessDenied?: WeirAlarmOptions | false;
+  /** The checkpoint function failed. */
+  readonly checkpointErrors?: WeirAlarmOptions | false;
+  /** The newest complete checkpoint is older than twice the checkpoint interval (ms). */
+  readonly checkpointAge?: WeirAlarmOptions | false;
 }
 
 /** The name of one alarm of a `WeirOperator`. */
@@ -87,6 +93,11 @@ export interface WeirOperatorMetricSource {
   metricShardDirectoryFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
   metricAccessDenied(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
   metricBatchFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  metricCheckpointErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  metricCheckpointsCompleted(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  metricCheckpointAge(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** The checkpoint interval, ms. */
+  readonly checkpointIntervalMs: number;
 }
 
 /** Properties of {@link WeirMonitoring}. */
@@ -105,7 +116,7 @@ export interface WeirMonitoringProps {
 }
 
 interface AlarmDefault {
-  readonly threshold: number;
+  readonly threshold: number | ((s: WeirOperatorMetricSource) => number);
   readonly evaluationPeriods: number;
   readonly period: Duration;
   readonly description: string;
@@ -197,6 +208,22 @@ const ALARMS: Readonly<Record<WeirAlarmName, AlarmDefault>> = {
       'An AWS call of the operator was refused for lack of permission (weir AccessDenied): the role misses a grant. The ERROR log line names the action.',
     metric: (s, period) => s.metricAccessDenied({ period }),
   },
+  checkpointErrors: {
+    threshold: 1,
+    evaluationPeriods: 1,
+    period: FIVE_MINUTES,
+    description:
+      'The checkpoint function failed (crash, timeout or a refused call); an unfinished checkpoint is resumed by the next call. Read its logs (event checkpoint) and list checkpoints with weir checkpoints.',
+    metric: (s, period) => s.metricCheckpointErrors({ period }),
+  },
+  checkpointAge: {
+    threshold: (s) => 2 * s.checkpointIntervalMs,
+    evaluationPeriods: 1,
+    period: FIVE_MINUTES,
+    description:
+      'The newest complete checkpoint is older than twice the checkpoint interval (weir CheckpointAgeMs): checkpoints are not completing, and a restore would replay more than planned. Look at checkpointErrors and the checkpoint function logs; weir checkpoint takes one now.',
+    metric: (s, period) => s.metricCheckpointAge({ period }),
+  },
 };
 
 /** Every alarm name, in the order the dashboard shows them. */
@@ -230,7 +257,9 @@ export class WeirMonitoring extends Construct {
         const period = options?.period ?? d.period;
         const alarm = new cloudwatch.Alarm(this, alarmId(name), {
           metric: d.metric(props.source, period),
-          threshold: options?.threshold ?? d.threshold,
+          threshold:
+            options?.threshold ??
+            (typeof d.threshold === 'number' ? d.threshold : d.threshold(props.source)),
           evaluationPeriods: options?.evaluationPeriods ?? d.evaluationPeriods,
           comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
           // No datapoint means no batch, no tick or nothing counted: not a breach.
@@ -307,6 +336,7 @@ export class WeirMonitoring extends Construct {
         s.metricAccessDenied(p),
         s.metricShardRegistrationFailures(p),
         s.metricShardDirectoryFailures(p),
+        s.metricCheckpointErrors(p),
       ]),
       ...(alarms.length > 0
         ? [
@@ -318,6 +348,13 @@ export class WeirMonitoring extends Construct {
             }),
           ]
         : []),
+    );
+    dashboard.addWidgets(
+      graph(
+        'Checkpoints (age of the newest: right, ms)',
+        [s.metricCheckpointsCompleted(p)],
+        [s.metricCheckpointAge(p)],
+      ),
     );
     return dashboard;
   }

@@ -819,14 +819,24 @@ export class WeirOperator extends Construct implements WeirOperatorMetricSource 
     const fn = this.function;
     this.stream.grant(fn, ...ESM_KINESIS_ACTIONS);
     this.stream.encryptionKey?.grantDecrypt(fn);
-    // DeleteItem: session merges delete the merged windows (in a TransactWriteItems).
+    this.grantBatchAlgorithm(fn, operatorPrefix);
+  }
+
+  /**
+   * What a batch through the operator runtime writes, for the function and
+   * `weir redrive` alike: state (DeleteItem: session merges delete the
+   * merged windows, in a TransactWriteItems), firing and purging at batch
+   * end over the due and expiry indexes, result writes, and dead letters and
+   * late data under the operator's prefix.
+   */
+  private grantBatchAlgorithm(grantee: iam.IGrantable, operatorPrefix: string): void {
     this.grantState(
-      fn,
+      grantee,
       [...STATE_READS_AND_WRITES, 'dynamodb:DeleteItem'],
       [WeirResourceNames.DUE_INDEX, WeirResourceNames.EXPIRY_INDEX],
     );
-    this.resultsTable.grant(fn, 'dynamodb:GetItem', 'dynamodb:PutItem');
-    fn.addToRolePolicy(
+    this.resultsTable.grant(grantee, 'dynamodb:GetItem', 'dynamodb:PutItem');
+    grantee.grantPrincipal.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: ['s3:PutObject'],
         resources: [
@@ -997,14 +1007,63 @@ export class WeirOperator extends Construct implements WeirOperatorMetricSource 
   }
 
   /**
-   * Everything `weir redrive` needs: read the on-failure records, read the
-   * stream from the recorded positions, and apply them to state.
+   * Exactly what `weir redrive` calls (proved from usage by
+   * test/integration/iam-cli-grants.test.ts): read the on-failure records
+   * (SQS ReceiveMessage, ChangeMessageVisibility, DeleteMessage on the
+   * queue; or S3 ListBucket and GetObject on the failure bucket), read the
+   * stream from the recorded positions (GetShardIterator, GetRecords), and
+   * apply them through the operator runtime as a batch does: state, results
+   * table, dead letters and late data under the operator's prefix. For an
+   * SNS destination, grant the queue subscribed to the topic yourself.
    */
   grantRedrive(grantee: iam.IGrantable): void {
-    this.failureQueue?.grantConsumeMessages(grantee);
-    this.failureBucket?.grantRead(grantee);
-    this.stream.grantRead(grantee);
-    this.grantReadWriteState(grantee);
+    if (this.failureQueue !== undefined) {
+      this.failureQueue.grant(
+        grantee,
+        'sqs:ReceiveMessage',
+        'sqs:ChangeMessageVisibility',
+        'sqs:DeleteMessage',
+      );
+      this.failureQueue.encryptionMasterKey?.grantDecrypt(grantee);
+    }
+    if (this.failureBucket !== undefined) {
+      grantee.grantPrincipal.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['s3:ListBucket'],
+          resources: [this.failureBucket.bucketArn],
+        }),
+      );
+      grantee.grantPrincipal.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['s3:GetObject'],
+          resources: [this.failureBucket.arnForObjects('*')],
+        }),
+      );
+    }
+    this.stream.grant(grantee, 'kinesis:GetShardIterator', 'kinesis:GetRecords');
+    this.stream.encryptionKey?.grantDecrypt(grantee);
+    this.grantBatchAlgorithm(grantee, `${this.checkpointPrefix}/${this.operatorName}`);
+  }
+
+  /**
+   * Exactly what `weir status` calls (proved from usage by
+   * test/integration/iam-cli-grants.test.ts), all reads: Query on the state
+   * table (the progress) and its three indexes (window counts), ListShards,
+   * GetShardIterator and GetRecords on the stream (the lag read).
+   */
+  grantStatus(grantee: iam.IGrantable): void {
+    this.grantState(
+      grantee,
+      ['dynamodb:Query'],
+      STATE_INDEXES.map(([name]) => name),
+    );
+    this.stream.grant(
+      grantee,
+      'kinesis:ListShards',
+      'kinesis:GetShardIterator',
+      'kinesis:GetRecords',
+    );
+    this.stream.encryptionKey?.grantDecrypt(grantee);
   }
 
   /**
@@ -1188,6 +1247,26 @@ export class WeirOperator extends Construct implements WeirOperatorMetricSource 
   /** Batches that ended with a partial-batch failure (`BatchFailures`). Sum. */
   metricBatchFailures(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.metricWeir('BatchFailures', props);
+  }
+
+  /** Failed checkpoint function invocations. Sum over 5 minutes. */
+  metricCheckpointErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.checkpointFunction.metricErrors(props);
+  }
+
+  /** Checkpoints completed by the checkpoint function (`CheckpointsCompleted`). Sum. */
+  metricCheckpointsCompleted(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricWeir('CheckpointsCompleted', props);
+  }
+
+  /** Age of the newest complete checkpoint when the checkpoint function ran (`CheckpointAgeMs`). Maximum. */
+  metricCheckpointAge(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metricWeir('CheckpointAgeMs', props);
+  }
+
+  /** The checkpoint interval, ms (the checkpoint-age alarm's default threshold is twice it). */
+  get checkpointIntervalMs(): number {
+    return this.checkpointSchedule.intervalMs;
   }
 }
 

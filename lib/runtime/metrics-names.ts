@@ -57,8 +57,8 @@ export interface WeirMetricDefinition {
   readonly statistic: 'Sum' | 'Maximum';
   /** The dimension sets it is written with (EMF `Dimensions`). */
   readonly dimensionSets: readonly (readonly WeirMetricDimension[])[];
-  /** Which function writes it. */
-  readonly writtenBy: 'handler' | 'ticker' | 'both';
+  /** Which function writes it (`both`: the operator function and the ticker). */
+  readonly writtenBy: 'handler' | 'ticker' | 'both' | 'checkpointer';
 }
 
 const OPERATOR_ONLY = [[WeirMetricDimension.OPERATOR]] as const;
@@ -217,6 +217,30 @@ export const WeirMetric = {
     statistic: 'Sum',
     dimensionSets: OPERATOR_ONLY,
     writtenBy: 'handler',
+  },
+  /**
+   * Checkpoints the checkpoint function completed in an invocation (0 or 1;
+   * written on every invocation, so its absence means the function did not
+   * run). Count.
+   */
+  CheckpointsCompleted: {
+    name: 'CheckpointsCompleted',
+    unit: WeirMetricUnit.COUNT,
+    statistic: 'Sum',
+    dimensionSets: OPERATOR_ONLY,
+    writtenBy: 'checkpointer',
+  },
+  /**
+   * Age of the newest complete checkpoint when the checkpoint function ran
+   * (its capture time to now): how much a restore would replay. Not written
+   * before the first checkpoint completes. Milliseconds, a gauge (Maximum).
+   */
+  CheckpointAgeMs: {
+    name: 'CheckpointAgeMs',
+    unit: WeirMetricUnit.MILLISECONDS,
+    statistic: 'Maximum',
+    dimensionSets: OPERATOR_ONLY,
+    writtenBy: 'checkpointer',
   },
 } as const satisfies Record<string, WeirMetricDefinition>;
 

@@ -5,6 +5,7 @@
  * test/integration/iam-from-usage.test.ts proves them against the AWS calls
  * the functions really make.
  */
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -116,5 +117,70 @@ describe('WeirOperator IAM', () => {
     for (const which of ['handler', 'ticker'] as const) {
       expect(grantLines(json, which)).toContain('kms:Decrypt <StreamKey.Arn>');
     }
+  });
+
+  it.each([
+    [
+      'sqs',
+      [
+        'sqs:ChangeMessageVisibility <OpFailureQueue.Arn>',
+        'sqs:DeleteMessage <OpFailureQueue.Arn>',
+        'sqs:ReceiveMessage <OpFailureQueue.Arn>',
+      ],
+    ],
+    ['s3', ['s3:GetObject <OpFailureBucket.Arn>/*', 's3:ListBucket <OpFailureBucket.Arn>']],
+    ['sns', []],
+  ] as const)(
+    'GIVEN onFailure %s WHEN grantRedrive is given to a role THEN it holds the destination reads, the stream reads and what a batch writes (proved from usage by iam-cli-grants.test.ts)',
+    (onFailure, destination) => {
+      const stack = testStack();
+      const op = new WeirOperator(stack, 'Op', { pipeline: PIPELINE, entry: ENTRY, onFailure });
+      const role = new iam.Role(stack, 'Cli', { assumedBy: new iam.AccountRootPrincipal() });
+      op.grantRedrive(role);
+      const json = Template.fromStack(stack).toJSON() as TemplateJson;
+      const roleId = Object.keys(json.Resources).find((id) => id.startsWith('Cli'))!;
+      expect(
+        grantsOfRole(json, roleId)
+          .map((g) => withoutHashes(`${g.action} ${g.resource}`))
+          .sort(),
+      ).toEqual(
+        [
+          ...destination,
+          'kinesis:GetRecords <OpStream.Arn>',
+          'kinesis:GetShardIterator <OpStream.Arn>',
+          ...STATE_ON_TABLE,
+          'dynamodb:DeleteItem <OpStateTable.Arn>',
+          'dynamodb:Query <OpStateTable.Arn>/index/due',
+          'dynamodb:Query <OpStateTable.Arn>/index/expiry',
+          ...RESULTS,
+          's3:PutObject <OpCheckpointBucket.Arn>/weir/click-counter/dead-letter/*',
+          's3:PutObject <OpCheckpointBucket.Arn>/weir/click-counter/late/*',
+        ].sort(),
+      );
+    },
+  );
+
+  it('GIVEN grantStatus on a role WHEN synthesized THEN it holds only the reads weir status makes (proved from usage by iam-cli-grants.test.ts)', () => {
+    const stack = testStack();
+    const op = new WeirOperator(stack, 'Op', { pipeline: PIPELINE, entry: ENTRY });
+    const role = new iam.Role(stack, 'Cli', { assumedBy: new iam.AccountRootPrincipal() });
+    op.grantStatus(role);
+    const json = Template.fromStack(stack).toJSON() as TemplateJson;
+    const roleId = Object.keys(json.Resources).find((id) => id.startsWith('Cli'))!;
+    expect(
+      grantsOfRole(json, roleId)
+        .map((g) => withoutHashes(`${g.action} ${g.resource}`))
+        .sort(),
+    ).toEqual(
+      [
+        'dynamodb:Query <OpStateTable.Arn>',
+        'dynamodb:Query <OpStateTable.Arn>/index/due',
+        'dynamodb:Query <OpStateTable.Arn>/index/expiry',
+        'dynamodb:Query <OpStateTable.Arn>/index/outbox',
+        'kinesis:GetRecords <OpStream.Arn>',
+        'kinesis:GetShardIterator <OpStream.Arn>',
+        'kinesis:ListShards <OpStream.Arn>',
+      ].sort(),
+    );
   });
 });

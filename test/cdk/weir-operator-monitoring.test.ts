@@ -16,10 +16,10 @@ import { ENTRY, PIPELINE, synthOperator, testStack } from './support.ts';
 import { Template } from 'aws-cdk-lib/assertions';
 
 describe('WeirOperator monitoring', () => {
-  it('GIVEN defaults WHEN synthesized THEN nine alarms watch Lambda and weir metrics, and a dashboard shows them', () => {
+  it('GIVEN defaults WHEN synthesized THEN eleven alarms watch Lambda and weir metrics, and a dashboard shows them', () => {
     const { template, operator } = synthOperator();
     expect(Object.keys(operator.alarms).sort()).toEqual([...WEIR_ALARM_NAMES].sort());
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 9);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 11);
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
     const alarm = (props: Record<string, unknown>) =>
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
@@ -61,6 +61,22 @@ describe('WeirOperator monitoring', () => {
       EvaluationPeriods: 3,
     });
     alarm({ Namespace: 'Weir', MetricName: 'AccessDenied', Statistic: 'Sum' });
+    // Checkpoints: the function's errors, and the newest checkpoint older than two intervals.
+    alarm({
+      Namespace: 'AWS/Lambda',
+      MetricName: 'Errors',
+      Dimensions: [
+        { Name: 'FunctionName', Value: { Ref: Match.stringLikeRegexp('^OpCheckpoint') } },
+      ],
+    });
+    alarm({
+      Namespace: 'Weir',
+      MetricName: 'CheckpointAgeMs',
+      Dimensions: [{ Name: 'Operator', Value: 'click-counter' }],
+      Statistic: 'Maximum',
+      Threshold: 2 * operator.checkpointIntervalMs,
+      Period: 300,
+    });
     // Throttles of both functions, summed.
     alarm({
       Metrics: Match.arrayWith([Match.objectLike({ Expression: 'handler + ticker' })]),
@@ -90,7 +106,7 @@ describe('WeirOperator monitoring', () => {
           { Ref: Match.stringLikeRegexp('^Ops') },
         ],
       },
-      9,
+      11,
     );
   });
 
@@ -102,7 +118,7 @@ describe('WeirOperator monitoring', () => {
       },
     });
     expect(operator.alarms.deadLetters).toBeUndefined();
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 8);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 10);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'IteratorAge',
       Threshold: 300_000,
@@ -170,6 +186,8 @@ describe('WeirOperator monitoring', () => {
       ShardDirectoryFailures: (p) => operator.metricShardDirectoryFailures(p),
       AccessDenied: (p) => operator.metricAccessDenied(p),
       BatchFailures: (p) => operator.metricBatchFailures(p),
+      CheckpointsCompleted: (p) => operator.metricCheckpointsCompleted(p),
+      CheckpointAgeMs: (p) => operator.metricCheckpointAge(p),
     };
     for (const [name, metric] of Object.entries(methods) as [
       WeirMetricName,
@@ -205,5 +223,24 @@ describe('WeirOperator monitoring', () => {
     expect(operator.metricOnFailureDeliveries().dimensions).toEqual({
       EventSourceMappingUUID: operator.eventSourceMapping.eventSourceMappingId,
     });
+  });
+
+  it('GIVEN a checkpoint interval of 15 minutes WHEN synthesized THEN the checkpoint-age alarm fires at 30 minutes; off, it is gone and the error alarm stays', () => {
+    const { template } = synthOperator({ checkpointInterval: Duration.minutes(15) });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'CheckpointAgeMs',
+      Threshold: 1_800_000,
+    });
+    const off = synthOperator({ alarms: { checkpointAge: false } });
+    expect(off.operator.alarms.checkpointAge).toBeUndefined();
+    expect(off.operator.alarms.checkpointErrors).toBeDefined();
+    off.template.resourceCountIs('AWS::CloudWatch::Alarm', 10);
+    expect(
+      Object.values(off.template.findResources('AWS::CloudWatch::Alarm')).some(
+        (r) =>
+          (r as { Properties: { MetricName?: string } }).Properties.MetricName ===
+          'CheckpointAgeMs',
+      ),
+    ).toBe(false);
   });
 });

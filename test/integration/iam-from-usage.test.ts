@@ -59,13 +59,13 @@ import { loadDemoTemplate } from '../../cdk/synth.ts';
 import { createAwsClients } from '../../lib/adapters/aws-clients.ts';
 import { AwsRecordingProxy, type RecordedCall } from '../helpers/aws-recording-proxy.ts';
 import {
-  allows,
   grantsOfRole,
   roleOfFunction,
   weirFunctions,
   type Grant,
   type TemplateJson,
 } from '../helpers/iam-policy.ts';
+import { checkRole, renderUses, type Use } from '../helpers/iam-usage.ts';
 import { uniqueName, useLocalAws } from '../helpers/local-aws.ts';
 import { openShards, waitActive } from '../fixtures/handlers/esm-kit.ts';
 
@@ -155,40 +155,6 @@ const LAMBDA_ADAPTERS = [
   'lib/adapters/s3/s3-checkpoint-store.ts',
 ];
 
-/** One recorded authorization, with its resource rendered as the template renders grants. */
-interface Use {
-  readonly origin: Origin;
-  readonly operation: string;
-  readonly action: string;
-  readonly resource: string;
-  /** The prefix a listing asked for (IAM's `s3:prefix`). */
-  readonly s3Prefix?: string;
-}
-
-/** What the policy check found for one role. */
-interface RoleCheck {
-  /** Recorded uses no grant allows: `action resource (origin operation)`. */
-  readonly missing: string[];
-  /** Grants no recorded use needed and not on NOT_REACHED: `action resource`. */
-  readonly unused: string[];
-}
-
-/** Checks one role's grants against the uses recorded for it (both directions). */
-function checkRole(
-  grants: readonly Grant[],
-  uses: readonly Use[],
-  notReached: readonly { action: string; resource: RegExp }[],
-): RoleCheck {
-  const missing = uses
-    .filter((u) => !grants.some((g) => allows(g, u.action, u.resource, u.s3Prefix)))
-    .map((u) => `${u.action} ${u.resource} (${u.origin} ${u.operation})`);
-  const unused = grants
-    .filter((g) => !uses.some((u) => allows(g, u.action, u.resource, u.s3Prefix)))
-    .filter((g) => !notReached.some((n) => n.action === g.action && n.resource.test(g.resource)))
-    .map((g) => `${g.action} ${g.resource}`);
-  return { missing: [...new Set(missing)].sort(), unused: [...new Set(unused)].sort() };
-}
-
 const fixture = useLocalAws();
 const say = console.log.bind(console);
 
@@ -198,41 +164,7 @@ const proxies: Partial<Record<Origin, AwsRecordingProxy>> = {};
 
 /** Uses of one origin, rendered against the template's logical ids. */
 function usesOf(origin: Origin): Use[] {
-  const byName = new Map<string, string>();
-  for (const t of resources.tables) byName.set(`table:${t.name}`, t.logicalId);
-  for (const s of resources.streams) byName.set(`stream:${s.name}`, s.logicalId);
-  for (const b of resources.buckets) byName.set(`bucket:${b.name}`, b.logicalId);
-  const arn = (kind: string, name: string): string => {
-    const id = byName.get(`${kind}:${name}`);
-    return id === undefined ? `?${kind}:${name}` : `<${id}.Arn>`;
-  };
-  const out: Use[] = [];
-  for (const call of proxies[origin]?.calls() ?? []) {
-    for (const a of call.authorizations) {
-      const r = a.resource;
-      const resource =
-        r.kind === 'table'
-          ? arn('table', r.table)
-          : r.kind === 'index'
-            ? `${arn('table', r.table)}/index/${r.index}`
-            : r.kind === 'stream'
-              ? arn('stream', r.stream)
-              : r.kind === 'bucket'
-                ? arn('bucket', r.bucket)
-                : r.kind === 'object'
-                  ? `${arn('bucket', r.bucket)}/${r.key}`
-                  : `?${r.detail}`;
-      const s3Prefix = r.kind === 'bucket' ? r.prefix : undefined;
-      out.push({
-        origin,
-        operation: call.operation,
-        action: a.action,
-        resource,
-        ...(s3Prefix !== undefined ? { s3Prefix } : {}),
-      });
-    }
-  }
-  return out;
+  return renderUses(origin, proxies[origin]?.calls() ?? [], resources);
 }
 
 function roleGrants(which: Role, t: TemplateJson = template): Grant[] {

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { ListShardsCommand, PutRecordsCommand, SplitShardCommand } from '@aws-sdk/client-kinesis';
 import { KinesisShardDirectory } from '../../lib/adapters/kinesis/kinesis-shard-directory.ts';
-import { createStreamAndWait } from '../../lib/kinesis/index.ts';
+import { createStreamAndWait, splitShard } from '../../lib/kinesis/index.ts';
 import { sequenceNumber, shardId, type SequenceNumber } from '../../lib/model/position.ts';
 import { uniqueName, useLocalAws } from '../helpers/local-aws.ts';
 
@@ -52,5 +52,32 @@ describe('KinesisShardDirectory', () => {
     expect(await dir.hasRecordsAfter(parent, null)).toBe(true);
     expect(await dir.hasRecordsAfter(parent, seq(2))).toBe(false);
     expect(await dir.hasRecordsAfter(children[0]?.shardId ?? shardId(''), null)).toBe(false);
+  });
+
+  it('GIVEN a split well after the last record WHEN checked THEN the parent is consumed (the end shows only on a second read)', async () => {
+    const { kinesis } = fx.clients;
+    const stream = uniqueName('dir-late');
+    await createStreamAndWait(kinesis, stream, 1);
+    const put = await kinesis.send(
+      new PutRecordsCommand({
+        StreamName: stream,
+        Records: ['a', 'b'].map((d) => ({ Data: Buffer.from(d), PartitionKey: d })),
+      }),
+    );
+    const last = sequenceNumber(put.Records?.[1]?.SequenceNumber ?? '');
+    const parent = shardId(put.Records?.[0]?.ShardId ?? '');
+    // Not a timed assertion: the gap makes the split's EndingSequenceNumber later than the
+    // record's, which is what makes kinesalite answer "no records, an iterator" first.
+    await new Promise((r) => setTimeout(r, 1_100));
+    const { children } = await splitShard(kinesis, stream, parent);
+    expect(children).toHaveLength(2);
+    const dir = new KinesisShardDirectory({ client: kinesis, streamName: stream });
+    expect((await dir.listShards()).find((s) => s.shardId === parent)?.closed).toBe(true);
+
+    expect(await dir.isConsumed(parent, last)).toBe(true);
+    expect(await dir.hasRecordsAfter(parent, last)).toBe(false);
+    expect(
+      await dir.isConsumed(parent, sequenceNumber(put.Records?.[0]?.SequenceNumber ?? '')),
+    ).toBe(false);
   });
 });

@@ -18,6 +18,7 @@ import { CheckpointTaker } from '../../core/checkpoint/take-checkpoint.ts';
 import type { WindowedOperatorDefinition } from '../../core/pipeline.ts';
 import { SessionWindows } from '../../core/window.ts';
 import { ConfigError } from '../../errors.ts';
+import { checkpointIdTime } from '../../model/checkpoint-id.ts';
 import { systemClock, type Clock } from '../../ports/clock.ts';
 import type { CheckpointStore } from '../../ports/checkpoint-store.ts';
 import {
@@ -29,6 +30,7 @@ import {
   type ScheduledCheckpointReport,
 } from '../checkpoint/scheduled-checkpoint.ts';
 import type { RuntimeLog } from '../operator-runtime.ts';
+import { EmfMetricsWriter } from '../telemetry/emf-writer.ts';
 import { WeirEnv } from '../weir-env.ts';
 import { lambdaConfigFromEnv, positiveIntFromEnv, type LambdaRuntimeConfig } from './config.ts';
 import type { TickerContext } from './tick-loop.ts';
@@ -91,6 +93,8 @@ export interface LambdaCheckpointerOptions {
   readonly log?: RuntimeLog;
   /** Segments of the parallel scan. @default 4 */
   readonly totalSegments?: number;
+  /** Where the EMF metric lines go (`CheckpointsCompleted`, `CheckpointAgeMs`). @default stdout (CloudWatch Logs in Lambda) */
+  readonly metricsOutput?: (line: string) => void;
   /** Time kept in hand before the function's timeout: a part write and the in-progress save. @default min(30 s, a third of the remaining time) */
   readonly reserveMs?: number;
 }
@@ -147,6 +151,11 @@ export function createLambdaCheckpointer<IN, ACC, OUT>(
     mergingWindows: definition.assigner instanceof SessionWindows,
     ...(options.totalSegments !== undefined ? { totalSegments: options.totalSegments } : {}),
   });
+  const metrics = new EmfMetricsWriter({
+    operator: definition.name,
+    now: () => clock.now(),
+    ...(options.metricsOutput ? { output: options.metricsOutput } : {}),
+  });
   const run = async (force: boolean, context: TickerContext | undefined) => {
     const remaining = context?.getRemainingTimeInMillis();
     const reserve =
@@ -162,6 +171,7 @@ export function createLambdaCheckpointer<IN, ACC, OUT>(
       ...(remaining !== undefined ? { deadline: clock.now() + remaining - reserve } : {}),
     });
     log(checkpointLogEntry(definition.name, report));
+    metrics.write({ values: checkpointFigures(report, clock.now()), deadLettersByReason: {} });
     return report;
   };
   return {
@@ -170,6 +180,19 @@ export function createLambdaCheckpointer<IN, ACC, OUT>(
     taker,
     checkpoints,
     clients,
+  };
+}
+
+/** The metrics of one call: a completed checkpoint, and the age of the newest complete one. */
+export function checkpointFigures(
+  r: ScheduledCheckpointReport,
+  now: number,
+): Partial<Record<'CheckpointsCompleted' | 'CheckpointAgeMs', number>> {
+  const completed = r.run?.status === 'complete' && r.id !== undefined;
+  const newestAt = completed ? checkpointIdTime(r.id) : r.previousAt;
+  return {
+    CheckpointsCompleted: completed ? 1 : 0,
+    ...(newestAt !== undefined ? { CheckpointAgeMs: Math.max(0, now - newestAt) } : {}),
   };
 }
 

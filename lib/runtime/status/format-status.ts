@@ -54,7 +54,8 @@ function table(rows: readonly (readonly string[])[]): string {
 
 /**
  * The status as a table: the operator's watermark and windows, then one row
- * per shard (state, committed position, lag, watermark, last batch).
+ * per shard (state, committed position, lag, watermark, last batch), then
+ * the ranges `weir redrive` applied, when there are any.
  */
 export function formatStatusTable(status: OperatorStatus): string {
   const now = status.at;
@@ -86,6 +87,22 @@ export function formatStatusTable(status: OperatorStatus): string {
     lines.push('(no shards: the stream lists none and no progress is stored)');
   if (status.shards.some((s) => !s.registered))
     lines.push('* not registered yet: no batch and no tick has seen it');
+  if (status.redriven.length > 0)
+    lines.push(
+      '',
+      'redriven ranges (weir redrive):',
+      table([
+        ['SOURCE', 'COMMITTED THROUGH', 'DONE', 'AT'],
+        ...status.redriven.map((r) => [
+          `${r.shardId} from ${shortSequence(r.startSequenceNumber, 0)}`,
+          r.committed === null
+            ? '-'
+            : shortSequence(r.committed.sequenceNumber, r.committed.subSequenceNumber),
+          r.done ? 'yes' : 'no',
+          `${formatDuration(now - r.at)} ago`,
+        ]),
+      ]),
+    );
   const problems = [
     ...status.errors,
     ...status.shards.filter((s) => s.error !== null).map((s) => `${s.shardId}: ${s.error}`),

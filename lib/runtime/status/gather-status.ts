@@ -1,8 +1,11 @@
 /**
  * Gathers one {@link OperatorStatus} from the ports: the operator's progress
  * (one Query), the stream's shard list (ListShards), the window counts and
- * a bounded lag read per shard that is not retired.
+ * a bounded lag read per shard that is not retired. Progress records of
+ * `weir redrive` ranges (`redrive:<shard>:<start>`) are listed apart, not as
+ * shards.
  */
+import { REDRIVE_SOURCE_PREFIX } from '../../core/guard.ts';
 import { describeError } from '../../errors.ts';
 import { decodeOffset } from '../../model/position.ts';
 import type { ShardProgress } from '../../model/progress.ts';
@@ -14,6 +17,7 @@ import { mapSettled } from '../../util/map-settled.ts';
 import {
   STATUS_SCHEMA,
   type OperatorStatus,
+  type RedrivenRange,
   type ShardBehind,
   type ShardState,
   type ShardStatus,
@@ -65,7 +69,12 @@ export async function gatherStatus(
   );
   const byId = new Map<string, { info?: ShardInfo; progress?: ShardProgress }>();
   for (const info of listed) byId.set(info.shardId, { info });
-  for (const p of progress.shards) byId.set(p.shardId, { ...byId.get(p.shardId), progress: p });
+  const redriven: RedrivenRange[] = [];
+  for (const p of progress.shards) {
+    if (p.shardId.startsWith(REDRIVE_SOURCE_PREFIX)) redriven.push(redrivenRange(p));
+    else byId.set(p.shardId, { ...byId.get(p.shardId), progress: p });
+  }
+  redriven.sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : 0));
   const ids = [...byId.keys()].sort();
   const settled = await mapSettled(ids, options.concurrency ?? 4, (id) =>
     shardStatus(id, byId.get(id) ?? {}, sources.lag, at, options.idleTimeoutMs),
@@ -85,7 +94,29 @@ export async function gatherStatus(
       if (s.status === 'rejected') throw s.reason;
       return s.value;
     }),
+    redriven,
     errors,
+  };
+}
+
+/** A redrive's progress record, read as the range it stands for. */
+function redrivenRange(p: ShardProgress): RedrivenRange {
+  const rest = p.shardId.slice(REDRIVE_SOURCE_PREFIX.length);
+  const cut = rest.lastIndexOf(':');
+  const committed = p.committed ? decodeOffset(p.committed) : null;
+  return {
+    source: p.shardId,
+    shardId: cut < 0 ? rest : rest.slice(0, cut),
+    startSequenceNumber: cut < 0 ? '' : rest.slice(cut + 1),
+    committed:
+      committed === null
+        ? null
+        : {
+            sequenceNumber: committed.sequenceNumber,
+            subSequenceNumber: committed.subSequenceNumber,
+          },
+    done: p.closed,
+    at: p.lastActivity,
   };
 }
 

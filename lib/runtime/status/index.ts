@@ -13,6 +13,7 @@ export { STATUS_SCHEMA } from './status-model.ts';
 export type {
   CommittedPosition,
   OperatorStatus,
+  RedrivenRange,
   ShardBehind,
   ShardState,
   ShardStatus,

@@ -57,6 +57,25 @@ export interface ShardStatus {
   readonly error: string | null;
 }
 
+/**
+ * A range read back by `weir redrive` (its own source
+ * `redrive:<shardId>:<startSequenceNumber>`, lib/core/guard.ts): the redrive
+ * stores its progress once every record of it is applied, closed from the
+ * start. Not a shard: it holds no watermark back and has no tip.
+ */
+export interface RedrivenRange {
+  /** `redrive:<shardId>:<startSequenceNumber>`. */
+  readonly source: string;
+  readonly shardId: string;
+  readonly startSequenceNumber: string;
+  /** Applied through this position (the range's last record). */
+  readonly committed: CommittedPosition | null;
+  /** Every record of the range is applied (a rerun of `weir redrive` skips it). */
+  readonly done: boolean;
+  /** Processing time (epoch ms) the redrive recorded it. */
+  readonly at: number;
+}
+
 /** One look at an operator. */
 export interface OperatorStatus {
   readonly schema: typeof STATUS_SCHEMA;
@@ -73,6 +92,8 @@ export interface OperatorStatus {
   readonly windows: WindowCounts | null;
   /** Sorted by shard id. */
   readonly shards: readonly ShardStatus[];
+  /** Ranges `weir redrive` applied, sorted by source (added to `weir.status/1`; older readers ignore it). */
+  readonly redriven: readonly RedrivenRange[];
   /** Parts of the look that failed (window counts); shard failures are on the shard. */
   readonly errors: readonly string[];
 }

@@ -59,5 +59,6 @@ export const FIXED: OperatorStatus = {
       error: 'ProvisionedThroughputExceededException: Rate exceeded',
     },
   ],
+  redriven: [],
   errors: [],
 };

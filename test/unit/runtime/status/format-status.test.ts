@@ -29,6 +29,34 @@ describe('formatStatusTable', () => {
     );
   });
 
+  it('GIVEN ranges weir redrive applied THEN they have their own section, not shard rows', () => {
+    const text = formatStatusTable({
+      ...FIXED,
+      shards: [],
+      redriven: [
+        {
+          source:
+            'redrive:shardId-000000000000:49590338271490256608559692538361571095921575989136588898',
+          shardId: 'shardId-000000000000',
+          startSequenceNumber: '49590338271490256608559692538361571095921575989136588898',
+          committed: {
+            sequenceNumber: '49590338271490256608559692538361571095921575989136588990',
+            subSequenceNumber: 0,
+          },
+          done: true,
+          at: FIXED.at - 120_000,
+        },
+      ],
+    });
+    expect(text.split('\n').slice(-4)).toEqual([
+      '',
+      'redriven ranges (weir redrive):',
+      'SOURCE                                   COMMITTED THROUGH  DONE  AT',
+      'shardId-000000000000 from …989136588898  …989136588990      yes   2.0 min ago',
+    ]);
+    expect(formatStatusTable(FIXED)).not.toContain('redriven');
+  });
+
   it('no watermark, unknown or bounded window counts, no shards', () => {
     const text = formatStatusTable({
       ...FIXED,

@@ -63,6 +63,8 @@ async function scenario(): Promise<{ store: InMemoryStateStore; infos: ShardInfo
   await progress('shard-parent', NOW - 1_000);
   await progress('shard-retired', NOW - 500_000, true);
   await progress('shard-trimmed', NOW - 900_000);
+  // A range weir redrive applied: its own source, closed, never a shard.
+  await progress(`redrive:shard-open:${SEQ}`, NOW - 30_000, true);
   await store.advanceWatermark(OP, NOW - 120_000, 0);
   const w = NOW - 120_000;
   await store.write(
@@ -181,6 +183,16 @@ describe('gatherStatus', () => {
     ]);
     expect(lag.calls.find(([id]) => id === 'shard-open')?.[1]).toBe(SEQ);
     expect(lag.calls.find(([id]) => id === 'shard-new')?.[1]).toBeNull();
+    expect(status.redriven).toEqual([
+      {
+        source: `redrive:shard-open:${SEQ}`,
+        shardId: 'shard-open',
+        startSequenceNumber: SEQ,
+        committed: { sequenceNumber: SEQ, subSequenceNumber: 0 },
+        done: true,
+        at: NOW - 30_000,
+      },
+    ]);
   });
 
   it('the idle timeout decides open vs idle, as the runtime judges activity', async () => {

@@ -1,0 +1,235 @@
+/**
+ * IAM from usage for the CLI grants: what `WeirOperator.grantRedrive` and
+ * `grantStatus` give a principal is checked against the AWS calls `weir
+ * redrive` and `weir status` make, both ways, as
+ * test/integration/iam-from-usage.test.ts does for the functions.
+ *
+ *   weir redrive (in process) ─► recording proxy "redrive" ─► kinesalite, DynamoDB Local, s3rver
+ *   grantRedrive(role) on the synthesized demo stack ─► the role's (action, resource) pairs
+ *
+ * Scenario (S3 on-failure destination: the embedded tier has no SQS): a batch
+ * moves the operator's watermark to T+200s; then the on-failure record of a
+ * range holding a record of an allowed-late window (re-fired: a result
+ * write), a record past the allowed lateness (late output) and a record that
+ * is not JSON (a dead letter) is redriven; a rerun finds it done.
+ */
+import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { PassThrough } from 'node:stream';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadDemoTemplate } from '../../cdk/synth.ts';
+import { synthesizeTemplate } from '../../cdk/synthesize.ts';
+import { WeirDemoStack } from '../../cdk/stacks/weir-demo-stack.ts';
+import { clickCounter } from '../../functions/click-counter/pipeline.ts';
+import { main } from '../../lib/cli/main.ts';
+import { shardId } from '../../lib/model/position.ts';
+import { lambdaConfigFromEnv } from '../../lib/runtime/lambda/config.ts';
+import { createLambdaHandlers } from '../../lib/runtime/lambda/handlers.ts';
+import { buildKinesisEvent, S3OnFailureDestination } from '../../lib/runtime/local/esm/index.ts';
+import { kinesisFailureRecord } from '../../lib/runtime/local/esm/failure-record.ts';
+import type { LocalResources } from '../../lib/runtime/local/local-resources.ts';
+import { provisionFromTemplate } from '../../lib/runtime/local/provision.ts';
+import { AwsRecordingProxy } from '../helpers/aws-recording-proxy.ts';
+import { grantsOfRole, type TemplateJson } from '../helpers/iam-policy.ts';
+import { checkRole, renderUses, type NotReached } from '../helpers/iam-usage.ts';
+import { uniqueName, useLocalAws } from '../helpers/local-aws.ts';
+
+const fixture = useLocalAws();
+const T = Date.UTC(2026, 0, 1);
+const proxies: AwsRecordingProxy[] = [];
+afterAll(async () => {
+  await Promise.all(proxies.map((p) => p.close()));
+});
+
+/** Grants of `grantRedrive` no call of this scenario can use, with the reason. */
+const REDRIVE_NOT_REACHED: readonly NotReached[] = [
+  {
+    action: 'dynamodb:GetItem',
+    resource: /^<ClickCounterStateTable[0-9A-F]{8}\.Arn>$/,
+    reason:
+      'the read after a lost conditional state write (a concurrent writer); the same runtime code is reached with injected faults by iam-from-usage.test.ts',
+  },
+  {
+    action: 'dynamodb:DeleteItem',
+    resource: /^<ClickCounterStateTable[0-9A-F]{8}\.Arn>$/,
+    reason: 'session merges delete merged windows; the click counter has tumbling windows',
+  },
+  {
+    action: 'dynamodb:GetItem',
+    resource: /^<ClickCounterResultsTable[0-9A-F]{8}\.Arn>$/,
+    reason:
+      'the result sink reads the stored version only after a lost conditional put; reached with injected faults by iam-from-usage.test.ts',
+  },
+];
+
+/** A CLI context capturing stdout and stderr together. */
+function io(env: Record<string, string>) {
+  const out = new PassThrough();
+  let text = '';
+  out.on('data', (c: Buffer) => (text += c.toString()));
+  const ctx = {
+    env,
+    stdin: new PassThrough(),
+    stdout: out,
+    stderr: out,
+    cwd: process.cwd(),
+    signal: new AbortController().signal,
+  };
+  return { ctx, text: () => text };
+}
+
+describe('CLI grants, proved from usage', () => {
+  it('GIVEN grantRedrive and grantStatus on two roles WHEN checked against what `weir redrive` and then `weir status` called THEN nothing is missing and nothing is unused', async () => {
+    const { aws, clients } = fixture;
+    const stackName = `IamCli${(process.pid % 10_000).toString(36)}${Date.now().toString(36).slice(-5)}`;
+    const streamName = uniqueName('iam-cli');
+    const cfn = await synthesizeTemplate(stackName, (app) => {
+      const stack = new WeirDemoStack(app, stackName, {
+        streamName,
+        shardCount: 1,
+        onFailure: 's3',
+      });
+      const role = new iam.Role(stack, 'RedriveRole', {
+        assumedBy: new iam.AccountRootPrincipal(),
+      });
+      stack.clickCounter.grantRedrive(role);
+      const statusRole = new iam.Role(stack, 'StatusRole', {
+        assumedBy: new iam.AccountRootPrincipal(),
+      });
+      stack.clickCounter.grantStatus(statusRole);
+    });
+    expect(Object.keys(cfn.Resources).length).toBeGreaterThan(
+      Object.keys(
+        (await loadDemoTemplate({ stackName, streamName, shardCount: 1, onFailure: 's3' }))
+          .Resources,
+      ).length,
+    );
+    const resources: LocalResources = await provisionFromTemplate(cfn, clients, { stackName });
+    const mapping = resources.mappings[0]!;
+    const env = { ...aws.env(), ...mapping.environment };
+    const stream = resources.streams[0]!;
+
+    // A batch (not recorded) moves the watermark to T+195s.
+    const handler = createLambdaHandlers(clickCounter, lambdaConfigFromEnv(env), {
+      log: () => undefined,
+    }).handler;
+    const click = (ts: number) => JSON.stringify({ page: '/p', user: 'u', ts });
+    const put = await clients.kinesis.send(
+      new PutRecordsCommand({
+        StreamName: stream.name,
+        Records: [click(T + 200_000), click(T + 150_000), click(T + 60_000), 'not json'].map(
+          (d) => ({ Data: Buffer.from(d), PartitionKey: 'p' }),
+        ),
+      }),
+    );
+    const seqs = (put.Records ?? []).map((r) => r.SequenceNumber ?? '');
+    const shard = shardId(put.Records?.[0]?.ShardId ?? '');
+    const records = [click(T + 200_000), click(T + 150_000), click(T + 60_000), 'not json'].map(
+      (d, i) => ({
+        SequenceNumber: seqs[i] ?? '',
+        PartitionKey: 'p',
+        Data: Buffer.from(d),
+        ApproximateArrivalTimestamp: new Date(),
+      }),
+    );
+    const first = await handler(
+      buildKinesisEvent(records.slice(0, 1), {
+        shardId: shard,
+        streamArn: stream.arn,
+        awsRegion: aws.region,
+        invokeIdentityArn: 'arn:aws:iam::000000000000:role/x',
+      }),
+    );
+    expect(first.batchItemFailures).toEqual([]);
+    // The ESM gave up on the rest: its on-failure record in the failure bucket.
+    const failures = resources.buckets.find((b) => b.logicalId.includes('FailureBucket'))!;
+    await new S3OnFailureDestination({ client: clients.s3, bucket: failures.name }).send({
+      esmUuid: 'u-1',
+      shardId: shard,
+      event: { Records: [] },
+      record: kinesisFailureRecord({
+        requestId: 'r',
+        functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:clicks',
+        condition: 'RetryAttemptsExhausted',
+        approximateInvokeCount: 2,
+        response: { functionError: true },
+        timestampMs: Date.now(),
+        shardId: shard,
+        streamArn: stream.arn,
+        records: records.slice(1),
+      }),
+    });
+
+    const proxy = await AwsRecordingProxy.start({ name: 'redrive', targets: aws.endpoints });
+    proxies.push(proxy);
+    const runCli = async (): Promise<{ code: number; text: string }> => {
+      const { ctx, text } = io({ ...env, ...proxy.endpointEnv() });
+      const code = await main(
+        [
+          'redrive',
+          '--operator',
+          'click-counter',
+          '--source',
+          `s3://${failures.name}`,
+          '--pipeline',
+          'functions/click-counter/pipeline.ts',
+          '--json',
+        ],
+        ctx,
+      );
+      return { code, text: text() };
+    };
+    const run = await runCli();
+    expect(run.code, run.text).toBe(0);
+    const report = JSON.parse(run.text.slice(run.text.indexOf('{'))) as {
+      ranges: { status: string; counts: { inState: number; late: number; deadLettered: number } }[];
+    };
+    expect(report.ranges.map((r) => [r.status, r.counts])).toMatchObject([
+      ['applied', { inState: 1, late: 1, deadLettered: 1 }],
+    ]);
+    const again = await runCli();
+    expect(again.code, again.text).toBe(0);
+    const calls = proxy.calls();
+    expect(calls.filter((c) => c.status >= 300)).toEqual([]);
+    const uses = renderUses('redrive', calls, resources);
+    expect(uses.filter((u) => u.resource.startsWith('?'))).toEqual([]);
+    // The redrive fired the allowed-late window again: a result write.
+    expect(uses.map((u) => u.action)).toContain('dynamodb:PutItem');
+
+    // weir status, after the redrive, through a proxy of its own.
+    const statusProxy = await AwsRecordingProxy.start({ name: 'status', targets: aws.endpoints });
+    proxies.push(statusProxy);
+    const st = io({ ...env, ...statusProxy.endpointEnv() });
+    const statusCode = await main(
+      [
+        'status',
+        '--operator',
+        'click-counter',
+        '--stream',
+        stream.name,
+        '--table',
+        env['WEIR_STATE_TABLE'] ?? '',
+        '--json',
+      ],
+      st.ctx,
+    );
+    expect(statusCode, st.text()).toBe(0);
+    const statusCalls = statusProxy.calls();
+    expect(statusCalls.filter((c) => c.status >= 300)).toEqual([]);
+    const statusUses = renderUses('status', statusCalls, resources);
+    expect(statusUses.filter((u) => u.resource.startsWith('?'))).toEqual([]);
+    const statusRole = Object.keys(cfn.Resources).find((id) => id.startsWith('StatusRole'));
+    if (statusRole === undefined) throw new Error('no StatusRole in the template');
+    expect(checkRole(grantsOfRole(cfn as TemplateJson, statusRole), statusUses, [])).toEqual({
+      missing: [],
+      unused: [],
+    });
+
+    const role = Object.entries((cfn as TemplateJson).Resources).find(
+      ([id, r]) => r.Type === 'AWS::IAM::Role' && id.startsWith('RedriveRole'),
+    )?.[0];
+    if (role === undefined) throw new Error('no RedriveRole in the template');
+    const result = checkRole(grantsOfRole(cfn, role), uses, REDRIVE_NOT_REACHED);
+    expect(result).toEqual({ missing: [], unused: [] });
+  }, 90_000);
+});
