@@ -18,7 +18,7 @@
  */
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { REDRIVE_SOURCE_PREFIX } from '../../core/guard.ts';
-import { ReplayGapError, WeirError } from '../../errors.ts';
+import { ReplayGapError, WeirError, describeError } from '../../errors.ts';
 import type { CheckpointManifest } from '../../model/checkpoint.ts';
 import { decodeOffset } from '../../model/position.ts';
 import { buildKinesisEvent, type StreamRecordInput } from '../local/esm/kinesis-event.ts';
@@ -221,7 +221,8 @@ export async function replayShards(o: ReplayOptions): Promise<ReplayOutcome> {
     };
     pump();
   });
-  if (failure !== undefined) throw failure;
+  if (failure !== undefined)
+    throw failure instanceof Error ? failure : new WeirError(describeError(failure));
   return totals;
 }
 
