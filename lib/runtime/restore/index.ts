@@ -2,3 +2,4 @@
 export * from './restore.ts';
 export * from './replay.ts';
 export * from './kinesis-replay-source.ts';
+export * from './lambda-mapping.ts';
