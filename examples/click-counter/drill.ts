@@ -13,18 +13,24 @@
 import { DescribeTableCommand, ScanCommand, BatchWriteItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeStreamSummaryCommand } from '@aws-sdk/client-kinesis';
 import {
+  CheckpointTaker,
+  DynamoDbStateStore,
+  S3CheckpointStore,
+  count,
+  json,
+  kinesisReplaySource,
   localLambdaHandlers,
+  minutes,
+  pipeline,
   readWindowResults,
+  restoreOperator,
+  seconds,
+  systemClock,
   tickUntil,
+  tumbling,
   type AwsClients,
   type WindowResult,
 } from '../../lib/index.ts';
-import { DynamoDbStateStore } from '../../lib/adapters/dynamodb/dynamodb-state-store.ts';
-import { S3CheckpointStore } from '../../lib/adapters/s3/s3-checkpoint-store.ts';
-import { CheckpointTaker } from '../../lib/core/checkpoint/take-checkpoint.ts';
-import { count, json, minutes, pipeline, seconds, tumbling } from '../../lib/core/index.ts';
-import { systemClock } from '../../lib/ports/clock.ts';
-import { kinesisReplaySource, restoreOperator } from '../../lib/runtime/restore/index.ts';
 import { clickCounter, type Click } from '../../functions/click-counter/pipeline.ts';
 
 /** The click counter with the "bug" fixed: clicks of the ten test accounts (user-0 .. user-9) no longer count. */
