@@ -221,9 +221,13 @@ async function wipe(s: DrillStack): Promise<number> {
       const requests = items.slice(i, i + 25).map((it) => ({
         DeleteRequest: { Key: Object.fromEntries(keys.map((k) => [k, it[k]!])) },
       }));
-      await s.clients.dynamodb.send(
-        new BatchWriteItemCommand({ RequestItems: { [table]: requests } }),
-      );
+      let pending: typeof requests = requests;
+      while (pending.length > 0) {
+        const out = await s.clients.dynamodb.send(
+          new BatchWriteItemCommand({ RequestItems: { [table]: pending } }),
+        );
+        pending = (out.UnprocessedItems?.[table] ?? []) as typeof requests;
+      }
       deleted += requests.length;
     }
     start = page.LastEvaluatedKey as Record<string, never> | undefined;
