@@ -145,6 +145,22 @@ export type {
   RetentionPolicy,
   RetentionReport,
 } from './core/checkpoint/index.ts';
+// Restore + replay (`weir restore`, docs/recovery.md "Restore and replay").
+export {
+  restoreOperator,
+  RestoreFailedError,
+  ReplayBatchError,
+  kinesisReplaySource,
+} from './runtime/restore/index.ts';
+export type {
+  RestoreOperatorOptions,
+  RestoreSummary,
+  RestoreProgress,
+  RestorePhase,
+  ReplaySource,
+  ReplayTarget,
+  ReplayOutcome,
+} from './runtime/restore/index.ts';
 export { OperatorRuntime } from './runtime/operator-runtime.ts';
 export type {
   OperatorRuntimeOptions,

@@ -9,6 +9,8 @@
  *   LocalMappingRunner: local ESM ─► handler worker process (killed mid-batch once) ─► DynamoDB state
  *   TickerLoop (in-process, every second) ─► fires due windows ─► results table
  *   readWindowResults + the output bucket ─► reconciliation (report.ts)
+ *   checkpoints before the first and before the late records ─► drill.ts: wipe the state, restore,
+ *   replay, compare; then a correction (a fixed pipeline restored from the first checkpoint)
  */
 import type { Writable } from 'node:stream';
 import {
@@ -29,6 +31,7 @@ import {
 import { loadDemoTemplate } from '../../cdk/synth.ts';
 import { clickCounter } from '../../functions/click-counter/pipeline.ts';
 import { badRecords } from './bad-records.ts';
+import { checkpointer, runDrill, type DrillStack } from './drill.ts';
 import { generateClicks, type Click } from './clickstream.ts';
 import { progressBar } from './progress.ts';
 import { reconcile, type DemoReport } from './report.ts';
@@ -89,7 +92,18 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
       `stack ${resources.stackName}: stream ${mapping.streamName} (${o.shards} shards), operator ${clickCounter.name}`,
     );
 
+    const stack: DrillStack = {
+      clients,
+      awsEnv: aws.env(),
+      functionEnv: mapping.environment,
+      streamName: mapping.streamName,
+      say,
+    };
+    const takeCheckpoint = await checkpointer(stack);
+    const c0 = await takeCheckpoint(); // before any record: the correction restores this one
+    let c1 = '';
     const input = buildInput(o.events);
+    const needWatermark = input.start + 6 * MINUTE + clickCounter.allowedLateness;
     const runner = new LocalMappingRunner({
       mapping,
       clients,
@@ -116,7 +130,10 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
     loop.start();
     try {
       try {
-        await produce(o, clients, mapping.streamName, input, runner);
+        await produce(o, clients, mapping.streamName, input, runner, async () => {
+          c1 = await takeCheckpoint(); // processing goes on after it: the late clicks, the ticks
+          say(`checkpoint ${c1} taken before the late clicks (${c0} before the first record)`);
+        });
       } finally {
         await runner.stop();
       }
@@ -129,7 +146,6 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
       );
 
       // Idle shards let the watermark follow processing time (idleAdvance): wait for the last windows.
-      const needWatermark = input.start + 6 * MINUTE + clickCounter.allowedLateness;
       const last = await tickUntil(
         tick,
         (r) => r.watermark >= needWatermark && r.fired === 0 && r.redriven === 0,
@@ -143,7 +159,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
     say(`operator watermark ${new Date(watermark).toISOString()}: every window closed and purged`);
 
     const outputs = await readOutputs(clients, mapping.environment);
-    return reconcile(say, {
+    const report = reconcile(say, {
       clicks: input.clicks,
       late: input.late,
       bad: input.bad,
@@ -151,6 +167,8 @@ export async function runDemo(o: DemoOptions): Promise<DemoReport> {
       kills,
       crashes,
     });
+    const drill = await runDrill(stack, c0, c1, needWatermark);
+    return { ...report, ok: report.ok && drill.ok };
   } finally {
     clients.destroy();
     await aws.stop();
@@ -213,6 +231,7 @@ async function produce(
   streamName: string,
   input: Clickstream,
   runner: LocalMappingRunner,
+  beforeLate: () => Promise<void>,
 ): Promise<void> {
   const bar = progressBar(o.stderr, 'producing', input.records.length);
   // One request in flight keeps each shard in event-time order up to the generated disorder;
@@ -225,6 +244,7 @@ async function produce(
   });
   bar.end();
   await runner.waitUntilIdle({ timeoutMs: 180_000 });
+  await beforeLate();
   // Late records: after the watermark has passed the first windows' lateness.
   await putRecords(
     clients.kinesis,

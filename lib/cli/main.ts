@@ -11,6 +11,7 @@ import { isUsageError, reportUsageError } from './flags.ts';
 import { localCommand } from './local.ts';
 import { produceCommand } from './produce.ts';
 import { redriveCommand } from './redrive.ts';
+import { restoreCommand } from './restore.ts';
 import { statusCommand } from './status.ts';
 
 /** Every registered `weir` sub-command, in `weir --help` order. */
@@ -21,6 +22,7 @@ export const commands: readonly Command[] = [
   localCommand,
   produceCommand,
   redriveCommand,
+  restoreCommand,
   statusCommand,
 ];
 

@@ -132,8 +132,8 @@ export function failedBatchSource(
   throw new UsageError(`--source must be sqs:QUEUE_URL or s3://BUCKET[/PREFIX] (given ${source})`);
 }
 
-/** The operator's definition exported by `module` (an export whose name is `operator`). */
-async function loadDefinition(
+/** The operator's definition exported by `module` (an export whose name is `operator`); `weir restore` loads it too. */
+export async function loadDefinition(
   module: string,
   operator: string,
   cwd: string,

@@ -2,7 +2,8 @@
  * The click-counter example (`npm start`) end to end, in-process: CDK
  * template → local resources → producer (with malformed and late records) →
  * local ESM → handler worker process (killed mid-batch once) → DynamoDB state
- * → ticker → results table → reconciliation. Runs on LocalStack unchanged
+ * → ticker → results table → reconciliation → recovery drill (state wiped,
+ * restored, replayed; then a corrected pipeline restored). Runs on LocalStack unchanged
  * when AWS_ENDPOINT_URL is set.
  */
 import { describe, expect, it } from 'vitest';
@@ -30,6 +31,13 @@ describe('click-counter example (npm start)', () => {
     expect(out.text()).toMatch(
       // How many records are late depends on machine speed (idleness, cold starts); the invariant does not.
       /reconciliation: records in 1536 = applied \d+ \+ late \d+ \+ dead-lettered 11; \d+ windows, 0 differ from an independent recount: OK/,
+    );
+    // The recovery drill: state wiped, restored and replayed, results equal; then a corrected pipeline.
+    expect(out.text()).toMatch(
+      /drill: restored generation 1, replayed \d+ records \(25 late again\), \d+ windows re-fired as …\/g1v<n>; \d+ windows, 0 differ from the uninterrupted run: OK/,
+    );
+    expect(out.text()).toMatch(
+      /correction: generation 2, 1536 records replayed, \d+ filtered out; \d+ windows replaced, .*\(g2v\d+\).*: OK/,
     );
     expect(code).toBe(0);
   });
