@@ -264,7 +264,7 @@ export class WeirMonitoring extends Construct {
           comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
           // No datapoint means no batch, no tick or nothing counted: not a breach.
           treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-          alarmDescription: `weir operator ${props.source.operatorName}: ${d.description}`,
+          alarmDescription: `weir: operator ${props.source.operatorName}: ${d.description}`,
         });
         for (const action of actions) alarm.addAlarmAction(action);
         alarms[name] = alarm;

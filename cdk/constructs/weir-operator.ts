@@ -699,7 +699,7 @@ export class WeirOperator extends Construct implements WeirOperatorMetricSource 
     });
     const role = new iam.Role(this, `${id}FunctionRole`, {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `weir operator ${this.operatorName}: ${id === '' ? 'operator function' : id === 'Ticker' ? 'ticker' : 'checkpointer'}`,
+      description: `weir: operator ${this.operatorName}: ${id === '' ? 'operator function' : id === 'Ticker' ? 'ticker' : 'checkpointer'}`,
     });
     // In place of AWSLambdaBasicExecutionRole: the log group exists, so only streams and events, only in it.
     role.addToPrincipalPolicy(
