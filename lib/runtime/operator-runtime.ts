@@ -26,15 +26,14 @@ import { emittedResult, lateRecordsPerWindow } from '../model/records.ts';
 import type { BatchCounts, DeadLetter, LateRecord, WindowResult } from '../model/records.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { DeadLetterOutput } from '../ports/dead-letter-output.ts';
-import type { ShardDirectory, ShardInfo } from '../ports/shard-directory.ts';
+import type { ShardDirectory } from '../ports/shard-directory.ts';
 import type { Sink } from '../ports/sink.ts';
-import type { StateStore, StoredProgress } from '../ports/state-store.ts';
+import type { StateStore } from '../ports/state-store.ts';
 import { shardBatchesFromEvent, type ShardBatch } from './lambda/event-records.ts';
-import { AccessDeniedError, isAuthorizationError, type RefusedCall } from './authorization.ts';
+import { AccessDeniedError } from './authorization.ts';
+import { ShardSteps, noFailures, type RuntimeLog, type StepFailures } from './shard-steps.ts';
+export type { RuntimeLog } from './shard-steps.ts';
 import { deadLettersByReason, type RuntimeTelemetry } from './telemetry/runtime-telemetry.ts';
-
-/** A structured log line sink (JSON to stdout in Lambda). */
-export type RuntimeLog = (entry: Readonly<Record<string, unknown>>) => void;
 
 /** Everything an operator runtime is wired to. */
 export interface OperatorRuntimeOptions<IN, ACC, OUT> {
@@ -56,13 +55,6 @@ export interface OperatorRuntimeOptions<IN, ACC, OUT> {
   readonly log?: RuntimeLog;
   /** Receives every batch and tick report (metrics). @default none */
   readonly telemetry?: RuntimeTelemetry;
-}
-
-/** The stream's shards next to the operator's progress, as one tick step reads them. */
-interface ShardView {
-  readonly dir: ShardDirectory;
-  readonly shards: readonly ShardInfo[];
-  readonly progress: StoredProgress;
 }
 
 /** Totals of one handled event, logged and returned for tests. */
@@ -92,21 +84,12 @@ export interface TickReport {
   readonly shardDirectoryFailures: number;
 }
 
-/** Best-effort steps (shard registration, directory checks) that failed; `refused` for lack of permission. */
-interface StepFailures {
-  readonly refused: RefusedCall[];
-  failed: number;
-}
-
-const noFailures = (): StepFailures => ({ refused: [], failed: 0 });
-
 /** Runs one operator definition against its ports. Stateless between calls. */
 export class OperatorRuntime<IN, ACC, OUT> {
   readonly operator: WindowOperator<IN, ACC, OUT>;
   private readonly name: string;
   private readonly log: RuntimeLog;
-  /** Open shards registered once by this instance (then by every tick). */
-  private shardsRegistered = false;
+  private readonly shardSteps: ShardSteps;
 
   constructor(private readonly options: OperatorRuntimeOptions<IN, ACC, OUT>) {
     this.name = options.definition.name;
@@ -115,6 +98,16 @@ export class OperatorRuntime<IN, ACC, OUT> {
       clock: options.clock,
     });
     this.log = options.log ?? ((e) => console.log(JSON.stringify(e)));
+    const operator = this.operator;
+    this.shardSteps = new ShardSteps({
+      name: this.name,
+      store: options.store,
+      clock: options.clock,
+      shards: options.shards,
+      idleTimeout: options.definition.time.idleTimeout,
+      log: this.log,
+      closeShard: (shardId) => operator.closeShard(shardId),
+    });
     const tag = options.definition.lateDataTag;
     if (!options.lateOutputs[tag]) {
       throw new ConfigError(
@@ -139,7 +132,9 @@ export class OperatorRuntime<IN, ACC, OUT> {
     for (const batch of batches) {
       try {
         // Once per cold start: every open shard holds the watermark back before this batch can move it.
-        const registration = this.shardsRegistered ? noFailures() : await this.tryRegisterShards();
+        const registration = this.shardSteps.registered
+          ? noFailures()
+          : await this.shardSteps.tryRegisterShards();
         reports.push(await this.handleShardBatch(batch, registration));
       } catch (err) {
         this.options.telemetry?.batchFailed(batch.shardId, err);
@@ -223,11 +218,12 @@ export class OperatorRuntime<IN, ACC, OUT> {
    */
   async tick(): Promise<TickReport> {
     // One ListShards and one progress read serve registration and the end-of-shard check.
-    const view = await this.shardView();
-    if (view !== undefined) await this.register(view);
+    const steps = this.shardSteps;
+    const view = await steps.view();
+    if (view !== undefined) await steps.register(view);
     const failures = noFailures();
-    const closedShards = view === undefined ? [] : await this.closeConsumedShards(view, failures);
-    await this.refreshBackloggedShards(failures);
+    const closedShards = view === undefined ? [] : await steps.closeConsumedShards(view, failures);
+    await steps.refreshBackloggedShards(failures);
     const { refused } = failures;
     const outcome = await this.operator.tick();
     await this.emit(outcome.results);
@@ -248,149 +244,10 @@ export class OperatorRuntime<IN, ACC, OUT> {
 
   /**
    * Registers every open shard of the stream that has no progress item yet
-   * (committed and watermark unknown, last activity now), so that it holds
-   * the operator watermark back like any active shard until it delivers a
-   * batch or goes idle: what a Flink source split does before its first
-   * record. Without a shard directory a shard counts from its first batch.
+   * (see {@link ShardSteps.registerShards}).
    */
-  async registerShards(): Promise<ShardId[]> {
-    const view = await this.shardView();
-    return view === undefined ? [] : this.register(view);
-  }
-
-  /** The stream's shards and the operator's progress, read together; `undefined` without a shard directory. */
-  private async shardView(): Promise<ShardView | undefined> {
-    const dir = this.options.shards;
-    if (!dir) return undefined;
-    const [shards, progress] = await Promise.all([
-      dir.listShards(),
-      this.options.store.readProgress(this.name),
-    ]);
-    return { dir, shards, progress };
-  }
-
-  private async register({ shards, progress }: ShardView): Promise<ShardId[]> {
-    const known = new Set(progress.shards.map((p) => p.shardId));
-    const now = this.options.clock.now();
-    const registered: ShardId[] = [];
-    for (const s of shards) {
-      if (s.closed || known.has(s.shardId)) continue;
-      // Conditional: never moves progress a batch wrote in the meantime backwards.
-      if (
-        await this.options.store.writeShardProgress(
-          this.name,
-          {
-            shardId: s.shardId,
-            committed: null,
-            watermark: null,
-            lastActivity: now,
-            closed: false,
-          },
-          progress.generation,
-        )
-      )
-        registered.push(s.shardId);
-    }
-    this.shardsRegistered = true;
-    if (registered.length > 0)
-      this.log({
-        level: 'INFO',
-        msg: 'shards registered',
-        operator: this.name,
-        shards: registered,
-      });
-    return registered;
-  }
-
-  /**
-   * Registration before a batch must not stop the stream: if the shard
-   * directory fails (throttled, or a deployment without `kinesis:ListShards`),
-   * the batch goes on with the shards already known, and the next batch (and
-   * every tick) tries again. A passing fault is a warning; a refused call is a
-   * missing grant: logged at ERROR and returned, to be counted in the report.
-   */
-  private async tryRegisterShards(): Promise<StepFailures> {
-    try {
-      await this.registerShards();
-      return noFailures();
-    } catch (err) {
-      return { refused: this.stepFailed('shard registration', undefined, err), failed: 1 };
-    }
-  }
-
-  /** Logs a failed best-effort step: ERROR (and returned) when the call was refused, WARN otherwise. */
-  private stepFailed(step: string, shardId: string | undefined, err: unknown): RefusedCall[] {
-    const denied = isAuthorizationError(err);
-    this.log({
-      level: denied ? 'ERROR' : 'WARN',
-      msg: `${step} failed${denied ? ': access denied' : ''}`,
-      operator: this.name,
-      ...(shardId !== undefined ? { shardId } : {}),
-      error: describeError(err),
-    });
-    return denied
-      ? [{ step, ...(shardId !== undefined ? { shardId } : {}), error: describeError(err) }]
-      : [];
-  }
-
-  /**
-   * Idleness means "no records", not "no batch lately": a shard whose last
-   * batch is older than half the idle timeout but which still has records
-   * after its committed position (Lambda retrying a failing batch, or slow to
-   * start after a crash) gets its last activity refreshed, so it keeps
-   * holding the watermark back and its records are not judged late.
-   */
-  private async refreshBackloggedShards(failures: StepFailures): Promise<void> {
-    const dir = this.options.shards;
-    const idle = this.options.definition.time.idleTimeout;
-    if (!dir || idle === undefined) return;
-    const now = this.options.clock.now();
-    const progress = await this.options.store.readProgress(this.name);
-    for (const p of progress.shards) {
-      if (p.closed || now - p.lastActivity < idle / 2) continue;
-      const committed = p.committed ? decodeOffset(p.committed).sequenceNumber : null;
-      let backlogged: boolean;
-      try {
-        backlogged = await dir.hasRecordsAfter(p.shardId, committed);
-      } catch (err) {
-        // One shard the directory cannot answer for (trimmed position, throttling) must not stop the tick.
-        failures.refused.push(...this.stepFailed('backlog check', p.shardId, err));
-        failures.failed += 1;
-        continue;
-      }
-      if (backlogged)
-        await this.options.store.writeShardProgress(
-          this.name,
-          { ...p, lastActivity: now },
-          progress.generation,
-        );
-    }
-  }
-
-  private async closeConsumedShards(
-    { dir, shards, progress }: ShardView,
-    failures: StepFailures,
-  ): Promise<ShardId[]> {
-    const closed: ShardId[] = [];
-    for (const s of shards) {
-      if (!s.closed) continue;
-      const p = progress.shards.find((x) => x.shardId === s.shardId);
-      if (p?.closed) continue;
-      const committed = p?.committed ? decodeOffset(p.committed).sequenceNumber : null;
-      let consumed: boolean;
-      try {
-        consumed = await dir.isConsumed(s.shardId, committed);
-      } catch (err) {
-        failures.refused.push(...this.stepFailed('end-of-shard check', s.shardId, err));
-        failures.failed += 1;
-        continue;
-      }
-      if (consumed) {
-        await this.operator.closeShard(s.shardId);
-        closed.push(s.shardId);
-      }
-    }
-    return closed;
+  registerShards(): Promise<ShardId[]> {
+    return this.shardSteps.registerShards();
   }
 
   /**
