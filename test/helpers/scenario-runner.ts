@@ -23,7 +23,7 @@ import {
   SplitShardCommand,
   type KinesisClient,
 } from '@aws-sdk/client-kinesis';
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { AwsClients } from '../../lib/adapters/aws-clients.ts';
 import { fromResultItem } from '../../lib/adapters/dynamodb/dynamodb-result-sink.ts';
 import { aggregate } from '../../lib/kinesis/kpl.ts';
@@ -42,7 +42,7 @@ import {
   type ProcessInvokerStats,
 } from '../../lib/runtime/local/esm/index.ts';
 import { loadDemoTemplate } from '../../cdk/synth.ts';
-import { provisionFromTemplate } from '../../lib/runtime/local/index.ts';
+import { listObjectKeys, provisionFromTemplate } from '../../lib/runtime/local/index.ts';
 import { clickCounter, type Click } from '../../functions/click-counter/pipeline.ts';
 import type { DynamoDbRecordingProxy, RecordedWrite } from '../../lib/testing/index.ts';
 import {
@@ -405,17 +405,17 @@ export async function runScenario(
 
     const [results, lateKeys, deadKeys, failureKeys, stateItems] = await Promise.all([
       scanResults(clients, resultsTable),
-      listKeys(
+      listObjectKeys(
         clients.s3,
         outputBucket,
         `${prefix}/${encodeURIComponent(clickCounter.name)}/late/`,
       ),
-      listKeys(
+      listObjectKeys(
         clients.s3,
         outputBucket,
         `${prefix}/${encodeURIComponent(clickCounter.name)}/dead-letter/`,
       ),
-      listKeys(clients.s3, failureBucket, ''),
+      listObjectKeys(clients.s3, failureBucket, ''),
       scanAll(clients, stateTable),
     ]);
     const late = await mapLimit(lateKeys, 16, (k) => readLate(clients.s3, outputBucket, k));
@@ -649,23 +649,6 @@ async function scanAll(
     start = page.LastEvaluatedKey;
   } while (start);
   return out;
-}
-
-async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(
-      new ListObjectsV2Command({
-        Bucket: bucket,
-        Prefix: prefix,
-        ...(token ? { ContinuationToken: token } : {}),
-      }),
-    );
-    for (const c of page.Contents ?? []) if (c.Key) keys.push(c.Key);
-    token = page.NextContinuationToken;
-  } while (token);
-  return keys;
 }
 
 async function readJson(
