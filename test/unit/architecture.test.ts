@@ -53,7 +53,7 @@ const ALLOWED: Readonly<Record<LibFolder | 'bench', readonly string[]>> = {
   util: ['errors'],
   model: ['errors', 'util'],
   ports: ['model', 'errors', 'util'],
-  core: ['model', 'ports', 'errors'],
+  core: ['model', 'ports', 'errors', 'util'],
   adapters: ['model', 'ports', 'errors', 'util'],
   kinesis: ['model', 'adapters', 'errors', 'util'],
   'local-aws': ['adapters', 'errors', 'util'],

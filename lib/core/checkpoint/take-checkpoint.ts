@@ -37,6 +37,7 @@
  * (`partMaxBytes` + one page).
  */
 import { CheckpointError, CheckpointProblem, ConfigError } from '../../errors.ts';
+import { intOption } from '../../util/int-option.ts';
 import type { Clock } from '../../ports/clock.ts';
 import {
   CHECKPOINT_FORMAT,
@@ -144,15 +145,21 @@ export class CheckpointTaker {
       throw new ConfigError('operator', props.operator, 'must be a non-empty operator name');
     if (typeof props.streamArn !== 'string' || props.streamArn === '')
       throw new ConfigError('streamArn', props.streamArn, 'must be the source stream ARN');
-    const totalSegments = int('totalSegments', props.totalSegments, 4, 1, 1000);
-    const partMaxItems = int('partMaxItems', props.partMaxItems, 10_000, 1, 10_000_000);
+    const totalSegments = intOption('totalSegments', props.totalSegments, 4, 1, 1000);
+    const partMaxItems = intOption('partMaxItems', props.partMaxItems, 10_000, 1, 10_000_000);
     this.#p = {
       ...props,
       totalSegments,
-      concurrency: int('concurrency', props.concurrency, totalSegments, 1, totalSegments),
+      concurrency: intOption('concurrency', props.concurrency, totalSegments, 1, totalSegments),
       partMaxItems,
-      pageSize: int('pageSize', props.pageSize, Math.min(1000, partMaxItems), 1, partMaxItems),
-      partMaxBytes: int('partMaxBytes', props.partMaxBytes, 8 * 1024 * 1024, 1024, 2 ** 31),
+      pageSize: intOption(
+        'pageSize',
+        props.pageSize,
+        Math.min(1000, partMaxItems),
+        1,
+        partMaxItems,
+      ),
+      partMaxBytes: intOption('partMaxBytes', props.partMaxBytes, 8 * 1024 * 1024, 1024, 2 ** 31),
       mergingWindows: props.mergingWindows ?? false,
       random: props.random ?? Math.random,
     };
@@ -297,17 +304,4 @@ export class CheckpointTaker {
 
 function noStats(elapsedMs: number): CheckpointRunStats {
   return { pages: 0, items: 0, parts: 0, elapsedMs };
-}
-
-function int(
-  field: string,
-  value: number | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < min || value > max)
-    throw new ConfigError(field, value, `must be an integer ${min}..${max}`);
-  return value;
 }
