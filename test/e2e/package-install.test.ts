@@ -114,7 +114,7 @@ app.synth();
 
 // Each @ts-expect-error fails the check if the shipped declarations do not resolve (the types would be any).
 const TYPE_CHECK = `import type { WeirOperatorProps } from 'weir/cdk';
-import type { LocalMapping, WindowResult } from 'weir';
+import type { LocalMapping, OperatorRuntime, WindowResult } from 'weir';
 import type { WindowOperatorHarness } from 'weir/testing';
 
 // @ts-expect-error batchSize is a number
@@ -124,6 +124,8 @@ export const settings: LocalMapping['settings']['batchSize'] = 'many';
 // @ts-expect-error version is a number
 export const version: WindowResult['version'] = 'v1';
 export type Harness = WindowOperatorHarness<unknown, unknown, unknown>;
+// @ts-expect-error a Kinesis event has Records (the aws-lambda types the declarations use ship with weir)
+export const event: Parameters<OperatorRuntime<unknown, unknown, unknown>['handle']>[0] = 42;
 `;
 
 // Plain JavaScript, no TypeScript loader: the compiled package's exported readers.
