@@ -985,12 +985,20 @@ export class WeirOperator extends Construct implements WeirOperatorMetricSource 
     return this.stateTable.grantReadData(grantee);
   }
 
-  /** Read and write access to the operator's state (e.g. `weir restore`). */
+  /**
+   * Read and write access to the operator's state (CDK's `grantReadWriteData`). For `weir restore`,
+   * {@link grantRestore} is exact.
+   */
   grantReadWriteState(grantee: iam.IGrantable): iam.Grant {
     return this.stateTable.grantReadWriteData(grantee);
   }
 
-  /** Read access to the checkpoints (e.g. `weir restore`). */
+  /**
+   * Read access under `<prefix>/<operator>/` (CDK's `grantRead`: `s3:GetObject*`,
+   * `s3:GetBucket*`, `s3:List*`). Covers every call `weir checkpoints --verify` makes (checked by
+   * test/integration/iam-cli-grants.test.ts), more broadly than it needs; {@link grantCheckpoint}
+   * and {@link grantRestore} are exact.
+   */
   grantReadCheckpoints(grantee: iam.IGrantable): iam.Grant {
     return this.checkpointBucket.grantRead(
       grantee,
@@ -998,7 +1006,10 @@ export class WeirOperator extends Construct implements WeirOperatorMetricSource 
     );
   }
 
-  /** Read and write access to the checkpoints (e.g. a job taking checkpoints). */
+  /**
+   * Read and write access under `<prefix>/<operator>/` (CDK's `grantReadWrite`). For `weir
+   * checkpoint`, {@link grantCheckpoint} is exact.
+   */
   grantReadWriteCheckpoints(grantee: iam.IGrantable): iam.Grant {
     return this.checkpointBucket.grantReadWrite(
       grantee,

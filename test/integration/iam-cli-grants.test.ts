@@ -12,6 +12,18 @@
  * range holding a record of an allowed-late window (re-fired: a result
  * write), a record past the allowed lateness (late output) and a record that
  * is not JSON (a dead letter) is redriven; a rerun finds it done.
+ *
+ * The recovery commands, `grantCheckpoint`, `grantReadCheckpoints` and
+ * `grantRestore` on three roles, each command through a proxy of its own:
+ * a batch opens a window; `weir checkpoint` (stream by ARN), `weir checkpoint
+ * --stream NAME --retain 1` (a describe, a retention delete), `weir
+ * checkpoints --verify`; then a batch with an allowed-late record, a late one
+ * and a dead letter, and `weir restore --no-pause` from the checkpoint, which
+ * clears and loads the state and replays that batch (the window fires again
+ * under the new generation). The check uses only what was recorded: a call
+ * a change to these commands adds fails it as missing. The restore's Lambda
+ * calls (no Lambda on the embedded AWS) are proved by
+ * test/cdk/weir-operator-recovery-grants.test.ts.
  */
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import * as iam from 'aws-cdk-lib/aws-iam';
