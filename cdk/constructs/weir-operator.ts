@@ -1096,6 +1096,10 @@ export class WeirOperator extends Construct implements WeirOperatorMetricSource 
    * Nothing else of the bucket (no dead letters, no late data), no state
    * write. For a principal that only lists (`weir checkpoints`),
    * {@link grantReadCheckpoints} covers every call too, more broadly.
+   *
+   * @example
+   * const oncall = new iam.Role(this, 'Oncall', { assumedBy: new iam.AccountRootPrincipal() });
+   * op.grantCheckpoint(oncall); // weir checkpoint --operator click-counter --retain 24
    */
   grantCheckpoint(grantee: iam.IGrantable): void {
     grantCheckpointer(
@@ -1121,8 +1125,9 @@ export class WeirOperator extends Construct implements WeirOperatorMetricSource 
    *   takes no resource), `lambda:GetEventSourceMapping` and
    *   `lambda:UpdateEventSourceMapping` on this operator's mapping;
    * - the checkpoint: `s3:ListBucket` on the bucket with an `s3:prefix` like
-   *   `<prefix>/<operator>/checkpoints/*` (`latest`), `s3:GetObject` on
-   *   `<prefix>/<operator>/checkpoints/*` (manifest, every part verified);
+   *   `<prefix>/<operator>/checkpoints/*` (finding `latest` and the
+   *   manifest), `s3:GetObject` on `<prefix>/<operator>/checkpoints/*`
+   *   (manifest, every part verified);
    * - the state table's restore (raise the generation, clear, load, reset
    *   progress) and the replay's batches: `dynamodb:BatchGetItem`,
    *   `GetItem`, `PutItem`, `Query`, `UpdateItem`, `DeleteItem` and `Scan` on
@@ -1137,6 +1142,10 @@ export class WeirOperator extends Construct implements WeirOperatorMetricSource 
    * No checkpoint write or delete, no other object of the bucket. The
    * checkpoint bucket is SSE-S3 and the tables use AWS-owned keys: no other
    * KMS grant is needed.
+   *
+   * @example
+   * const oncall = new iam.Role(this, 'Oncall', { assumedBy: new iam.AccountRootPrincipal() });
+   * op.grantRestore(oncall); // weir restore --operator click-counter --function-name F --pipeline M
    */
   grantRestore(grantee: iam.IGrantable): void {
     const principal = grantee.grantPrincipal;
