@@ -985,12 +985,20 @@ export class WeirOperator extends Construct implements WeirOperatorMetricSource 
     return this.stateTable.grantReadData(grantee);
   }
 
-  /** Read and write access to the operator's state (e.g. `weir restore`). */
+  /**
+   * Read and write access to the operator's state (CDK's `grantReadWriteData`). For `weir restore`,
+   * {@link grantRestore} is exact.
+   */
   grantReadWriteState(grantee: iam.IGrantable): iam.Grant {
     return this.stateTable.grantReadWriteData(grantee);
   }
 
-  /** Read access to the checkpoints (e.g. `weir restore`). */
+  /**
+   * Read access under `<prefix>/<operator>/` (CDK's `grantRead`: `s3:GetObject*`,
+   * `s3:GetBucket*`, `s3:List*`). Covers every call `weir checkpoints --verify` makes (checked by
+   * test/integration/iam-cli-grants.test.ts), more broadly than it needs; {@link grantCheckpoint}
+   * and {@link grantRestore} are exact.
+   */
   grantReadCheckpoints(grantee: iam.IGrantable): iam.Grant {
     return this.checkpointBucket.grantRead(
       grantee,
@@ -998,7 +1006,10 @@ export class WeirOperator extends Construct implements WeirOperatorMetricSource 
     );
   }
 
-  /** Read and write access to the checkpoints (e.g. a job taking checkpoints). */
+  /**
+   * Read and write access under `<prefix>/<operator>/` (CDK's `grantReadWrite`). For `weir
+   * checkpoint`, {@link grantCheckpoint} is exact.
+   */
   grantReadWriteCheckpoints(grantee: iam.IGrantable): iam.Grant {
     return this.checkpointBucket.grantReadWrite(
       grantee,
@@ -1064,6 +1075,124 @@ export class WeirOperator extends Construct implements WeirOperatorMetricSource 
       'kinesis:GetRecords',
     );
     this.stream.encryptionKey?.grantDecrypt(grantee);
+  }
+
+  /**
+   * Exactly what `weir checkpoint` and `weir checkpoints` (with `--verify`)
+   * call, proved from usage by test/integration/iam-cli-grants.test.ts:
+   *
+   * - `dynamodb:Query` (the shards' progress; a key's windows when
+   *   `--merging-windows` settles session keys) and `dynamodb:Scan` (the
+   *   parallel segmented scan) on the state table;
+   * - `s3:PutObject`, `s3:GetObject`, `s3:DeleteObject` on
+   *   `<prefix>/<operator>/checkpoints/*` (parts, `in-progress.json`,
+   *   manifests; `--retain` deletes older checkpoints; `--verify` reads every
+   *   part back) and `s3:ListBucket` on the bucket, only with an `s3:prefix`
+   *   like `<prefix>/<operator>/checkpoints/*`;
+   * - `kinesis:DescribeStreamSummary` on the stream (the stream's ARN when
+   *   `--stream` or `WEIR_STREAM_NAME` gives its name).
+   *
+   * The same grant the checkpoint function's role holds, plus that describe.
+   * Nothing else of the bucket (no dead letters, no late data), no state
+   * write. For a principal that only lists (`weir checkpoints`),
+   * {@link grantReadCheckpoints} covers every call too, more broadly.
+   *
+   * @example
+   * const oncall = new iam.Role(this, 'Oncall', { assumedBy: new iam.AccountRootPrincipal() });
+   * op.grantCheckpoint(oncall); // weir checkpoint --operator click-counter --retain 24
+   */
+  grantCheckpoint(grantee: iam.IGrantable): void {
+    grantCheckpointer(
+      grantee,
+      this.stateTable,
+      this.checkpointBucket,
+      `${this.checkpointPrefix}/${this.operatorName}/checkpoints/`,
+    );
+    this.stream.grant(grantee, 'kinesis:DescribeStreamSummary');
+  }
+
+  /**
+   * Exactly what `weir restore` calls. All but the Lambda calls are proved
+   * from usage by test/integration/iam-cli-grants.test.ts (a restore that
+   * replays a result write, late data and a dead letter on the embedded
+   * AWS); the embedded AWS has no Lambda, so the Lambda calls are derived by
+   * running the restore's mapping code (`findMappingUuid`,
+   * `LambdaMappingControl`) against a recording client and checked against
+   * this grant by test/cdk/weir-operator-recovery-grants.test.ts:
+   *
+   * - pausing and resuming the event source mapping:
+   *   `lambda:ListEventSourceMappings` on `*` (`--function-name`; the action
+   *   takes no resource), `lambda:GetEventSourceMapping` and
+   *   `lambda:UpdateEventSourceMapping` on this operator's mapping;
+   * - the checkpoint: `s3:ListBucket` on the bucket with an `s3:prefix` like
+   *   `<prefix>/<operator>/checkpoints/*` (finding `latest` and the
+   *   manifest), `s3:GetObject` on `<prefix>/<operator>/checkpoints/*`
+   *   (manifest, every part verified);
+   * - the state table's restore (raise the generation, clear, load, reset
+   *   progress) and the replay's batches: `dynamodb:BatchGetItem`,
+   *   `GetItem`, `PutItem`, `Query`, `UpdateItem`, `DeleteItem` and `Scan` on
+   *   the state table, `dynamodb:Query` on the `due`, `expiry` and `outbox`
+   *   indexes (firing, purging and the closing tick's outbox re-drive);
+   * - the stream: `kinesis:ListShards`, `GetShardIterator`, `GetRecords`,
+   *   and `kms:Decrypt` on the stream's key when it has a customer key;
+   * - what a batch writes besides state: `dynamodb:GetItem`, `PutItem` on the
+   *   results table, `s3:PutObject` under `<prefix>/<operator>/dead-letter/`
+   *   and `<prefix>/<operator>/late/`.
+   *
+   * No checkpoint write or delete, no other object of the bucket. The
+   * checkpoint bucket is SSE-S3 and the tables use AWS-owned keys: no other
+   * KMS grant is needed.
+   *
+   * @example
+   * const oncall = new iam.Role(this, 'Oncall', { assumedBy: new iam.AccountRootPrincipal() });
+   * op.grantRestore(oncall); // weir restore --operator click-counter --function-name F --pipeline M
+   */
+  grantRestore(grantee: iam.IGrantable): void {
+    const principal = grantee.grantPrincipal;
+    principal.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['lambda:ListEventSourceMappings'], resources: ['*'] }),
+    );
+    principal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['lambda:GetEventSourceMapping', 'lambda:UpdateEventSourceMapping'],
+        resources: [this.eventSourceMapping.eventSourceMappingArn],
+      }),
+    );
+    const checkpoints = `${this.checkpointPrefix}/${this.operatorName}/checkpoints/`;
+    principal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [this.checkpointBucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [`${checkpoints}*`] } },
+      }),
+    );
+    principal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: [this.checkpointBucket.arnForObjects(`${checkpoints}*`)],
+      }),
+    );
+    this.stream.grant(
+      grantee,
+      'kinesis:ListShards',
+      'kinesis:GetShardIterator',
+      'kinesis:GetRecords',
+    );
+    this.stream.encryptionKey?.grantDecrypt(grantee);
+    this.grantBatchAlgorithm(grantee, `${this.checkpointPrefix}/${this.operatorName}`);
+    // Beyond a batch: clearing the state scans it; the closing tick re-drives the outbox.
+    principal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:Scan'],
+        resources: [this.stateTable.tableArn],
+      }),
+    );
+    principal.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:Query'],
+        resources: [`${this.stateTable.tableArn}/index/${WeirResourceNames.OUTBOX_INDEX}`],
+      }),
+    );
   }
 
   /**

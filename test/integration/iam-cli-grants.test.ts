@@ -12,6 +12,18 @@
  * range holding a record of an allowed-late window (re-fired: a result
  * write), a record past the allowed lateness (late output) and a record that
  * is not JSON (a dead letter) is redriven; a rerun finds it done.
+ *
+ * The recovery commands, `grantCheckpoint`, `grantReadCheckpoints` and
+ * `grantRestore` on three roles, each command through a proxy of its own:
+ * a batch opens a window; `weir checkpoint` (stream by ARN), `weir checkpoint
+ * --stream NAME --retain 1` (a describe, a retention delete), `weir
+ * checkpoints --verify`; then a batch with an allowed-late record, a late one
+ * and a dead letter, and `weir restore --no-pause` from the checkpoint, which
+ * clears and loads the state and replays that batch (the window fires again
+ * under the new generation). The check uses only what was recorded: a call
+ * a change to these commands adds fails it as missing. The restore's Lambda
+ * calls (no Lambda on the embedded AWS) are proved by
+ * test/cdk/weir-operator-recovery-grants.test.ts.
  */
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -76,6 +88,40 @@ function io(env: Record<string, string>) {
     signal: new AbortController().signal,
   };
   return { ctx, text: () => text };
+}
+
+/** Grants of `grantRestore` no call of the restore scenario can use, with the reason. */
+const RESTORE_NOT_REACHED: readonly NotReached[] = [
+  ...['ListEventSourceMappings', 'GetEventSourceMapping', 'UpdateEventSourceMapping'].map(
+    (a): NotReached => ({
+      action: `lambda:${a}`,
+      resource: /^(\*|arn:aws:lambda:<AWS::Region>:<AWS::AccountId>:event-source-mapping:<.+>)$/,
+      reason:
+        'the embedded AWS has no Lambda (the restore runs with --no-pause); test/cdk/weir-operator-recovery-grants.test.ts runs the mapping code against a recording client and checks these',
+    }),
+  ),
+  {
+    action: 'dynamodb:GetItem',
+    resource: /^<ClickCounterResultsTable[0-9A-F]{8}\.Arn>$/,
+    reason:
+      'the result sink reads the stored version only after a lost conditional put; reached with injected faults by iam-from-usage.test.ts',
+  },
+];
+
+/** Runs `weir <argv>` in process with `env`; the exit code and stdout and stderr together. */
+async function weir(env: Record<string, string>, ...argv: string[]) {
+  const { ctx, text } = io(env);
+  const code = await main(argv, ctx);
+  return { code, text: text() };
+}
+
+/** The logical id of the role whose id starts with `prefix`. */
+function roleId(cfn: TemplateJson, prefix: string): string {
+  const id = Object.entries(cfn.Resources).find(
+    ([k, r]) => r.Type === 'AWS::IAM::Role' && k.startsWith(prefix),
+  )?.[0];
+  if (id === undefined) throw new Error(`no ${prefix} role in the template`);
+  return id;
 }
 
 describe('CLI grants, proved from usage', () => {
@@ -232,4 +278,145 @@ describe('CLI grants, proved from usage', () => {
     const result = checkRole(grantsOfRole(cfn, role), uses, REDRIVE_NOT_REACHED);
     expect(result).toEqual({ missing: [], unused: [] });
   }, 90_000);
+  it('GIVEN grantCheckpoint, grantReadCheckpoints and grantRestore on three roles WHEN checked against what `weir checkpoint`, `weir checkpoints --verify` and `weir restore` called THEN nothing is missing and nothing is unused', async () => {
+    const { aws, clients } = fixture;
+    const stackName = `IamRec${(process.pid % 10_000).toString(36)}${Date.now().toString(36).slice(-5)}`;
+    const streamName = uniqueName('iam-rec');
+    const cfn = (await synthesizeTemplate(stackName, (app) => {
+      const stack = new WeirDemoStack(app, stackName, {
+        streamName,
+        shardCount: 1,
+        onFailure: 's3',
+      });
+      const role = (id: string) =>
+        new iam.Role(stack, id, { assumedBy: new iam.AccountRootPrincipal() });
+      stack.clickCounter.grantCheckpoint(role('CheckpointRole'));
+      stack.clickCounter.grantReadCheckpoints(role('ListRole'));
+      stack.clickCounter.grantRestore(role('RestoreRole'));
+    })) as TemplateJson & Awaited<ReturnType<typeof synthesizeTemplate>>;
+    const resources = await provisionFromTemplate(cfn, clients, { stackName });
+    const env = { ...aws.env(), ...resources.mappings[0]!.environment };
+    const stream = resources.streams[0]!;
+    const handler = createLambdaHandlers(clickCounter, lambdaConfigFromEnv(env), {
+      log: () => undefined,
+    }).handler;
+    const click = (ts: number) => JSON.stringify({ page: '/p', user: 'u', ts });
+    const putRecords = async (data: readonly string[]) => {
+      const out = await clients.kinesis.send(
+        new PutRecordsCommand({
+          StreamName: stream.name,
+          Records: data.map((d) => ({ Data: Buffer.from(d), PartitionKey: 'p' })),
+        }),
+      );
+      return (out.Records ?? []).map((r, i) => ({
+        shard: shardId(r.ShardId ?? ''),
+        record: {
+          SequenceNumber: r.SequenceNumber ?? '',
+          PartitionKey: 'p',
+          Data: Buffer.from(data[i] ?? ''),
+          ApproximateArrivalTimestamp: new Date(),
+        },
+      }));
+    };
+
+    const applyBatch = async (data: readonly string[]) => {
+      const put = await putRecords(data);
+      const out = await handler(
+        buildKinesisEvent(
+          put.map((p) => p.record),
+          {
+            shardId: put[0]!.shard,
+            streamArn: stream.arn,
+            awsRegion: aws.region,
+            invokeIdentityArn: 'arn:aws:iam::000000000000:role/x',
+          },
+        ),
+      );
+      expect(out.batchItemFailures).toEqual([]);
+    };
+
+    // A batch (not recorded): a window open at T+180s..T+240s, the watermark at T+195s.
+    await applyBatch([click(T + 200_000)]);
+
+    // weir checkpoint twice (the stream by ARN, then by name with retention), then the listing, verified.
+    const checkpointProxy = await AwsRecordingProxy.start({
+      name: 'checkpoint',
+      targets: aws.endpoints,
+    });
+    proxies.push(checkpointProxy);
+    const ckEnv = { ...env, ...checkpointProxy.endpointEnv() };
+    const op = ['--operator', 'click-counter'];
+    const taken = await weir(ckEnv, 'checkpoint', ...op);
+    expect(taken.code, taken.text).toBe(0);
+    await new Promise((r) => setTimeout(r, 5)); // a later checkpoint id than the first
+    const retained = await weir(
+      ckEnv,
+      'checkpoint',
+      ...op,
+      '--stream',
+      stream.name,
+      '--retain',
+      '1',
+      '--json',
+    );
+    expect(retained.code, retained.text).toBe(0);
+    expect(retained.text).toMatch(/"deleted":\["[^"]+"\]/);
+    const checkpointUses = renderUses('checkpoint', checkpointProxy.calls(), resources);
+    const listProxy = await AwsRecordingProxy.start({
+      name: 'checkpoints',
+      targets: aws.endpoints,
+    });
+    proxies.push(listProxy);
+    const listed = await weir(
+      { ...env, ...listProxy.endpointEnv() },
+      'checkpoints',
+      ...op,
+      '--verify',
+      '--json',
+    );
+    expect(listed.code, listed.text).toBe(0);
+    expect(listed.text).toContain('"status":"complete"');
+    const listUses = renderUses('checkpoints', listProxy.calls(), resources);
+
+    // After the checkpoint, a batch (not recorded) with an allowed-late record (a result), a late one and a
+    // dead letter; the restore replays it: the window fires again under the new generation.
+    await applyBatch([click(T + 150_000), click(T + 60_000), 'not json']);
+    const restoreProxy = await AwsRecordingProxy.start({ name: 'restore', targets: aws.endpoints });
+    proxies.push(restoreProxy);
+    const restored = await weir(
+      { ...env, ...restoreProxy.endpointEnv() },
+      'restore',
+      ...op,
+      '--pipeline',
+      'functions/click-counter/pipeline.ts',
+      '--no-pause',
+      '--json',
+    );
+    expect(restored.code, restored.text).toBe(0);
+    const summary = JSON.parse(restored.text.slice(restored.text.indexOf('{'))) as {
+      windowsLoaded: number;
+      replay: { inState: number; late: number; deadLettered: number };
+    };
+    expect(summary).toMatchObject({
+      windowsLoaded: 1,
+      replay: { inState: 1, late: 1, deadLettered: 1 },
+    });
+    const restoreUses = renderUses('restore', restoreProxy.calls(), resources);
+
+    const all = [checkpointProxy, listProxy, restoreProxy].flatMap((p) => p.calls());
+    expect(all.filter((c) => c.status >= 300)).toEqual([]);
+    const uses = [...checkpointUses, ...listUses, ...restoreUses];
+    expect(uses.filter((u) => u.resource.startsWith('?'))).toEqual([]);
+    const grants = (prefix: string) => grantsOfRole(cfn, roleId(cfn, prefix));
+    expect(checkRole(grants('CheckpointRole'), [...checkpointUses, ...listUses], [])).toEqual({
+      missing: [],
+      unused: [],
+    });
+    // grantReadCheckpoints is broader than `weir checkpoints` needs; it must miss nothing.
+    expect(checkRole(grants('ListRole'), listUses, []).missing).toEqual([]);
+    expect(checkRole(grants('RestoreRole'), restoreUses, RESTORE_NOT_REACHED)).toEqual({
+      missing: [],
+      unused: [],
+    });
+  }, 120_000);
 });
