@@ -143,7 +143,10 @@ export interface ReplayOptions {
   readonly source: ReplaySource;
   readonly target: ReplayTarget;
   readonly plan: readonly PlannedShard[];
-  /** Runtime calls at once (every ready shard takes part in each round; children still wait for their parents). @default 4 */
+  /**
+   * Runtime calls at once, never two of one shard (every ready shard takes
+   * part in each round; children still wait for their parents). @default 4
+   */
   readonly concurrency?: number;
   /** Kinesis records per runtime call. @default 10000 */
   readonly chunkRecords?: number;
