@@ -20,6 +20,7 @@ import { openOperatorCheckpoints } from '../runtime/checkpoint/operator-checkpoi
 import { lambdaConfigFromEnv } from '../runtime/lambda/config.ts';
 import { createLambdaHandlers } from '../runtime/lambda/handlers.ts';
 import {
+  DEFAULT_REPLAY_SLICE_MS,
   RestoreFailedError,
   findMappingUuid,
   kinesisReplaySource,
@@ -71,8 +72,12 @@ Options:
   --stream S           the stream (name or ARN); must be the checkpoint's (default: the checkpoint's)
   --bucket B           checkpoint bucket (default ${WeirEnv.CHECKPOINT_BUCKET})
   --prefix P           checkpoint key prefix (default ${WeirEnv.CHECKPOINT_PREFIX} or weir)
-  --concurrency N      shards replayed at once (default 4)
+  --concurrency N      replay batches run at once (default 4)
   --chunk N            Kinesis records per batch (1..10000, default 10000)
+  --slice-ms N         the replay advances all shards together in rounds of N
+                       ms of arrival time, so each batch judges lateness against
+                       the other shards about where the live run had them
+                       (1..3600000, default 1000: the mapping's poll interval)
   --json               print the summary as JSON on stdout
   -h, --help           this text
 
@@ -100,6 +105,7 @@ const FLAGS = {
   prefix: { type: 'string' },
   concurrency: { type: 'string' },
   chunk: { type: 'string' },
+  'slice-ms': { type: 'string' },
   json: { type: 'boolean' },
 } as const;
 
@@ -118,6 +124,7 @@ interface RestoreArgs {
   readonly prefix: string;
   readonly concurrency: number;
   readonly chunk: number;
+  readonly sliceMs: number;
   readonly json: boolean;
 }
 
@@ -157,6 +164,7 @@ function toArgs({ flags }: ParsedArgs<typeof FLAGS>, env: CliContext['env']): Re
     prefix: flags.prefix ?? env[WeirEnv.CHECKPOINT_PREFIX] ?? 'weir',
     concurrency: intFlag(flags.concurrency, 'concurrency', 64, 4),
     chunk: intFlag(flags.chunk, 'chunk', 10_000, 10_000),
+    sliceMs: intFlag(flags['slice-ms'], 'slice-ms', 3_600_000, DEFAULT_REPLAY_SLICE_MS),
     json: flags.json === true,
   };
 }
@@ -223,6 +231,7 @@ async function run(a: RestoreArgs, ctx: CliContext): Promise<number> {
       target: runtime,
       concurrency: a.concurrency,
       chunkRecords: a.chunk,
+      sliceMs: a.sliceMs,
       onProgress: bar,
     });
     ctx.stdout.write(a.json ? JSON.stringify(summary, null, 2) + '\n' : summaryText(summary));

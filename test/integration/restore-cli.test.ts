@@ -135,6 +135,10 @@ describe('weir restore (embedded AWS)', () => {
     [['restore', '--operator', OP, '--pipeline', PIPELINE], /exactly one of --function-name/],
     [['restore', '--pipeline', PIPELINE, '--no-pause'], /--operator is required/],
     [['restore', '--operator', OP, '--no-pause', '--bogus'], /unknown option --bogus/],
+    [
+      ['restore', '--operator', OP, '--pipeline', PIPELINE, '--no-pause', '--slice-ms', '0'],
+      /--slice-ms must be an integer 1\.\.3600000 \(given 0\)/,
+    ],
   ])('GIVEN %j WHEN run THEN exit 2 with the usage', async (argv, message) => {
     const r = await weir({ WEIR_CHECKPOINT_BUCKET: 'b' }, ...argv);
     expect(r.code).toBe(2);
@@ -146,5 +150,6 @@ describe('weir restore (embedded AWS)', () => {
     const r = await weir({}, 'restore', '--help');
     expect(r.code).toBe(0);
     expect(r.out).toContain('Exit codes: 0 restored');
+    expect(r.out).toContain('--slice-ms N');
   });
 });

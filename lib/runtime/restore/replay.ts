@@ -8,8 +8,8 @@
  *           listed, not in the manifest       TRIM_HORIZON (created since the checkpoint)
  *           redrive:… sources                 not a shard: never read
  *
- *   run:  shards whose parents are read to their end ─► up to `concurrency` at a time
- *           page ─► chunks of `chunkRecords` ─► runtime.handle (KPL, dead letters, late output, firing)
+ *   run:  shards whose parents are read to their end, in lockstep rounds of `sliceMs` of arrival time
+ *           (lockstep.ts) ─► chunks of `chunkRecords` ─► runtime.handle (KPL, dead letters, late output, firing)
  *
  * Reading AT the committed sequence number instead of AFTER it costs one
  * record per shard and keeps the rest of a KPL aggregate whose committed
@@ -23,6 +23,7 @@ import type { CheckpointManifest } from '../../model/checkpoint.ts';
 import { decodeOffset } from '../../model/position.ts';
 import { buildKinesisEvent, type StreamRecordInput } from '../local/esm/kinesis-event.ts';
 import type { BatchReport } from '../operator-runtime.ts';
+import { replayInLockstep } from './lockstep.ts';
 
 /** Where a shard's replay starts. */
 export type ReplayStart =
@@ -142,87 +143,84 @@ export interface ReplayOptions {
   readonly source: ReplaySource;
   readonly target: ReplayTarget;
   readonly plan: readonly PlannedShard[];
-  /** Shards read at once (children still wait for their parents). @default 4 */
+  /**
+   * Runtime calls at once, never two of one shard (every ready shard takes
+   * part in each round; children still wait for their parents). @default 4
+   */
   readonly concurrency?: number;
   /** Kinesis records per runtime call. @default 10000 */
   readonly chunkRecords?: number;
+  /**
+   * Width of a lockstep round, in milliseconds of ApproximateArrivalTimestamp:
+   * each round hands every ready shard its records of the slice, so a batch
+   * judges lateness against the other shards about where the live run had
+   * them. The live mapping polls each shard about once a second. @default 1000
+   */
+  readonly sliceMs?: number;
+  /** Pages (GetRecords responses) each shard reads ahead. @default 2 */
+  readonly readAheadPages?: number;
   /** Attempts per chunk before the replay fails (retries are idempotent). @default 3 */
   readonly attempts?: number;
   readonly onProgress?: (p: ReplayProgress) => void;
 }
 
+/** Default width of a lockstep round: the live mapping's poll interval per shard. */
+export const DEFAULT_REPLAY_SLICE_MS = 1000;
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1)
+    throw new WeirError(`${name} must be a positive integer (given ${value})`);
+  return value;
+}
+
 /**
  * Replays every planned shard to its end or the tip, parents before
- * children, up to `concurrency` shards at a time. The first shard that
- * fails stops the others from starting and the replay rejects with its error.
+ * children, the ready shards in lockstep by arrival time (lockstep.ts):
+ * rounds of `sliceMs`, each handing every ready shard its records of the
+ * slice, at most `chunkRecords` per call and `concurrency` calls at once.
+ * The first failure stops the other shards at their next call and the
+ * replay rejects with it.
+ *
+ * @example
+ * const outcome = await replayShards({ source, target: runtime, plan: planReplay(manifest, await source.shards()) });
  */
 export async function replayShards(o: ReplayOptions): Promise<ReplayOutcome> {
-  const concurrency = o.concurrency ?? 4;
-  const chunk = o.chunkRecords ?? 10_000;
-  if (!Number.isInteger(concurrency) || concurrency < 1)
-    throw new WeirError(`concurrency must be a positive integer (given ${concurrency})`);
-  if (!Number.isInteger(chunk) || chunk < 1)
-    throw new WeirError(`chunkRecords must be a positive integer (given ${chunk})`);
+  const concurrency = positiveInteger('concurrency', o.concurrency ?? 4);
+  const chunk = positiveInteger('chunkRecords', o.chunkRecords ?? 10_000);
+  const sliceMs = positiveInteger('sliceMs', o.sliceMs ?? DEFAULT_REPLAY_SLICE_MS);
+  const readAheadPages = positiveInteger('readAheadPages', o.readAheadPages ?? 2);
   let totals: ReplayOutcome = { ...ZERO, shards: o.plan.length };
-  const done = new Set<string>();
-  const started = new Set<string>();
-  let failure: unknown;
+  let shardsDone = 0;
   const report = (): void =>
-    o.onProgress?.({ shards: o.plan.length, shardsDone: done.size, records: totals.records });
-
-  const replayOne = async (shard: PlannedShard): Promise<void> => {
-    const source = {
-      shardId: shard.shardId,
-      streamArn: o.source.streamArn,
-      awsRegion: o.source.streamArn.split(':')[3] ?? 'us-east-1',
-      invokeIdentityArn: 'weir-restore',
-    };
-    for await (const page of o.source.read(shard.shardId, shard.start)) {
-      for (let i = 0; i < page.length; i += chunk) {
-        if (failure !== undefined) return;
-        const records = page.slice(i, i + chunk);
-        const reports = await handleChunk(o, shard.shardId, buildKinesisEvent(records, source));
+    o.onProgress?.({ shards: o.plan.length, shardsDone, records: totals.records });
+  const eventSource = (shardId: string) => ({
+    shardId,
+    streamArn: o.source.streamArn,
+    awsRegion: o.source.streamArn.split(':')[3] ?? 'us-east-1',
+    invokeIdentityArn: 'weir-restore',
+  });
+  try {
+    await replayInLockstep({
+      shards: o.plan,
+      read: (s) => o.source.read(s.shardId, s.start),
+      async handle(shardId, records) {
+        const event = buildKinesisEvent(records, eventSource(shardId));
+        const reports = await handleChunk(o, shardId, event);
         totals = add(totals, records.length, reports);
         report();
-      }
-    }
-    done.add(shard.shardId);
-    report();
-  };
-
-  // A small scheduler: start every ready shard while fewer than `concurrency` run.
-  await new Promise<void>((resolve) => {
-    let running = 0;
-    const pump = (): void => {
-      if (failure !== undefined && running === 0) return resolve();
-      if (done.size === o.plan.length) return resolve();
-      for (const shard of o.plan) {
-        if (failure !== undefined || running >= concurrency) break;
-        if (started.has(shard.shardId) || !shard.waitsFor.every((p) => done.has(p))) continue;
-        started.add(shard.shardId);
-        running += 1;
-        replayOne(shard)
-          .catch((err: unknown) => {
-            failure ??= err;
-          })
-          .finally(() => {
-            running -= 1;
-            pump();
-          });
-      }
-      if (running === 0 && failure === undefined && done.size < o.plan.length)
-        failure = new WeirError(
-          `internal: shards ${o.plan
-            .filter((s) => !started.has(s.shardId))
-            .map((s) => s.shardId)
-            .join(', ')} wait for parents that never finish`,
-        );
-      if (running === 0) resolve();
-    };
-    pump();
-  });
-  if (failure !== undefined)
+      },
+      onShardDone() {
+        shardsDone += 1;
+        report();
+      },
+      sliceMs,
+      chunkRecords: chunk,
+      concurrency,
+      readAheadPages,
+    });
+  } catch (failure) {
     throw failure instanceof Error ? failure : new WeirError(describeError(failure));
+  }
   return totals;
 }
 

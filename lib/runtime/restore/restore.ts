@@ -67,10 +67,12 @@ export interface RestoreOperatorOptions {
   readonly source: (streamArn: string) => ReplaySource;
   /** The operator runtime (its Lambda entry point and its tick). */
   readonly target: ReplayTarget & { tick(): Promise<TickReport> };
-  /** Shards replayed at once. @default 4 */
+  /** Runtime calls of the replay at once. @default 4 */
   readonly concurrency?: number;
   /** Kinesis records per runtime call. @default 10000 */
   readonly chunkRecords?: number;
+  /** Width of a replay round in ms of arrival time (replayShards' `sliceMs`). @default 1000 */
+  readonly sliceMs?: number;
   readonly onProgress?: (p: RestoreProgress) => void;
   /** Processing time for the summary's duration. @default Date.now */
   readonly now?: () => number;
@@ -190,6 +192,7 @@ export async function restoreOperator(o: RestoreOperatorOptions): Promise<Restor
       plan,
       ...(o.concurrency === undefined ? {} : { concurrency: o.concurrency }),
       ...(o.chunkRecords === undefined ? {} : { chunkRecords: o.chunkRecords }),
+      ...(o.sliceMs === undefined ? {} : { sliceMs: o.sliceMs }),
       onProgress: (p) => report({ shardsDone: p.shardsDone, records: p.records }),
     });
     const replaySeconds = (now() - r0) / 1000;
