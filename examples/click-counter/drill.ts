@@ -166,8 +166,7 @@ async function restoreAndFire(
       rerun: (id) => `restore ${id}`,
       source: (streamArn) => kinesisReplaySource({ client: s.clients.kinesis, streamArn }),
       target: handlers.runtime,
-      // Lateness is judged per batch: the live batch size keeps the replay's judgments close to the live run's.
-      chunkRecords: 250,
+      // Defaults: shards advance together by arrival time, so lateness is judged as the live run judged it.
     });
     await tickUntil(
       handlers.ticker,
