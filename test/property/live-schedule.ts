@@ -1,7 +1,7 @@
 /**
  * The live schedule for the reference (reference.ts): a state store wrapper
  * that turns every applied call into a reference step, as
- * runtime-faults.property.test.ts feeds it. One batch step per applied
+ * runtime-faults.property.test.ts and restore.property.test.ts use it. One batch step per applied
  * progress write, one close step per shard closed, one `judged` step per new
  * view an attempt recorded, one watermark step per applied advance.
  */

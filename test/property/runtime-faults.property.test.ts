@@ -35,7 +35,6 @@ import {
   OperatorRuntime,
   type WindowResult,
   type Sink,
-  type StateStore,
   type ShardId,
 } from '../../lib/index.ts';
 import {
@@ -52,9 +51,10 @@ import {
   type EsmStats,
   type SimulatedFunction,
 } from '../../lib/testing/index.ts';
-import { decodeOffset, encodeOffset } from '../../lib/model/position.ts';
+import { encodeOffset } from '../../lib/model/position.ts';
 import { buildKinesisEvent } from '../../lib/runtime/local/esm/kinesis-event.ts';
 import { runReference } from './reference.ts';
+import { recordingStore } from './live-schedule.ts';
 import type { RefConfig, RefStep } from './reference.ts';
 
 const SEED = process.env['FC_SEED'] !== undefined ? Number(process.env['FC_SEED']) : 20_250_404;
@@ -156,70 +156,6 @@ function addEsmStats(s: EsmStats): void {
 }
 
 // -------------------------------------------------------------- one scenario
-
-/** Wraps the store below the fault layer: turns every applied call into the reference's schedule. */
-function recordingStore(
-  inner: StateStore,
-  clock: ManualClock,
-  steps: RefStep[],
-  shardIndex: (shardId: string) => number,
-  indexOfSeq: (seq: string) => number,
-): StateStore {
-  const committed = new Map<string, number>();
-  const closed = new Set<string>();
-  const judged = new Map<string, string>();
-  return {
-    readProgress: (op) => inner.readProgress(op),
-    getWindows: (op, refs, g) => inner.getWindows(op, refs, g),
-    listKeyWindows: (op, keys, g) => inner.listKeyWindows(op, keys, g),
-    write: (op, groups, g) => inner.write(op, groups, g),
-    listDue: (op, w, limit, g) => inner.listDue(op, w, limit, g),
-    listExpired: (op, w, limit, g) => inner.listExpired(op, w, limit, g),
-    listOutbox: (op, limit, g) => inner.listOutbox(op, limit, g),
-    ackOutbox: (op, acks, g) => inner.ackOutbox(op, acks, g),
-    async writeShardProgress(op, p, g) {
-      const ok = await inner.writeShardProgress(op, p, g);
-      if (!ok) return ok;
-      const shard = shardIndex(p.shardId);
-      const now = clock.now();
-      if (p.closed && !closed.has(p.shardId)) {
-        closed.add(p.shardId);
-        steps.push({ kind: 'close', shard, now, noAdvance: true });
-        return ok;
-      }
-      const last = p.committed === null ? -1 : indexOfSeq(decodeOffset(p.committed).sequenceNumber);
-      const prev = committed.get(p.shardId) ?? -1;
-      steps.push({
-        kind: 'batch',
-        shard,
-        from: prev + 1,
-        to: Math.max(prev, last) + 1,
-        now,
-        noAdvance: true,
-      });
-      committed.set(p.shardId, Math.max(prev, last));
-      // A new view an attempt judged late records against. Read back: the
-      // store keeps the higher of the stored and the written view, so what a
-      // writer carried (a stale view or none) is not what the store holds.
-      const stored = (await inner.readProgress(op)).shards.find(
-        (s) => s.shardId === p.shardId,
-      )?.judged;
-      const view = stored === undefined ? undefined : JSON.stringify(stored);
-      if (stored !== undefined && judged.get(p.shardId) !== view) {
-        const upTo = indexOfSeq(decodeOffset(stored.upTo).sequenceNumber);
-        steps.push({ kind: 'judged', shard, upTo, now });
-      }
-      if (view !== undefined) judged.set(p.shardId, view);
-      else judged.delete(p.shardId);
-      return ok;
-    },
-    async advanceWatermark(op, w, g) {
-      const stored = await inner.advanceWatermark(op, w, g);
-      steps.push({ kind: 'tick', now: clock.now() });
-      return stored;
-    },
-  };
-}
 
 interface Parsed {
   readonly key: string | undefined;
