@@ -199,11 +199,6 @@ async function run(a: RestoreArgs, ctx: CliContext): Promise<number> {
   });
   try {
     const definition = await loadDefinition(a.pipeline, a.operator, ctx.cwd);
-    const runtime = createLambdaHandlers(
-      definition,
-      { ...config, operator: a.operator },
-      { log: () => undefined },
-    ).runtime;
     const state = op.state;
     if (state === undefined)
       throw new UsageError(`${WeirEnv.STATE_TABLE} must name the state table`);
@@ -214,6 +209,13 @@ async function run(a: RestoreArgs, ctx: CliContext): Promise<number> {
       throw new UsageError(
         `--stream ${a.stream} is not the stream of checkpoint ${manifest.id} (${arn}): positions of one stream mean nothing in another`,
       );
+    // The checkpoint's stream as the runtime's shard directory: the closing tick closes the
+    // parents the replay read to their end (a reshard since the checkpoint), as the ticker would.
+    const runtime = createLambdaHandlers(
+      definition,
+      { ...config, operator: a.operator, streamName: arn.slice(arn.lastIndexOf('/') + 1) },
+      { log: () => undefined },
+    ).runtime;
     const mapping = await mappingControl(a, lambda, arn);
     const bar = progressBar(ctx);
     const summary = await restoreOperator({
