@@ -65,7 +65,13 @@ export interface RestoreOperatorOptions {
   readonly rerun: (checkpoint: string) => string;
   /** The stream, by the manifest's stream ARN. */
   readonly source: (streamArn: string) => ReplaySource;
-  /** The operator runtime (its Lambda entry point and its tick). */
+  /**
+   * The operator runtime (its Lambda entry point and its tick). Give it the
+   * stream's shard directory (as `weir restore` does, from the checkpoint's
+   * stream): the closing tick then closes the parents the replay read to
+   * their end; without one they hold the watermark back until the deployed
+   * ticker closes them after the resume.
+   */
   readonly target: ReplayTarget & { tick(): Promise<TickReport> };
   /** Runtime calls of the replay at once. @default 4 */
   readonly concurrency?: number;
