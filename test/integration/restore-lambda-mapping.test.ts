@@ -307,6 +307,9 @@ describe('weir restore --function-name against a fake Lambda API (embedded AWS)'
       ),
     );
     expect(r.err).toContain(`aws lambda get-event-source-mapping --uuid ${uuid}`);
+    // A RestoreFailedError: the state is untouched, and how to resume unchanged is printed.
+    expect(r.err).toContain('failed while pausing');
+    expect(r.err).toMatch(/the state is untouched\.\nNext: .*resume the mapping unchanged: /);
     expect(journal).toEqual([
       'List 200',
       'phase pausing',

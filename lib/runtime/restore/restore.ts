@@ -10,7 +10,8 @@
  *                                                                       clear, load,       parents    due)
  *                                                                       reset progress)    first)
  *
- * Whatever fails after the pause leaves the mapping paused and throws
+ * Whatever fails, from the pause on, leaves the mapping paused (or still
+ * disabling, when the pause itself failed) and throws
  * {@link RestoreFailedError}: what failed, whether the state was changed,
  * and exactly what to run next.
  */
@@ -125,7 +126,8 @@ export class RestoreFailedError extends WeirError {
   ) {
     super(
       `restore of operator ${operator} failed while ${phase}: ${describeError(cause)}\n` +
-        `The mapping is left paused; the state is ${stateChanged ? 'partly restored' : 'untouched'}.\n` +
+        `${phase === 'pausing' ? 'The pause did not finish (the mapping may still be disabling)' : 'The mapping is left paused'}; ` +
+        `the state is ${stateChanged ? 'partly restored' : 'untouched'}.\n` +
         `Next: ${nextStep}`,
       { cause },
     );
@@ -162,11 +164,11 @@ export async function restoreOperator(o: RestoreOperatorOptions): Promise<Restor
     o.onProgress?.(progress);
   };
   report({});
-  if (o.mapping !== undefined) await o.mapping.pause();
 
   let manifest: CheckpointManifest | undefined;
   let stateChanged = false;
   try {
+    if (o.mapping !== undefined) await o.mapping.pause();
     report({ phase: 'checking' });
     manifest = await openCheckpoint(o.checkpoints, o.operator, o.checkpoint);
     const source = o.source(manifest.streamArn);
