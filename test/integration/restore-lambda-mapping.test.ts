@@ -339,14 +339,14 @@ describe('weir restore --function-name against a fake Lambda API (embedded AWS)'
     const none = await weir(lambdaEnv, journal, ...restore('--function-name', FN));
     expect(none.code).toBe(1);
     expect(none.err).toContain(
-      `event source mapping ${FN}: no event source mapping from ${streamArn} to this function; check --function-name, or name the mapping with --mapping-uuid`,
+      `event source mapping of function ${FN}: none reads ${streamArn}; check --function-name, or name the mapping with --mapping-uuid`,
     );
 
     const two = await weir(lambdaEnv, journal, ...restore('--function-name', 'twice'));
     expect(two.code).toBe(1);
     const [, u1, u2] = lambda.uuids();
     expect(two.err).toContain(
-      `2 event source mappings from ${streamArn} (${u1}, ${u2}); name one with --mapping-uuid`,
+      `event source mapping of function ${FN}: 2 of them read ${streamArn} (${u1}, ${u2}); name one with --mapping-uuid`,
     );
 
     const unknown = randomUUID();

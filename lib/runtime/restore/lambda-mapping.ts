@@ -31,13 +31,13 @@ export async function findMappingUuid(
   const [only, ...more] = found;
   if (only === undefined)
     throw new MappingControlError(
-      functionName,
-      `no event source mapping from ${streamArn} to this function; check --function-name, or name the mapping with --mapping-uuid`,
+      `of function ${functionName}`,
+      `none reads ${streamArn}; check --function-name, or name the mapping with --mapping-uuid`,
     );
   if (more.length > 0)
     throw new MappingControlError(
-      functionName,
-      `${found.length} event source mappings from ${streamArn} (${found.join(', ')}); name one with --mapping-uuid`,
+      `of function ${functionName}`,
+      `${found.length} of them read ${streamArn} (${found.join(', ')}); name one with --mapping-uuid`,
     );
   return only;
 }
