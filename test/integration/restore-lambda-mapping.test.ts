@@ -346,7 +346,7 @@ describe('weir restore --function-name against a fake Lambda API (embedded AWS)'
     expect(two.code).toBe(1);
     const [, u1, u2] = lambda.uuids();
     expect(two.err).toContain(
-      `event source mapping of function ${FN}: 2 of them read ${streamArn} (${u1}, ${u2}); name one with --mapping-uuid`,
+      `event source mapping of function twice: 2 of them read ${streamArn} (${u1}, ${u2}); name one with --mapping-uuid`,
     );
 
     const unknown = randomUUID();

@@ -36,7 +36,7 @@ describe('findMappingUuid', () => {
   it('GIVEN none or two WHEN looked up THEN MappingControlError saying to use --mapping-uuid', async () => {
     await expect(findMappingUuid(client([[]]), 'f', ARN)).rejects.toThrow(MappingControlError);
     await expect(findMappingUuid(client([['a'], ['b']]), 'f', ARN)).rejects.toThrow(
-      /2 event source mappings .*\(a, b\); name one with --mapping-uuid/,
+      /of function f: 2 of them read .*\(a, b\); name one with --mapping-uuid/,
     );
   });
 });
