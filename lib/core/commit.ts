@@ -119,6 +119,8 @@ export class ProgressCommit {
       watermark: p?.watermark ?? null,
       lastActivity: p?.lastActivity ?? this.clock.now(),
       closed: true,
+      ...(p?.failing === undefined ? {} : { failing: p.failing }),
+      ...(p?.replayed === undefined ? {} : { replayed: p.replayed }),
     });
   }
 }
