@@ -95,13 +95,16 @@ class FaultyStore extends InMemoryStateStore {
   failing = false;
   prefix = 0;
   budget = Infinity;
-  /** What the prefixes of failing writes applied: per item and shard, the offsets it absorbed. */
+  /** The first and last sequence numbers of the batch being handled (set by the function's wrapper). */
+  batch: readonly [string, string] = ['0', '0'];
+  /** What the prefixes of failing writes applied: per item and shard, the offsets it absorbed, and the batch. */
   readonly partial: {
     key: string;
     start: number;
     shardId: string;
     after: string | null;
     to: string;
+    batch: readonly [string, string];
   }[] = [];
   override async write(
     operator: string,
@@ -129,6 +132,7 @@ class FaultyStore extends InMemoryStateStore {
                 shardId: source,
                 after: before[i]?.absorbed[source] ?? null,
                 to,
+                batch: this.batch,
               });
         });
     }
@@ -207,7 +211,18 @@ async function runScenario(s: Scenario): Promise<void> {
   const esm = new SimulatedEsm({
     kinesis,
     clock,
-    makeFunction: makeRuntime,
+    makeFunction: () => {
+      const runtime = makeRuntime();
+      return {
+        handle: (event) => {
+          const seqs = event.Records.map((r) => r.kinesis.sequenceNumber);
+          store.batch = [seqs[0] ?? '0', seqs.at(-1) ?? '0'];
+          return runtime.handle(event);
+        },
+        tick: () => runtime.tick(),
+        redriveOutbox: () => runtime.redriveOutbox(),
+      };
+    },
     plan: new FaultPlan({ seed: s.seed, rate: 0 }),
     random,
     settings: { batchSize: 6, maximumRetryAttempts: 1, bisectBatchOnFunctionError: true },
@@ -307,7 +322,8 @@ async function runScenario(s: Scenario): Promise<void> {
         continue;
       }
       const start = Math.floor(e.t / SIZE) * SIZE;
-      // A partial write of a given-up attempt applied it live (never late).
+      // A partial write of a given-up attempt applied it live (never late): a write of its
+      // item by an attempt whose last record of that item lies in the record's own range.
       const off = encodeOffset({
         sequenceNumber: sequenceNumber(r.SequenceNumber),
         subSequenceNumber: 0,
@@ -318,7 +334,9 @@ async function runScenario(s: Scenario): Promise<void> {
           p.start === start &&
           p.shardId === r.shardId &&
           (p.after === null || off > p.after) &&
-          off <= p.to,
+          off <= p.to &&
+          BigInt(r.SequenceNumber) >= BigInt(p.batch[0]) &&
+          BigInt(r.SequenceNumber) <= BigInt(p.batch[1]),
       );
       if (skipped.has(id) && !partly && start + SIZE - 1 + LATENESS < wRef) {
         expectedLate.add(id);
