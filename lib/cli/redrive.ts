@@ -5,7 +5,7 @@
  * (lib/runtime/redrive/, docs/recovery.md "Skipped batches and redrive").
  *
  * Exit codes:
- *   0  every range applied, or applied by an earlier run (a dry run: listed)
+ *   0  every range applied, or applied by an earlier run or a restore's replay (a dry run: listed)
  *   1  a range failed (an expired position, an AWS error, a record that is
  *      not an on-failure record): it stays at the destination, a rerun resumes it
  *   2  usage error (bad or missing option, a pipeline module without the operator)
@@ -71,6 +71,10 @@ The state table, results table and output bucket come from the variables the
 operator's functions read (WEIR_STATE_TABLE, WEIR_RESULTS_TABLE,
 WEIR_OUTPUT_BUCKET, WEIR_CHECKPOINT_PREFIX); endpoints from AWS_ENDPOINT_URL /
 AWS_ENDPOINT_URL_<SERVICE> when set.
+
+A range a restore's replay read (it lies after the checkpoint's position of its
+shard) is reported replayed-by-restore and not applied again; of a range partly
+after it, only the part before is applied.
 
 Exit codes: 0 every range applied (or already applied; a dry run: listed);
 1 a range failed and stays at the destination (a rerun resumes it); 2 usage error.`;
@@ -213,8 +217,12 @@ function summary(r: RedriveReport): string {
     const what =
       x.status === 'applied'
         ? `applied: ${c.inState} in state, ${c.late} late, ${c.deadLettered} dead letters, ${c.filtered} filtered` +
-          (c.alreadyRedriven > 0 ? `, ${c.alreadyRedriven} applied by an earlier run` : '')
-        : x.status;
+          (c.alreadyRedriven > 0
+            ? `, ${c.alreadyRedriven} applied by an earlier run or a restore's replay`
+            : '')
+        : x.status === 'would-redrive' && x.replayedByRestore === 'part'
+          ? `${x.status} (part of it was replayed by a restore: only the rest)`
+          : x.status;
     return `${where}: ${what}${x.error === undefined ? '' : ` (${x.error})`}`;
   });
   const t = r.totals;

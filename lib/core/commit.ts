@@ -18,6 +18,7 @@ import type { Clock } from '../ports/clock.ts';
 import { watermarkCandidate } from './watermark.ts';
 import type { ShardId } from '../model/position.ts';
 import type { JudgedView, OperatorProgress, ShardProgress } from '../model/progress.ts';
+import type { SequenceRange } from '../model/shard-ranges.ts';
 
 /** What a batch's commit needs to know about the attempt. */
 export interface BatchCommit {
@@ -34,6 +35,8 @@ export interface BatchCommit {
   readonly judged: JudgedView | undefined;
   /** This batch ends a closed shard. */
   readonly shardEnded: boolean;
+  /** Records the batch applied: the store removes them from the shard's failing ranges. */
+  readonly settles?: SequenceRange | undefined;
   /** Processing time of the attempt. */
   readonly now: number;
 }
@@ -83,8 +86,13 @@ export class ProgressCommit {
       ...(judged !== undefined && (newCommitted === null || judged.upTo > newCommitted)
         ? { judged }
         : {}),
+      // Passed as read (the store keeps them in any case; with them, its first conditional put matches).
+      ...(sp?.failing === undefined ? {} : { failing: sp.failing }),
+      ...(sp?.replayed === undefined ? {} : { replayed: sp.replayed }),
     };
-    await this.store.writeShardProgress(mine);
+    await this.store.writeShardProgress(
+      c.settles === undefined ? mine : { ...mine, settles: c.settles },
+    );
     const shards = c.progress.shards.filter((p) => p.shardId !== c.shardId);
     shards.push(mine);
     const candidate = watermarkCandidate(shards, c.now, this.time);
@@ -111,6 +119,8 @@ export class ProgressCommit {
       watermark: p?.watermark ?? null,
       lastActivity: p?.lastActivity ?? this.clock.now(),
       closed: true,
+      ...(p?.failing === undefined ? {} : { failing: p.failing }),
+      ...(p?.replayed === undefined ? {} : { replayed: p.replayed }),
     });
   }
 }

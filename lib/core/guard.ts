@@ -30,13 +30,21 @@
  * and the offsets preserved under `skipped:<shardId>@<offset>` when a later
  * batch raised an item that a failed attempt had written: an offset above
  * the shard's committed position but below the batch's first live record
- * can only come from an attempt whose records were skipped
- * ({@link BatchGuard.absorbedWith}).
+ * can only come from an attempt whose records were skipped, and so can an
+ * offset inside a range the shard's progress records as failing (an attempt
+ * failed on it and no commit covered it since), even once the shard
+ * committed past it ({@link BatchGuard.absorbedWith}).
+ *
+ * A redriven range may hold offsets a restore's replay applied (its
+ * `replayed` spans, docs/recovery.md "What a restore does to redriven
+ * ranges"): those records are skipped like committed ones.
  */
 import { BatchOrderError } from './errors.ts';
 import { comparePositions, encodeOffset, sequenceNumber } from '../model/position.ts';
 import type { Position, ShardId } from '../model/position.ts';
 import type { DecodedRecord, SourceRecord } from '../model/records.ts';
+import { inSpans, rangeOffsets } from '../model/shard-ranges.ts';
+import type { ReplayedSpan, SequenceRange } from '../model/shard-ranges.ts';
 
 /** The error of a batch whose record `i` (at `pos`) is of another shard or out of order (out of line: cold). */
 function orderError(shardId: ShardId, i: number, pos: Position): BatchOrderError {
@@ -62,6 +70,8 @@ export interface RedriveRange {
   readonly source: string;
   readonly from: string;
   readonly to: string;
+  /** Offsets of the range a restore's replay applied: skipped like committed records. @default none */
+  readonly replayed?: readonly ReplayedSpan[];
 }
 
 /** Something that records, per source, the highest offset it absorbed (a state item). */
@@ -86,20 +96,25 @@ export class BatchGuard {
   private prev: Position | undefined;
   private pastCommitted: boolean;
   private readonly range: RedriveRange | undefined;
+  /** Encoded bounds of the shard's failing ranges (a live batch only). */
+  private readonly failing: readonly { readonly from: string; readonly to: string }[];
 
   /**
    * `committed` is the committed offset of the batch's source: the shard's,
-   * or with `range` (a redrive) the range's own.
+   * or with `range` (a redrive) the range's own. `failing`: the shard's
+   * failing ranges (its progress).
    */
   constructor(
     shardId: ShardId,
     records: readonly (SourceRecord | DecodedRecord<unknown>)[],
     committed: string | null,
     range?: RedriveRange,
+    failing?: readonly SequenceRange[],
   ) {
     this.shardId = shardId;
     this.source = range?.source ?? shardId;
     this.range = range;
+    this.failing = range === undefined && failing !== undefined ? failing.map(rangeOffsets) : [];
     this.records = records;
     this.committed = committed;
     this.enc = new Array<string | undefined>(records.length);
@@ -121,7 +136,9 @@ export class BatchGuard {
     )
       throw orderError(this.shardId, i, pos);
     this.prev = pos;
-    return this.pastCommitted || this.aboveCommitted(i, pos);
+    const live = this.pastCommitted || this.aboveCommitted(i, pos);
+    const spans = this.range?.replayed;
+    return live && (spans === undefined || !inSpans(spans, this.encAt(i)));
   }
 
   /** Until the first record above the committed position: whether record `i` (at `pos`) is it. */
@@ -189,9 +206,10 @@ export class BatchGuard {
   /**
    * `absorbed` with this batch's source raised to `offset` (callers
    * guarantee it is higher). When the shard offset it replaces lies above
-   * the committed position but below this batch's first live record, an
-   * attempt that was given up on wrote it: it is kept under a `skipped:`
-   * key, so a redrive of that range knows what the item holds of it.
+   * the committed position, or inside a failing range of the shard, and
+   * below this batch's first live record, an attempt that may have been
+   * given up on wrote it: it is kept under a `skipped:` key, so a redrive of
+   * that range knows what the item holds of it.
    */
   absorbedWith(absorbed: Readonly<Record<string, string>>, offset: string): Record<string, string> {
     const out: Record<string, string> = {};
@@ -200,13 +218,18 @@ export class BatchGuard {
     if (
       this.range === undefined &&
       prev !== undefined &&
-      (this.committed === null || prev > this.committed) &&
       this.firstLive < this.records.length &&
-      prev < this.encAt(this.firstLive)
+      prev < this.encAt(this.firstLive) &&
+      (this.committed === null || prev > this.committed || this.inFailing(prev))
     )
       out[`${SKIPPED_SOURCE_PREFIX}${this.shardId}@${prev}`] = prev;
     out[this.source] = offset;
     return out;
+  }
+
+  /** Whether the encoded offset lies in one of the shard's failing ranges. */
+  private inFailing(offset: string): boolean {
+    return this.failing.some((r) => offset >= r.from && offset <= r.to);
   }
 
   /** The highest offset inside `range` that `item` is known to hold of it (file comment). */

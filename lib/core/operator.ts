@@ -222,7 +222,7 @@ export class WindowOperator<IN, ACC, OUT> {
     // Sessions plan from every event of a key, so they keep them.
     const context = { operator: def.name, lateOutput: def.lateDataTag, now };
     const batch = new Batch<IN>(shardId, records, raw, !raw || sessions, context);
-    const guard = new BatchGuard(shardId, records, shard?.committed ?? null, range);
+    const guard = new BatchGuard(shardId, records, shard?.committed ?? null, range, shard?.failing);
     // Sessions judge every attempt of a range against exactly the view its first attempt recorded.
     const mode = sessions ? 'exact' : 'floor';
     const view =
@@ -257,6 +257,14 @@ export class WindowOperator<IN, ACC, OUT> {
       shardWatermark: view.shardWatermark(),
       judged,
       shardEnded: (options.shardEnded ?? false) || range !== undefined,
+      // A live batch's records above the committed position are now applied: no longer failing.
+      settles:
+        range === undefined && guard.firstLive < n
+          ? {
+              start: (records[guard.firstLive] as SourceRecord).position.sequenceNumber,
+              end: (records[n - 1] as SourceRecord).position.sequenceNumber,
+            }
+          : undefined,
       now,
     });
     const decision = onBatchEnd({

@@ -19,6 +19,7 @@ import {
 } from './checkpoint.ts';
 import type { JudgedView, OperatorProgress, ShardProgress } from './progress.ts';
 import { shardId as toShardId } from './position.ts';
+import type { ReplayedSpan, SequenceRange } from './shard-ranges.ts';
 
 /** `manifest.json` text of a manifest. */
 export function encodeManifest(m: CheckpointManifest): string {
@@ -231,6 +232,14 @@ function progressJson(p: OperatorProgress): Record<string, unknown> {
               others: infinityJson(s.judged.others),
             },
           }),
+      ...(s.failing === undefined || s.failing.length === 0
+        ? {}
+        : { failing: s.failing.map((r) => ({ start: r.start, end: r.end })) }),
+      ...(s.replayed === undefined || s.replayed.length === 0
+        ? {}
+        : {
+            replayed: s.replayed.map((r) => ({ after: r.after, upTo: r.upTo, done: r.done })),
+          }),
     })),
   };
 }
@@ -251,8 +260,44 @@ function progressOf(v: unknown): OperatorProgress {
         ...(judged === undefined
           ? {}
           : { judged: judgedOf(judged, `progress.shards[${i}].judged`) }),
+        ...rangesOf(g, `progress.shards[${i}]`),
       };
     }),
+  };
+}
+
+/** A shard's failing ranges and replayed spans (docs/recovery.md, "Skipped batches and redrive"). */
+function rangesOf(
+  g: Fields,
+  where: string,
+): { failing?: SequenceRange[]; replayed?: ReplayedSpan[] } {
+  const failing = g.optional('failing');
+  const replayed = g.optional('replayed');
+  const list = (v: unknown, name: string): unknown[] => {
+    if (!Array.isArray(v)) throw new TypeError(`${where}.${name} is not a list`);
+    return v;
+  };
+  return {
+    ...(failing === undefined
+      ? {}
+      : {
+          failing: list(failing, 'failing').map((r, j) => {
+            const f = new Fields(r, `${where}.failing[${j}]`);
+            return { start: f.string('start'), end: f.string('end') };
+          }),
+        }),
+    ...(replayed === undefined
+      ? {}
+      : {
+          replayed: list(replayed, 'replayed').map((r, j) => {
+            const f = new Fields(r, `${where}.replayed[${j}]`);
+            return {
+              after: f.stringOrNull('after'),
+              upTo: f.stringOrNull('upTo'),
+              done: f.boolean('done'),
+            };
+          }),
+        }),
   };
 }
 

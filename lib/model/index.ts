@@ -40,6 +40,13 @@ export {
 export type { Position, SequenceNumber, ShardId } from './position.ts';
 export { keptJudgedView, progressRegresses } from './progress.ts';
 export type { JudgedView, OperatorProgress, ShardProgress } from './progress.ts';
+export {
+  keptFailingRanges,
+  keptReplayedSpans,
+  spanCoverage,
+  subtractRange,
+} from './shard-ranges.ts';
+export type { ReplayedSpan, SequenceRange } from './shard-ranges.ts';
 export { maxTimestamp } from './time-window.ts';
 export type { TimeWindow } from './time-window.ts';
 export { CHECKPOINT_FORMAT } from './checkpoint.ts';

@@ -7,6 +7,7 @@
  * (`StateStore.writeShardProgress`).
  */
 import type { ShardId } from './position.ts';
+import type { ReplayedSpan, SequenceRange } from './shard-ranges.ts';
 
 /** Progress of one source shard. */
 export interface ShardProgress {
@@ -27,6 +28,24 @@ export interface ShardProgress {
    * lateness"). Absent when no attempt in flight had late records.
    */
   readonly judged?: JudgedView | undefined;
+  /**
+   * Ranges an attempt failed on that no commit has covered since (a range
+   * the mapping may give up on): a later batch that raises an item from an
+   * offset inside one keeps that offset under `skipped:` (core/guard.ts).
+   * Stores keep them across writes without them (`keptFailingRanges`).
+   */
+  readonly failing?: readonly SequenceRange[] | undefined;
+  /**
+   * Offsets a restore's replay applied (docs/recovery.md, "What a restore
+   * does to redriven ranges"): a redrive does not apply them again. Stores
+   * keep them across writes without them (`keptReplayedSpans`).
+   */
+  readonly replayed?: readonly ReplayedSpan[] | undefined;
+  /**
+   * Written, never stored: records that are now applied (a commit's batch,
+   * a redriven range); the store removes them from `failing`.
+   */
+  readonly settles?: SequenceRange | undefined;
 }
 
 /** What an attempt judged lateness against (see {@link ShardProgress.judged}). */

@@ -28,9 +28,10 @@ import type { Clock } from '../ports/clock.ts';
 import type { DeadLetterOutput } from '../ports/dead-letter-output.ts';
 import type { ShardDirectory } from '../ports/shard-directory.ts';
 import type { Sink } from '../ports/sink.ts';
-import type { StateStore } from '../ports/state-store.ts';
+import type { StateStore, StoredProgress } from '../ports/state-store.ts';
 import { shardBatchesFromEvent, type ShardBatch } from './lambda/event-records.ts';
 import { AccessDeniedError } from './authorization.ts';
+import { recordFailingRange } from './failing-range.ts';
 import { ShardSteps, noFailures, type RuntimeLog, type StepFailures } from './shard-steps.ts';
 export type { RuntimeLog } from './shard-steps.ts';
 import { deadLettersByReason, type RuntimeTelemetry } from './telemetry/runtime-telemetry.ts';
@@ -141,7 +142,7 @@ export class OperatorRuntime<IN, ACC, OUT> {
         // A batch fenced by a restore is retried like any failed batch: the retry
         // reads the new generation and the restored positions judge its records.
         const fenced = err instanceof FencedError;
-        const resumeAt = await this.lowestUnapplied(batch);
+        const resumeAt = await this.lowestUnapplied(batch, !fenced);
         this.log({
           level: fenced ? 'WARN' : 'ERROR',
           msg: fenced ? 'batch fenced by a restore' : 'batch failed',
@@ -296,24 +297,52 @@ export class OperatorRuntime<IN, ACC, OUT> {
     if (deadLetters.length > 0) await this.options.deadLetter.send(deadLetters);
   }
 
-  /** The first record of the batch above the shard's committed position, or undefined if all are applied. */
-  private async lowestUnapplied(batch: ShardBatch): Promise<string | undefined> {
+  /**
+   * The first record of the batch above the shard's committed position, or
+   * undefined if all are applied. With `record`, the unapplied records are
+   * recorded as a failing range in the shard's progress (failing-range.ts).
+   */
+  private async lowestUnapplied(batch: ShardBatch, record: boolean): Promise<string | undefined> {
     const first = batch.sequenceNumbers[0];
+    const last = batch.sequenceNumbers[batch.sequenceNumbers.length - 1];
+    let progress: StoredProgress;
     try {
-      const progress = await this.options.store.readProgress(this.name);
-      const committed = progress.shards.find((s) => s.shardId === batch.shardId)?.committed;
-      if (!committed) return first;
-      const c = decodeOffset(committed);
-      const cSeq = BigInt(c.sequenceNumber);
-      // A sequence number equal to the committed one may still hold unapplied sub-records: resume there.
-      const lowest = batch.sequenceNumbers.find(
-        (s) =>
-          BigInt(s) > cSeq || (BigInt(s) === cSeq && hasLaterSub(batch, s, c.subSequenceNumber)),
-      );
-      return lowest;
+      progress = await this.options.store.readProgress(this.name);
     } catch {
       return first; // cannot tell: retry the whole batch, the guards make it idempotent
     }
+    const committed = progress.shards.find((s) => s.shardId === batch.shardId)?.committed;
+    let lowest = first;
+    if (committed) {
+      const c = decodeOffset(committed);
+      const cSeq = BigInt(c.sequenceNumber);
+      // A sequence number equal to the committed one may still hold unapplied sub-records: resume there.
+      lowest = batch.sequenceNumbers.find(
+        (s) =>
+          BigInt(s) > cSeq || (BigInt(s) === cSeq && hasLaterSub(batch, s, c.subSequenceNumber)),
+      );
+    }
+    if (record && lowest !== undefined && last !== undefined) {
+      const range = { start: lowest, end: last };
+      await recordFailingRange(
+        this.options.store,
+        this.name,
+        batch.shardId,
+        range,
+        progress,
+        this.options.clock.now(),
+      ).catch((err: unknown) => {
+        this.log({
+          level: 'WARN',
+          msg: 'failing range not recorded',
+          operator: this.name,
+          shardId: batch.shardId,
+          range,
+          error: describeError(err),
+        });
+      });
+    }
+    return lowest;
   }
 }
 

@@ -202,6 +202,138 @@ export function describeStateStoreContract(
         );
       });
 
+      it('GIVEN failing ranges WHEN later writes carry none, add one or settle records THEN the store keeps their union minus what was settled, and never stores settles', async () => {
+        const { store, op } = await setup();
+        const p = {
+          shardId: toShardId('s-1'),
+          committed: null,
+          watermark: null,
+          lastActivity: 1,
+          closed: false,
+        };
+        const shard = async () => (await store.readProgress(op)).shards[0];
+        expect(
+          await store.writeShardProgress(op, { ...p, failing: [{ start: '100', end: '199' }] }, 0),
+        ).toBe(true);
+        // A writer that read the progress before the range was recorded (the ticker).
+        expect(await store.writeShardProgress(op, { ...p, lastActivity: 2 }, 0)).toBe(true);
+        expect(await shard()).toEqual({
+          ...p,
+          lastActivity: 2,
+          failing: [{ start: '100', end: '199' }],
+        });
+        // Another range, unioned (adjacent ranges merge), then a commit settles records in the middle.
+        expect(
+          await store.writeShardProgress(op, { ...p, failing: [{ start: '200', end: '249' }] }, 0),
+        ).toBe(true);
+        expect((await shard())?.failing).toEqual([{ start: '100', end: '249' }]);
+        expect(
+          await store.writeShardProgress(
+            op,
+            { ...p, committed: OFFSET_1, settles: { start: '120', end: '129' } },
+            0,
+          ),
+        ).toBe(true);
+        expect(await shard()).toEqual({
+          ...p,
+          committed: OFFSET_1,
+          failing: [
+            { start: '100', end: '119' },
+            { start: '130', end: '249' },
+          ],
+        });
+        // A regressing write changes nothing; settling everything removes the field.
+        expect(
+          await store.writeShardProgress(op, { ...p, settles: { start: '0', end: '999' } }, 0),
+        ).toBe(false);
+        expect((await shard())?.failing).toHaveLength(2);
+        expect(
+          await store.writeShardProgress(
+            op,
+            { ...p, committed: OFFSET_2, settles: { start: '0', end: '999' } },
+            0,
+          ),
+        ).toBe(true);
+        expect(await shard()).toEqual({ ...p, committed: OFFSET_2 });
+      });
+
+      it('GIVEN replayed spans WHEN later writes carry none, or finish a started span THEN the store keeps them, a finished span replacing the started one', async () => {
+        const { store, op } = await setup();
+        const p = {
+          shardId: toShardId('s-1'),
+          committed: OFFSET_1,
+          watermark: 5,
+          lastActivity: 1,
+          closed: false,
+        };
+        const older = { after: null, upTo: OFFSET_1, done: true };
+        const started = { after: OFFSET_1, upTo: null, done: false };
+        expect(await store.writeShardProgress(op, { ...p, replayed: [older, started] }, 0)).toBe(
+          true,
+        );
+        expect(
+          await store.writeShardProgress(op, { ...p, committed: OFFSET_2, lastActivity: 2 }, 0),
+        ).toBe(true);
+        const read = async () => (await store.readProgress(op)).shards[0];
+        expect(await read()).toEqual({
+          ...p,
+          committed: OFFSET_2,
+          lastActivity: 2,
+          replayed: [older, started],
+        });
+        // The restore finishes its span; a writer that read the started one cannot reopen it.
+        const finished = { after: OFFSET_1, upTo: OFFSET_2, done: true };
+        expect(
+          await store.writeShardProgress(
+            op,
+            { ...p, committed: OFFSET_2, replayed: [finished] },
+            0,
+          ),
+        ).toBe(true);
+        expect(
+          await store.writeShardProgress(
+            op,
+            { ...p, committed: OFFSET_2, replayed: [older, started] },
+            0,
+          ),
+        ).toBe(true);
+        expect((await read())?.replayed).toEqual([older, finished]);
+      });
+
+      it('GIVEN progress with failing ranges and replayed spans WHEN a restore resets progress THEN they are stored as given', async () => {
+        const { store, op } = await setup();
+        await store.writeShardProgress(
+          op,
+          {
+            shardId: toShardId('s-1'),
+            committed: OFFSET_2,
+            watermark: 9,
+            lastActivity: 1,
+            closed: false,
+            failing: [{ start: '7', end: '8' }],
+            replayed: [{ after: null, upTo: OFFSET_2, done: true }],
+          },
+          0,
+        );
+        const g = await store.raiseGeneration(op);
+        await store.clearState(op, g);
+        const restored = {
+          shardId: toShardId('s-1'),
+          committed: OFFSET_1,
+          watermark: 3,
+          lastActivity: 1,
+          closed: false,
+          failing: [{ start: '1', end: '2' }],
+          replayed: [{ after: OFFSET_1, upTo: null, done: false }],
+        };
+        await store.resetProgress(op, { watermark: 3, shards: [restored] }, g);
+        expect(await store.readProgress(op)).toEqual({
+          watermark: 3,
+          shards: [restored],
+          generation: g,
+        });
+      });
+
       it('GIVEN a judged view WHEN later writes carry no view, a lower one or commit past it THEN the store keeps the higher view until the commit passes it', async () => {
         const { store, op } = await setup();
         const p = {

@@ -13,6 +13,7 @@ import {
 import { FencedError } from '../../errors.ts';
 import type { ShardId } from '../../model/position.ts';
 import { keptJudgedView, progressRegresses } from '../../model/progress.ts';
+import { keptFailingRanges, keptReplayedSpans } from '../../model/shard-ranges.ts';
 import type { JudgedView, ShardProgress } from '../../model/progress.ts';
 import type { StoredProgress } from '../../ports/state-store.ts';
 import { ConditionFailed, StateStoreError } from './dynamodb-state-errors.ts';
@@ -26,10 +27,12 @@ import {
   StateAttr,
   WATERMARK_SORT_KEY,
   attributesToProgress,
+  failingJson,
   generationOf,
   judgedOthersValue,
   progressSortKey,
   progressToAttributes,
+  replayedJson,
 } from './state-codec.ts';
 
 /** Conditional progress writes before `writeShardProgress` gives up (only a second consumer makes them race). */
@@ -80,11 +83,22 @@ export class ProgressTable extends StateTable {
     // is conditional on the stored view being no higher; when that fails,
     // the item is read and the put retried with the merged view. An item of
     // a lower generation is absent (replaced); one of a higher one fences.
-    let stored: JudgedView | undefined;
+    // The failing ranges and replayed spans likewise: the first put assumes
+    // the stored ones are those the writer passes (it read them), and is
+    // conditional on exactly those being stored.
+    let stored: ShardProgress | undefined;
     for (let attempt = 1; ; attempt++) {
-      const judged = keptJudgedView(stored, progress);
-      const { judged: _written, ...rest } = progress;
-      const item = judged === undefined ? rest : { ...rest, judged };
+      const judged = keptJudgedView(stored?.judged, progress);
+      const base = stored ?? progress;
+      const failing = keptFailingRanges(base.failing, progress.failing, progress.settles);
+      const replayed = keptReplayedSpans(base.replayed, progress.replayed);
+      const { judged: _j, failing: _f, replayed: _r, settles: _s, ...rest } = progress;
+      const item: ShardProgress = {
+        ...rest,
+        ...(judged === undefined ? {} : { judged }),
+        ...(failing === undefined ? {} : { failing }),
+        ...(replayed === undefined ? {} : { replayed }),
+      };
       const names: Record<string, string> = {
         '#pk': StateAttr.PK,
         '#c': StateAttr.COMMITTED,
@@ -101,7 +115,11 @@ export class ProgressTable extends StateTable {
           ? 'attribute_not_exists(#w)'
           : ((values[':w'] = { N: String(progress.watermark) }),
             '(attribute_not_exists(#w) OR #w <= :w)');
-      const view = judgedCondition(judged, progress.committed, names, values);
+      const view = [
+        judgedCondition(judged, progress.committed, names, values),
+        storedEquals('#fr', StateAttr.FAILING, failingJson(base.failing), names, values),
+        storedEquals('#rp', StateAttr.REPLAYED, replayedJson(base.replayed), names, values),
+      ].join(' AND ');
       const lower = generationCondition.lower(generation);
       const same = generationCondition.same(generation);
       const ok = await this.conditional(
@@ -129,7 +147,7 @@ export class ProgressTable extends StateTable {
             'only the batch of a shard, the ticker and shard registration write it, so check for a second consumer of the shard',
         );
       }
-      stored = current?.judged;
+      stored = current;
     }
   }
 
@@ -199,6 +217,20 @@ export class ProgressTable extends StateTable {
       return w ?? watermark;
     }
   }
+}
+
+/** The condition that attribute `attr` holds exactly `value` (`undefined`: is absent). */
+function storedEquals(
+  name: string,
+  attr: string,
+  value: string | undefined,
+  names: Record<string, string>,
+  values: Record<string, AttributeValue>,
+): string {
+  names[name] = attr;
+  if (value === undefined) return `attribute_not_exists(${name})`;
+  values[`:${name.slice(1)}`] = { S: value };
+  return `${name} = :${name.slice(1)}`;
 }
 
 /**

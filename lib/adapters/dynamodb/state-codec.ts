@@ -13,6 +13,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { JsonValue } from '../../model/json.ts';
 import { shardId, type ShardId } from '../../model/position.ts';
 import type { ShardProgress } from '../../model/progress.ts';
+import type { ReplayedSpan, SequenceRange } from '../../model/shard-ranges.ts';
 import type { TimeWindow } from '../../model/time-window.ts';
 import type { OutboxEntry, WindowItem } from '../../ports/state-store.ts';
 import { WeirError } from '../../errors.ts';
@@ -56,6 +57,10 @@ export const StateAttr = {
    * {@link NO_WATERMARK_N} when another active shard had no watermark yet (-Infinity).
    */
   JUDGED_OTHERS: 'judgedOthers',
+  /** `ShardProgress.failing` as a JSON string ({@link failingJson}); absent when none. */
+  FAILING: 'failing',
+  /** `ShardProgress.replayed` as a JSON string ({@link replayedJson}); absent when none. */
+  REPLAYED: 'replayed',
   /**
    * The restore generation an item was written under (window, progress and
    * watermark items; on the watermark item, the operator's generation).
@@ -298,7 +303,39 @@ export function progressToAttributes(
     const others = judgedOthersValue(j.others);
     if (others !== undefined) a[StateAttr.JUDGED_OTHERS] = others;
   }
+  const failing = failingJson(p.failing);
+  if (failing !== undefined) a[StateAttr.FAILING] = S(failing);
+  const replayed = replayedJson(p.replayed);
+  if (replayed !== undefined) a[StateAttr.REPLAYED] = S(replayed);
   return a;
+}
+
+/**
+ * Failing ranges as stored: one canonical JSON string (the order the
+ * stores keep them in), so that a condition can compare it for equality;
+ * `undefined` when there are none.
+ */
+export function failingJson(ranges: readonly SequenceRange[] | undefined): string | undefined {
+  if (ranges === undefined || ranges.length === 0) return undefined;
+  return JSON.stringify(ranges.map((r) => [r.start, r.end]));
+}
+
+/** Replayed spans as stored (see {@link failingJson}). */
+export function replayedJson(spans: readonly ReplayedSpan[] | undefined): string | undefined {
+  if (spans === undefined || spans.length === 0) return undefined;
+  return JSON.stringify(spans.map((s) => [s.after, s.upTo, s.done]));
+}
+
+function failingOf(a: AttributeValue | undefined): readonly SequenceRange[] | undefined {
+  if (a?.S === undefined) return undefined;
+  return (JSON.parse(a.S) as [string, string][]).map(([start, end]) => ({ start, end }));
+}
+
+function replayedOf(a: AttributeValue | undefined): readonly ReplayedSpan[] | undefined {
+  if (a?.S === undefined) return undefined;
+  return (JSON.parse(a.S) as [string | null, string | null, boolean][]).map(
+    ([after, upTo, done]) => ({ after, upTo, done }),
+  );
 }
 
 /** Reads a progress item back. */
@@ -321,6 +358,8 @@ export function attributesToProgress(a: Record<string, AttributeValue>): ShardPr
             others: judgedOthersOf(a[StateAttr.JUDGED_OTHERS]),
           },
         }),
+    ...(a[StateAttr.FAILING] === undefined ? {} : { failing: failingOf(a[StateAttr.FAILING]) }),
+    ...(a[StateAttr.REPLAYED] === undefined ? {} : { replayed: replayedOf(a[StateAttr.REPLAYED]) }),
   };
 }
 

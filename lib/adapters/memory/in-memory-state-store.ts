@@ -6,6 +6,7 @@
  */
 import { FencedError, WeirError } from '../../errors.ts';
 import { keptJudgedView, progressRegresses } from '../../model/progress.ts';
+import { keptFailingRanges, keptReplayedSpans } from '../../model/shard-ranges.ts';
 import type { OperatorProgress, ShardProgress } from '../../model/progress.ts';
 import type {
   OutboxAck,
@@ -117,7 +118,7 @@ export class InMemoryStateStore implements ScannableStateStore, RestorableStateS
   resetProgress(operator: string, progress: OperatorProgress, generation: number): Promise<void> {
     return this.fenced(operator, generation, (s) => {
       s.progress.clear();
-      for (const p of progress.shards) s.progress.set(p.shardId, p);
+      for (const { settles: _never, ...p } of progress.shards) s.progress.set(p.shardId, p);
       s.watermark = progress.watermark;
     });
   }
@@ -140,6 +141,8 @@ export class InMemoryStateStore implements ScannableStateStore, RestorableStateS
     if (old !== undefined && progressRegresses(old, progress)) return false;
     const { shardId, committed, watermark, lastActivity, closed } = progress;
     const judged = keptJudgedView(old?.judged, progress);
+    const failing = keptFailingRanges(old?.failing, progress.failing, progress.settles);
+    const replayed = keptReplayedSpans(old?.replayed, progress.replayed);
     s.progress.set(shardId, {
       shardId,
       committed,
@@ -147,6 +150,8 @@ export class InMemoryStateStore implements ScannableStateStore, RestorableStateS
       lastActivity,
       closed,
       ...(judged === undefined ? {} : { judged }),
+      ...(failing === undefined ? {} : { failing }),
+      ...(replayed === undefined ? {} : { replayed }),
     });
     return true;
   }

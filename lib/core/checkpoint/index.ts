@@ -21,4 +21,5 @@ export type { CheckpointSummary, CheckpointVerification } from './read-checkpoin
 export { applyRetention } from './retention.ts';
 export type { RetentionPolicy, RetentionReport } from './retention.ts';
 export { restoreState } from './restore-state.ts';
+export { finishReplaySpans, withReplayStarts } from './replay-spans.ts';
 export type { RestoreStateProps, RestoredState } from './restore-state.ts';

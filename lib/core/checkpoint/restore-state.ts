@@ -20,6 +20,7 @@ import type { CheckpointManifest } from '../../model/checkpoint.ts';
 import type { CheckpointStore } from '../../ports/checkpoint-store.ts';
 import type { RestorableStateStore, WindowItem } from '../../ports/state-store.ts';
 import { openCheckpoint, readCheckpointItems, verifyCheckpoint } from './read-checkpoint.ts';
+import { withReplayStarts } from './replay-spans.ts';
 
 /** What {@link restoreState} needs. */
 export interface RestoreStateProps {
@@ -98,6 +99,7 @@ export async function restoreState(props: RestoreStateProps): Promise<RestoredSt
     if (chunk.length >= batchSize) await flush();
   }
   await flush();
-  await state.resetProgress(operator, manifest.progress, generation);
+  // Each shard's progress also records where this restore's replay starts (replay-spans.ts).
+  await state.resetProgress(operator, withReplayStarts(manifest.progress), generation);
   return { manifest, generation, cleared, windows, shards: manifest.progress.shards.length };
 }

@@ -9,7 +9,13 @@
  *        │       chunks ─► OperatorRuntime.handleRedrive: the live batch path, the range as its own source
  *        │                 (KPL, dead letters, late output against the published watermark, firing)
  *        │                                             ▼
- *        └──────────────── mark the range done (its progress: committed = the range's end) ─► settle (SQS: delete)
+ *        └──── remove it from the shard's failing ranges, mark it done (its progress: committed = the
+ *              range's end) ─► settle (SQS: delete)
+ *
+ * A range a restore's replay read (its shard's `replayed` spans,
+ * core/checkpoint/replay-spans.ts) is already in state: wholly, it is
+ * reported `replayed-by-restore` and nothing is read; in part, only the
+ * rest is applied (the guard skips the replayed records).
  *
  * Idempotent: a range is marked done only after every record of it is
  * applied, and a rerun of a range that stopped midway resumes from its own
@@ -20,8 +26,9 @@ import type { KinesisStreamEvent } from 'aws-lambda';
 import { redriveRange, type RedriveRange } from '../../core/guard.ts';
 import { WeirError, describeError } from '../../errors.ts';
 import { shardId as toShardId } from '../../model/position.ts';
+import { spanCoverage } from '../../model/shard-ranges.ts';
 import type { Clock } from '../../ports/clock.ts';
-import type { StateStore } from '../../ports/state-store.ts';
+import type { StateStore, StoredProgress } from '../../ports/state-store.ts';
 import { buildKinesisEvent, type StreamRecordInput } from '../local/esm/kinesis-event.ts';
 import type { BatchReport } from '../operator-runtime.ts';
 import {
@@ -72,6 +79,8 @@ export type RangeStatus =
   | 'applied'
   /** Its progress says a previous run applied it: nothing read, nothing written. */
   | 'already-redriven'
+  /** A restore's replay read the whole range (it lies after the checkpoint's position): nothing read, nothing written. */
+  | 'replayed-by-restore'
   /** Dry run: would be read back and applied. */
   | 'would-redrive'
   /** A range of another stream: left at the destination. */
@@ -89,7 +98,7 @@ export interface RangeCounts {
   readonly late: number;
   readonly deadLettered: number;
   readonly filtered: number;
-  /** Already applied by an earlier run of this redrive that stopped midway. */
+  /** Already applied by an earlier run of this redrive that stopped midway, or by a restore's replay. */
   readonly alreadyRedriven: number;
 }
 
@@ -104,6 +113,8 @@ export interface RangeReport {
   readonly batchSize: number | undefined;
   readonly condition: string | undefined;
   readonly status: RangeStatus;
+  /** How much of the range a restore's replay read: `part` is skipped, the rest applied. */
+  readonly replayedByRestore: 'none' | 'part' | 'all';
   readonly counts: RangeCounts;
   /** records = inState + late + deadLettered + filtered + alreadyRedriven. */
   readonly balanced: boolean;
@@ -162,17 +173,33 @@ export async function redrive(o: RedriveOptions): Promise<RedriveReport> {
       await entry.release();
       continue;
     }
-    const range = redriveRange(
+    const whole = redriveRange(
       toShardId(info.shardId),
       info.startSequenceNumber,
       info.endSequenceNumber,
     );
-    const done = await isDone(o, range);
-    if (o.dryRun || done) {
+    const progress = await o.store.readProgress(o.operator);
+    const done = isDone(progress, whole.source, whole.to);
+    const unfinished = done ? undefined : unfinishedReplay(progress);
+    const spans = progress.shards.find((p) => p.shardId === info.shardId)?.replayed ?? [];
+    const replayed = done ? 'none' : spanCoverage(spans, whole.from, whole.to);
+    const range = replayed === 'part' ? { ...whole, replayed: spans } : whole;
+    if (unfinished !== undefined) {
+      ranges.push({ ...blank(entry.id, 'failed', unfinished), ...base, source: range.source });
+      await entry.release();
+      continue;
+    }
+    if (o.dryRun || done || replayed === 'all') {
+      const status = done
+        ? 'already-redriven'
+        : replayed === 'all'
+          ? 'replayed-by-restore'
+          : 'would-redrive';
       ranges.push({
-        ...blank(entry.id, done ? 'already-redriven' : 'would-redrive', undefined),
+        ...blank(entry.id, status, undefined),
         ...base,
         source: range.source,
+        replayedByRestore: replayed,
       });
       if (o.dryRun) await entry.release();
       else await entry.settle();
@@ -183,6 +210,7 @@ export async function redrive(o: RedriveOptions): Promise<RedriveReport> {
         o.onProgress?.({ ranges: ranges.length, records: records + n, current: range.source });
       });
       records += counts.records;
+      await settleFailing(o, info);
       await markDone(o, range);
       await entry.settle();
       ranges.push({
@@ -190,6 +218,7 @@ export async function redrive(o: RedriveOptions): Promise<RedriveReport> {
         id: entry.id,
         source: range.source,
         status: 'applied',
+        replayedByRestore: replayed,
         counts,
         balanced: balanced(counts),
         error: undefined,
@@ -296,6 +325,7 @@ function blank(id: string, status: RangeStatus, error: string | undefined): Rang
     batchSize: undefined,
     condition: undefined,
     status,
+    replayedByRestore: 'none',
     counts: ZERO,
     balanced: true,
     error,
@@ -303,10 +333,39 @@ function blank(id: string, status: RangeStatus, error: string | undefined): Rang
 }
 
 /** A range is done when its progress record is committed through its end. */
-async function isDone(o: RedriveOptions, range: RedriveRange): Promise<boolean> {
-  const progress = await o.store.readProgress(o.operator);
-  const p = progress.shards.find((s) => s.shardId === range.source);
-  return p?.committed === range.to;
+function isDone(progress: StoredProgress, source: string, to: string): boolean {
+  return progress.shards.find((s) => s.shardId === source)?.committed === to;
+}
+
+/** Why no range can be judged against the replayed spans now: a restore's replay has not finished. */
+function unfinishedReplay(progress: StoredProgress): string | undefined {
+  const open = progress.shards.find((p) => p.replayed?.some((s) => !s.done) === true);
+  if (open === undefined) return undefined;
+  return (
+    `the replay of the restore to generation ${progress.generation} has not finished (shard ${open.shardId}), ` +
+    'so what it applied is not known: run that `weir restore` again to its end, then this redrive; the range stays at the destination'
+  );
+}
+
+/** Conditional writes before giving up (a live batch of the shard commits meanwhile). */
+const SETTLE_ATTEMPTS = 10;
+
+/** Removes a range applied by the redrive from its shard's failing ranges (core/guard.ts). */
+async function settleFailing(o: RedriveOptions, info: KinesisBatchInfo): Promise<void> {
+  const settles = { start: info.startSequenceNumber, end: info.endSequenceNumber };
+  for (let attempt = 1; attempt <= SETTLE_ATTEMPTS; attempt++) {
+    const { generation, shards } = await o.store.readProgress(o.operator);
+    const p = shards.find((s) => s.shardId === info.shardId);
+    const overlaps = p?.failing?.some(
+      (r) => BigInt(r.start) <= BigInt(settles.end) && BigInt(r.end) >= BigInt(settles.start),
+    );
+    if (p === undefined || overlaps !== true) return;
+    if (await o.store.writeShardProgress(o.operator, { ...p, settles }, generation)) return;
+  }
+  throw new WeirError(
+    `${info.shardId}: the range ${settles.start}..${settles.end} stays recorded as failing (the shard's progress kept moving); ` +
+      'it is not marked done, a rerun finishes it',
+  );
 }
 
 /** Marks a range done: its progress committed through its end (past any sub-sequence of its last record). */

@@ -18,6 +18,7 @@
 import type { TickReport } from '../operator-runtime.ts';
 import { openCheckpoint, verifyCheckpoint } from '../../core/checkpoint/read-checkpoint.ts';
 import { restoreState } from '../../core/checkpoint/restore-state.ts';
+import { finishReplaySpans } from '../../core/checkpoint/replay-spans.ts';
 import { CheckpointError, ReplayGapError, WeirError, describeError } from '../../errors.ts';
 import type { CheckpointManifest } from '../../model/checkpoint.ts';
 import type { CheckpointStore } from '../../ports/checkpoint-store.ts';
@@ -204,6 +205,8 @@ export async function restoreOperator(o: RestoreOperatorOptions): Promise<Restor
       onProgress: (p) => report({ shardsDone: p.shardsDone, records: p.records }),
     });
     const replaySeconds = (now() - r0) / 1000;
+    // What the replay applied, for `weir redrive` (core/checkpoint/replay-spans.ts).
+    await finishReplaySpans(o.state, o.operator, restored.generation);
 
     report({ phase: 'firing' });
     const tick = await o.target.tick();

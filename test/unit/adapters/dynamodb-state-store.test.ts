@@ -348,7 +348,7 @@ describe('DynamoDbStateStore', () => {
       ).toBe(false);
       expect(calls.map((c) => c.command)).toEqual(['PutItemCommand', 'GetItemCommand']);
       expect(calls[0]!.input['ConditionExpression']).toBe(
-        'attribute_not_exists(#pk) OR ((attribute_not_exists(#gen) OR #gen = :g) AND attribute_not_exists(#c) AND (attribute_not_exists(#w) OR #w <= :w) AND attribute_not_exists(#ju))',
+        'attribute_not_exists(#pk) OR ((attribute_not_exists(#gen) OR #gen = :g) AND attribute_not_exists(#c) AND (attribute_not_exists(#w) OR #w <= :w) AND attribute_not_exists(#ju) AND attribute_not_exists(#fr) AND attribute_not_exists(#rp))',
       );
       expect(calls[1]!.input['ConsistentRead']).toBe(true);
     });
@@ -394,6 +394,59 @@ describe('DynamoDbStateStore', () => {
       expect(retry['ConditionExpression']).toContain(
         '(attribute_not_exists(#ju) OR (#ju <= :ju AND (attribute_not_exists(#jp) OR #jp <= :jp) AND #jo <= :jo))',
       );
+    });
+
+    it('GIVEN stored failing ranges and replayed spans WHEN progress without them is written THEN the put is retried carrying the union minus what it settles, conditional on exactly the stored ones', async () => {
+      const stored = {
+        failing: {
+          S: JSON.stringify([
+            ['10', '19'],
+            ['40', '49'],
+          ]),
+        },
+        replayed: { S: JSON.stringify([['o1', 'o5', true]]) },
+      };
+      let puts = 0;
+      const { store, calls } = storeWith((call) => {
+        if (call.command === 'GetItemCommand') return { Item: progressItem(stored) };
+        if (++puts === 1) throw ccf();
+        return {};
+      });
+      expect(
+        await store.writeShardProgress(
+          'op',
+          {
+            shardId: shardId('s'),
+            committed: 'o7',
+            watermark: 5,
+            lastActivity: 2,
+            closed: false,
+            failing: [{ start: '60', end: '60' }],
+            settles: { start: '15', end: '45' },
+          },
+          0,
+        ),
+      ).toBe(true);
+      expect(calls.map((c) => c.command)).toEqual([
+        'PutItemCommand',
+        'GetItemCommand',
+        'PutItemCommand',
+      ]);
+      // The first put assumed the stored ranges were the written ones.
+      expect(calls[0]!.input['ConditionExpression']).toContain('#fr = :fr');
+      expect(calls[0]!.input['ConditionExpression']).toContain('attribute_not_exists(#rp)');
+      const retry = calls[2]!.input;
+      const item = retry['Item'] as Record<string, AttributeValue>;
+      expect(JSON.parse(item['failing']!.S!)).toEqual([
+        ['10', '14'],
+        ['46', '49'],
+        ['60', '60'],
+      ]);
+      expect(item['replayed']).toEqual(stored.replayed);
+      expect(retry['ConditionExpression']).toContain('#fr = :fr AND #rp = :rp');
+      const values = retry['ExpressionAttributeValues'] as Record<string, AttributeValue>;
+      expect(values[':fr']).toEqual(stored.failing);
+      expect(values[':rp']).toEqual(stored.replayed);
     });
 
     it('GIVEN a progress item that keeps changing WHEN written THEN it gives up with a StateStoreError naming the shard', async () => {

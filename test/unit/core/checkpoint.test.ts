@@ -110,6 +110,11 @@ async function seeded(n: number): Promise<HookedStore> {
       lastActivity: T0 - 2_000,
       closed: true,
       judged: { upTo: offset(3 * n), published: -Infinity, others: Infinity },
+      failing: [{ start: '7', end: '9' }],
+      replayed: [
+        { after: null, upTo: offset(n), done: true },
+        { after: offset(n), upTo: null, done: false },
+      ],
     },
     0,
   );
@@ -219,6 +224,8 @@ describe('taking a checkpoint', () => {
     const { generation, ...positions } = await state.readProgress(OP);
     expect(generation).toBe(0);
     expect(manifest.progress).toEqual(positions);
+    // Read back from the stored manifest: failing ranges and replayed spans included.
+    expect((await openCheckpoint(checkpoints, OP, manifest.id)).progress).toEqual(positions);
     expect(manifest.restoreGeneration).toBeUndefined();
     expect(manifest.items).toBe(250);
     expect(manifest.parts.map((p) => p.index)).toEqual(manifest.parts.map((_, i) => i));

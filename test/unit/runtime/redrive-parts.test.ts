@@ -110,6 +110,32 @@ describe('the guard of a redriven range', () => {
     expect(live.absorbedWith({ [SHARD]: enc(10) }, enc(50))).toEqual({ [SHARD]: enc(50) });
   });
 
+  it('GIVEN an item written by a given-up attempt WHEN a later batch raises it after the shard committed past the range THEN the old offset is kept only when it lies in a failing range', () => {
+    // The range 20..30 was given up; a batch committed 40; the next starts at 50.
+    const failing = [{ start: '20', end: '30' }];
+    const live = new BatchGuard(shardId(SHARD), [rec(50), rec(60)], enc(40), undefined, failing);
+    live.admit(0);
+    expect(live.absorbedWith({ [SHARD]: enc(25) }, enc(60))).toEqual({
+      [SHARD]: enc(60),
+      [`skipped:${SHARD}@${enc(25)}`]: enc(25),
+    });
+    // Outside the failing ranges (a committed batch wrote it): nothing kept.
+    expect(live.absorbedWith({ [SHARD]: enc(35) }, enc(60))).toEqual({ [SHARD]: enc(60) });
+    // Without the failing ranges the guard cannot tell (the gap this closes).
+    const blind = new BatchGuard(shardId(SHARD), [rec(50), rec(60)], enc(40));
+    blind.admit(0);
+    expect(blind.absorbedWith({ [SHARD]: enc(25) }, enc(60))).toEqual({ [SHARD]: enc(60) });
+  });
+
+  it('GIVEN a redriven range with a replayed span WHEN admitted THEN the records in the span are skipped like committed ones', () => {
+    const range = {
+      ...redriveRange(shardId(SHARD), '20', '40'),
+      replayed: [{ after: enc(25), upTo: enc(35), done: true }],
+    };
+    const g = new BatchGuard(shardId(SHARD), [rec(20), rec(30), rec(35), rec(40)], null, range);
+    expect([0, 1, 2, 3].map((i) => g.admit(i))).toEqual([true, false, false, true]);
+  });
+
   it('GIVEN items holding parts of a range in every way WHEN a redrive guard asks THEN the highest offset inside the range counts, offsets outside do not', () => {
     const range = redriveRange(shardId(SHARD), '20', '30');
     expect(range.source).toBe(`redrive:${SHARD}:20`);
