@@ -22,3 +22,5 @@ export { applyRetention } from './retention.ts';
 export type { RetentionPolicy, RetentionReport } from './retention.ts';
 export { restoreState } from './restore-state.ts';
 export type { RestoreStateProps, RestoredState } from './restore-state.ts';
+export { FiredWindows, collectFiredWindows, isWindowScanner } from './stale-results.ts';
+export type { CollectFiredOptions, FiredWindow } from './stale-results.ts';
