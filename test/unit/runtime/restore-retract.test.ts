@@ -17,154 +17,19 @@
  */
 import { describe, expect, it } from 'vitest';
 import { InMemoryCheckpointStore } from '../../../lib/adapters/memory/in-memory-checkpoint-store.ts';
-import {
-  InMemoryDeadLetterOutput,
-  InMemoryLateRecordSink,
-  InMemoryResultSink,
-} from '../../../lib/adapters/memory/in-memory-sinks.ts';
-import { InMemoryStateStore } from '../../../lib/adapters/memory/index.ts';
 import { CheckpointTaker } from '../../../lib/core/checkpoint/index.ts';
-import { json, pipeline, session, sum, tumbling } from '../../../lib/core/index.ts';
-import type { WindowAssigner } from '../../../lib/core/window.ts';
-import type { WindowResult } from '../../../lib/model/records.ts';
+import { session, tumbling } from '../../../lib/core/index.ts';
 import { isRetraction } from '../../../lib/model/retraction.ts';
-import { ManualClock } from '../../../lib/ports/clock.ts';
-import type { StreamRecordInput } from '../../../lib/runtime/local/esm/kinesis-event.ts';
-import { buildKinesisEvent } from '../../../lib/runtime/local/esm/kinesis-event.ts';
-import { OperatorRuntime } from '../../../lib/runtime/operator-runtime.ts';
+import { restoreOperator } from '../../../lib/runtime/restore/index.ts';
 import {
-  restoreOperator,
-  type ReplaySource,
-  type ReplayStart,
-  type RestoreSummary,
-} from '../../../lib/runtime/restore/index.ts';
-import { SimulatedKinesis, type SimShard } from '../../../lib/testing/simulated-esm.ts';
-
-const OP = 'corrections';
-
-interface Ev {
-  readonly k: string;
-  readonly t: number;
-  readonly v: number;
-  /** Tagged: pipeline B (the correction) filters these out. */
-  readonly x?: true;
-}
-
-function definition(assigner: WindowAssigner, corrected: boolean, lateness: number) {
-  return pipeline(OP)
-    .decode(json<Ev>())
-    .filter((e) => !corrected || e.x !== true)
-    .keyBy((e) => e.k)
-    .eventTime((e) => e.t, { maxOutOfOrderness: 0 })
-    .window(assigner)
-    .allowedLateness(lateness)
-    .aggregate(sum((e) => e.v));
-}
-
-type Definition = ReturnType<typeof definition>;
-
-/** One operator's ports over one simulated shard. */
-function world(events: readonly Ev[]) {
-  const clock = new ManualClock(1_767_225_600_000);
-  const kinesis = new SimulatedKinesis(clock);
-  const shard = kinesis.createShard();
-  for (const e of events) kinesis.put(shard.shardId, JSON.stringify(e), e.k);
-  const state = new InMemoryStateStore();
-  const results = new InMemoryResultSink();
-  const runtime = (d: Definition): OperatorRuntime<Ev, number, number> =>
-    new OperatorRuntime({
-      definition: d,
-      store: state,
-      clock,
-      results,
-      lateOutputs: { [d.lateDataTag]: new InMemoryLateRecordSink() },
-      deadLetter: new InMemoryDeadLetterOutput(),
-      log: () => undefined,
-    });
-  /** Live processing: one record per batch, a tick after each. */
-  const run = async (rt: OperatorRuntime<Ev, number, number>, from: number, to: number) => {
-    for (let i = from; i < to; i++) {
-      const record = shard.records[i] as StreamRecordInput;
-      const response = await rt.handle(
-        buildKinesisEvent([record], {
-          shardId: shard.shardId,
-          streamArn: kinesis.streamArn,
-          awsRegion: 'us-east-1',
-          invokeIdentityArn: 'arn:aws:iam::000000000000:role/weir',
-        }),
-      );
-      expect(response.batchItemFailures).toEqual([]);
-      clock.advance(1000);
-      await rt.tick();
-    }
-  };
-  return { clock, kinesis, shard, state, results, runtime, run };
-}
-
-/** The stream's one shard as a replay reads it (from the committed record on). */
-function replaySource(kinesis: SimulatedKinesis, shard: SimShard): ReplaySource {
-  return {
-    streamArn: kinesis.streamArn,
-    shards: () => Promise.resolve([{ shardId: shard.shardId, parents: [], closed: false }]),
-    checkRetained: () => Promise.resolve(),
-    async *read(_id: string, start: ReplayStart): AsyncIterable<readonly StreamRecordInput[]> {
-      const from = start.type === 'TRIM_HORIZON' ? -1n : BigInt(start.sequenceNumber) - 1n;
-      const records = shard.records.filter((r) => BigInt(r.SequenceNumber) > from);
-      for (let i = 0; i < records.length; i += 2) {
-        await Promise.resolve();
-        yield records.slice(i, i + 2);
-      }
-    },
-  };
-}
-
-/** What a reader sees, without orderings: key, window, value. */
-const view = (rs: readonly WindowResult[]) =>
-  rs.map((r) => `${r.key} [${r.window.start},${r.window.end}) = ${JSON.stringify(r.value)}`);
-
-/**
- * Runs A over `events`, checkpointing after the first `checkpointAfter`,
- * then restores with B; returns the sink and a clean run of B.
- */
-async function correct(
-  assigner: WindowAssigner,
-  lateness: number,
-  events: readonly Ev[],
-  checkpointAfter: number,
-) {
-  const w = world(events);
-  const a = w.runtime(definition(assigner, false, lateness));
-  await w.run(a, 0, checkpointAfter);
-  const checkpoints = new InMemoryCheckpointStore();
-  const taken = await new CheckpointTaker({
-    state: w.state,
-    checkpoints,
-    clock: w.clock,
-    operator: OP,
-    streamArn: w.kinesis.streamArn,
-    mergingWindows: assigner.kind === 'session',
-  }).take();
-  if (taken.status !== 'complete') throw new Error('expected a complete checkpoint');
-  await w.run(a, checkpointAfter, events.length);
-  const beforeRestore = view(w.results.results());
-
-  const summary: RestoreSummary = await restoreOperator({
-    operator: OP,
-    state: w.state,
-    checkpoints,
-    checkpoint: taken.manifest.id,
-    mapping: undefined,
-    resumeHint: 'nothing was paused',
-    rerun: (id) => `restore ${id}`,
-    source: () => replaySource(w.kinesis, w.shard),
-    target: w.runtime(definition(assigner, true, lateness)),
-    now: () => w.clock.now(),
-  });
-
-  const clean = world(events);
-  await clean.run(clean.runtime(definition(assigner, true, lateness)), 0, events.length);
-  return { w, summary, beforeRestore, reference: view(clean.results.results()) };
-}
+  OP,
+  correct,
+  definition,
+  replaySource,
+  view,
+  world,
+  type Ev,
+} from '../../helpers/restore-correction.ts';
 
 describe('a restore with a corrected pipeline retracts what the correction no longer fires', () => {
   it('GIVEN sessions that A merged through records B filters out WHEN restored with B THEN the sink equals a clean run of B', async () => {
