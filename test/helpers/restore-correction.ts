@@ -18,6 +18,8 @@ import { CheckpointTaker } from '../../lib/core/checkpoint/index.ts';
 import { json, pipeline, sum } from '../../lib/core/index.ts';
 import type { WindowAssigner } from '../../lib/core/window.ts';
 import type { WindowResult } from '../../lib/model/records.ts';
+import type { Sink } from '../../lib/ports/sink.ts';
+import type { RestorableStateStore, ScannableStateStore } from '../../lib/ports/state-store.ts';
 import { ManualClock } from '../../lib/ports/clock.ts';
 import type { StreamRecordInput } from '../../lib/runtime/local/esm/kinesis-event.ts';
 import { buildKinesisEvent } from '../../lib/runtime/local/esm/kinesis-event.ts';
@@ -53,14 +55,31 @@ export function definition(assigner: WindowAssigner, corrected: boolean, latenes
 
 type Definition = ReturnType<typeof definition>;
 
+/** The state store and result sink a correction runs on. */
+export interface CorrectionPorts {
+  readonly state: ScannableStateStore & RestorableStateStore;
+  readonly results: Sink<WindowResult>;
+  /** The results a reader sees (retracted windows left out), sorted by key and window. */
+  visible(): Promise<WindowResult[]>;
+}
+
+/** A fresh in-memory state store and result sink. */
+export function inMemoryPorts() {
+  const results = new InMemoryResultSink();
+  return {
+    state: new InMemoryStateStore(),
+    results,
+    visible: () => Promise.resolve(results.results()),
+  };
+}
+
 /** One operator's ports over one simulated shard. */
-export function world(events: readonly Ev[]) {
+export function world<P extends CorrectionPorts>(events: readonly Ev[], ports: P) {
   const clock = new ManualClock(1_767_225_600_000);
   const kinesis = new SimulatedKinesis(clock);
   const shard = kinesis.createShard();
   for (const e of events) kinesis.put(shard.shardId, JSON.stringify(e), e.k);
-  const state = new InMemoryStateStore();
-  const results = new InMemoryResultSink();
+  const { state, results } = ports;
   const runtime = (d: Definition): OperatorRuntime<Ev, number, number> =>
     new OperatorRuntime({
       definition: d,
@@ -93,7 +112,16 @@ export function world(events: readonly Ev[]) {
       await rt.tick();
     }
   };
-  return { clock, kinesis, shard, state, results, runtime, run };
+  return {
+    clock,
+    kinesis,
+    shard,
+    state,
+    results: ports.results as P['results'],
+    ports,
+    runtime,
+    run,
+  };
 }
 
 /** The stream's one shard as a replay reads it (from the committed record on). */
@@ -119,16 +147,29 @@ export const view = (rs: readonly WindowResult[]) =>
 
 /**
  * Runs A over `events`, checkpointing after the first `checkpointAfter`,
- * then restores with B; returns the sink and a clean run of B.
+ * then restores with B; returns the world and a clean run of B's view.
+ * In memory; {@link correctOn} runs it on other ports.
  */
-export async function correct(
+export function correct(
   assigner: WindowAssigner,
   lateness: number,
   events: readonly Ev[],
   checkpointAfter: number,
   batch = 1,
 ) {
-  const w = world(events);
+  return correctOn(inMemoryPorts, assigner, lateness, events, checkpointAfter, batch);
+}
+
+/** {@link correct} on the ports `makePorts` builds (one set for A and the restore, one for the clean run). */
+export async function correctOn<P extends CorrectionPorts>(
+  makePorts: () => P | Promise<P>,
+  assigner: WindowAssigner,
+  lateness: number,
+  events: readonly Ev[],
+  checkpointAfter: number,
+  batch = 1,
+) {
+  const w = world(events, await makePorts());
   const a = w.runtime(definition(assigner, false, lateness));
   await w.run(a, 0, checkpointAfter, batch);
   const checkpoints = new InMemoryCheckpointStore();
@@ -142,7 +183,7 @@ export async function correct(
   }).take();
   if (taken.status !== 'complete') throw new Error('expected a complete checkpoint');
   await w.run(a, checkpointAfter, events.length, batch);
-  const beforeRestore = view(w.results.results());
+  const beforeRestore = view(await w.ports.visible());
 
   const summary: RestoreSummary = await restoreOperator({
     operator: OP,
@@ -157,7 +198,7 @@ export async function correct(
     now: () => w.clock.now(),
   });
 
-  const clean = world(events);
+  const clean = world(events, await makePorts());
   await clean.run(clean.runtime(definition(assigner, true, lateness)), 0, events.length, batch);
-  return { w, summary, beforeRestore, reference: view(clean.results.results()) };
+  return { w, summary, beforeRestore, reference: view(await clean.ports.visible()) };
 }

@@ -25,6 +25,7 @@ import {
   OP,
   correct,
   definition,
+  inMemoryPorts,
   replaySource,
   view,
   world,
@@ -109,7 +110,7 @@ describe('a restore with a corrected pipeline retracts what the correction no lo
       { k: 'a', t: 60, v: 4 },
       { k: 'd', t: 5000, v: 1 },
     ];
-    const w = world(events);
+    const w = world(events, inMemoryPorts());
     const d = definition(tumbling(100), false, 1000);
     await w.run(w.runtime(d), 0, 2);
     const checkpoints = new InMemoryCheckpointStore();
