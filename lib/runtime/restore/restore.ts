@@ -74,8 +74,12 @@ export interface RestoreOperatorOptions {
   readonly rerun: (checkpoint: string) => string;
   /** The stream, by the manifest's stream ARN. */
   readonly source: (streamArn: string) => ReplaySource;
-  /** The operator runtime (its Lambda entry point, its tick, and its result sink for retractions). */
-  readonly target: ReplayTarget & RetractionTarget & { tick(): Promise<TickReport> };
+  /**
+   * The operator runtime (its Lambda entry point, its tick, and `retract`
+   * for windows the replay did not fire again; a target without `retract`
+   * fails a restore that has any to retract).
+   */
+  readonly target: ReplayTarget & Partial<RetractionTarget> & { tick(): Promise<TickReport> };
   /** Shards replayed at once. @default 4 */
   readonly concurrency?: number;
   /** Kinesis records per runtime call. @default 10000 */

@@ -18,6 +18,7 @@
  * refused like any older result.
  */
 import type { RestoredState } from '../../core/checkpoint/restore-state.ts';
+import { ConfigError } from '../../errors.ts';
 import { windowRetraction, type WindowRetraction } from '../../model/retraction.ts';
 import type { StateStore, WindowRef } from '../../ports/state-store.ts';
 
@@ -34,7 +35,12 @@ export interface RetractStaleOptions {
   readonly state: StateStore;
   /** What `restoreState` returned: its generation (the state's current one) and the candidate windows. */
   readonly restored: Pick<RestoredState, 'generation' | 'firedAfterCheckpoint'>;
-  readonly target: RetractionTarget;
+  /**
+   * Where retractions go. A target without `retract` (a test double
+   * wrapping only `handle` and `tick`) can restore only a state with nothing
+   * to retract (a lost one); otherwise the call fails with `ConfigError`.
+   */
+  readonly target: Partial<RetractionTarget>;
   /** Processing time stamped on each retraction (`firedAt`). */
   readonly now: () => number;
   /** Windows read and retracted per round. @default 100 */
@@ -74,6 +80,13 @@ export async function retractStaleResults(o: RetractStaleOptions): Promise<numbe
         }),
       );
     });
+    if (out.length === 0) continue;
+    if (o.target.retract === undefined)
+      throw new ConfigError(
+        'target',
+        'a target without retract()',
+        `must have retract() (an OperatorRuntime does) to retract ${out.length} window(s) of operator ${o.operator} that the replay did not fire again`,
+      );
     await o.target.retract(out);
     retracted += out.length;
   }

@@ -20,7 +20,8 @@ import { InMemoryCheckpointStore } from '../../../lib/adapters/memory/in-memory-
 import { CheckpointTaker } from '../../../lib/core/checkpoint/index.ts';
 import { session, tumbling } from '../../../lib/core/index.ts';
 import { isRetraction } from '../../../lib/model/retraction.ts';
-import { restoreOperator } from '../../../lib/runtime/restore/index.ts';
+import { ConfigError } from '../../../lib/errors.ts';
+import { restoreOperator, retractStaleResults } from '../../../lib/runtime/restore/index.ts';
 import {
   OP,
   correct,
@@ -139,5 +140,31 @@ describe('a restore with a corrected pipeline retracts what the correction no lo
     expect(summary.windowsRetracted).toBe(0);
     expect(w.results.retractions()).toEqual([]);
     expect(view(w.results.results())).toEqual(before);
+  });
+
+  it('GIVEN a target without retract() WHEN there is something to retract THEN ConfigError says what it must have; with nothing to retract THEN 0', async () => {
+    const state = inMemoryPorts().state;
+    const restored = {
+      generation: await state.raiseGeneration(OP),
+      firedAfterCheckpoint: [{ key: 'a', start: 0, end: 100, firedVersion: 1 }],
+    };
+    const e: unknown = await retractStaleResults({
+      operator: OP,
+      state,
+      restored,
+      target: {},
+      now: () => 0,
+    }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(ConfigError);
+    expect((e as ConfigError).message).toMatch(/must have retract\(\) .* to retract 1 window/);
+    expect(
+      await retractStaleResults({
+        operator: OP,
+        state,
+        restored: { generation: 1, firedAfterCheckpoint: [] },
+        target: {},
+        now: () => 0,
+      }),
+    ).toBe(0);
   });
 });
