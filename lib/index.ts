@@ -61,6 +61,8 @@ export {
   resultId,
   shardId,
   windowResult,
+  windowRetraction,
+  isRetraction,
 } from './model/index.ts';
 export type {
   BatchCounts,
@@ -73,6 +75,7 @@ export type {
   ShardId,
   SourceRecord,
   TimeWindow,
+  WindowRetraction,
   WindowResult,
 } from './model/index.ts';
 export {
@@ -197,7 +200,11 @@ export { startLocalAws, connectLocalAws, localAwsFromEnv } from './local-aws/ind
 export type { LocalAws, LocalAwsOptions } from './local-aws/index.ts';
 
 // Reading results back (the results table as docs/sinks.md describes it).
-export { fromResultItem, isSupersededItem } from './adapters/dynamodb/dynamodb-result-sink.ts';
+export {
+  fromResultItem,
+  isRetractedItem,
+  isSupersededItem,
+} from './adapters/dynamodb/dynamodb-result-sink.ts';
 
 // The local runtime: the pieces a local run composes (examples/click-counter does).
 export {

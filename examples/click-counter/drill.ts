@@ -123,11 +123,15 @@ export async function runDrill(
       (r) =>
         `${r.key} ${new Date(r.window.start).toISOString().slice(11, 16)}: ${JSON.stringify(before.get(`${r.key}@${r.window.start}`)?.value)} → ${JSON.stringify(r.value)} (${r.id.slice(r.id.lastIndexOf('/') + 1)})`,
     );
-  // Every record the corrected run applied is in exactly one fired window.
-  const correctionOk = replaced.length > 0 && sum === second.inState;
+  // Every record the corrected run applied is in exactly one fired window, and (c0 precedes every
+  // record) every window still visible is the corrected run's: the restore retracted the others,
+  // and those that fired since (the watermark moved on) replaced their retraction.
+  const older = corrected.size - replaced.length;
+  const correctionOk = replaced.length > 0 && sum === second.inState && older === 0;
   s.say(
     `correction: generation ${second.generation}, ${second.records} records replayed, ${second.filtered} filtered out; ` +
-      `${replaced.length} windows replaced, e.g. ${sample.join('; ')}; their counts sum to the ${second.inState} records applied: ${correctionOk ? 'OK' : 'FAILED'}`,
+      `${replaced.length} windows replaced, e.g. ${sample.join('; ')}; their counts sum to the ${second.inState} records applied; ` +
+      `${second.retracted} windows retracted at the restore's end (not fired again by then), ${older} results of an older generation left: ${correctionOk ? 'OK' : 'FAILED'}`,
   );
   return { ok: drillOk && correctionOk };
 }
@@ -138,6 +142,8 @@ interface Restored {
   readonly inState: number;
   readonly late: number;
   readonly filtered: number;
+  /** Windows fired before the restore that the restored run had not fired by its end: retracted. */
+  readonly retracted: number;
 }
 
 async function restoreAndFire(
@@ -180,6 +186,7 @@ async function restoreAndFire(
       inState: r.inState,
       late: r.late,
       filtered: r.received - r.inState - r.late - r.deadLettered - r.skipped,
+      retracted: summary.windowsRetracted,
     };
   } finally {
     handlers.clients.destroy();

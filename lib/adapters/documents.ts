@@ -14,7 +14,10 @@ function base64(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 }
 
-/** The JSON of a result (S3 body, Kinesis payload). */
+/**
+ * The JSON of a result (S3 body, Kinesis payload); a retraction carries
+ * `"retracted":true` (and `value` null, `version` 0; docs/sinks.md "Retractions").
+ */
 export function windowResultJson(r: WindowResult): string {
   return JSON.stringify({
     id: r.id,
@@ -23,6 +26,7 @@ export function windowResultJson(r: WindowResult): string {
     window: { start: r.window.start, end: r.window.end },
     ...(r.generation !== undefined && r.generation > 0 ? { generation: r.generation } : {}),
     version: r.version,
+    ...(r.retracted === true ? { retracted: true } : {}),
     value: r.value,
     ...(r.firedAt === undefined ? {} : { firedAt: r.firedAt }),
     ...(r.supersedes && r.supersedes.length > 0

@@ -13,6 +13,7 @@ export {
 export {
   DynamoDbResultSink,
   fromResultItem,
+  isRetractedItem,
   isSupersededItem,
   SUPERSEDED_VERSION,
   resultPartitionKey,

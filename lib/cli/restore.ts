@@ -58,7 +58,9 @@ fenced: its writes fail and its retry is judged by the restored state),
 replays every shard from its position to the tip through the operator's
 batch path (parents before children, shards created since from their
 start), fires what is due and resumes the mapping. Windows re-fired carry
-the new generation and replace earlier results in every sink.
+the new generation and replace earlier results in every sink; windows that
+fired after the checkpoint and do not fire again (a correction changed
+them) get a retraction in the result sink.
 
 Options:
   --operator NAME      the operator (its pipeline's name) (required)
@@ -289,7 +291,8 @@ function summaryText(s: RestoreSummary): string {
     [
       `restored ${s.operator} from checkpoint ${s.checkpointId} (generation ${s.generation}): ${s.windowsLoaded} window items loaded`,
       `replayed ${r.records} records from ${r.shards} shards: ${r.inState} in state, ${r.late} late, ${r.deadLettered} dead letters, ${r.skipped} already in the checkpoint`,
-      `windows re-fired: ${s.windowsRefired}; ${s.seconds.toFixed(1)} s, ${s.recordsPerSecond} records/s replayed`,
+      `windows re-fired: ${s.windowsRefired}; windows retracted: ${s.windowsRetracted} (fired after the checkpoint, not fired again)`,
+      `${s.seconds.toFixed(1)} s, ${s.recordsPerSecond} records/s replayed`,
       s.paused ? 'the mapping is resumed' : 'nothing was paused (--no-pause)',
     ].join('\n') + '\n'
   );

@@ -24,6 +24,8 @@ export {
   resultIdPart,
   windowResult,
 } from './ids.ts';
+export { RETRACTION_VERSION, isRetraction, windowRetraction } from './retraction.ts';
+export type { WindowRetraction, WindowRetractionFields } from './retraction.ts';
 export { toJsonValue } from './json.ts';
 export type { JsonValue } from './json.ts';
 export {

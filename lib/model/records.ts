@@ -69,6 +69,11 @@ export interface WindowResult<OUT = JsonValue> {
    * superseded window bring it back. Absent or empty: supersedes nothing.
    */
   readonly supersedes?: readonly TimeWindow[];
+  /**
+   * A retraction ({@link WindowRetraction}, lib/model/retraction.ts): the
+   * window has no result any more. Absent on every fired result.
+   */
+  readonly retracted?: true;
 }
 
 /**

@@ -24,6 +24,7 @@ import type { WindowedOperatorDefinition } from '../core/pipeline.ts';
 import { decodeOffset, type ShardId } from '../model/position.ts';
 import { emittedResult, lateRecordsPerWindow } from '../model/records.ts';
 import type { BatchCounts, DeadLetter, LateRecord, WindowResult } from '../model/records.ts';
+import type { WindowRetraction } from '../model/retraction.ts';
 import type { Clock } from '../ports/clock.ts';
 import type { DeadLetterOutput } from '../ports/dead-letter-output.ts';
 import type { ShardDirectory } from '../ports/shard-directory.ts';
@@ -266,6 +267,15 @@ export class OperatorRuntime<IN, ACC, OUT> {
       total += pending.length;
     }
     return total;
+  }
+
+  /**
+   * Writes a restore's retractions (windows whose earlier results the
+   * replay did not fire again; lib/runtime/restore/retract.ts) to the
+   * result sink. Throws the sink's `SinkError`; writing them again is safe.
+   */
+  async retract(retractions: readonly WindowRetraction[]): Promise<void> {
+    if (retractions.length > 0) await this.options.results.write(retractions);
   }
 
   /** Writes results to the sink (as JSON, stamped with the emission time), then clears their outbox entries. */

@@ -12,7 +12,7 @@ describeResultSinkContract('InMemoryResultSink', () => {
   const store = new InMemoryResultSink();
   return {
     newSink: () => store,
-    readBack: (operator, key, window) => Promise.resolve(store.get(operator, key, window)),
+    readBack: (operator, key, window) => Promise.resolve(store.latest(operator, key, window)),
     reportsDuplicates: true,
   };
 });

@@ -1,20 +1,25 @@
 /**
  * Contract of a `Sink<WindowResult>`: idempotent per (generation, version),
  * never regressing, a higher generation replacing any version of a lower
- * one (corrections after a restore), one report entry per item. Run against the in-memory sink in
+ * one (corrections after a restore), a retraction at (generation, 0) between
+ * the two, one report entry per item. Run against the in-memory sink in
  * unit tests and the real adapters on the embedded AWS in integration tests.
  */
 import { describe, expect, it } from 'vitest';
 import { windowResult } from '../../lib/model/ids.ts';
 import type { JsonValue } from '../../lib/model/json.ts';
 import type { WindowResult } from '../../lib/model/records.ts';
+import { windowRetraction } from '../../lib/model/retraction.ts';
 import type { TimeWindow } from '../../lib/model/time-window.ts';
 import { SinkOutcome, type Sink } from '../../lib/ports/sink.ts';
 
 export interface ResultSinkSubject {
   /** A sink over the shared backing store; called several times to make concurrent writers. */
   newSink(): Sink<WindowResult>;
-  /** The result a reader sees for a window: the highest version stored. */
+  /**
+   * The highest ordering stored for a window, a retraction included (a
+   * reader then sees no result); `undefined` for none or a superseded-session mask.
+   */
   readBack(operator: string, key: string, window: TimeWindow): Promise<WindowResult | undefined>;
   /**
    * Whether the sink reports `already-present` / `superseded` (conditional
@@ -250,6 +255,96 @@ export function describeResultSinkContract(
       expect((await sink.write([result(op, 's', 5, 5, old)])).items[0]?.outcome).toBe(
         SinkOutcome.Superseded,
       );
+    });
+
+    it('a retraction (1, v0) replaces (0, v3); (0, v4) after it is refused; a firing (1, v1) replaces it and it never comes back', async () => {
+      const s = await subject();
+      const op = operatorName();
+      await s.newSink().write([result(op, 'k', 3, 'old')]);
+      const retraction = windowRetraction({
+        operator: op,
+        key: 'k',
+        window: W,
+        generation: 1,
+        firedAt: 1_700_000_090_000,
+      });
+      expect(retraction.id).toBe(`${encodeURIComponent(op)}/k/${W.start}-${W.end}/g1v0`);
+      const report = await s.newSink().write([retraction]);
+      expect(report.items[0]?.outcome).toBe(SinkOutcome.Written);
+      expect(await s.readBack(op, 'k', W)).toEqual(retraction);
+      // A stale write of the older generation never brings the old result back.
+      const stale = await s.newSink().write([result(op, 'k', 4, 'stale')]);
+      if (s.reportsDuplicates)
+        expect(stale.items[0]).toEqual({
+          index: 0,
+          outcome: SinkOutcome.Superseded,
+          storedVersion: 0,
+        });
+      expect(await s.readBack(op, 'k', W)).toEqual(retraction);
+      const again = await s.newSink().write([retraction]);
+      if (s.reportsDuplicates) expect(again.items[0]?.outcome).toBe(SinkOutcome.AlreadyPresent);
+      // The window fires under the retracting generation: the firing replaces the retraction.
+      const fired = result(op, 'k', 1, 'back', W, 1);
+      await s.newSink().write([fired]);
+      expect(await s.readBack(op, 'k', W)).toEqual(fired);
+      const redriven = await s.newSink().write([retraction]);
+      if (s.reportsDuplicates)
+        expect(redriven.items[0]).toEqual({
+          index: 0,
+          outcome: SinkOutcome.Superseded,
+          storedVersion: 1,
+        });
+      expect(await s.readBack(op, 'k', W)).toEqual(fired);
+    });
+
+    it('a retraction of a window with no result, or of a session masked by an older generation, is stored', async () => {
+      const s = await subject();
+      const sink = s.newSink();
+      const op = operatorName();
+      const none = windowRetraction({ operator: op, key: 'n', window: W, generation: 2 });
+      expect((await sink.write([none])).items[0]?.outcome).toBe(SinkOutcome.Written);
+      expect(await s.readBack(op, 'n', W)).toEqual(none);
+      const old: TimeWindow = { start: W.start, end: W.start + 10_000 };
+      const merged: TimeWindow = { start: W.start, end: W.start + 30_000 };
+      await sink.write([result(op, 's', 1, 1, old)]);
+      await sink.write([
+        windowResult({
+          operator: op,
+          key: 's',
+          window: merged,
+          value: 2,
+          version: 1,
+          supersedes: [old],
+        }),
+      ]);
+      const retractMerged = windowRetraction({
+        operator: op,
+        key: 's',
+        window: merged,
+        generation: 1,
+      });
+      await sink.write([retractMerged]);
+      expect(await s.readBack(op, 's', merged)).toEqual(retractMerged);
+      if (!s.reportsDuplicates) return;
+      // The same generation's mask outranks its retraction; an older generation's does not.
+      const sameGen = windowRetraction({ operator: op, key: 's', window: old, generation: 1 });
+      await sink.write([result(op, 's', 1, 'own', old, 1)]);
+      await sink.write([
+        windowResult({
+          operator: op,
+          key: 's',
+          window: merged,
+          value: 3,
+          version: 1,
+          generation: 1,
+          supersedes: [old],
+        }),
+      ]);
+      expect((await sink.write([sameGen])).items[0]?.outcome).toBe(SinkOutcome.Superseded);
+      expect(await s.readBack(op, 's', old)).toBeUndefined();
+      const newer = windowRetraction({ operator: op, key: 's', window: old, generation: 2 });
+      expect((await sink.write([newer])).items[0]?.outcome).toBe(SinkOutcome.Written);
+      expect(await s.readBack(op, 's', old)).toEqual(newer);
     });
 
     it('keys and operators with separators do not collide', async () => {

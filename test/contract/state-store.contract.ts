@@ -4,6 +4,7 @@
  * its own operator name, so one store (one table) can serve the whole suite.
  */
 import { describe, expect, it } from 'vitest';
+import { collectFiredWindows } from '../../lib/core/checkpoint/stale-results.ts';
 import { ConfigError } from '../../lib/errors.ts';
 import { shardId as toShardId } from '../../lib/model/position.ts';
 import { FencedError } from '../../lib/errors.ts';
@@ -1185,6 +1186,45 @@ export function describeStateStoreContract(
           cursor = page.cursor;
         } while (cursor !== null);
         expect(seen).toEqual([after]);
+      });
+
+      it('GIVEN fired and unfired windows WHEN the generation is raised THEN a scan of every generation finds the fired ones of the replaced state until the clear', async () => {
+        const { store, op } = await setup();
+        await store.write(
+          op,
+          [
+            [
+              put(
+                windowItem({
+                  key: 'k1',
+                  start: 0,
+                  end: 10,
+                  firedVersion: 2,
+                  purged: true,
+                  pending: false,
+                  accumulator: null,
+                }),
+                null,
+              ),
+            ],
+            [put(windowItem({ key: 'k2', start: 0, end: 10 }), null)],
+            [
+              put(
+                windowItem({ key: 'k3', start: 10, end: 20, firedVersion: 1, pending: false }),
+                null,
+              ),
+            ],
+          ],
+          0,
+        );
+        const g = await store.raiseGeneration(op);
+        const fired = await collectFiredWindows(store, op, { segments: 2, pageSize: 1 });
+        expect(fired.windows()).toEqual([
+          { key: 'k1', start: 0, end: 10, firedVersion: 2 },
+          { key: 'k3', start: 10, end: 20, firedVersion: 1 },
+        ]);
+        await store.clearState(op, g);
+        expect((await collectFiredWindows(store, op)).size).toBe(0);
       });
 
       it('GIVEN the new generation WHEN it writes, fires and acknowledges THEN everything applies as before a restore', async () => {

@@ -39,6 +39,10 @@ describe('click-counter example (npm start)', () => {
     expect(out.text()).toMatch(
       /correction: generation 2, 1536 records replayed, \d+ filtered out; \d+ windows replaced, .*\(g2v\d+\).*: OK/,
     );
+    // Windows the restore had not fired again by its end are retracted; no result of an older generation is left.
+    expect(out.text()).toMatch(
+      /\d+ windows retracted at the restore's end \(not fired again by then\), 0 results of an older generation left: OK/,
+    );
     expect(code).toBe(0);
   });
 

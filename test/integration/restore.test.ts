@@ -261,6 +261,7 @@ describe('restore + replay on the embedded AWS', () => {
       'restoring',
       'replaying',
       'firing',
+      'retracting',
       'resuming',
       'done',
     ]);
@@ -268,6 +269,7 @@ describe('restore + replay on the embedded AWS', () => {
       checkpointId,
       generation: 1,
       paused: true,
+      windowsRetracted: 0, // a wiped state: nothing to collect
       replay: { shards: 2, inState: 42, late: 0, deadLettered: 0 },
     });
     // AT each committed record: that one record per shard is skipped by the committed guard.

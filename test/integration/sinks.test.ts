@@ -38,6 +38,9 @@ import {
   type DeadLetterDocument,
 } from '../../lib/adapters/sinks.ts';
 import { endpointsFromEnv } from '../../lib/adapters/aws-clients.ts';
+import { windowResult } from '../../lib/model/ids.ts';
+import { windowRetraction } from '../../lib/model/retraction.ts';
+import { readWindowResults } from '../../lib/runtime/local/read-outputs.ts';
 import type { JsonValue } from '../../lib/model/json.ts';
 import { position } from '../../lib/model/position.ts';
 import {
@@ -194,6 +197,37 @@ describeResultSinkContract('DynamoDbResultSink (DynamoDB Local)', async () => {
     },
     reportsDuplicates: true,
   };
+});
+
+describe('readWindowResults over a DynamoDB results table', () => {
+  it('GIVEN a result, a retracted window and a superseded session WHEN read THEN only the result comes back', async () => {
+    const tableName = await createResultsTable();
+    const sink = new DynamoDbResultSink({ client: fx.clients.dynamodb, tableName });
+    const w = (start: number): TimeWindow => ({ start, end: start + 60_000 });
+    const kept = windowResult({ operator: 'op', key: 'k', window: w(0), value: 1, version: 1 });
+    await sink.write([
+      kept,
+      windowResult({ operator: 'op', key: 'k', window: w(60_000), value: 2, version: 3 }),
+      windowResult({ operator: 'op', key: 's', window: w(0), value: 3, version: 1 }),
+    ]);
+    await sink.write([
+      windowRetraction({ operator: 'op', key: 'k', window: w(60_000), generation: 1 }),
+      windowResult({
+        operator: 'op',
+        key: 's',
+        window: { start: 0, end: 120_000 },
+        value: 4,
+        version: 1,
+        supersedes: [w(0)],
+      }),
+    ]);
+    const read = await readWindowResults(fx.clients.dynamodb, tableName);
+    expect(
+      read
+        .map((r) => `${r.key} ${r.window.start}-${r.window.end} ${JSON.stringify(r.value)}`)
+        .sort(),
+    ).toEqual(['k 0-60000 1', 's 0-120000 4']);
+  });
 });
 
 describeResultSinkContract('S3Sink of WindowResult (s3rver)', async () => {

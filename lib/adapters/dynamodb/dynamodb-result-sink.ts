@@ -18,6 +18,7 @@
  * | `id`          | S    | the result id (`resultId`)                                     |
  * | `value`       | S    | the result value as JSON text (lossless: DynamoDB numbers cannot hold every JSON number) |
  * | `firedAt`     | N    | processing time of the firing, when given                      |
+ * | `retracted`   | BOOL | `true` on a retraction (version 0, value `null`); absent otherwise |
  *
  * (`uri` is encodeURIComponent, so `#` never occurs inside a part. The
  * zero-padded window bounds sort correctly for windows at or after 1970.)
@@ -40,6 +41,14 @@
  * its generation and below, so a late or re-driven write of the old session
  * can never bring it back; a later generation's result replaces it.
  * Readers skip markers ({@link isSupersededItem}).
+ *
+ * Retractions (lib/model/retraction.ts): a restore's "this window has no
+ * result" is written by the same conditional put at (generation, 0), so it
+ * replaces every result of an older generation, is refused over any firing
+ * of its own, and a later firing replaces it. The item stays as a marker
+ * (`retracted` true) rather than being deleted, so the ordering it holds
+ * keeps refusing late writes of the older generations. Readers skip it
+ * ({@link isRetractedItem}).
  *
  * BatchWriteItem is NOT usable here: it accepts no condition expressions, so
  * it could regress a newer version on a retried batch.
@@ -231,7 +240,16 @@ function supersededMarker(by: WindowResult, window: TimeWindow): WindowResult {
 }
 
 /**
- * Reads a stored item back into a {@link WindowResult} (for tools and tests).
+ * True for a retraction (the window has no result; docs/sinks.md
+ * "Retractions"): a reader of current results skips it.
+ */
+export function isRetractedItem(item: Record<string, AttributeValue>): boolean {
+  return item['retracted']?.BOOL === true;
+}
+
+/**
+ * Reads a stored item back into a {@link WindowResult} (for tools and tests);
+ * a retraction comes back with `retracted: true` ({@link isRetractedItem}).
  * Throws for a superseded-session marker: filter with {@link isSupersededItem}.
  */
 export function fromResultItem(item: Record<string, AttributeValue>): WindowResult {
@@ -259,6 +277,7 @@ export function fromResultItem(item: Record<string, AttributeValue>): WindowResu
     ...(item['supersedes']?.S === undefined
       ? {}
       : { supersedes: JSON.parse(item['supersedes'].S) as TimeWindow[] }),
+    ...(isRetractedItem(item) ? { retracted: true as const } : {}),
   };
 }
 
@@ -278,6 +297,7 @@ function toAttributes(item: WindowResult): Record<string, AttributeValue> {
     ...(item.supersedes && item.supersedes.length > 0
       ? { supersedes: { S: JSON.stringify(item.supersedes) } }
       : {}),
+    ...(item.retracted === true ? { retracted: { BOOL: true } } : {}),
   };
 }
 

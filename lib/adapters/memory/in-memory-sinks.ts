@@ -6,6 +6,7 @@
 import { deadLetterId, lateRecordId } from '../../model/ids.ts';
 import { compareResultOrder } from '../../model/records.ts';
 import type { DeadLetter, LateRecord, WindowResult } from '../../model/records.ts';
+import { isRetraction, type WindowRetraction } from '../../model/retraction.ts';
 import type { TimeWindow } from '../../model/time-window.ts';
 import type { DeadLetterOutput } from '../../ports/dead-letter-output.ts';
 import { DeadLetterError, SinkError } from '../../ports/errors.ts';
@@ -32,7 +33,11 @@ function takeFault(fault: Fault | undefined): unknown {
 
 /**
  * Window results by (operator, key, window), keeping the highest ordering
- * (generation, version), as {@link DynamoDbResultSink} does.
+ * (generation, version), as {@link DynamoDbResultSink} does. A retraction
+ * (lib/model/retraction.ts) is kept like any result, at (generation, 0);
+ * {@link InMemoryResultSink.results} and {@link InMemoryResultSink.get}
+ * show what a reader sees (retracted windows have no result),
+ * {@link InMemoryResultSink.latest} what is stored.
  */
 export class InMemoryResultSink implements Sink<WindowResult> {
   readonly #latest = new Map<string, WindowResult>();
@@ -84,20 +89,28 @@ export class InMemoryResultSink implements Sink<WindowResult> {
     return sinkWriteReport(out);
   }
 
-  /** The stored (highest ordering) result of one window, if any. */
+  /** The result a reader sees for one window: the highest ordering stored, unless it is a retraction. */
   get(operator: string, key: string, window: TimeWindow): WindowResult | undefined {
+    const stored = this.latest(operator, key, window);
+    return stored === undefined || isRetraction(stored) ? undefined : stored;
+  }
+
+  /** The highest ordering stored for one window, a retraction included. */
+  latest(operator: string, key: string, window: TimeWindow): WindowResult | undefined {
     return this.#latest.get(slot(operator, key, window));
   }
 
-  /** Every stored result (the highest ordering per window), sorted by operator, key, window start. */
+  /**
+   * Every result a reader sees (the highest ordering per window, retracted
+   * windows left out), sorted by operator, key, window start.
+   */
   results(): WindowResult[] {
-    return [...this.#latest.values()].sort(
-      (a, b) =>
-        a.operator.localeCompare(b.operator) ||
-        a.key.localeCompare(b.key) ||
-        a.window.start - b.window.start ||
-        a.window.end - b.window.end,
-    );
+    return sorted([...this.#latest.values()].filter((r) => !isRetraction(r)));
+  }
+
+  /** Windows whose highest ordering stored is a retraction, sorted as {@link results}. */
+  retractions(): WindowRetraction[] {
+    return sorted([...this.#latest.values()].filter(isRetraction));
   }
 
   /** Every write that changed the store, in order (idempotent no-ops excluded). */
@@ -226,6 +239,16 @@ export class InMemoryDeadLetterOutput implements DeadLetterOutput {
   clear(): void {
     this.#entries.clear();
   }
+}
+
+function sorted<R extends WindowResult>(results: R[]): R[] {
+  return results.sort(
+    (a, b) =>
+      a.operator.localeCompare(b.operator) ||
+      a.key.localeCompare(b.key) ||
+      a.window.start - b.window.start ||
+      a.window.end - b.window.end,
+  );
 }
 
 function slot(operator: string, key: string, window: TimeWindow): string {

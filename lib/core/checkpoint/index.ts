@@ -23,3 +23,5 @@ export type { RetentionPolicy, RetentionReport } from './retention.ts';
 export { restoreState } from './restore-state.ts';
 export { finishReplaySpans, withReplayStarts } from './replay-spans.ts';
 export type { RestoreStateProps, RestoredState } from './restore-state.ts';
+export { FiredWindows, collectFiredWindows, isWindowScanner } from './stale-results.ts';
+export type { CollectFiredOptions, FiredWindow } from './stale-results.ts';

@@ -3,9 +3,9 @@
  * `weir restore` (pausing the mapping and replaying the stream are the
  * caller's). Pure TypeScript over the StateStore and CheckpointStore ports.
  *
- *   open manifest ─► verify every part ─► raise generation ─► clear ─► load items ─► reset progress
- *   (id | latest)    (nothing touched      (fences every       (old      (part by     (manifest's
- *                     if one is bad)        batch in flight)    gen)      part)        positions)
+ *   open manifest ─► verify every part ─► raise generation ─► collect fired ─► clear ─► load items ─► reset progress
+ *   (id | latest)    (nothing touched      (fences every       (stale-          (old      (part by     (manifest's
+ *                     if one is bad)        batch in flight)    results.ts)      gen)      part)        positions)
  *
  * After it, every shard's progress and the operator watermark are the
  * manifest's, the window items are the checkpoint's, all under a generation
@@ -21,6 +21,7 @@ import type { CheckpointStore } from '../../ports/checkpoint-store.ts';
 import type { RestorableStateStore, WindowItem } from '../../ports/state-store.ts';
 import { openCheckpoint, readCheckpointItems, verifyCheckpoint } from './read-checkpoint.ts';
 import { withReplayStarts } from './replay-spans.ts';
+import { collectFiredWindows, isWindowScanner, type FiredWindow } from './stale-results.ts';
 
 /** What {@link restoreState} needs. */
 export interface RestoreStateProps {
@@ -57,6 +58,13 @@ export interface RestoredState {
   readonly windows: number;
   /** Shards whose progress was reset to the manifest's position. */
   readonly shards: number;
+  /**
+   * Windows that had fired in the replaced state and that the checkpoint
+   * does not hold as fired: their results may be stale, and the restore
+   * retracts those the replay does not fire again (stale-results.ts). Empty
+   * when the store cannot scan or the state was lost.
+   */
+  readonly firedAfterCheckpoint: readonly FiredWindow[];
 }
 
 /**
@@ -84,6 +92,7 @@ export async function restoreState(props: RestoreStateProps): Promise<RestoredSt
     if (first !== undefined) throw first;
   }
   const generation = await state.raiseGeneration(operator);
+  const fired = isWindowScanner(state) ? await collectFiredWindows(state, operator) : undefined;
   const cleared = await state.clearState(operator, generation);
   let windows = 0;
   let chunk: WindowItem[] = [];
@@ -95,11 +104,18 @@ export async function restoreState(props: RestoreStateProps): Promise<RestoredSt
     props.onItems?.(windows, manifest.items);
   };
   for await (const item of readCheckpointItems(checkpoints, manifest)) {
-    chunk.push(item);
+    chunk.push(fired?.toLoad(item) ?? item);
     if (chunk.length >= batchSize) await flush();
   }
   await flush();
   // Each shard's progress also records where this restore's replay starts (replay-spans.ts).
   await state.resetProgress(operator, withReplayStarts(manifest.progress), generation);
-  return { manifest, generation, cleared, windows, shards: manifest.progress.shards.length };
+  return {
+    manifest,
+    generation,
+    cleared,
+    windows,
+    shards: manifest.progress.shards.length,
+    firedAfterCheckpoint: fired?.windows() ?? [],
+  };
 }

@@ -6,12 +6,17 @@
  */
 import { ScanCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { fromResultItem, isSupersededItem } from '../../adapters/dynamodb/dynamodb-result-sink.ts';
+import {
+  fromResultItem,
+  isRetractedItem,
+  isSupersededItem,
+} from '../../adapters/dynamodb/dynamodb-result-sink.ts';
 import type { WindowResult } from '../../model/records.ts';
 
 /**
  * Every result of a DynamoDB results table (a full scan), skipping the
- * markers merged sessions leave where a superseded session was.
+ * markers merged sessions leave where a superseded session was and the
+ * retractions a restore leaves where a window has no result any more.
  *
  * @example
  * const results = await readWindowResults(clients.dynamodb, mapping.environment['WEIR_RESULTS_TABLE']!);
@@ -27,7 +32,7 @@ export async function readWindowResults(
       new ScanCommand({ TableName: tableName, ...(start ? { ExclusiveStartKey: start } : {}) }),
     );
     for (const item of page.Items ?? [])
-      if (!isSupersededItem(item)) out.push(fromResultItem(item));
+      if (!isSupersededItem(item) && !isRetractedItem(item)) out.push(fromResultItem(item));
     start = page.LastEvaluatedKey;
   } while (start);
   return out;

@@ -4,11 +4,12 @@
  * path, while its event source mapping is paused (docs/recovery.md,
  * "Restore and replay").
  *
- *   pause mapping ─► open manifest ─► plan shards, check retention ─► restoreState ─► replay ─► tick ─► resume
- *   (MappingControl)  (id | latest)    (ReplayGapError: state          (verify, raise     (every     (fire    (MappingControl)
- *                                       untouched)                      generation,        shard,     what is
- *                                                                       clear, load,       parents    due)
- *                                                                       reset progress)    first)
+ *   pause mapping ─► open manifest ─► plan shards, check retention ─► restoreState ─► replay ─► tick ─► retract ─► resume
+ *   (MappingControl)  (id | latest)    (ReplayGapError: state          (verify, raise     (every     (fire    (stale     (MappingControl)
+ *                                       untouched)                      generation,        shard,     what is   results:
+ *                                                                       collect fired,     parents    due)      retract.ts)
+ *                                                                       clear, load,       first)
+ *                                                                       reset progress)
  *
  * Whatever fails, from the pause on, leaves the mapping paused (or still
  * disabling, when the pause itself failed) and throws
@@ -31,10 +32,18 @@ import {
   type ReplaySource,
   type ReplayTarget,
 } from './replay.ts';
+import { retractStaleResults, type RetractionTarget } from './retract.ts';
 
 /** The step a restore is at. */
 export type RestorePhase =
-  'pausing' | 'checking' | 'restoring' | 'replaying' | 'firing' | 'resuming' | 'done';
+  | 'pausing'
+  | 'checking'
+  | 'restoring'
+  | 'replaying'
+  | 'firing'
+  | 'retracting'
+  | 'resuming'
+  | 'done';
 
 /** Where a restore stands (progress bars). */
 export interface RestoreProgress {
@@ -68,13 +77,15 @@ export interface RestoreOperatorOptions {
   /** The stream, by the manifest's stream ARN. */
   readonly source: (streamArn: string) => ReplaySource;
   /**
-   * The operator runtime (its Lambda entry point and its tick). Give it the
-   * stream's shard directory (as `weir restore` does, from the checkpoint's
-   * stream): the closing tick then closes the parents the replay read to
-   * their end; without one they hold the watermark back until the deployed
-   * ticker closes them after the resume.
+   * The operator runtime (its Lambda entry point, its tick, and `retract`
+   * for windows the replay did not fire again; a target without `retract`
+   * fails a restore that has any to retract). Give it the stream's shard
+   * directory (as `weir restore` does, from the checkpoint's stream): the
+   * closing tick then closes the parents the replay read to their end;
+   * without one they hold the watermark back until the deployed ticker
+   * closes them after the resume.
    */
-  readonly target: ReplayTarget & { tick(): Promise<TickReport> };
+  readonly target: ReplayTarget & Partial<RetractionTarget> & { tick(): Promise<TickReport> };
   /** Runtime calls of the replay at once. @default 4 */
   readonly concurrency?: number;
   /** Kinesis records per runtime call. @default 10000 */
@@ -101,6 +112,12 @@ export interface RestoreSummary {
   readonly replay: ReplayOutcome;
   /** Window results fired by the replayed batches and by the closing tick. */
   readonly windowsRefired: number;
+  /**
+   * Windows that had fired in the replaced state after the checkpoint and
+   * did not fire again: a retraction went to the result sink for each
+   * (docs/recovery.md "Corrections"). 0 after a state loss.
+   */
+  readonly windowsRetracted: number;
   readonly seconds: number;
   /** Kinesis records replayed per second of the replay step. */
   readonly recordsPerSecond: number;
@@ -211,6 +228,9 @@ export async function restoreOperator(o: RestoreOperatorOptions): Promise<Restor
     report({ phase: 'firing' });
     const tick = await o.target.tick();
 
+    report({ phase: 'retracting' });
+    const windowsRetracted = await retractStaleResults({ ...o, restored, now });
+
     report({ phase: 'resuming' });
     const summary: RestoreSummary = {
       operator: o.operator,
@@ -222,6 +242,7 @@ export async function restoreOperator(o: RestoreOperatorOptions): Promise<Restor
       cleared: restored.cleared,
       replay,
       windowsRefired: replay.fired + tick.fired,
+      windowsRetracted,
       seconds: 0,
       recordsPerSecond: replaySeconds > 0 ? Math.round(replay.records / replaySeconds) : 0,
       paused: o.mapping !== undefined,
