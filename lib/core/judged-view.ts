@@ -148,6 +148,9 @@ export class LatenessView {
       lastActivity: now,
       closed: sp?.closed ?? false,
       judged,
+      // Passed as read (the store keeps them in any case; with them, its first conditional put matches).
+      ...(sp?.failing === undefined ? {} : { failing: sp.failing }),
+      ...(sp?.replayed === undefined ? {} : { replayed: sp.replayed }),
     });
     return judged;
   }

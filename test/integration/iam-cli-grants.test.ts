@@ -404,7 +404,21 @@ describe('CLI grants, proved from usage', () => {
     const restoreUses = renderUses('restore', restoreProxy.calls(), resources);
 
     const all = [checkpointProxy, listProxy, restoreProxy].flatMap((p) => p.calls());
-    expect(all.filter((c) => c.status >= 300)).toEqual([]);
+    // One refused call is expected: finishing the replay's span (replay-spans.ts) writes the shard's
+    // progress with the span done, and the store's first conditional put assumes the span it writes is
+    // the one stored (it is the started one), so it reads and puts again. Any other refusal fails here.
+    const finishesSpan = (c: (typeof all)[number]): boolean => {
+      const replayed = (c.input as { Item?: { replayed?: { S?: string } } }).Item?.replayed?.S;
+      return (
+        c.operation === 'PutItem' &&
+        c.errorType === 'ConditionalCheckFailedException' &&
+        replayed !== undefined &&
+        (JSON.parse(replayed) as [unknown, unknown, boolean][]).every(([, , done]) => done)
+      );
+    };
+    const refused = all.filter((c) => c.status >= 300);
+    expect(refused.filter((c) => !finishesSpan(c))).toEqual([]);
+    expect(refused.filter(finishesSpan).length).toBeLessThanOrEqual(1);
     const uses = [...checkpointUses, ...listUses, ...restoreUses];
     expect(uses.filter((u) => u.resource.startsWith('?'))).toEqual([]);
     const grants = (prefix: string) => grantsOfRole(cfn, roleId(cfn, prefix));
