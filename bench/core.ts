@@ -146,6 +146,9 @@ class DiscardingStateStore implements StateStore {
   ): Promise<readonly (WindowItem | undefined)[]> {
     return Promise.resolve(refs.map(() => undefined));
   }
+  readSessionHeads(_operator: string, keys: readonly string[]): Promise<readonly number[]> {
+    return Promise.resolve(keys.map(() => 0));
+  }
   listKeyWindows(): Promise<ReadonlyMap<string, readonly WindowItem[]>> {
     return Promise.resolve(new Map());
   }

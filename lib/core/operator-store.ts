@@ -58,6 +58,11 @@ export class OperatorStore {
     return this.store.getWindows(this.operator, refs, this.generation);
   }
 
+  /** Each key's session head version, in the order of `keys` (read before the items). */
+  readSessionHeads(keys: readonly string[]): Promise<readonly number[]> {
+    return this.store.readSessionHeads(this.operator, keys, this.generation);
+  }
+
   /** Every window item of each key (sessions). */
   listKeyWindows(keys: readonly string[]): Promise<ReadonlyMap<string, readonly WindowItem[]>> {
     return this.store.listKeyWindows(this.operator, keys, this.generation);

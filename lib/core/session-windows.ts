@@ -10,6 +10,15 @@
  * a key in an attempt is applied together, so "some item of the key
  * absorbed a position >= p of this shard" implies "the record at p was
  * applied" (docs/semantics.md, "Exactly-once state").
+ *
+ * Serializability per key across shards: a group that creates, removes or
+ * revives a session also writes the key's head, conditioned on the version
+ * read before the items. Two batches of different shards that planned
+ * against the same read cannot both create a session (two overlapping items
+ * that would fire apart); the loser re-reads and merges into the winner's.
+ * Updates in place need no head: their bounds are an item the other writer
+ * would have to delete, on its revision (docs/semantics.md, "Sessions under
+ * concurrent shards").
  */
 import type { AggregateFunction } from './aggregate.ts';
 import { RecordStatus } from './batch.ts';
@@ -25,6 +34,12 @@ import type { SessionWindows } from './window.ts';
 import { DeadLetterReason, LateReason } from '../model/records.ts';
 import type { TimeWindow } from '../model/time-window.ts';
 import type { WindowItem, WindowWrite } from '../ports/state-store.ts';
+
+/** What a plan reads of one key: its head version (read first), then its items. */
+interface KeySessions {
+  readonly head: number;
+  readonly items: readonly WindowItem[];
+}
 
 /** One batch's session windows. */
 export class SessionBatchWindows<IN, ACC> implements BatchWindows<IN> {
@@ -90,17 +105,19 @@ export class SessionBatchWindows<IN, ACC> implements BatchWindows<IN> {
   async write(): Promise<number> {
     const keys = [...this.byKey.keys()];
     if (keys.length === 0) return 0;
-    const read = async (ks: readonly string[]): Promise<(readonly WindowItem[])[]> => {
+    const read = async (ks: readonly string[]): Promise<KeySessions[]> => {
+      // The heads first: a head unchanged at write time then covers the items read after it.
+      const heads = await this.store.readSessionHeads(ks);
       const stored = await this.store.listKeyWindows(ks);
-      return ks.map((k) => stored.get(k) ?? []);
+      return ks.map((k, i) => ({ head: heads[i] ?? 0, items: stored.get(k) ?? [] }));
     };
-    return writeUntilApplied(this.store, keys, await read(keys), read, (key, items) =>
-      this.plan(key, items),
+    return writeUntilApplied(this.store, keys, await read(keys), read, (key, read) =>
+      this.plan(key, read),
     );
   }
 
-  /** One key's session changes as one atomic write group. */
-  private plan(key: string, items: readonly WindowItem[]): WindowWrite[] {
+  /** One key's session changes as one atomic write group (with its head when sessions come or go). */
+  private plan(key: string, { head, items }: KeySessions): WindowWrite[] {
     const recs = this.unapplied(key, items);
     if (recs.length === 0) return [];
     const set = new MergingWindowSet<ACC>(this.agg);
@@ -108,10 +125,12 @@ export class SessionBatchWindows<IN, ACC> implements BatchWindows<IN> {
     if (lastIdx < 0) return [];
     const lastEnc = this.guard.encAt(lastIdx);
     const writes: WindowWrite[] = [];
-    for (const m of set.merge(items)) this.writesOf(key, m, lastEnc, writes);
+    let bounds = false;
+    for (const m of set.merge(items)) if (this.writesOf(key, m, lastEnc, writes)) bounds = true;
     for (const w of writes)
       if (w.kind === 'put' && w.item.end < this.lowestWrittenEnd)
         this.lowestWrittenEnd = w.item.end;
+    if (bounds) writes.push({ kind: 'head', key, expectedVersion: head });
     return writes;
   }
 
@@ -194,8 +213,17 @@ export class SessionBatchWindows<IN, ACC> implements BatchWindows<IN> {
     return lastIdx;
   }
 
-  /** The writes of one merged session: an update in place, or deletes of what it absorbs and one put. */
-  private writesOf(key: string, m: MergedSession<ACC>, lastEnc: string, out: WindowWrite[]): void {
+  /**
+   * The writes of one merged session: an update in place (returns `false`),
+   * or deletes of what it absorbs and one put of new bounds (returns `true`:
+   * the key's set of sessions changes).
+   */
+  private writesOf(
+    key: string,
+    m: MergedSession<ACC>,
+    lastEnc: string,
+    out: WindowWrite[],
+  ): boolean {
     const agg = this.agg;
     const source = this.guard.source;
     const absorbed: Record<string, string> = {};
@@ -212,7 +240,7 @@ export class SessionBatchWindows<IN, ACC> implements BatchWindows<IN> {
     if (only !== undefined && only.start === m.start && only.end === m.end) {
       const item = { ...only, accumulator, absorbed, pending: true, revision: only.revision + 1 };
       out.push({ kind: 'put', expectedRevision: only.revision, item });
-      return;
+      return false;
     }
     const supersedes: TimeWindow[] = [];
     for (const it of m.stored) {
@@ -241,5 +269,6 @@ export class SessionBatchWindows<IN, ACC> implements BatchWindows<IN> {
         outbox: tomb?.outbox ?? null,
       },
     });
+    return true;
   }
 }

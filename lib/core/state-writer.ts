@@ -46,7 +46,7 @@ export type GroupPlanner<G, S> = (
  * Writes `groups` (each an atomic group of conditional writes) until every
  * one applied or needs nothing, planning each against `stored` (what was
  * read for it, in the same order) and re-reading with `reread` the groups
- * that lost a race. Returns how many items were put.
+ * that lost a race. Returns how many items were put (session heads included).
  */
 export async function writeUntilApplied<G, S>(
   store: OperatorStore,
@@ -75,7 +75,7 @@ export async function writeUntilApplied<G, S>(
     const retry: G[] = [];
     for (let j = 0; j < planGroups.length; j++) {
       if (ok[j] === true) {
-        for (const w of planned[j] as readonly WindowWrite[]) if (w.kind === 'put') puts++;
+        for (const w of planned[j] as readonly WindowWrite[]) if (w.kind !== 'delete') puts++;
       } else retry.push(planGroups[j] as G);
     }
     pending = retry;

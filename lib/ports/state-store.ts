@@ -11,6 +11,7 @@
  *   progress item pk = <operator>           sk = P#<shardId>
  *                 committed (encoded offset), watermark, lastActivity, closed
  *   watermark     pk = <operator>           sk = W (the published operator watermark)
+ *   session head  pk = <operator>#<key>     sk = H (sessions: the key's head version)
  *
  * Outbox index: a sparse GSI set only while `outbox` holds an unacknowledged
  * result.
@@ -120,7 +121,23 @@ export type WindowWrite =
       readonly kind: 'delete';
       readonly ref: WindowRef;
       readonly expectedRevision: number;
-    };
+    }
+  | SessionHeadWrite;
+
+/**
+ * Sessions: the key's head must hold `expectedVersion` (0: no head, or one
+ * of a lower restore generation) and is raised to `expectedVersion + 1`.
+ * Every session write group that creates, removes or revives a session of
+ * the key carries one, so two such groups planned against the same read of
+ * the key's sessions cannot both apply (docs/semantics.md, "Sessions under
+ * concurrent shards"). It is no window item: no read of window items
+ * returns it, and it is not scanned or checkpointed.
+ */
+export interface SessionHeadWrite {
+  readonly kind: 'head';
+  readonly key: string;
+  readonly expectedVersion: number;
+}
 
 /** Keyed window state and shard progress of window operators. */
 export interface StateStore {
@@ -154,6 +171,18 @@ export interface StateStore {
     refs: readonly WindowRef[],
     generation: number,
   ): Promise<readonly (WindowItem | undefined)[]>;
+  /**
+   * Each key's session head version (0: none, or one of a lower generation),
+   * in the order of `keys`. Read it BEFORE the key's items: a head write
+   * conditioned on it then proves no session of the key was created or
+   * removed since those items were read. A head of a higher generation
+   * fences the call (`FencedError`).
+   */
+  readSessionHeads(
+    operator: string,
+    keys: readonly string[],
+    generation: number,
+  ): Promise<readonly number[]>;
   /** Every window item of each key (open sessions and tombstones), for session merging. */
   listKeyWindows(
     operator: string,

@@ -190,6 +190,8 @@ export function faultyStateStore(inner: StateStore, plan: FaultPlan, name = 'sto
       guarded(plan, m('advanceWatermark'), 1, () => inner.advanceWatermark(op, w, g)),
     getWindows: (op, refs, g) =>
       guarded(plan, m('getWindows'), 1, () => inner.getWindows(op, refs, g)),
+    readSessionHeads: (op, keys, g) =>
+      guarded(plan, m('readSessionHeads'), 1, () => inner.readSessionHeads(op, keys, g)),
     listKeyWindows: (op, keys, g) =>
       guarded(plan, m('listKeyWindows'), 1, () => inner.listKeyWindows(op, keys, g)),
     write: (op, groups, g) =>
@@ -339,6 +341,14 @@ export class CrashingStateStore implements StateStore {
     generation: number,
   ): Promise<readonly (WindowItem | undefined)[]> {
     return this.inner.getWindows(operator, refs, generation);
+  }
+
+  readSessionHeads(
+    operator: string,
+    keys: readonly string[],
+    generation: number,
+  ): Promise<readonly number[]> {
+    return this.inner.readSessionHeads(operator, keys, generation);
   }
 
   listKeyWindows(

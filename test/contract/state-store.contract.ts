@@ -552,6 +552,48 @@ export function describeStateStoreContract(
         expect((await store.listKeyWindows(op, ['k'], 0)).get('k')).toEqual([]);
       });
 
+      it('GIVEN two groups creating sessions of one key against the same head WHEN written THEN only the first applies, and the head is no window', async () => {
+        const { store, op } = await setup();
+        expect(await store.readSessionHeads(op, ['s', 'other'], 0)).toEqual([0, 0]);
+        const head = (expectedVersion: number): WindowWrite => ({
+          kind: 'head',
+          key: 's',
+          expectedVersion,
+        });
+        const a = windowItem({ key: 's', start: 0, end: 10 });
+        const b = windowItem({ key: 's', start: 5, end: 15 });
+        // Two shards' batches, both planned against head 0: the second loses.
+        expect(await store.write(op, [[put(a, null), head(0)]], 0)).toEqual([true]);
+        expect(await store.write(op, [[put(b, null), head(0)]], 0)).toEqual([false]);
+        expect(await store.readSessionHeads(op, ['s', 'other'], 0)).toEqual([1, 0]);
+        // Re-planned against head 1: merges the winner's session.
+        const merged = windowItem({ key: 's', start: 0, end: 15, accumulator: 2 });
+        const remerge: WindowWrite[] = [
+          { kind: 'delete', ref: a, expectedRevision: 1 },
+          put(merged, null),
+          head(1),
+        ];
+        expect(await store.write(op, [remerge], 0)).toEqual([true]);
+        expect(await store.readSessionHeads(op, ['s'], 0)).toEqual([2]);
+        expect((await store.listKeyWindows(op, ['s'], 0)).get('s')).toEqual([merged]);
+        // The whole operator, paged (a shared table's pages may come back empty before the end).
+        const scanned: WindowItem[] = [];
+        let cursor: string | null = null;
+        do {
+          const page = await store.scanWindows(op, {
+            segment: 0,
+            totalSegments: 1,
+            cursor,
+            limit: 1000,
+          });
+          scanned.push(...page.items);
+          cursor = page.cursor;
+        } while (cursor !== null);
+        expect(scanned).toEqual([merged]);
+        expect(await store.write(op, [[put(b, null), head(1)]], 0)).toEqual([false]);
+        expect(await store.getWindows(op, [b], 0)).toEqual([undefined]);
+      });
+
       it('GIVEN an empty list of groups WHEN written THEN nothing happens', async () => {
         const { store, op } = await setup();
         expect(await store.write(op, [], 0)).toEqual([]);
@@ -1165,6 +1207,26 @@ export function describeStateStoreContract(
             1,
           ),
         ).toBe(true);
+      });
+
+      it('GIVEN a session head written before a restore WHEN the new generation reads it THEN it is 0 and a group conditioned on 0 applies; the old generation is refused', async () => {
+        const { store, op } = await setup();
+        const head = (expectedVersion: number): WindowWrite => ({
+          kind: 'head',
+          key: 'h',
+          expectedVersion,
+        });
+        const s0 = windowItem({ key: 'h', start: 0, end: 10 });
+        expect(await store.write(op, [[put(s0, null), head(0)]], 0)).toEqual([true]);
+        const g = await store.raiseGeneration(op);
+        await store.clearState(op, g);
+        expect(await store.readSessionHeads(op, ['h'], g)).toEqual([0]);
+        const s1 = windowItem({ key: 'h', start: 0, end: 20 });
+        expect(await store.write(op, [[put(s1, null), head(0)]], g)).toEqual([true]);
+        expect(await store.readSessionHeads(op, ['h'], g)).toEqual([1]);
+        expect(await refused(store.readSessionHeads(op, ['h'], 0))).toBe(true);
+        expect(await refused(store.write(op, [[put(s0, null), head(1)]], 0))).toBe(true);
+        expect((await store.listKeyWindows(op, ['h'], g)).get('h')).toEqual([s1]);
       });
 
       it('GIVEN a restore WHEN scanned under the new generation THEN only the restored items come back', async () => {

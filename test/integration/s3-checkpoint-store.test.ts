@@ -166,6 +166,13 @@ class Hooked implements ScannableStateStore {
   ): Promise<readonly (WindowItem | undefined)[]> {
     return this.inner.getWindows(operator, refs, g);
   }
+  readSessionHeads(
+    operator: string,
+    keys: readonly string[],
+    g: number,
+  ): Promise<readonly number[]> {
+    return this.inner.readSessionHeads(operator, keys, g);
+  }
   listKeyWindows(
     operator: string,
     keys: readonly string[],

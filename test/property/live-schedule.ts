@@ -24,6 +24,7 @@ export function recordingStore(
   return {
     readProgress: (op) => inner.readProgress(op),
     getWindows: (op, refs, g) => inner.getWindows(op, refs, g),
+    readSessionHeads: (op, keys, g) => inner.readSessionHeads(op, keys, g),
     listKeyWindows: (op, keys, g) => inner.listKeyWindows(op, keys, g),
     write: (op, groups, g) => inner.write(op, groups, g),
     listDue: (op, w, limit, g) => inner.listDue(op, w, limit, g),

@@ -546,10 +546,9 @@ async function check(kind: RefConfig['kind'], scenario: Scenario): Promise<void>
     plan: planReplay(manifest, await source.shards()),
     chunkRecords: s.replay.chunk,
     sliceMs: s.replay.sliceMs,
-    // One call at a time, as the simulated mapping delivers. At 4, two shards' calls that open
-    // overlapping sessions of one key both create an item (nothing conditions a key's new
-    // session on another one created meanwhile), and both fire: FC_RUNS=500, session kind.
-    concurrency: 1,
+    // Shards replayed at once, as Lambda runs one invocation per shard: two shards' calls
+    // that open overlapping sessions of one key contend on the key's session head.
+    concurrency: 4,
   });
   stats.replayed += outcome.records;
   for (let i = 0; i < 3; i++) await replay.tick();

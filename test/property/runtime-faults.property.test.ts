@@ -555,6 +555,7 @@ describe('operator runtime under faults equals the reference', () => {
         'store.listKeyWindows',
         'store.listOutbox',
         'store.readProgress',
+        'store.readSessionHeads',
         'store.write',
         'store.writeShardProgress',
       ].sort(),

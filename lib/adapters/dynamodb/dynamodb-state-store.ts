@@ -5,6 +5,7 @@
  *   window item   pk = <operator>#<key>   sk = W#<start>#<end>   (times: t + 2^53, 17 digits)
  *   progress item pk = <operator>         sk = P#<shardId>
  *   watermark     pk = <operator>         sk = W
+ *   session head  pk = <operator>#<key>   sk = H   (revision = the key's head version)
  *
  * Three sparse, KEYS_ONLY global secondary indexes, each partitioned by
  * `<operator>#<hash(key) % dueBuckets>` so no operator is one hot partition:
@@ -25,6 +26,7 @@
  *   put,  expectedRevision null  ─ attribute_not_exists(pk) OR the item's gen < g
  *   put/delete, revision r       ─ revision = r AND the item's gen = g
  *   group of 1                   ─ PutItem / DeleteItem
+ *   session head, version v      ─ as a put of expectedRevision v (v = 0: null), writing v + 1
  *   group of 2..100              ─ TransactWriteItems (all or nothing)
  *   failed condition             ─ `false` for that group (a lost race, not an error)
  *   throttling, 5xx, tx conflict ─ withRetry (capped exponential backoff, full jitter)
@@ -80,6 +82,9 @@ import {
 } from './state-codec.ts';
 
 export { StateItemTooLargeError, StateStoreError } from './dynamodb-state-errors.ts';
+
+/** Sort key of a key's session head, in the key's partition (`W#` window items sort after it). */
+const SESSION_HEAD_SORT_KEY = 'H';
 export { MAX_TRANSACTION_ITEMS } from './dynamodb-state-table.ts';
 export type { DynamoDbStateStoreOptions } from './dynamodb-state-table.ts';
 
@@ -115,6 +120,24 @@ export class DynamoDbStateStore
       return a === undefined || !this.ofGeneration(operator, a, generation)
         ? undefined
         : attributesToWindowItem(a);
+    });
+  }
+
+  async readSessionHeads(
+    operator: string,
+    keys: readonly string[],
+    generation: number,
+  ): Promise<readonly number[]> {
+    checkOperator(operator);
+    const pks = keys.map((k) => windowPartitionKey(operator, k));
+    const found = await this.batchGet(
+      operator,
+      pks.map((pk) => ({ pk, sk: SESSION_HEAD_SORT_KEY })),
+    );
+    return pks.map((pk) => {
+      const a = found.get(`${pk}\u0000${SESSION_HEAD_SORT_KEY}`);
+      if (a === undefined || !this.ofGeneration(operator, a, generation)) return 0;
+      return Number(a[StateAttr.REVISION]?.N ?? 0);
     });
   }
 
@@ -326,7 +349,8 @@ export class DynamoDbStateStore
   ): Promise<boolean> {
     if (group.length === 0) return true;
     const first = group[0] as WindowWrite;
-    const firstKey = first.kind === 'put' ? first.item.key : first.ref.key;
+    const firstKey =
+      first.kind === 'put' ? first.item.key : first.kind === 'head' ? first.key : first.ref.key;
     if (group.length > MAX_TRANSACTION_ITEMS) {
       throw new StateStoreError(
         operator,
@@ -360,7 +384,8 @@ export class DynamoDbStateStore
     const names: Record<string, string> = {};
     const values: Record<string, AttributeValue> = {};
     let expression: string;
-    if (w.expectedRevision === null) {
+    const expected = w.kind !== 'head' ? w.expectedRevision : w.expectedVersion || null;
+    if (expected === null) {
       // An item of a lower generation is absent to this writer: it may replace it.
       names['#pk'] = StateAttr.PK;
       const lower = generationCondition.lower(generation);
@@ -369,7 +394,7 @@ export class DynamoDbStateStore
         lower === undefined ? 'attribute_not_exists(#pk)' : `attribute_not_exists(#pk) OR ${lower}`;
     } else {
       names['#rev'] = StateAttr.REVISION;
-      values[':expected'] = { N: String(w.expectedRevision) };
+      values[':expected'] = { N: String(expected) };
       generationNames(names, values, generation);
       expression = `#rev = :expected AND ${generationCondition.same(generation)}`;
     }
@@ -378,6 +403,16 @@ export class DynamoDbStateStore
       ExpressionAttributeNames: names,
       ...(Object.keys(values).length > 0 ? { ExpressionAttributeValues: values } : {}),
     };
+    if (w.kind === 'head') {
+      const head: Record<string, AttributeValue> = {
+        [StateAttr.PK]: { S: windowPartitionKey(operator, w.key) },
+        [StateAttr.SK]: { S: SESSION_HEAD_SORT_KEY },
+        [StateAttr.REVISION]: { N: String(w.expectedVersion + 1) },
+        [StateAttr.EXPIRES_AT]: { N: String(expiresAt) },
+        ...(generation > 0 ? { [StateAttr.GENERATION]: { N: String(generation) } } : {}),
+      };
+      return { Put: { TableName: this.table, Item: head, ...condition } };
+    }
     if (w.kind === 'delete') {
       return {
         Delete: {

@@ -42,6 +42,8 @@ interface OperatorState {
   readonly progress: Map<string, ShardProgress>;
   /** Slots whose item has an unacknowledged outbox (the analogue of a sparse GSI), in insertion order. */
   readonly outbox: Set<Slot>;
+  /** Sessions: each key's head version (absent: 0). */
+  readonly heads: Map<string, number>;
   watermark: number | null;
 }
 
@@ -173,6 +175,14 @@ export class InMemoryStateStore implements ScannableStateStore, RestorableStateS
     );
   }
 
+  readSessionHeads(
+    operator: string,
+    keys: readonly string[],
+    generation: number,
+  ): Promise<readonly number[]> {
+    return this.fenced(operator, generation, (s) => keys.map((k) => s.heads.get(k) ?? 0));
+  }
+
   listKeyWindows(
     operator: string,
     keys: readonly string[],
@@ -283,6 +293,10 @@ export class InMemoryStateStore implements ScannableStateStore, RestorableStateS
 
   private conditionsHold(s: OperatorState, group: readonly WindowWrite[]): boolean {
     for (const w of group) {
+      if (w.kind === 'head') {
+        if ((s.heads.get(w.key) ?? 0) !== w.expectedVersion) return false;
+        continue;
+      }
       const ref = w.kind === 'put' ? w.item : w.ref;
       const cur = getItem(s.items, ref.key, ref.start, ref.end);
       if (w.expectedRevision === null ? cur !== undefined : cur?.revision !== w.expectedRevision)
@@ -292,6 +306,10 @@ export class InMemoryStateStore implements ScannableStateStore, RestorableStateS
   }
 
   private applyWrite(s: OperatorState, w: WindowWrite): void {
+    if (w.kind === 'head') {
+      s.heads.set(w.key, w.expectedVersion + 1);
+      return;
+    }
     if (w.kind === 'put') {
       const e = s.items.get(w.item.key);
       this.put(s, e, findSlot(e, w.item.start, w.item.end), w.item);
@@ -401,6 +419,7 @@ function emptyState(generation: number): OperatorState {
     expiry: new MinHeap(),
     progress: new Map(),
     outbox: new Set(),
+    heads: new Map(),
     watermark: null,
   };
 }
