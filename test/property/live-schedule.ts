@@ -21,6 +21,7 @@ export function recordingStore(
   const committed = new Map<string, number>();
   const closed = new Set<string>();
   const judged = new Map<string, string>();
+  const activity = new Map<string, number>();
   return {
     readProgress: (op) => inner.readProgress(op),
     getWindows: (op, refs, g) => inner.getWindows(op, refs, g),
@@ -43,6 +44,11 @@ export function recordingStore(
       }
       const last = p.committed === null ? -1 : indexOfSeq(decodeOffset(p.committed).sequenceNumber);
       const prev = committed.get(p.shardId) ?? -1;
+      // A write that only records a failing range (runtime/failing-range.ts) moves neither the
+      // position nor the activity: it is no step of the schedule.
+      if (last <= prev && activity.get(p.shardId) === p.lastActivity && p.judged === undefined)
+        return ok;
+      activity.set(p.shardId, p.lastActivity);
       steps.push({
         kind: 'batch',
         shard,
