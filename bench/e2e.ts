@@ -63,6 +63,8 @@ const RECORDS = 40_000;
 const SHARDS = 4;
 const KEYS = 1_000;
 const RATE_OPS = 4_000;
+/** Event time the clicks span, whole minutes from a minute boundary. */
+const SPAN_MS = 4 * 60_000;
 
 export const e2eSection: BenchSection = {
   name: 'e2e',
@@ -80,19 +82,20 @@ export const e2eSection: BenchSection = {
       const resources = await provisionFromTemplate(template, clients);
       const mapping = resources.mappings[0];
       if (!mapping) throw new Error('no event source mapping in the bench stack');
+      const start = Math.floor((Date.now() - 10 * 60_000) / 60_000) * 60_000;
       // Before any record: a checkpoint of the empty state, for the replay after the live drain.
       const recovery = await checkpointForReplay({
         clients,
         env: { ...aws.env(), ...mapping.environment },
         streamName: mapping.streamName,
+        settledWatermark: start + SPAN_MS,
       });
-      const start = Math.floor((Date.now() - 10 * 60_000) / 60_000) * 60_000;
       const clicks = generateClicks({
         count: RECORDS,
         pages: KEYS,
         skew: 1.1,
         startMs: start,
-        spanMs: 4 * 60_000,
+        spanMs: SPAN_MS,
         disorderMs: 2000,
       });
       await putRecords(

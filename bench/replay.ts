@@ -7,10 +7,11 @@
  * OperatorRuntime from `createLambdaHandlers`, `kinesisReplaySource`,
  * `restoreOperator`; nothing to pause, the local mapping is stopped by then).
  *
- * The replay's results must equal the live run's: every window result of
- * the live run (after one tick, as the restore ends with one) is re-fired
- * under the restore's generation with the same value, and no other window
- * fires. Not a module of figures on its own: the e2e section reports them.
+ * The replay's results must equal the live run's: both are ticked until the
+ * watermark has passed every window (idle shards advance it after the
+ * pipeline's idle timeout), then every window result of the live run must be
+ * re-fired under the restore's generation with the same value, and no other
+ * window may fire. Not a module of figures on its own: the e2e section reports them.
  */
 import { DescribeStreamSummaryCommand } from '@aws-sdk/client-kinesis';
 import type { AwsClients } from '../lib/adapters/aws-clients.ts';
@@ -22,6 +23,7 @@ import { openOperatorCheckpoints } from '../lib/runtime/checkpoint/operator-chec
 import { credentialsFromEnv, lambdaConfigFromEnv } from '../lib/runtime/lambda/config.ts';
 import { createLambdaHandlers } from '../lib/runtime/lambda/handlers.ts';
 import { readWindowResults } from '../lib/runtime/local/read-outputs.ts';
+import { tickUntil } from '../lib/runtime/local/ticker-loop.ts';
 import {
   kinesisReplaySource,
   restoreOperator,
@@ -69,6 +71,13 @@ export interface ReplayStack {
   /** The embedded AWS's variables and the batch function's environment, merged. */
   readonly env: Readonly<Record<string, string>>;
   readonly streamName: string;
+  /**
+   * An event time at or after the end of every window of the workload. Both
+   * runs are ticked until the operator watermark reaches it (idle shards
+   * advance it after the pipeline's idle timeout), so that every window has
+   * fired on both sides whatever the processing-time pace of each run.
+   */
+  readonly settledWatermark: number;
 }
 
 /**
@@ -131,7 +140,7 @@ export async function checkpointForReplay(s: ReplayStack): Promise<ReplayBench> 
     try {
       // The restore ends with a tick: the live run gets one too, so both fire what is due.
       if (liveResults === undefined) {
-        await live.runtime.tick();
+        await settle(() => live.runtime.tick(), s.settledWatermark, 'live run');
         liveResults = byWindow(await readWindowResults(s.clients.dynamodb, resultsTable));
       }
       const before = liveResults;
@@ -152,6 +161,7 @@ export async function checkpointForReplay(s: ReplayStack): Promise<ReplayBench> 
         ...(o.chunkRecords === undefined ? {} : { chunkRecords: o.chunkRecords }),
       });
       if (profile && proxy) profile.end(proxy.writes(), summary.replay.records);
+      await settle(() => replayed.runtime.tick(), s.settledWatermark, 'replay');
       const after = byWindow(await readWindowResults(s.clients.dynamodb, resultsTable));
       checkSameResults(before, after, summary.generation);
       return { summary, liveResults: before.size };
@@ -162,6 +172,20 @@ export async function checkpointForReplay(s: ReplayStack): Promise<ReplayBench> 
     }
   };
   return { replay, close };
+}
+
+/** Ticks until the watermark reaches `watermark` and nothing more fires. */
+async function settle(
+  tick: () => Promise<TickReport>,
+  watermark: number,
+  what: string,
+): Promise<void> {
+  const last = await tickUntil(tick, (r) => r.watermark >= watermark && r.fired === 0, {
+    timeoutMs: 60_000,
+    intervalMs: 500,
+  });
+  if (last === undefined || last.watermark < watermark)
+    throw new Error(`the ${what}'s watermark stayed at ${last?.watermark} below ${watermark}`);
 }
 
 const byWindow = (results: readonly WindowResult[]): Map<string, WindowResult> =>
