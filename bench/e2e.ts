@@ -205,7 +205,8 @@ export const e2eSection: BenchSection = {
           `the replay read ${replay.replay.records} and applied ${replay.replay.inState} of ${RECORDS} records`,
         );
       console.log(
-        `  (replay: ${replay.replay.records} records, ${replay.windowsRefired} windows re-fired = the live run's ${replayed.liveResults}; restore ${replay.seconds.toFixed(1)} s in all)`,
+        `  (replay: ${replay.replay.records} records; its ${replayed.liveResults} window results equal the live run's ` +
+          `(${replay.windowsRefired} fired by the restore, the rest by the settling ticks); restore ${replay.seconds.toFixed(1)} s in all)`,
       );
       return {
         e2e_records_per_s: Math.round(e2e),

@@ -39,7 +39,7 @@ import { cpuDelta, cpuSample } from './cpu.ts';
 /** What the replay measured. */
 export interface ReplayFigures {
   readonly summary: RestoreSummary;
-  /** Window results of the live run (after one tick). */
+  /** Window results of the live run (settled: the watermark past every window). */
   readonly liveResults: number;
 }
 
