@@ -20,6 +20,20 @@
  * - `e2e_write_conflicts`: conditional writes that failed (concurrent firers, retried guards);
  *   `_content`, `_fire`, `_purge`: those of window items, by the write's kind
  * - `e2e_limit_records_per_s`, `e2e_vs_limit_ratio`
+ *
+ * Replay (bench/replay.ts): a checkpoint of the empty state is taken before the
+ * records are produced; after the live drain, `restoreOperator` restores it and
+ * replays the whole stream (every shard from TRIM_HORIZON) through an
+ * in-process runtime built as `weir restore` builds it. The replay's results
+ * must equal the live run's (same windows, same counts, every one re-fired).
+ * - `replay_records_per_s`: the restore summary's replayed records / replay seconds
+ * - `replay_vs_live_ratio`: `replay_records_per_s / e2e_records_per_s` (target 1.5)
+ *
+ * `BENCH_DEBUG=1` also prints CPU seconds per process for the live drain and
+ * the replay, and the replay's pages, runtime calls and DynamoDB writes;
+ * `BENCH_REPLAY_CONCURRENCY`, `BENCH_REPLAY_CHUNK` set the measured replay's
+ * options, `BENCH_REPLAY_TRY=2x10000,4x5000` replays again with each
+ * `<concurrency>x<chunk>` and prints records/s and whether the results held.
  */
 import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import {
@@ -37,11 +51,20 @@ import { LocalEventSourceMapping, ProcessHandlerInvoker } from '../lib/runtime/l
 import type { BenchSection } from './section.ts';
 import { naiveUpdates } from './state.ts';
 import { DynamoDbRecordingProxy } from '../lib/testing/index.ts';
+import {
+  checkpointForReplay,
+  type ReplayBench,
+  type ReplayBenchOptions,
+  type ReplayFigures,
+} from './replay.ts';
+import { cpuDelta, cpuSample } from './cpu.ts';
 
 const RECORDS = 40_000;
 const SHARDS = 4;
 const KEYS = 1_000;
 const RATE_OPS = 4_000;
+/** Event time the clicks span, whole minutes from a minute boundary. */
+const SPAN_MS = 4 * 60_000;
 
 export const e2eSection: BenchSection = {
   name: 'e2e',
@@ -60,12 +83,19 @@ export const e2eSection: BenchSection = {
       const mapping = resources.mappings[0];
       if (!mapping) throw new Error('no event source mapping in the bench stack');
       const start = Math.floor((Date.now() - 10 * 60_000) / 60_000) * 60_000;
+      // Before any record: a checkpoint of the empty state, for the replay after the live drain.
+      const recovery = await checkpointForReplay({
+        clients,
+        env: { ...aws.env(), ...mapping.environment },
+        streamName: mapping.streamName,
+        settledWatermark: start + SPAN_MS,
+      });
       const clicks = generateClicks({
         count: RECORDS,
         pages: KEYS,
         skew: 1.1,
         startMs: start,
-        spanMs: 4 * 60_000,
+        spanMs: SPAN_MS,
         disorderMs: 2000,
       });
       await putRecords(
@@ -134,9 +164,12 @@ export const e2eSection: BenchSection = {
           );
         }
       });
+      const cpuBefore = cpuSample();
       await esm.start();
       try {
         await esm.waitUntilIdle({ timeoutMs: 600_000 });
+        if (process.env['BENCH_DEBUG'])
+          console.error(`live CPU: ${cpuDelta(cpuBefore, cpuSample())}`);
       } finally {
         off();
         await esm.stop();
@@ -157,6 +190,24 @@ export const e2eSection: BenchSection = {
         if (kind !== undefined) byKind[kind]++;
       }
       const limit = Math.min(rawDrain, ddbRate / writesPerRecord);
+
+      // The same stream replayed from the empty checkpoint, as `weir restore` does it.
+      let replayed: ReplayFigures;
+      try {
+        replayed = await recovery.replay(replayOptionsFromEnv());
+        await tryReplayOptions(recovery);
+      } finally {
+        recovery.close();
+      }
+      const replay = replayed.summary;
+      if (replay.replay.records !== RECORDS || replay.replay.inState !== RECORDS)
+        throw new Error(
+          `the replay read ${replay.replay.records} and applied ${replay.replay.inState} of ${RECORDS} records`,
+        );
+      console.log(
+        `  (replay: ${replay.replay.records} records; its ${replayed.liveResults} window results equal the live run's ` +
+          `(${replay.windowsRefired} fired by the restore, the rest by the settling ticks); restore ${replay.seconds.toFixed(1)} s in all)`,
+      );
       return {
         e2e_records_per_s: Math.round(e2e),
         raw_drain_records_per_s: Math.round(rawDrain),
@@ -169,6 +220,8 @@ export const e2eSection: BenchSection = {
         e2e_write_conflicts_purge: byKind.purge,
         e2e_limit_records_per_s: Math.round(limit),
         e2e_vs_limit_ratio: Math.round((e2e / limit) * 1000) / 1000,
+        replay_records_per_s: replay.recordsPerSecond,
+        replay_vs_live_ratio: Math.round((replay.recordsPerSecond / e2e) * 1000) / 1000,
       };
     } finally {
       clients.destroy();
@@ -176,6 +229,36 @@ export const e2eSection: BenchSection = {
     }
   },
 };
+
+/** `BENCH_REPLAY_CONCURRENCY`, `BENCH_REPLAY_CHUNK`: the restore's options, to compare settings. */
+function replayOptionsFromEnv(): ReplayBenchOptions {
+  const n = (name: string): number | undefined =>
+    process.env[name] === undefined ? undefined : Number(process.env[name]);
+  const concurrency = n('BENCH_REPLAY_CONCURRENCY');
+  const chunkRecords = n('BENCH_REPLAY_CHUNK');
+  return {
+    ...(concurrency === undefined ? {} : { concurrency }),
+    ...(chunkRecords === undefined ? {} : { chunkRecords }),
+    profile: process.env['BENCH_DEBUG'] !== undefined,
+  };
+}
+
+/**
+ * `BENCH_REPLAY_TRY=2x10000,4x2500`: after the measured replay, replays again with each
+ * `<concurrency>x<chunk>` and prints its records/s (not a figure: for comparing settings).
+ */
+async function tryReplayOptions(recovery: ReplayBench): Promise<void> {
+  for (const variant of process.env['BENCH_REPLAY_TRY']?.split(',') ?? []) {
+    const [concurrency = 4, chunkRecords = 10_000] = variant.split('x').map(Number);
+    const what = `replay with concurrency ${concurrency}, chunks of ${chunkRecords}`;
+    try {
+      const r = (await recovery.replay({ concurrency, chunkRecords })).summary;
+      console.log(`  (${what}: ${r.recordsPerSecond} records/s, ${r.replay.late} late)`);
+    } catch (err) {
+      console.log(`  (${what}: ${err instanceof Error ? err.message : String(err)})`);
+    }
+  }
+}
 
 /**
  * Which write of a window's life a state-table put is (lib/adapters/dynamodb/state-codec.ts):

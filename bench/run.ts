@@ -9,9 +9,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { coreSection } from './core.ts';
 import { stateSection } from './state.ts';
 import { e2eSection } from './e2e.ts';
+import { checkpointSection } from './checkpoint.ts';
 import type { BenchSection } from './section.ts';
 
-const sections: BenchSection[] = [coreSection, stateSection, e2eSection];
+const sections: BenchSection[] = [coreSection, stateSection, e2eSection, checkpointSection];
 
 const resultsFile = new URL('./results.json', import.meta.url);
 const only = process.env['BENCH_ONLY']?.split(',');
