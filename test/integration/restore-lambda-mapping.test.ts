@@ -237,6 +237,7 @@ describe('weir restore --function-name against a fake Lambda API (embedded AWS)'
       'phase restoring',
       'phase replaying',
       'phase firing',
+      'phase retracting',
       'phase resuming',
       'Get Disabled',
       'Update true -> Enabling',
