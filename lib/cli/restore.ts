@@ -20,6 +20,7 @@ import { openOperatorCheckpoints } from '../runtime/checkpoint/operator-checkpoi
 import { lambdaConfigFromEnv } from '../runtime/lambda/config.ts';
 import { createLambdaHandlers } from '../runtime/lambda/handlers.ts';
 import {
+  DEFAULT_REPLAY_CONCURRENCY,
   DEFAULT_REPLAY_SLICE_MS,
   RestoreFailedError,
   findMappingUuid,
@@ -74,7 +75,7 @@ Options:
   --stream S           the stream (name or ARN); must be the checkpoint's (default: the checkpoint's)
   --bucket B           checkpoint bucket (default ${WeirEnv.CHECKPOINT_BUCKET})
   --prefix P           checkpoint key prefix (default ${WeirEnv.CHECKPOINT_PREFIX} or weir)
-  --concurrency N      replay batches run at once (default 4)
+  --concurrency N      replay batches run at once (default 2)
   --chunk N            Kinesis records per batch (1..10000, default 10000)
   --slice-ms N         the replay advances all shards together in rounds of N
                        ms of arrival time, so each batch judges lateness against
@@ -164,7 +165,7 @@ function toArgs({ flags }: ParsedArgs<typeof FLAGS>, env: CliContext['env']): Re
     stream: flags.stream,
     bucket,
     prefix: flags.prefix ?? env[WeirEnv.CHECKPOINT_PREFIX] ?? 'weir',
-    concurrency: intFlag(flags.concurrency, 'concurrency', 64, 4),
+    concurrency: intFlag(flags.concurrency, 'concurrency', 64, DEFAULT_REPLAY_CONCURRENCY),
     chunk: intFlag(flags.chunk, 'chunk', 10_000, 10_000),
     sliceMs: intFlag(flags['slice-ms'], 'slice-ms', 3_600_000, DEFAULT_REPLAY_SLICE_MS),
     json: flags.json === true,

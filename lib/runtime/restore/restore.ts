@@ -86,7 +86,7 @@ export interface RestoreOperatorOptions {
    * closes them after the resume.
    */
   readonly target: ReplayTarget & Partial<RetractionTarget> & { tick(): Promise<TickReport> };
-  /** Runtime calls of the replay at once. @default 4 */
+  /** Runtime calls of the replay at once. @default 2 */
   readonly concurrency?: number;
   /** Kinesis records per runtime call. @default 10000 */
   readonly chunkRecords?: number;
