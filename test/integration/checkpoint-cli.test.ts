@@ -6,16 +6,15 @@
  * JSON, a damaged part found by `--verify` (exit 3), retention by `--retain`,
  * and the usage errors.
  */
-import { Writable } from 'node:stream';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbStateStore } from '../../lib/adapters/dynamodb/dynamodb-state-store.ts';
-import { main } from '../../lib/cli/main.ts';
 import { isCheckpointId } from '../../lib/model/checkpoint-id.ts';
 import { shardId } from '../../lib/model/position.ts';
 import { provisionTablesFromTemplate } from '../../lib/runtime/local/provision.ts';
 import { loadDemoTemplate } from '../../cdk/synth.ts';
 import { uniqueName, useLocalAws } from '../helpers/local-aws.ts';
+import { runWeir, type WeirRun } from '../helpers/run-weir.ts';
 
 const fx = useLocalAws();
 const OP = 'cli-clicks';
@@ -25,26 +24,9 @@ const ITEMS = 300;
 let env: Record<string, string> = {};
 let bucket = '';
 
-/** Runs `weir <args>` in process; resolves to exit code and output. */
-async function weir(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const sink = (append: (s: string) => void) =>
-    new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        append(chunk.toString());
-        cb();
-      },
-    });
-  const code = await main(args, {
-    env,
-    stdin: process.stdin,
-    stdout: sink((s) => (out += s)),
-    stderr: sink((s) => (err += s)),
-    cwd: process.cwd(),
-    signal: new AbortController().signal,
-  });
-  return { code, out, err };
+/** Runs `weir <args>` in process with the suite's `env`. */
+function weir(...args: string[]): Promise<WeirRun> {
+  return runWeir(env, args);
 }
 
 beforeAll(async () => {

@@ -7,43 +7,22 @@
  * the part and the previous checkpoint named, the state untouched), and
  * usage errors (exit 2).
  */
-import { Writable } from 'node:stream';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { DescribeStreamSummaryCommand } from '@aws-sdk/client-kinesis';
 import { describe, expect, it } from 'vitest';
 import { DynamoDbStateStore } from '../../lib/adapters/dynamodb/dynamodb-state-store.ts';
-import { main } from '../../lib/cli/main.ts';
 import { provisionTablesFromTemplate } from '../../lib/runtime/local/provision.ts';
 import { loadDemoTemplate } from '../../cdk/synth.ts';
 import { createStream, put } from '../fixtures/handlers/esm-kit.ts';
 import { uniqueName, useLocalAws } from '../helpers/local-aws.ts';
+import { runWeir, type WeirRun } from '../helpers/run-weir.ts';
 
 const fx = useLocalAws();
 const OP = 'click-counter';
 const PIPELINE = 'functions/click-counter/pipeline.ts';
 
-async function weir(
-  env: Record<string, string>,
-  ...args: string[]
-): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const sink = (append: (s: string) => void) =>
-    new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        append(chunk.toString());
-        cb();
-      },
-    });
-  const code = await main(args, {
-    env,
-    stdin: process.stdin,
-    stdout: sink((s) => (out += s)),
-    stderr: sink((s) => (err += s)),
-    cwd: process.cwd(),
-    signal: new AbortController().signal,
-  });
-  return { code, out, err };
+function weir(env: Record<string, string>, ...args: string[]): Promise<WeirRun> {
+  return runWeir(env, args);
 }
 
 describe('weir restore (embedded AWS)', () => {

@@ -23,12 +23,10 @@ import { randomUUID } from 'node:crypto';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { synthesizeTemplate } from '../../cdk/synthesize.ts';
 import { WeirDemoStack } from '../../cdk/stacks/weir-demo-stack.ts';
 import { clickCounter } from '../../functions/click-counter/pipeline.ts';
-import { main } from '../../lib/cli/main.ts';
 import { shardId } from '../../lib/model/position.ts';
 import { lambdaConfigFromEnv } from '../../lib/runtime/lambda/config.ts';
 import { createLambdaHandlers } from '../../lib/runtime/lambda/handlers.ts';
@@ -43,6 +41,7 @@ import {
 import { grantsOfRole, type TemplateJson } from '../helpers/iam-policy.ts';
 import { checkRole, type Use } from '../helpers/iam-usage.ts';
 import { uniqueName, useLocalAws } from '../helpers/local-aws.ts';
+import { runWeir, type WeirRun } from '../helpers/run-weir.ts';
 
 const fx = useLocalAws();
 const OP = 'click-counter';
@@ -77,35 +76,13 @@ async function scanState(): Promise<string[]> {
 }
 
 /** Runs `weir <argv>` in process; each stderr line also goes to `journal` as it is written. */
-async function weir(
-  env: Record<string, string>,
-  journal: string[],
-  ...argv: string[]
-): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const sink = (append: (s: string) => void) =>
-    new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        append(chunk.toString());
-        cb();
-      },
-    });
-  const code = await main(argv, {
-    env,
-    stdin: process.stdin,
-    stdout: sink((s) => (out += s)),
-    stderr: sink((s) => {
-      err += s;
-      for (const line of s.split('\n')) {
-        const phase = /^restore: (\w+)/.exec(line)?.[1];
-        if (phase !== undefined) journal.push(`phase ${phase}`);
-      }
-    }),
-    cwd: process.cwd(),
-    signal: new AbortController().signal,
+function weir(env: Record<string, string>, journal: string[], ...argv: string[]): Promise<WeirRun> {
+  return runWeir(env, argv, (s) => {
+    for (const line of s.split('\n')) {
+      const phase = /^restore: (\w+)/.exec(line)?.[1];
+      if (phase !== undefined) journal.push(`phase ${phase}`);
+    }
   });
-  return { code, out, err };
 }
 
 /** A fake Lambda API whose answers go to `journal` (`Get Disabling`, `Update false -> Disabling`, ...). */

@@ -16,7 +16,6 @@
  * (computed here, independently of the engine) and the uninterrupted run's.
  * Allowed lateness exceeds every event-time distance: no record is late.
  */
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import {
@@ -43,7 +42,6 @@ import {
 } from '../../lib/adapters/memory/in-memory-sinks.ts';
 import { S3CheckpointStore } from '../../lib/adapters/s3/s3-checkpoint-store.ts';
 import { CheckpointTaker } from '../../lib/core/checkpoint/take-checkpoint.ts';
-import { main } from '../../lib/cli/main.ts';
 import { createStreamAndWait, mergeShards, splitShard } from '../../lib/kinesis/index.ts';
 import type { CheckpointManifest } from '../../lib/model/checkpoint.ts';
 import { decodeOffset } from '../../lib/model/position.ts';
@@ -66,6 +64,7 @@ import { loadDemoTemplate } from '../../cdk/synth.ts';
 import { put } from '../fixtures/handlers/esm-kit.ts';
 import { reshardCounter, type ReshardEvent } from '../fixtures/reshard-pipeline.ts';
 import { uniqueName, useLocalAws } from '../helpers/local-aws.ts';
+import { runWeir, type WeirRun } from '../helpers/run-weir.ts';
 
 const fx = useLocalAws();
 const running: LocalEventSourceMapping[] = [];
@@ -111,28 +110,8 @@ async function wipeTable(client: DynamoDBClient, table: string): Promise<number>
 }
 
 /** `weir ...` in process, as restore-cli.test.ts runs it. */
-async function weir(
-  env: Record<string, string>,
-  ...args: string[]
-): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const sink = (append: (s: string) => void) =>
-    new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        append(chunk.toString());
-        cb();
-      },
-    });
-  const code = await main(args, {
-    env,
-    stdin: process.stdin,
-    stdout: sink((s) => (out += s)),
-    stderr: sink((s) => (err += s)),
-    cwd: process.cwd(),
-    signal: new AbortController().signal,
-  });
-  return { code, out, err };
+function weir(env: Record<string, string>, ...args: string[]): Promise<WeirRun> {
+  return runWeir(env, args);
 }
 
 /** One read the replay asked of the source, and the records it yielded. */
