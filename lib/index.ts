@@ -236,6 +236,7 @@ export {
   TickerLoop,
   createLocalResources,
   createLocalTables,
+  deleteAllItems,
   describeTemplate,
   listObjectKeys,
   localLambdaHandlers,

@@ -10,12 +10,12 @@
  * The mapping is stopped by then (the demo stops its runner after producing),
  * so the restores pause nothing (`mapping: undefined`, the CLI's --no-pause).
  */
-import { DescribeTableCommand, ScanCommand, BatchWriteItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeStreamSummaryCommand } from '@aws-sdk/client-kinesis';
 import {
   CheckpointTaker,
   DynamoDbStateStore,
   S3CheckpointStore,
+  deleteAllItems,
   count,
   json,
   kinesisReplaySource,
@@ -212,31 +212,6 @@ const byWindow = (results: readonly WindowResult[]): Map<string, WindowResult> =
   new Map(results.map((r) => [`${r.key}@${r.window.start}`, r]));
 
 /** Deletes every item of the state table: the loss the drill recovers from. */
-async function wipe(s: DrillStack): Promise<number> {
-  const table = s.functionEnv['WEIR_STATE_TABLE'] ?? '';
-  const d = await s.clients.dynamodb.send(new DescribeTableCommand({ TableName: table }));
-  const keys = (d.Table?.KeySchema ?? []).map((k) => k.AttributeName as string);
-  let deleted = 0;
-  let start: Record<string, never> | undefined;
-  do {
-    const page = await s.clients.dynamodb.send(
-      new ScanCommand({ TableName: table, ExclusiveStartKey: start, ConsistentRead: true }),
-    );
-    const items = page.Items ?? [];
-    for (let i = 0; i < items.length; i += 25) {
-      const requests = items.slice(i, i + 25).map((it) => ({
-        DeleteRequest: { Key: Object.fromEntries(keys.map((k) => [k, it[k]!])) },
-      }));
-      let pending: typeof requests = requests;
-      while (pending.length > 0) {
-        const out = await s.clients.dynamodb.send(
-          new BatchWriteItemCommand({ RequestItems: { [table]: pending } }),
-        );
-        pending = (out.UnprocessedItems?.[table] ?? []) as typeof requests;
-      }
-      deleted += requests.length;
-    }
-    start = page.LastEvaluatedKey as Record<string, never> | undefined;
-  } while (start !== undefined);
-  return deleted;
+function wipe(s: DrillStack): Promise<number> {
+  return deleteAllItems(s.clients.dynamodb, s.functionEnv['WEIR_STATE_TABLE'] ?? '');
 }

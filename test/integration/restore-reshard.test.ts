@@ -19,12 +19,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import {
-  BatchWriteItemCommand,
-  DescribeTableCommand,
-  ScanCommand,
-  type DynamoDBClient,
-} from '@aws-sdk/client-dynamodb';
-import {
   DescribeStreamSummaryCommand,
   GetRecordsCommand,
   GetShardIteratorCommand,
@@ -65,6 +59,7 @@ import { put } from '../fixtures/handlers/esm-kit.ts';
 import { reshardCounter, type ReshardEvent } from '../fixtures/reshard-pipeline.ts';
 import { uniqueName, useLocalAws } from '../helpers/local-aws.ts';
 import { runWeir, type WeirRun } from '../helpers/run-weir.ts';
+import { deleteAllItems } from '../../lib/runtime/local/index.ts';
 
 const fx = useLocalAws();
 const running: LocalEventSourceMapping[] = [];
@@ -85,29 +80,6 @@ const MINUTE = 60_000;
 /** Two hash keys: the low and the high half of the key space (one shard each after a split, one shard after a merge). */
 const HASH_KEYS = [0n, 1n << 127n] as const;
 const FLUSH_AT = 60 * MINUTE;
-
-/** Deletes every item of a table: a lost state table. */
-async function wipeTable(client: DynamoDBClient, table: string): Promise<number> {
-  const d = await client.send(new DescribeTableCommand({ TableName: table }));
-  const keys = (d.Table?.KeySchema ?? []).map((k) => k.AttributeName as string);
-  let deleted = 0;
-  let start: Record<string, never> | undefined;
-  do {
-    const page = await client.send(
-      new ScanCommand({ TableName: table, ExclusiveStartKey: start, ConsistentRead: true }),
-    );
-    const items = page.Items ?? [];
-    for (let i = 0; i < items.length; i += 25) {
-      const requests = items.slice(i, i + 25).map((it) => ({
-        DeleteRequest: { Key: Object.fromEntries(keys.map((k) => [k, it[k]!])) },
-      }));
-      await client.send(new BatchWriteItemCommand({ RequestItems: { [table]: requests } }));
-      deleted += requests.length;
-    }
-    start = page.LastEvaluatedKey as Record<string, never> | undefined;
-  } while (start !== undefined);
-  return deleted;
-}
 
 /** `weir ...` in process, as restore-cli.test.ts runs it. */
 function weir(env: Record<string, string>, ...args: string[]): Promise<WeirRun> {
@@ -278,7 +250,7 @@ async function setup(name: string, shardCount: number) {
 
   /** Wipes the state table, restores the latest checkpoint; records the reads and the handled shards in order. */
   const loseState = async (): Promise<void> => {
-    expect(await wipeTable(dynamodb, table)).toBeGreaterThan(0);
+    expect(await deleteAllItems(dynamodb, table)).toBeGreaterThan(0);
   };
   const loseStateAndRestore = async (): Promise<{
     summary: RestoreSummary;

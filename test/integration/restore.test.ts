@@ -9,12 +9,6 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import {
-  BatchWriteItemCommand,
-  DescribeTableCommand,
-  ScanCommand,
-  type DynamoDBClient,
-} from '@aws-sdk/client-dynamodb';
 import { DescribeStreamSummaryCommand } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { DynamoDbStateStore } from '../../lib/adapters/dynamodb/dynamodb-state-store.ts';
@@ -48,6 +42,7 @@ import {
 import { loadDemoTemplate } from '../../cdk/synth.ts';
 import { createStream, put, sleep } from '../fixtures/handlers/esm-kit.ts';
 import { uniqueName, useLocalAws } from '../helpers/local-aws.ts';
+import { deleteAllItems } from '../../lib/runtime/local/index.ts';
 
 const fx = useLocalAws();
 const running: LocalEventSourceMapping[] = [];
@@ -71,29 +66,6 @@ const definition = pipeline(OP)
 
 /** Hash keys that land on shard 0 and shard 1 of a two-shard stream. */
 const SHARD_KEYS = [0n, 1n << 127n] as const;
-
-/** Deletes every item of a table: a lost state table. */
-async function wipeTable(client: DynamoDBClient, table: string): Promise<number> {
-  const d = await client.send(new DescribeTableCommand({ TableName: table }));
-  const keys = (d.Table?.KeySchema ?? []).map((k) => k.AttributeName as string);
-  let deleted = 0;
-  let start: Record<string, never> | undefined;
-  do {
-    const page = await client.send(
-      new ScanCommand({ TableName: table, ExclusiveStartKey: start, ConsistentRead: true }),
-    );
-    const items = page.Items ?? [];
-    for (let i = 0; i < items.length; i += 25) {
-      const requests = items.slice(i, i + 25).map((it) => ({
-        DeleteRequest: { Key: Object.fromEntries(keys.map((k) => [k, it[k]!])) },
-      }));
-      await client.send(new BatchWriteItemCommand({ RequestItems: { [table]: requests } }));
-      deleted += requests.length;
-    }
-    start = page.LastEvaluatedKey as Record<string, never> | undefined;
-  } while (start !== undefined);
-  return deleted;
-}
 
 /** Events of one phase: `n` per shard, keys k0..k3, event times in minutes `from`..`from+span-1`. */
 function events(n: number, from: number, span: number, salt: number): Ev[] {
@@ -237,7 +209,7 @@ describe('restore + replay on the embedded AWS', () => {
     expect(s.late.items()).toEqual([]);
 
     // State loss.
-    expect(await wipeTable(fx.clients.dynamodb, s.table)).toBeGreaterThan(0);
+    expect(await deleteAllItems(fx.clients.dynamodb, s.table)).toBeGreaterThan(0);
 
     const phases: RestoreProgress['phase'][] = [];
     const summary = await restoreOperator({

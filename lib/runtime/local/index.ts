@@ -7,7 +7,8 @@
  *      template reader (`describeTemplate`) and resource creation composed;
  *   3. run a mapping with the real handler in worker processes: `LocalMappingRunner`;
  *   4. run the ticker alongside: `localLambdaHandlers`, `TickerLoop`, `tickUntil`;
- *   5. read the outputs back: `readWindowResults`, `listObjectKeys`, `readObjectText`;
+ *   5. read the outputs back: `readWindowResults`, `listObjectKeys`, `readObjectText`
+ *      (and lose a state on purpose, as the demo's drill does: `deleteAllItems`);
  *   6. read what it measured: `LocalMappingRunner.metrics`, an `EmfCollector` of
  *      the handler's EMF lines (the ticker's: `metricsOutput: emf.collect`).
  *
@@ -61,6 +62,7 @@ export type {
   TickUntilOptions,
 } from './ticker-loop.ts';
 export { listObjectKeys, readObjectText, readWindowResults } from './read-outputs.ts';
+export { deleteAllItems } from './delete-all-items.ts';
 export { EmfCollector, emfData, parseEmfLine } from '../telemetry/emf-collector.ts';
 export type {
   EmfDatum,
