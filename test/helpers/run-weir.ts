@@ -10,6 +10,8 @@ export interface WeirRun {
   readonly code: number;
   readonly out: string;
   readonly err: string;
+  /** stdout and stderr together, in the order they were written. */
+  readonly text: string;
 }
 
 /**
@@ -23,6 +25,7 @@ export async function runWeir(
 ): Promise<WeirRun> {
   let out = '';
   let err = '';
+  let text = '';
   const sink = (append: (s: string) => void) =>
     new Writable({
       write(chunk: Buffer, _enc, cb) {
@@ -33,13 +36,17 @@ export async function runWeir(
   const code = await main([...argv], {
     env,
     stdin: process.stdin,
-    stdout: sink((s) => (out += s)),
+    stdout: sink((s) => {
+      out += s;
+      text += s;
+    }),
     stderr: sink((s) => {
       err += s;
+      text += s;
       onStderr?.(s);
     }),
     cwd: process.cwd(),
     signal: new AbortController().signal,
   });
-  return { code, out, err };
+  return { code, out, err, text };
 }

@@ -27,13 +27,11 @@
  */
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadDemoTemplate } from '../../cdk/synth.ts';
 import { synthesizeTemplate } from '../../cdk/synthesize.ts';
 import { WeirDemoStack } from '../../cdk/stacks/weir-demo-stack.ts';
 import { clickCounter } from '../../functions/click-counter/pipeline.ts';
-import { main } from '../../lib/cli/main.ts';
 import { shardId } from '../../lib/model/position.ts';
 import { lambdaConfigFromEnv } from '../../lib/runtime/lambda/config.ts';
 import { createLambdaHandlers } from '../../lib/runtime/lambda/handlers.ts';
@@ -45,6 +43,7 @@ import { AwsRecordingProxy } from '../helpers/aws-recording-proxy.ts';
 import { grantsOfRole, type TemplateJson } from '../helpers/iam-policy.ts';
 import { checkRole, renderUses, type NotReached } from '../helpers/iam-usage.ts';
 import { uniqueName, useLocalAws } from '../helpers/local-aws.ts';
+import { runWeir, type WeirRun } from '../helpers/run-weir.ts';
 
 const fixture = useLocalAws();
 const T = Date.UTC(2026, 0, 1);
@@ -74,22 +73,6 @@ const REDRIVE_NOT_REACHED: readonly NotReached[] = [
   },
 ];
 
-/** A CLI context capturing stdout and stderr together. */
-function io(env: Record<string, string>) {
-  const out = new PassThrough();
-  let text = '';
-  out.on('data', (c: Buffer) => (text += c.toString()));
-  const ctx = {
-    env,
-    stdin: new PassThrough(),
-    stdout: out,
-    stderr: out,
-    cwd: process.cwd(),
-    signal: new AbortController().signal,
-  };
-  return { ctx, text: () => text };
-}
-
 /** Grants of `grantRestore` no call of the restore scenario can use, with the reason. */
 const RESTORE_NOT_REACHED: readonly NotReached[] = [
   ...['ListEventSourceMappings', 'GetEventSourceMapping', 'UpdateEventSourceMapping'].map(
@@ -108,11 +91,9 @@ const RESTORE_NOT_REACHED: readonly NotReached[] = [
   },
 ];
 
-/** Runs `weir <argv>` in process with `env`; the exit code and stdout and stderr together. */
-async function weir(env: Record<string, string>, ...argv: string[]) {
-  const { ctx, text } = io(env);
-  const code = await main(argv, ctx);
-  return { code, text: text() };
+/** Runs `weir <argv>` in process with `env`; the exit code and stdout and stderr together (`text`). */
+function weir(env: Record<string, string>, ...argv: string[]): Promise<WeirRun> {
+  return runWeir(env, argv);
 }
 
 /** The logical id of the role whose id starts with `prefix`. */
@@ -208,23 +189,18 @@ describe('CLI grants, proved from usage', () => {
 
     const proxy = await AwsRecordingProxy.start({ name: 'redrive', targets: aws.endpoints });
     proxies.push(proxy);
-    const runCli = async (): Promise<{ code: number; text: string }> => {
-      const { ctx, text } = io({ ...env, ...proxy.endpointEnv() });
-      const code = await main(
-        [
-          'redrive',
-          '--operator',
-          'click-counter',
-          '--source',
-          `s3://${failures.name}`,
-          '--pipeline',
-          'functions/click-counter/pipeline.ts',
-          '--json',
-        ],
-        ctx,
+    const runCli = (): Promise<WeirRun> =>
+      weir(
+        { ...env, ...proxy.endpointEnv() },
+        'redrive',
+        '--operator',
+        'click-counter',
+        '--source',
+        `s3://${failures.name}`,
+        '--pipeline',
+        'functions/click-counter/pipeline.ts',
+        '--json',
       );
-      return { code, text: text() };
-    };
     const run = await runCli();
     expect(run.code, run.text).toBe(0);
     const report = JSON.parse(run.text.slice(run.text.indexOf('{'))) as {
@@ -245,21 +221,18 @@ describe('CLI grants, proved from usage', () => {
     // weir status, after the redrive, through a proxy of its own.
     const statusProxy = await AwsRecordingProxy.start({ name: 'status', targets: aws.endpoints });
     proxies.push(statusProxy);
-    const st = io({ ...env, ...statusProxy.endpointEnv() });
-    const statusCode = await main(
-      [
-        'status',
-        '--operator',
-        'click-counter',
-        '--stream',
-        stream.name,
-        '--table',
-        env['WEIR_STATE_TABLE'] ?? '',
-        '--json',
-      ],
-      st.ctx,
+    const st = await weir(
+      { ...env, ...statusProxy.endpointEnv() },
+      'status',
+      '--operator',
+      'click-counter',
+      '--stream',
+      stream.name,
+      '--table',
+      env['WEIR_STATE_TABLE'] ?? '',
+      '--json',
     );
-    expect(statusCode, st.text()).toBe(0);
+    expect(st.code, st.text).toBe(0);
     const statusCalls = statusProxy.calls();
     expect(statusCalls.filter((c) => c.status >= 300)).toEqual([]);
     const statusUses = renderUses('status', statusCalls, resources);

@@ -9,7 +9,6 @@
  * source is covered by a unit test (test/unit/runtime/redrive-parts.test.ts).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { PassThrough } from 'node:stream';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { uniqueName, useLocalAws } from '../helpers/local-aws.ts';
@@ -20,7 +19,6 @@ import {
 } from '../../lib/adapters/memory/in-memory-sinks.ts';
 import { InMemoryStateStore } from '../../lib/adapters/memory/index.ts';
 import { count, json, minutes, pipeline, tumbling } from '../../lib/core/index.ts';
-import { main } from '../../lib/cli/main.ts';
 import { ManualClock } from '../../lib/ports/clock.ts';
 import type { WindowWrite } from '../../lib/ports/state-store.ts';
 import {
@@ -37,6 +35,7 @@ import { DynamoDbStateStore } from '../../lib/adapters/dynamodb/dynamodb-state-s
 import { provisionTablesFromTemplate } from '../../lib/runtime/local/index.ts';
 import { kinesisFailureRecord } from '../../lib/runtime/local/esm/failure-record.ts';
 import { shardId } from '../../lib/model/position.ts';
+import { runWeir } from '../helpers/run-weir.ts';
 
 const fixture = useLocalAws();
 const running: LocalEventSourceMapping[] = [];
@@ -73,24 +72,6 @@ class ThrottledStore extends InMemoryStateStore {
       );
     return super.write(operator, groups, 0);
   }
-}
-
-/** A CLI context capturing stdout and stderr together. */
-function io(env: Record<string, string> = {}) {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let text = '';
-  out.on('data', (c: Buffer) => (text += c.toString()));
-  err.on('data', (c: Buffer) => (text += c.toString()));
-  const ctx = {
-    env,
-    stdin: new PassThrough(),
-    stdout: out,
-    stderr: err,
-    cwd: process.cwd(),
-    signal: new AbortController().signal,
-  };
-  return { ctx, text: () => text };
 }
 
 describe('weir redrive on the embedded AWS', () => {
@@ -270,10 +251,9 @@ describe('weir redrive on the embedded AWS', () => {
       ranges: { status: string; counts: { inState: number } }[];
     }
     const runCli = async (extra: string[]): Promise<{ code: number; report: Report }> => {
-      const { ctx, text } = io(env);
       const args = ['redrive', '--operator', 'click-counter', '--source', `s3://${failures}`];
-      const code = await main([...args, '--json', ...extra], ctx);
-      return { code, report: JSON.parse(text().slice(text().indexOf('{'))) as Report };
+      const { code, text } = await runWeir(env, [...args, '--json', ...extra]);
+      return { code, report: JSON.parse(text.slice(text.indexOf('{'))) as Report };
     };
     const pipelineArgs = ['--pipeline', 'functions/click-counter/pipeline.ts'];
     const dry = await runCli(['--dry-run']);
@@ -297,15 +277,15 @@ describe('weir redrive on the embedded AWS', () => {
   }, 60_000);
 
   it('GIVEN weir redrive with an unknown flag, without --operator, or --help THEN exit 2 with the usage, or 0', async () => {
-    const a = io();
-    expect(await main(['redrive', '--bogus'], a.ctx)).toBe(2);
-    expect(a.text()).toContain('unknown option --bogus');
-    expect(a.text()).toContain('Usage: weir redrive');
-    const b = io();
-    expect(await main(['redrive', '--source', 's3://b'], b.ctx)).toBe(2);
-    expect(b.text()).toContain('--operator is required');
-    const c = io();
-    expect(await main(['redrive', '--help'], c.ctx)).toBe(0);
-    expect(c.text()).toContain('Exit codes');
+    const a = await runWeir({}, ['redrive', '--bogus']);
+    expect(a.code).toBe(2);
+    expect(a.text).toContain('unknown option --bogus');
+    expect(a.text).toContain('Usage: weir redrive');
+    const b = await runWeir({}, ['redrive', '--source', 's3://b']);
+    expect(b.code).toBe(2);
+    expect(b.text).toContain('--operator is required');
+    const c = await runWeir({}, ['redrive', '--help']);
+    expect(c.code).toBe(0);
+    expect(c.text).toContain('Exit codes');
   });
 });
